@@ -1,0 +1,5 @@
+"""Allows `python -m milestones`."""
+
+from milestones.cli import main
+
+main()

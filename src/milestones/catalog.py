@@ -1,0 +1,58 @@
+"""Loads the milestone definitions from the packaged catalog file or one named by configuration."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+
+from milestones.domain import Definition, MetricType
+
+_KEY = re.compile(r"[a-z0-9_]{1,40}")
+
+
+class CatalogError(ValueError):
+    """The catalog file cannot be used; raised at start-up, never per request."""
+
+
+def load_catalog(path: Path | None = None) -> tuple[Definition, ...]:
+    """Read and validate a catalog; without a path, the one shipped with the package."""
+    if path is None:
+        text = resources.files("milestones").joinpath("catalog.toml").read_text(encoding="utf-8")
+        source = "the packaged catalog"
+    else:
+        text = path.read_text(encoding="utf-8")
+        source = str(path)
+    try:
+        entries = tomllib.loads(text).get("milestone", [])
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogError(f"{source}: {exc}") from exc
+    return parse_catalog(entries, source)
+
+
+def parse_catalog(entries: list[dict[str, object]], source: str = "catalog") -> tuple[Definition, ...]:
+    definitions: list[Definition] = []
+    seen: set[str] = set()
+    for position, entry in enumerate(entries):
+        where = f"{source}, milestone #{position + 1}"
+        key, name, metric, threshold = (entry.get(f) for f in ("key", "name", "type", "threshold"))
+        if not isinstance(key, str) or not _KEY.fullmatch(key):
+            raise CatalogError(f"{where}: key must be 1-40 of a-z, 0-9 and _, got {key!r}")
+        if key in seen:
+            raise CatalogError(f"{where}: key {key!r} appears twice")
+        if not isinstance(name, str) or not name.strip():
+            raise CatalogError(f"{where}: name must be a non-empty string")
+        if metric not in {m.value for m in MetricType}:
+            raise CatalogError(f"{where}: type must be one of {[m.value for m in MetricType]}")
+        if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not threshold > 0:
+            raise CatalogError(f"{where}: threshold must be a positive number")
+        value = Decimal(str(threshold))
+        if value != value.quantize(Decimal("0.01")):
+            raise CatalogError(f"{where}: threshold has more than 2 decimal places")
+        seen.add(key)
+        definitions.append(Definition(key, name.strip(), MetricType(metric), value, position))
+    if not definitions:
+        raise CatalogError(f"{source}: defines no milestones")
+    return tuple(definitions)

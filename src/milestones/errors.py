@@ -1,0 +1,58 @@
+"""Errors the service raises on purpose, each with its HTTP status and stable problem type."""
+
+from __future__ import annotations
+
+
+class MilestonesError(Exception):
+    """Base of every expected error; the web layer renders it as RFC 9457 problem details."""
+
+    status: int = 400
+    slug: str = "bad-request"
+    title: str = "Bad request"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+    @property
+    def type(self) -> str:
+        return f"/problems/{self.slug}"
+
+
+class MilestoneNotFound(MilestonesError):
+    status = 404
+    slug = "milestone-not-found"
+    title = "Milestone not found"
+
+    def __init__(self, milestone_id: str) -> None:
+        super().__init__(f"No milestone has the id {milestone_id!r}.")
+
+
+class PeriodNotFound(MilestonesError):
+    status = 404
+    slug = "period-not-found"
+    title = "Period not found"
+
+
+class PeriodOverlap(MilestonesError):
+    status = 409
+    slug = "period-overlap"
+    title = "Period overlaps a stored period"
+
+
+class InvalidUpdate(MilestonesError):
+    """A request whose fields are each valid but which asks for something the rules forbid."""
+
+    status = 422
+    slug = "invalid-request"
+    title = "Request is not valid"
+
+    def __init__(self, detail: str, field: str) -> None:
+        super().__init__(detail)
+        self.field = field
+
+
+class DatabaseUnavailable(MilestonesError):
+    status = 503
+    slug = "database-unavailable"
+    title = "Database unavailable"

@@ -1,0 +1,130 @@
+"""Use cases: each loads what it needs from the repository, applies the domain rules, and stores the result."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from milestones import domain
+from milestones.domain import Definition, MentorState, Milestone, MilestoneUpdate, Period, Status
+from milestones.errors import MilestoneNotFound
+from milestones.storage import MilestoneQuery, MilestoneRepository
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A page request: 1-based page number and page size."""
+
+    page: int = 1
+    limit: int = 20
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.limit
+
+
+def start_of_day(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def after_day(day: date) -> datetime | None:
+    """The first instant after an inclusive end date; None past the calendar's end."""
+    return None if day == date.max else start_of_day(day + timedelta(days=1))
+
+
+class MilestoneService:
+    """What the API can do, independent of HTTP."""
+
+    def __init__(self, repository: MilestoneRepository, catalog: Sequence[Definition], clock: Clock = utc_now):
+        self.repository = repository
+        self.catalog = tuple(catalog)
+        self.definitions = {d.key: d for d in self.catalog}
+        self._clock = clock
+
+    async def record_summary(self, mentor_id: str, period: Period) -> tuple[list[Milestone], bool]:
+        """Store the period's summary, re-evaluate the mentor, and say whether anything changed."""
+        now = self._clock()
+
+        def change(state: MentorState) -> MentorState:
+            return domain.detect_milestones(domain.record_period(state, period), self.catalog, now)
+
+        state, changed = await self.repository.change_mentor(mentor_id, change)
+        return list(state.milestones), changed
+
+    async def remove_period(self, mentor_id: str, start_date: date, end_date: date) -> None:
+        now = self._clock()
+
+        def change(state: MentorState) -> MentorState:
+            return domain.detect_milestones(domain.remove_period(state, start_date, end_date), self.catalog, now)
+
+        await self.repository.change_mentor(mentor_id, change)
+
+    async def periods(self, mentor_id: str) -> list[Period]:
+        return await self.repository.periods(mentor_id)
+
+    async def get(self, milestone_id: str) -> Milestone:
+        milestone = await self.repository.get(milestone_id)
+        if milestone is None:
+            raise MilestoneNotFound(milestone_id)
+        return milestone
+
+    async def find(self, query: MilestoneQuery) -> tuple[list[Milestone], int]:
+        return await self.repository.find(query)
+
+    async def update(self, milestone_id: str, update: MilestoneUpdate) -> Milestone:
+        mentor_id = (await self.get(milestone_id)).mentor_id
+        now = self._clock()
+
+        def change(state: MentorState) -> MentorState:
+            return domain.update_milestone(state, milestone_id, update, now)
+
+        state, _ = await self.repository.change_mentor(mentor_id, change)
+        return domain.find_milestone(state, milestone_id)
+
+    async def delete(self, milestone_id: str) -> None:
+        mentor_id = (await self.get(milestone_id)).mentor_id
+
+        def change(state: MentorState) -> MentorState:
+            return domain.delete_milestone(state, milestone_id)
+
+        await self.repository.change_mentor(mentor_id, change)
+
+    async def newly_achieved(
+        self, mentor_id: str, first_day: date | None, last_day: date | None, window: Window
+    ) -> tuple[list[Milestone], int]:
+        """Milestones achieved between two inclusive dates (UTC); by default in the current calendar year."""
+        if first_day is None or last_day is None:
+            year = self._clock().year
+            first_day, last_day = date(year, 1, 1), date(year, 12, 31)
+        query = MilestoneQuery(
+            mentor_id=mentor_id,
+            status=Status.ACHIEVED,
+            achieved_from=start_of_day(first_day),
+            achieved_before=after_day(last_day),
+            offset=window.offset,
+            limit=window.limit,
+        )
+        return await self.repository.find(query)
+
+    async def in_progress(self, mentor_id: str, window: Window) -> tuple[list[Milestone], int]:
+        """In-progress milestones, closest to completion first."""
+        # A mentor has at most one in-progress record per catalog entry, so sorting here stays cheap.
+        ordered = domain.in_progress_order(await self.repository.mentor_milestones(mentor_id, Status.IN_PROGRESS))
+        return ordered[window.offset : window.offset + window.limit], len(ordered)
+
+    async def readiness_problem(self, expected_revision: str | None) -> str | None:
+        """Why the service cannot serve requests, or None when the database is up and migrated."""
+        try:
+            revision = await self.repository.schema_revision()
+        except Exception as exc:  # readiness reports any failure rather than raising it
+            return f"The database did not answer: {type(exc).__name__}"
+        if revision != expected_revision:
+            return f"The database schema is at {revision!r}, the code expects {expected_revision!r}."
+        return None

@@ -1,0 +1,45 @@
+"""Persistence: the repository interface, its SQLite and PostgreSQL back ends, and migrations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+
+from milestones.settings import Settings
+from milestones.storage.base import MilestoneQuery, MilestoneRepository
+from milestones.storage.postgres import PostgresRepository, asyncpg_dsn
+from milestones.storage.sqlite import SqliteRepository
+
+__all__ = ["MilestoneQuery", "MilestoneRepository", "head_revision", "migrate", "open_repository"]
+
+
+def _alembic_config(database_url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    if database_url.startswith("sqlite:///"):
+        url = database_url
+    else:
+        url = "postgresql+asyncpg://" + asyncpg_dsn(database_url).removeprefix("postgresql://")
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def migrate(settings: Settings) -> None:
+    """Bring the configured database's schema up to the newest migration, creating SQLite files as needed."""
+    if settings.is_sqlite:
+        settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    command.upgrade(_alembic_config(settings.database_url), "head")
+
+
+def head_revision() -> str | None:
+    """The newest migration shipped with this version of the code."""
+    return ScriptDirectory.from_config(_alembic_config("sqlite:///unused")).get_current_head()
+
+
+async def open_repository(settings: Settings) -> MilestoneRepository:
+    if settings.is_sqlite:
+        return SqliteRepository(settings.sqlite_path)
+    return await PostgresRepository.open(settings.database_url, settings.postgres_pool_size)

@@ -1,0 +1,146 @@
+"""The storage interface the service depends on, and the pieces both database back ends share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from milestones.domain import MentorState, MetricType, Milestone, Period, Status, Summary
+
+MentorChange = Callable[[MentorState], MentorState]
+
+
+@dataclass(frozen=True, slots=True)
+class MilestoneQuery:
+    """Filters and window of a milestone listing; achieved_* bounds are [from, to)."""
+
+    mentor_id: str | None = None
+    type: MetricType | None = None
+    status: Status | None = None
+    achieved_from: datetime | None = None
+    achieved_before: datetime | None = None
+    offset: int = 0
+    limit: int = 20
+
+
+@dataclass(frozen=True, slots=True)
+class StateDiff:
+    """The rows to write to turn one stored mentor state into the next."""
+
+    upsert_periods: list[Period] = field(default_factory=list)
+    delete_periods: list[Period] = field(default_factory=list)
+    upsert_milestones: list[Milestone] = field(default_factory=list)
+    delete_milestones: list[Milestone] = field(default_factory=list)
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.upsert_periods or self.delete_periods or self.upsert_milestones or self.delete_milestones)
+
+
+class MilestoneRepository(Protocol):
+    """All the service asks of a database. Every write goes through `change_mentor`."""
+
+    async def get(self, milestone_id: str) -> Milestone | None: ...
+
+    async def find(self, query: MilestoneQuery) -> tuple[list[Milestone], int]: ...
+
+    async def mentor_milestones(self, mentor_id: str, status: Status | None = None) -> list[Milestone]: ...
+
+    async def periods(self, mentor_id: str) -> list[Period]: ...
+
+    async def change_mentor(self, mentor_id: str, change: MentorChange) -> tuple[MentorState, bool]:
+        """Load the mentor's state, apply `change`, store the difference, all in one transaction.
+
+        Changes to one mentor are serialized. Returns the new state and whether anything was written.
+        """
+        ...
+
+    async def schema_revision(self) -> str | None: ...
+
+    async def close(self) -> None: ...
+
+
+def diff_states(before: MentorState, after: MentorState) -> StateDiff:
+    """What changed between two states of one mentor, row by row."""
+    old_periods = {p.span: p for p in before.periods}
+    new_periods = {p.span: p for p in after.periods}
+    old_milestones = {m.id: m for m in before.milestones}
+    new_milestones = {m.id: m for m in after.milestones}
+    return StateDiff(
+        upsert_periods=[p for span, p in new_periods.items() if old_periods.get(span) != p],
+        delete_periods=[p for span, p in old_periods.items() if span not in new_periods],
+        upsert_milestones=[m for key, m in new_milestones.items() if old_milestones.get(key) != m],
+        delete_milestones=[m for key, m in old_milestones.items() if key not in new_milestones],
+    )
+
+
+def to_centi(value: Decimal) -> int:
+    """Values are stored as exact hundredths, so sums never pick up float noise."""
+    return int(value * 100)
+
+
+def from_centi(value: int) -> Decimal:
+    return Decimal(value).scaleb(-2)
+
+
+def milestone_from_row(row: Sequence[Any], parse_time: Callable[[Any], datetime | None]) -> Milestone:
+    return Milestone(
+        id=row[0],
+        mentor_id=row[1],
+        definition_key=row[2],
+        name=row[3],
+        type=MetricType(row[4]),
+        threshold=from_centi(row[5]),
+        position=row[6],
+        status=Status(row[7]),
+        current_value=from_centi(row[8]),
+        achieved_value=None if row[9] is None else from_centi(row[9]),
+        achieved_at=parse_time(row[10]),
+        set_by_person=bool(row[11]),
+    )
+
+
+def milestone_to_row(m: Milestone, encode_time: Callable[[datetime], Any]) -> tuple[Any, ...]:
+    return (
+        m.id,
+        m.mentor_id,
+        m.definition_key,
+        m.name,
+        m.type.value,
+        to_centi(m.threshold),
+        m.position,
+        m.status.value,
+        to_centi(m.current_value),
+        None if m.achieved_value is None else to_centi(m.achieved_value),
+        None if m.achieved_at is None else encode_time(m.achieved_at),
+        m.set_by_person,
+    )
+
+
+def period_to_row(mentor_id: str, p: Period) -> tuple[Any, ...]:
+    s = p.summary
+    return (
+        mentor_id,
+        p.start_date,
+        p.end_date,
+        p.year,
+        to_centi(s.total_hours),
+        s.unique_contacts_helped,
+        s.activity_count,
+    )
+
+
+def period_from_row(row: Sequence[Any], parse_date: Callable[[Any], date]) -> Period:
+    return Period(
+        start_date=parse_date(row[0]),
+        end_date=parse_date(row[1]),
+        year=row[2],
+        summary=Summary(
+            total_hours=from_centi(row[3]),
+            unique_contacts_helped=row[4],
+            activity_count=row[5],
+        ),
+    )

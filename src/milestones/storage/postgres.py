@@ -1,0 +1,142 @@
+"""PostgreSQL back end on an asyncpg connection pool."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import date, datetime
+from typing import Any
+
+import asyncpg
+
+from milestones.domain import MentorState, Milestone, Period, Status
+from milestones.errors import DatabaseUnavailable
+from milestones.storage import queries
+from milestones.storage.base import (
+    MentorChange,
+    MilestoneQuery,
+    diff_states,
+    milestone_from_row,
+    milestone_to_row,
+    period_from_row,
+    period_to_row,
+)
+
+# Errors that mean "the database is not there right now", as opposed to a bug in a statement.
+_UNAVAILABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+)
+
+_GET_MILESTONE = queries.numbered(queries.GET_MILESTONE)
+_MENTOR_MILESTONES = queries.numbered(queries.MENTOR_MILESTONES)
+_MENTOR_MILESTONES_WITH_STATUS = queries.numbered(queries.MENTOR_MILESTONES_WITH_STATUS)
+_MENTOR_PERIODS = queries.numbered(queries.MENTOR_PERIODS)
+_UPSERT_MILESTONE = queries.numbered(queries.UPSERT_MILESTONE)
+_DELETE_MILESTONE = queries.numbered(queries.DELETE_MILESTONE)
+_UPSERT_PERIOD = queries.numbered(queries.UPSERT_PERIOD)
+_DELETE_PERIOD = queries.numbered(queries.DELETE_PERIOD)
+_LOCK_MENTOR = queries.numbered(queries.LOCK_MENTOR)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _as_time(value: Any) -> datetime | None:
+    return value if value is None or isinstance(value, datetime) else None
+
+
+def _as_date(value: Any) -> date:
+    assert isinstance(value, date)
+    return value
+
+
+def asyncpg_dsn(url: str) -> str:
+    """asyncpg takes libpq URLs; accept the SQLAlchemy-style driver suffix too."""
+    for prefix in ("postgresql+asyncpg://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql://" + url.removeprefix(prefix)
+    return url
+
+
+class PostgresRepository:
+    """MilestoneRepository on PostgreSQL; writers of one mentor queue on an advisory lock."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def open(cls, url: str, pool_size: int) -> PostgresRepository:
+        try:
+            pool = await asyncpg.create_pool(asyncpg_dsn(url), min_size=1, max_size=pool_size)
+        except _UNAVAILABLE as exc:
+            raise DatabaseUnavailable(f"PostgreSQL cannot be reached: {exc}") from exc
+        return cls(pool)
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+        try:
+            async with self._pool.acquire() as conn:
+                yield conn
+        except _UNAVAILABLE as exc:
+            raise DatabaseUnavailable(f"PostgreSQL is unavailable: {type(exc).__name__}") from exc
+
+    async def get(self, milestone_id: str) -> Milestone | None:
+        async with self._connection() as conn:
+            row = await conn.fetchrow(_GET_MILESTONE, milestone_id)
+        return None if row is None else milestone_from_row(row, _as_time)
+
+    async def find(self, query: MilestoneQuery) -> tuple[list[Milestone], int]:
+        page_sql, count_sql, params = queries.list_milestones(query, _same)
+        async with self._connection() as conn:
+            rows = await conn.fetch(queries.numbered(page_sql), *params, query.limit, query.offset)
+            total = await conn.fetchval(queries.numbered(count_sql), *params)
+        return [milestone_from_row(r, _as_time) for r in rows], int(total)
+
+    async def mentor_milestones(self, mentor_id: str, status: Status | None = None) -> list[Milestone]:
+        async with self._connection() as conn:
+            if status is None:
+                rows = await conn.fetch(_MENTOR_MILESTONES, mentor_id)
+            else:
+                rows = await conn.fetch(_MENTOR_MILESTONES_WITH_STATUS, mentor_id, status.value)
+        return [milestone_from_row(r, _as_time) for r in rows]
+
+    async def periods(self, mentor_id: str) -> list[Period]:
+        async with self._connection() as conn:
+            rows = await conn.fetch(_MENTOR_PERIODS, mentor_id)
+        return [period_from_row(r, _as_date) for r in rows]
+
+    async def change_mentor(self, mentor_id: str, change: MentorChange) -> tuple[MentorState, bool]:
+        async with self._connection() as conn, conn.transaction():
+            await conn.execute(_LOCK_MENTOR, mentor_id)
+            before = MentorState(
+                mentor_id=mentor_id,
+                periods=tuple(period_from_row(r, _as_date) for r in await conn.fetch(_MENTOR_PERIODS, mentor_id)),
+                milestones=tuple(
+                    milestone_from_row(r, _as_time) for r in await conn.fetch(_MENTOR_MILESTONES, mentor_id)
+                ),
+            )
+            after = change(before)
+            diff = diff_states(before, after)
+            for period in diff.delete_periods:
+                await conn.execute(_DELETE_PERIOD, mentor_id, period.start_date, period.end_date)
+            for milestone in diff.delete_milestones:
+                await conn.execute(_DELETE_MILESTONE, milestone.id)
+            if diff.upsert_periods:
+                await conn.executemany(_UPSERT_PERIOD, [period_to_row(mentor_id, p) for p in diff.upsert_periods])
+            if diff.upsert_milestones:
+                await conn.executemany(_UPSERT_MILESTONE, [milestone_to_row(m, _same) for m in diff.upsert_milestones])
+        return after, not diff.is_empty
+
+    async def schema_revision(self) -> str | None:
+        async with self._connection() as conn:
+            value = await conn.fetchval(queries.SCHEMA_REVISION)
+        return None if value is None else str(value)
+
+    async def close(self) -> None:
+        await self._pool.close()

@@ -1,0 +1,75 @@
+"""Every SQL statement the service runs, written once with `?` placeholders for both databases."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from milestones.storage.base import MilestoneQuery
+
+# Column order of every milestone SELECT; rows are mapped by `milestone_from_row`.
+MILESTONE_COLUMNS = (
+    "id, mentor_id, definition_key, name, type, threshold_centi, position, status, "
+    "current_centi, achieved_centi, achieved_at, set_by_person"
+)
+PERIOD_COLUMNS = "start_date, end_date, year, total_hours_centi, unique_contacts_helped, activity_count"
+
+GET_MILESTONE = f"SELECT {MILESTONE_COLUMNS} FROM milestones WHERE id = ?"
+MENTOR_MILESTONES = f"SELECT {MILESTONE_COLUMNS} FROM milestones WHERE mentor_id = ? ORDER BY position, id"
+MENTOR_MILESTONES_WITH_STATUS = (
+    f"SELECT {MILESTONE_COLUMNS} FROM milestones WHERE mentor_id = ? AND status = ? ORDER BY position, id"
+)
+MENTOR_PERIODS = f"SELECT {PERIOD_COLUMNS} FROM periods WHERE mentor_id = ? ORDER BY start_date, end_date"
+
+UPSERT_MILESTONE = f"""
+INSERT INTO milestones ({MILESTONE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET
+    name = excluded.name, type = excluded.type, threshold_centi = excluded.threshold_centi,
+    position = excluded.position, status = excluded.status, current_centi = excluded.current_centi,
+    achieved_centi = excluded.achieved_centi, achieved_at = excluded.achieved_at,
+    set_by_person = excluded.set_by_person
+"""
+DELETE_MILESTONE = "DELETE FROM milestones WHERE id = ?"
+UPSERT_PERIOD = f"""
+INSERT INTO periods (mentor_id, {PERIOD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (mentor_id, start_date, end_date) DO UPDATE SET
+    year = excluded.year, total_hours_centi = excluded.total_hours_centi,
+    unique_contacts_helped = excluded.unique_contacts_helped, activity_count = excluded.activity_count
+"""
+DELETE_PERIOD = "DELETE FROM periods WHERE mentor_id = ? AND start_date = ? AND end_date = ?"
+SCHEMA_REVISION = "SELECT version_num FROM alembic_version"
+# Serializes writers of one mentor on PostgreSQL; SQLite has a single writer anyway.
+LOCK_MENTOR = "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))"
+
+
+def list_milestones(query: MilestoneQuery, encode_time: Callable[[datetime], Any]) -> tuple[str, str, list[Any]]:
+    """The page and count statements of a filtered listing, and their parameters."""
+    conditions: list[str] = []
+    params: list[Any] = []
+    if query.mentor_id is not None:
+        conditions.append("mentor_id = ?")
+        params.append(query.mentor_id)
+    if query.type is not None:
+        conditions.append("type = ?")
+        params.append(query.type.value)
+    if query.status is not None:
+        conditions.append("status = ?")
+        params.append(query.status.value)
+    if query.achieved_from is not None:
+        conditions.append("achieved_at >= ?")
+        params.append(encode_time(query.achieved_from))
+    if query.achieved_before is not None:
+        conditions.append("achieved_at < ?")
+        params.append(encode_time(query.achieved_before))
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    page = f"SELECT {MILESTONE_COLUMNS} FROM milestones {where} ORDER BY mentor_id, position, id LIMIT ? OFFSET ?"
+    count = f"SELECT count(*) FROM milestones {where}"
+    return page, count, params
+
+
+def numbered(sql: str) -> str:
+    """Rewrite `?` placeholders as PostgreSQL's `$1, $2, ...`."""
+    counter = iter(range(1, 1_000))
+    return re.sub(r"\?", lambda _: f"${next(counter)}", sql)

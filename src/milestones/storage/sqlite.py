@@ -1,0 +1,162 @@
+"""SQLite back end: reads inline on the event loop, every write on one dedicated writer thread."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from milestones.domain import MentorState, Milestone, Period, Status
+from milestones.errors import DatabaseUnavailable
+from milestones.storage import queries
+from milestones.storage.base import (
+    MentorChange,
+    MilestoneQuery,
+    diff_states,
+    milestone_from_row,
+    milestone_to_row,
+    period_from_row,
+    period_to_row,
+)
+
+_BUSY_TIMEOUT_MS = 30_000
+
+
+def encode_time(moment: datetime) -> str:
+    # Fixed width, so text order is time order and range filters work on the column.
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(value: Any) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _parse_date(value: Any) -> date:
+    return date.fromisoformat(value)
+
+
+def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit) with WAL and a busy timeout."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    if read_only:
+        conn.execute("PRAGMA query_only = 1")
+    return conn
+
+
+class SqliteRepository:
+    """MilestoneRepository on one SQLite file.
+
+    Reads are sub-millisecond, so they run inline rather than paying a thread hop; writes queue on a
+    single thread so that a lock wait (another process writing) never blocks the event loop.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._reader = connect(path, read_only=True)
+        self._writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        self._writer: sqlite3.Connection | None = None
+
+    async def get(self, milestone_id: str) -> Milestone | None:
+        row = self._read_one(queries.GET_MILESTONE, (milestone_id,))
+        return None if row is None else milestone_from_row(row, parse_time)
+
+    async def find(self, query: MilestoneQuery) -> tuple[list[Milestone], int]:
+        page_sql, count_sql, params = queries.list_milestones(query, encode_time)
+        rows = self._read_all(page_sql, (*params, query.limit, query.offset))
+        count_row = self._read_one(count_sql, params)
+        total = int(count_row[0]) if count_row else 0
+        return [milestone_from_row(r, parse_time) for r in rows], total
+
+    async def mentor_milestones(self, mentor_id: str, status: Status | None = None) -> list[Milestone]:
+        if status is None:
+            rows = self._read_all(queries.MENTOR_MILESTONES, (mentor_id,))
+        else:
+            rows = self._read_all(queries.MENTOR_MILESTONES_WITH_STATUS, (mentor_id, status.value))
+        return [milestone_from_row(r, parse_time) for r in rows]
+
+    async def periods(self, mentor_id: str) -> list[Period]:
+        rows = self._read_all(queries.MENTOR_PERIODS, (mentor_id,))
+        return [period_from_row(r, _parse_date) for r in rows]
+
+    async def change_mentor(self, mentor_id: str, change: MentorChange) -> tuple[MentorState, bool]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer_thread, self._change_mentor, mentor_id, change)
+
+    async def schema_revision(self) -> str | None:
+        row = self._read_one(queries.SCHEMA_REVISION, ())
+        return None if row is None else str(row[0])
+
+    async def close(self) -> None:
+        self._writer_thread.submit(self._close_writer).result()
+        self._writer_thread.shutdown(wait=True)
+        self._reader.close()
+
+    def _read_one(self, sql: str, params: Any) -> Any:
+        try:
+            return self._reader.execute(sql, params).fetchone()
+        except sqlite3.OperationalError as exc:
+            raise DatabaseUnavailable(f"The database could not be read: {exc}") from exc
+
+    def _read_all(self, sql: str, params: Any) -> list[Any]:
+        try:
+            return self._reader.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise DatabaseUnavailable(f"The database could not be read: {exc}") from exc
+
+    # Everything below runs on the writer thread only.
+
+    def _change_mentor(self, mentor_id: str, change: MentorChange) -> tuple[MentorState, bool]:
+        if self._writer is None:
+            self._writer = connect(self._path)
+        conn = self._writer
+        try:
+            # IMMEDIATE takes the write lock before reading, so the state we diff against is current.
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise DatabaseUnavailable(f"The database is busy: {exc}") from exc
+        try:
+            before = self._load_state(conn, mentor_id)
+            after = change(before)
+            diff = diff_states(before, after)
+            for period in diff.delete_periods:
+                conn.execute(
+                    queries.DELETE_PERIOD,
+                    (mentor_id, period.start_date.isoformat(), period.end_date.isoformat()),
+                )
+            for milestone in diff.delete_milestones:
+                conn.execute(queries.DELETE_MILESTONE, (milestone.id,))
+            conn.executemany(queries.UPSERT_PERIOD, [_sqlite_period(mentor_id, p) for p in diff.upsert_periods])
+            conn.executemany(
+                queries.UPSERT_MILESTONE, [milestone_to_row(m, encode_time) for m in diff.upsert_milestones]
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return after, not diff.is_empty
+
+    def _load_state(self, conn: sqlite3.Connection, mentor_id: str) -> MentorState:
+        periods = conn.execute(queries.MENTOR_PERIODS, (mentor_id,)).fetchall()
+        milestones = conn.execute(queries.MENTOR_MILESTONES, (mentor_id,)).fetchall()
+        return MentorState(
+            mentor_id=mentor_id,
+            periods=tuple(period_from_row(r, _parse_date) for r in periods),
+            milestones=tuple(milestone_from_row(r, parse_time) for r in milestones),
+        )
+
+    def _close_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+def _sqlite_period(mentor_id: str, period: Period) -> tuple[Any, ...]:
+    row = period_to_row(mentor_id, period)
+    # Dates as ISO text: sqlite3's implicit date adapter is deprecated.
+    return (row[0], row[1].isoformat(), row[2].isoformat(), *row[3:])

@@ -1,0 +1,129 @@
+"""Builds the ASGI application: routes, error rendering, middleware, start-up and shutdown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Litestar, Response, Router, get
+from litestar.datastructures import State
+from litestar.enums import ScopeType
+from litestar.exceptions import NotFoundException
+from litestar.openapi import OpenAPIConfig
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from milestones import __version__
+from milestones.badges import render_badge
+from milestones.catalog import load_catalog
+from milestones.service import Clock, MilestoneService, utc_now
+from milestones.settings import Settings
+from milestones.storage import head_revision, open_repository
+from milestones.web.problems import EXCEPTION_HANDLERS, problem, problem_responses
+from milestones.web.routes import MENTOR_ROUTES, MILESTONE_ROUTES, service_of
+from milestones.web.schemas import HealthOut, ProblemDetails
+
+MILESTONES_PATH = "/api/v1/milestones"
+# The contract's text shows every path with its prefix doubled; generated clients call those literally.
+CONTRACT_ALIAS_PATH = MILESTONES_PATH + MILESTONES_PATH
+
+_SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+]
+
+
+def security_headers(app: ASGIApp) -> ASGIApp:
+    """Pure ASGI middleware adding fixed security headers to every response."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *_SECURITY_HEADERS]
+            await send(message)
+
+        await app(scope, receive, send_with_headers)
+
+    return middleware
+
+
+@get("/healthz", summary="Liveness: the process is running", include_in_schema=True)
+async def healthz() -> HealthOut:
+    return HealthOut(status="ok")
+
+
+@get(
+    "/readyz",
+    summary="Readiness: the database answers and its schema is current",
+    responses=problem_responses(503),
+)
+async def readyz(state: State) -> Response[HealthOut] | Response[ProblemDetails]:
+    reason = await service_of(state).readiness_problem(state.expected_revision)
+    if reason is not None:
+        return problem(503, reason, type_="/problems/not-ready", headers={"Retry-After": "1"})
+    return Response(HealthOut(status="ready"))
+
+
+@get(
+    "/assets/badges/{file_name:str}",
+    summary="A milestone's badge image",
+    media_type="image/png",
+    responses=problem_responses(404),
+    cache_control=None,
+)
+async def badge(state: State, file_name: str) -> Response[bytes]:
+    key = file_name.removesuffix(".png")
+    definition = service_of(state).definitions.get(key)
+    if definition is None or not file_name.endswith(".png"):
+        raise NotFoundException(f"There is no badge {file_name!r}.")
+    return Response(
+        render_badge(definition),
+        media_type="image/png",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> Litestar:
+    """The application for the given settings; the database is opened at start-up."""
+    settings = settings or Settings()
+    catalog = load_catalog(settings.catalog_path)
+    expected_revision = head_revision()
+
+    async def open_service(app: Litestar) -> None:
+        repository = await open_repository(settings)
+        app.state.service = MilestoneService(repository, catalog, clock)
+        app.state.expected_revision = expected_revision
+
+    async def close_service(app: Litestar) -> None:
+        await service_of(app.state).repository.close()
+
+    return Litestar(
+        route_handlers=[
+            Router(MILESTONES_PATH, route_handlers=MILESTONE_ROUTES),
+            Router(CONTRACT_ALIAS_PATH, route_handlers=MILESTONE_ROUTES, include_in_schema=False),
+            Router("/api/v1/mentors", route_handlers=MENTOR_ROUTES),
+            healthz,
+            readyz,
+            badge,
+        ],
+        on_startup=[open_service],
+        on_shutdown=[close_service],
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[security_headers],
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="Milestones",
+            version=__version__,
+            description="Detects, stores and serves mentoring milestones.",
+            path="/schema",
+        ),
+        debug=False,
+    )
+
+
+def app_from_environment() -> Any:
+    """Factory for `uvicorn --factory`: every worker process builds its app from the environment."""
+    return create_app(Settings())

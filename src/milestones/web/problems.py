@@ -1,0 +1,108 @@
+"""Renders every error as RFC 9457 problem details, so clients see one shape whatever went wrong."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
+from msgspec import UNSET
+
+from milestones.errors import DatabaseUnavailable, InvalidUpdate, MilestonesError
+from milestones.web.schemas import FieldError, ProblemDetails, RequestInvalid
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("milestones")
+
+_DESCRIPTIONS = {
+    400: "Malformed request (for example, a body that is not JSON)",
+    404: "No such resource",
+    409: "Conflicts with stored data",
+    412: "The If-Match precondition failed",
+    413: "Body larger than the limit",
+    422: "The request is well formed but not valid; `errors` names the fields",
+    503: "The database is unavailable; retry after the Retry-After delay",
+}
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    type_: str = "about:blank",
+    title: str | None = None,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[ProblemDetails]:
+    body = ProblemDetails(
+        type=type_,
+        title=title or HTTPStatus(status).phrase,
+        status=status,
+        detail=detail,
+        errors=errors if errors is not None else UNSET,
+    )
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the problems an operation can answer with."""
+    return {
+        status: ResponseSpec(data_container=ProblemDetails, description=_DESCRIPTIONS[status], media_type=PROBLEM_JSON)
+        for status in statuses
+    }
+
+
+def on_milestones_error(_: Request[Any, Any, Any], exc: MilestonesError) -> Response[ProblemDetails]:
+    errors = [FieldError(exc.field, exc.detail)] if isinstance(exc, InvalidUpdate) else None
+    headers = {"Retry-After": "1"} if isinstance(exc, DatabaseUnavailable) else None
+    if isinstance(exc, DatabaseUnavailable):
+        log.warning("database unavailable: %s", exc.detail)
+        # The cause is for the logs; clients learn only that it is temporary.
+        return problem(
+            exc.status,
+            "The database is unavailable; try again shortly.",
+            type_=exc.type,
+            title=exc.title,
+            headers=headers,
+        )
+    return problem(exc.status, exc.detail, type_=exc.type, title=exc.title, errors=errors)
+
+
+def on_request_invalid(_: Request[Any, Any, Any], exc: RequestInvalid) -> Response[ProblemDetails]:
+    slug = "malformed-request" if exc.status == 400 else "invalid-request"
+    return problem(exc.status, exc.detail, type_=f"/problems/{slug}", errors=exc.errors)
+
+
+def on_validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response[ProblemDetails]:
+    """Litestar's query, path and header validation, answered as 422 naming each parameter."""
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    errors = [FieldError(str(e.get("key", "request")), str(e.get("message", ""))) for e in extra]
+    detail = "; ".join(f"{e.field}: {e.message}" for e in errors) or "The request is not valid."
+    return problem(422, detail, type_="/problems/invalid-request", errors=errors)
+
+
+def on_http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[ProblemDetails]:
+    status = exc.status_code
+    detail = (
+        exc.detail
+        if exc.detail and exc.detail != HTTPStatus(status).phrase
+        else _DESCRIPTIONS.get(status, HTTPStatus(status).phrase)
+    )
+    return problem(status, detail, headers=exc.headers)
+
+
+def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[ProblemDetails]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(500, "The server failed to handle this request; it has been logged.")
+
+
+EXCEPTION_HANDLERS: Any = {
+    MilestonesError: on_milestones_error,
+    RequestInvalid: on_request_invalid,
+    ValidationException: on_validation,
+    HTTPException: on_http_error,
+    Exception: on_unexpected,
+}

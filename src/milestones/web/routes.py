@@ -1,0 +1,299 @@
+"""Route handlers: parse the request, call one service method, shape the answer."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date
+from decimal import Decimal
+from typing import Annotated, Any, cast
+
+from litestar import Request, Response, delete, get, post, put
+from litestar.datastructures import State
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import Parameter
+from msgspec import UNSET
+
+from milestones.badges import badge_path
+from milestones.domain import MetricType, Milestone, MilestoneUpdate, Period, Status, Summary, progress
+from milestones.labels import accessibility_label
+from milestones.service import MilestoneService, Window, after_day, start_of_day
+from milestones.storage import MilestoneQuery
+from milestones.web.problems import problem_responses
+from milestones.web.schemas import (
+    MENTOR_ID_PATTERN,
+    FieldError,
+    MilestoneDeleted,
+    MilestoneOut,
+    MilestonePage,
+    MilestoneUpdateIn,
+    Pagination,
+    PeriodDeleted,
+    PeriodList,
+    PeriodOut,
+    RecordSummaryIn,
+    RequestInvalid,
+    SummaryOut,
+    decode_strict,
+    is_mentor_id,
+)
+
+MentorIdParam = Annotated[str, Parameter(pattern=MENTOR_ID_PATTERN, min_length=1, max_length=128)]
+PageParam = Annotated[int, Parameter(ge=1, le=1_000_000, description="1-based page number")]
+LimitParam = Annotated[int, Parameter(ge=1, le=100, description="Items per page")]
+
+
+def service_of(state: State) -> MilestoneService:
+    return cast(MilestoneService, state.service)
+
+
+def strict_body(model: type[Any]) -> Callable[[Request[Any, Any, Any]], Awaitable[None]]:
+    """A before_request hook that refuses bodies Litestar's lenient decoding would coerce ("47" -> 47)."""
+
+    async def check(request: Request[Any, Any, Any]) -> None:
+        decode_strict(await request.body(), model)
+
+    return check
+
+
+def checked_mentor_id(mentor_id: str) -> str:
+    if not is_mentor_id(mentor_id):
+        raise RequestInvalid(
+            "mentor_id may hold only 1 to 128 letters, digits and . _ : @ -",
+            [FieldError("mentor_id", "invalid characters or length")],
+        )
+    return mentor_id
+
+
+# --- /api/v1/milestones ----------------------------------------------------------------------------
+
+
+@get("/", summary="List milestones", responses=problem_responses(422, 503))
+async def list_milestones(
+    state: State,
+    mentor_id: Annotated[str | None, Parameter(pattern=MENTOR_ID_PATTERN, max_length=128)] = None,
+    type: MetricType | None = None,
+    status: Status | None = None,
+    achieved_from: Annotated[date | None, Parameter(description="Inclusive date (UTC)")] = None,
+    achieved_to: Annotated[date | None, Parameter(description="Inclusive date (UTC)")] = None,
+    page: PageParam = 1,
+    limit: LimitParam = 20,
+) -> MilestonePage:
+    if achieved_from and achieved_to and achieved_from > achieved_to:
+        raise RequestInvalid(
+            "achieved_from is after achieved_to.",
+            [FieldError("achieved_from", "must not be after achieved_to")],
+        )
+    window = Window(page, limit)
+    query = MilestoneQuery(
+        mentor_id=None if mentor_id is None else checked_mentor_id(mentor_id),
+        type=type,
+        # Date bounds select achieved milestones only.
+        status=Status.ACHIEVED if achieved_from or achieved_to else status,
+        achieved_from=start_of_day(achieved_from) if achieved_from else None,
+        achieved_before=after_day(achieved_to) if achieved_to else None,
+        offset=window.offset,
+        limit=window.limit,
+    )
+    if status is Status.IN_PROGRESS and query.status is Status.ACHIEVED:
+        return page_out([], 0, window)
+    items, total = await service_of(state).find(query)
+    return page_out(items, total, window)
+
+
+@get("/{milestone_id:str}", summary="Get one milestone", responses=problem_responses(404, 503))
+async def get_milestone(state: State, milestone_id: str) -> MilestoneOut:
+    return milestone_out(await service_of(state).get(milestone_id))
+
+
+@post(
+    "/",
+    summary="Detect and persist milestones for a mentor from a period's summary",
+    description="201 when anything new or different was stored, 200 when the call changed nothing.",
+    status_code=201,
+    before_request=strict_body(RecordSummaryIn),
+    responses={
+        200: ResponseSpec(MilestonePage, description="Nothing changed: the same summary was already stored"),
+        **problem_responses(400, 409, 413, 422, 503),
+    },
+)
+async def record_summary(state: State, data: RecordSummaryIn) -> Response[MilestonePage]:
+    period = Period(
+        start_date=data.period.start_date,
+        end_date=data.period.end_date,
+        year=data.period.year,
+        summary=Summary(
+            total_hours=to_decimal(data.summary.total_hours),
+            unique_contacts_helped=int(data.summary.unique_contacts_helped),
+            activity_count=int(data.summary.activity_count),
+        ),
+    )
+    milestones, changed = await service_of(state).record_summary(data.mentor_id, period)
+    total = len(milestones)
+    body = page_out(milestones, total, Window(1, max(20, total)))
+    return Response(body, status_code=201 if changed else 200)
+
+
+@put(
+    "/{milestone_id:str}",
+    summary="Update a milestone's status or values",
+    before_request=strict_body(MilestoneUpdateIn),
+    responses=problem_responses(400, 404, 413, 422, 503),
+)
+async def update_milestone(state: State, milestone_id: str, data: MilestoneUpdateIn) -> MilestoneOut:
+    update = MilestoneUpdate(
+        status=None if data.status is UNSET else data.status,
+        achieved_value=None if data.achieved_value is UNSET else to_decimal(data.achieved_value),
+        achieved_at=None if data.achieved_at is UNSET else data.achieved_at.astimezone(UTC),
+    )
+    return milestone_out(await service_of(state).update(milestone_id, update))
+
+
+@delete(
+    "/{milestone_id:str}",
+    summary="Remove a milestone record",
+    status_code=200,
+    responses=problem_responses(404, 503),
+)
+async def delete_milestone(state: State, milestone_id: str) -> MilestoneDeleted:
+    await service_of(state).delete(milestone_id)
+    return MilestoneDeleted(deleted=True, id=milestone_id)
+
+
+@get(
+    "/{mentor_id:str}/new",
+    summary="Milestones a mentor achieved in a period",
+    description="Give `year`, or both `start_date` and `end_date` (inclusive, UTC); default the current year.",
+    responses=problem_responses(422, 503),
+)
+async def newly_achieved(
+    state: State,
+    mentor_id: MentorIdParam,
+    year: Annotated[int | None, Parameter(ge=1, le=9999)] = None,
+    start_date: date | None = None,
+    end_date: date | None = None,
+    page: PageParam = 1,
+    limit: LimitParam = 20,
+) -> MilestonePage:
+    first_day, last_day = period_bounds(year, start_date, end_date)
+    window = Window(page, limit)
+    items, total = await service_of(state).newly_achieved(checked_mentor_id(mentor_id), first_day, last_day, window)
+    return page_out(items, total, window)
+
+
+@get(
+    "/{mentor_id:str}/in-progress",
+    summary="A mentor's milestones in progress, closest to completion first",
+    responses=problem_responses(422, 503),
+)
+async def in_progress(
+    state: State, mentor_id: MentorIdParam, page: PageParam = 1, limit: LimitParam = 20
+) -> MilestonePage:
+    window = Window(page, limit)
+    items, total = await service_of(state).in_progress(checked_mentor_id(mentor_id), window)
+    return page_out(items, total, window)
+
+
+MILESTONE_ROUTES = [
+    list_milestones,
+    get_milestone,
+    record_summary,
+    update_milestone,
+    delete_milestone,
+    newly_achieved,
+    in_progress,
+]
+
+# --- /api/v1/mentors -------------------------------------------------------------------------------
+
+
+@get("/{mentor_id:str}/periods", summary="A mentor's stored periods", responses=problem_responses(422, 503))
+async def list_periods(state: State, mentor_id: MentorIdParam) -> PeriodList:
+    periods = await service_of(state).periods(checked_mentor_id(mentor_id))
+    return PeriodList(data=[period_out(p) for p in periods])
+
+
+@delete(
+    "/{mentor_id:str}/periods/{start_date:date}/{end_date:date}",
+    summary="Remove a stored period and re-evaluate the mentor",
+    status_code=200,
+    responses=problem_responses(404, 422, 503),
+)
+async def delete_period(state: State, mentor_id: MentorIdParam, start_date: date, end_date: date) -> PeriodDeleted:
+    await service_of(state).remove_period(checked_mentor_id(mentor_id), start_date, end_date)
+    return PeriodDeleted(deleted=True, mentor_id=mentor_id, start_date=start_date, end_date=end_date)
+
+
+MENTOR_ROUTES = [list_periods, delete_period]
+
+# --- shaping ---------------------------------------------------------------------------------------
+
+
+def period_bounds(year: int | None, start_date: date | None, end_date: date | None) -> tuple[date | None, date | None]:
+    """Read /new's period: a year, or both dates; None for both means the current year."""
+    if year is not None and (start_date or end_date):
+        raise RequestInvalid(
+            "Give either year or start_date and end_date, not both.",
+            [FieldError("year", "conflicts with start_date/end_date")],
+        )
+    if year is not None:
+        return date(year, 1, 1), date(year, 12, 31)
+    if (start_date is None) != (end_date is None):
+        missing = "end_date" if end_date is None else "start_date"
+        raise RequestInvalid(f"{missing} is required with the other date.", [FieldError(missing, "required")])
+    if start_date and end_date and start_date > end_date:
+        raise RequestInvalid("start_date is after end_date.", [FieldError("start_date", "after end_date")])
+    return start_date, end_date
+
+
+def to_decimal(value: float) -> Decimal:
+    # repr is the shortest text that round-trips, so 312.57 stays 312.57 rather than 312.569999...
+    return Decimal(repr(value))
+
+
+def number(value: Decimal) -> float:
+    """A JSON number without noise: 100, not 100.0; 312.5, not 312.50."""
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def milestone_out(m: Milestone) -> MilestoneOut:
+    out = MilestoneOut(
+        id=m.id,
+        mentor_id=m.mentor_id,
+        name=m.name,
+        type=m.type,
+        status=m.status,
+        threshold=number(m.threshold),
+        accessibility_label=accessibility_label(m),
+        badge_image_url=badge_path(m.definition_key),
+    )
+    if m.status is Status.ACHIEVED:
+        if m.achieved_value is not None:
+            out.achieved_value = number(m.achieved_value)
+        if m.achieved_at is not None:
+            out.achieved_at = m.achieved_at
+    else:
+        state = progress(m)
+        out.achieved_value = out.current_value = number(state.current_value)
+        out.progress_percentage = state.percentage
+        out.remaining = number(state.remaining)
+    return out
+
+
+def page_out(items: list[Milestone], total: int, window: Window) -> MilestonePage:
+    return MilestonePage(
+        data=[milestone_out(m) for m in items],
+        pagination=Pagination(page=window.page, limit=window.limit, total=total),
+    )
+
+
+def period_out(p: Period) -> PeriodOut:
+    return PeriodOut(
+        year=p.year,
+        start_date=p.start_date,
+        end_date=p.end_date,
+        summary=SummaryOut(
+            total_hours=number(p.summary.total_hours),
+            unique_contacts_helped=p.summary.unique_contacts_helped,
+            activity_count=p.summary.activity_count,
+        ),
+    )

@@ -1,0 +1,229 @@
+"""Request and response models of the HTTP API; the OpenAPI document is generated from these."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, TypeVar
+
+import msgspec
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+from milestones.domain import MAX_PERIOD_DAYS, MetricType, Status
+
+MENTOR_ID_PATTERN = r"^[A-Za-z0-9._:@-]{1,128}$"
+_MENTOR_ID = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
+MAX_HOURS = 1_000_000
+MAX_COUNT = 10_000_000
+MAX_VALUE = 1_000_000_000_000
+
+MentorId = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=128,
+        pattern=MENTOR_ID_PATTERN,
+        description="1 to 128 characters: letters, digits and . _ : @ -",
+        examples=["mentor_001"],
+    ),
+]
+Hours = Annotated[float, Meta(ge=0, le=MAX_HOURS, description="At most 2 decimal places.")]
+Count = Annotated[float, Meta(ge=0, le=MAX_COUNT, description="A whole number (47 and 47.0 are both fine).")]
+AwareDatetime = Annotated[datetime, Meta(tz=True)]
+
+T = TypeVar("T")
+
+
+class FieldError(Struct):
+    """One reason a request was refused, naming the offending field."""
+
+    field: str
+    message: str
+
+
+class ProblemDetails(Struct, kw_only=True, omit_defaults=True):
+    """An RFC 9457 problem details document."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldError] | UnsetType = UNSET
+
+
+class RequestInvalid(Exception):
+    """A body or query that cannot be accepted; rendered as 400 (malformed) or 422 (invalid)."""
+
+    def __init__(self, detail: str, errors: list[FieldError], *, malformed: bool = False) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+        self.status = 400 if malformed else 422
+
+
+def is_mentor_id(value: str) -> bool:
+    # fullmatch, because the schema pattern's `$` would also accept a trailing newline.
+    return _MENTOR_ID.fullmatch(value) is not None
+
+
+def has_two_decimals_at_most(value: float) -> bool:
+    return Decimal(repr(value)).as_tuple().exponent >= -2  # type: ignore[operator]
+
+
+class PeriodIn(Struct, forbid_unknown_fields=True):
+    year: Annotated[int, Meta(ge=1, le=9999)]
+    start_date: date
+    end_date: date
+
+
+class SummaryIn(Struct, forbid_unknown_fields=True):
+    total_hours: Hours
+    unique_contacts_helped: Count
+    activity_count: Count
+
+    def __post_init__(self) -> None:
+        if not has_two_decimals_at_most(self.total_hours):
+            raise ValueError("`total_hours` may have at most 2 decimal places")
+        for name in ("unique_contacts_helped", "activity_count"):
+            if not float(getattr(self, name)).is_integer():
+                raise ValueError(f"`{name}` must be a whole number")
+
+
+class RecordSummaryIn(Struct, forbid_unknown_fields=True):
+    """A mentor's summary for one period, as the platform sends it."""
+
+    mentor_id: MentorId
+    period: PeriodIn
+    summary: SummaryIn
+
+    def __post_init__(self) -> None:
+        if not is_mentor_id(self.mentor_id):
+            raise ValueError("`mentor_id` may hold only letters, digits and . _ : @ -")
+        p = self.period
+        if p.end_date < p.start_date:
+            raise ValueError("`period.end_date` is before start_date")
+        if p.year != p.start_date.year:
+            raise ValueError("`period.year` must be the year of start_date")
+        if (p.end_date - p.start_date).days + 1 > MAX_PERIOD_DAYS:
+            raise ValueError(f"`period.end_date` is too far: a period spans at most {MAX_PERIOD_DAYS} days")
+
+
+class MilestoneUpdateIn(Struct, forbid_unknown_fields=True):
+    """A partial update: fields left out keep their values."""
+
+    status: Status | UnsetType = UNSET
+    achieved_value: Annotated[float, Meta(ge=0, le=MAX_VALUE)] | UnsetType = UNSET
+    achieved_at: AwareDatetime | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        if self.achieved_value is not UNSET and not has_two_decimals_at_most(self.achieved_value):
+            raise ValueError("`achieved_value` may have at most 2 decimal places")
+
+
+class Pagination(Struct):
+    page: int
+    limit: int
+    total: int
+
+
+class MilestoneOut(Struct, kw_only=True, omit_defaults=True):
+    """A milestone as served; fields that do not apply to its status are left out."""
+
+    id: str
+    mentor_id: str
+    name: str
+    type: MetricType
+    status: Status
+    threshold: float
+    achieved_value: float | UnsetType = UNSET
+    achieved_at: datetime | UnsetType = UNSET
+    current_value: float | UnsetType = UNSET
+    progress_percentage: Annotated[int, Meta(ge=0, le=99)] | UnsetType = UNSET
+    remaining: float | UnsetType = UNSET
+    accessibility_label: str
+    badge_image_url: str
+
+
+class MilestonePage(Struct):
+    data: list[MilestoneOut]
+    pagination: Pagination
+
+
+class MilestoneDeleted(Struct):
+    deleted: bool
+    id: str
+
+
+class SummaryOut(Struct):
+    total_hours: float
+    unique_contacts_helped: int
+    activity_count: int
+
+
+class PeriodOut(Struct):
+    year: int
+    start_date: date
+    end_date: date
+    summary: SummaryOut
+
+
+class PeriodList(Struct):
+    data: list[PeriodOut]
+
+
+class PeriodDeleted(Struct):
+    deleted: bool
+    mentor_id: str
+    start_date: date
+    end_date: date
+
+
+class HealthOut(Struct):
+    status: str
+
+
+def decode_strict(raw: bytes, model: type[T]) -> T:
+    """Decode a JSON body with no type coercion, refusing duplicate keys, NaN and Infinity."""
+    try:
+        document = json.loads(raw, object_pairs_hook=_refuse_duplicate_keys, parse_constant=_refuse_constant)
+    except _DuplicateKey as exc:
+        raise RequestInvalid("The JSON body repeats a key.", [FieldError(str(exc), "duplicate key")]) from exc
+    except (ValueError, RecursionError) as exc:
+        raise RequestInvalid(
+            "The body is not valid JSON.", [FieldError("body", str(exc)[:200])], malformed=True
+        ) from exc
+    try:
+        return msgspec.convert(document, model, strict=True)
+    except msgspec.ValidationError as exc:
+        field, message = _field_and_message(str(exc))
+        raise RequestInvalid(f"The body is not valid: {field}: {message}.", [FieldError(field, message)]) from exc
+
+
+def _field_and_message(error: str) -> tuple[str, str]:
+    """Turn msgspec's "message - at `$.a.b`" (our checks start with "`field` ...") into a dotted path."""
+    message, _, path = error.partition(" - at `$")
+    parts = [p for p in path.rstrip("`").split(".") if p]
+    named = re.match(r"`([\w.]+)` (.*)", message) or re.search(r"field `(\w+)`", message)
+    if named:
+        parts.append(named.group(1))
+        message = named.group(2) if named.re.pattern.startswith("`") else message
+    return ".".join(parts) or "body", message
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(key)
+        result[key] = value
+    return result
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")

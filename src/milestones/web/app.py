@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Litestar, Response, Router, get
 from litestar.datastructures import State
 from litestar.enums import ScopeType
 from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig
+from litestar.params import PathParameter
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from milestones import __version__
@@ -74,7 +75,7 @@ async def readyz(state: State) -> Response[HealthOut] | Response[ProblemDetails]
     responses=problem_responses(404),
     cache_control=None,
 )
-async def badge(state: State, file_name: str) -> Response[bytes]:
+async def badge(state: State, file_name: Annotated[str, PathParameter(max_length=64)]) -> Response[bytes]:
     key = file_name.removesuffix(".png")
     definition = service_of(state).definitions.get(key)
     if definition is None or not file_name.endswith(".png"):

@@ -10,7 +10,7 @@ from typing import Annotated, Any, cast
 from litestar import Request, Response, delete, get, post, put
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Parameter
+from litestar.params import PathParameter, QueryParameter
 from msgspec import UNSET
 
 from milestones.badges import badge_path
@@ -37,9 +37,11 @@ from milestones.web.schemas import (
     is_mentor_id,
 )
 
-MentorIdParam = Annotated[str, Parameter(pattern=MENTOR_ID_PATTERN, min_length=1, max_length=128)]
-PageParam = Annotated[int, Parameter(ge=1, le=1_000_000, description="1-based page number")]
-LimitParam = Annotated[int, Parameter(ge=1, le=100, description="Items per page")]
+MentorIdParam = Annotated[str, PathParameter(pattern=MENTOR_ID_PATTERN, min_length=1, max_length=128)]
+PageParam = Annotated[int, QueryParameter(ge=1, le=1_000_000, description="1-based page number")]
+FromPathDate = Annotated[date, PathParameter()]
+MilestoneIdParam = Annotated[str, PathParameter(max_length=200)]
+LimitParam = Annotated[int, QueryParameter(ge=1, le=100, description="Items per page")]
 
 
 def service_of(state: State) -> MilestoneService:
@@ -70,11 +72,11 @@ def checked_mentor_id(mentor_id: str) -> str:
 @get("/", summary="List milestones", responses=problem_responses(422, 503))
 async def list_milestones(
     state: State,
-    mentor_id: Annotated[str | None, Parameter(pattern=MENTOR_ID_PATTERN, max_length=128)] = None,
-    type: MetricType | None = None,
-    status: Status | None = None,
-    achieved_from: Annotated[date | None, Parameter(description="Inclusive date (UTC)")] = None,
-    achieved_to: Annotated[date | None, Parameter(description="Inclusive date (UTC)")] = None,
+    mentor_id: Annotated[str | None, QueryParameter(pattern=MENTOR_ID_PATTERN, max_length=128)] = None,
+    type: Annotated[MetricType | None, QueryParameter()] = None,
+    status: Annotated[Status | None, QueryParameter()] = None,
+    achieved_from: Annotated[date | None, QueryParameter(description="Inclusive date (UTC)")] = None,
+    achieved_to: Annotated[date | None, QueryParameter(description="Inclusive date (UTC)")] = None,
     page: PageParam = 1,
     limit: LimitParam = 20,
 ) -> MilestonePage:
@@ -101,7 +103,7 @@ async def list_milestones(
 
 
 @get("/{milestone_id:str}", summary="Get one milestone", responses=problem_responses(404, 503))
-async def get_milestone(state: State, milestone_id: str) -> MilestoneOut:
+async def get_milestone(state: State, milestone_id: MilestoneIdParam) -> MilestoneOut:
     return milestone_out(await service_of(state).get(milestone_id))
 
 
@@ -139,7 +141,7 @@ async def record_summary(state: State, data: RecordSummaryIn) -> Response[Milest
     before_request=strict_body(MilestoneUpdateIn),
     responses=problem_responses(400, 404, 413, 422, 503),
 )
-async def update_milestone(state: State, milestone_id: str, data: MilestoneUpdateIn) -> MilestoneOut:
+async def update_milestone(state: State, milestone_id: MilestoneIdParam, data: MilestoneUpdateIn) -> MilestoneOut:
     update = MilestoneUpdate(
         status=None if data.status is UNSET else data.status,
         achieved_value=None if data.achieved_value is UNSET else to_decimal(data.achieved_value),
@@ -154,7 +156,7 @@ async def update_milestone(state: State, milestone_id: str, data: MilestoneUpdat
     status_code=200,
     responses=problem_responses(404, 503),
 )
-async def delete_milestone(state: State, milestone_id: str) -> MilestoneDeleted:
+async def delete_milestone(state: State, milestone_id: MilestoneIdParam) -> MilestoneDeleted:
     await service_of(state).delete(milestone_id)
     return MilestoneDeleted(deleted=True, id=milestone_id)
 
@@ -168,9 +170,9 @@ async def delete_milestone(state: State, milestone_id: str) -> MilestoneDeleted:
 async def newly_achieved(
     state: State,
     mentor_id: MentorIdParam,
-    year: Annotated[int | None, Parameter(ge=1, le=9999)] = None,
-    start_date: date | None = None,
-    end_date: date | None = None,
+    year: Annotated[int | None, QueryParameter(ge=1, le=9999)] = None,
+    start_date: Annotated[date | None, QueryParameter(description="Inclusive, with end_date")] = None,
+    end_date: Annotated[date | None, QueryParameter(description="Inclusive, with start_date")] = None,
     page: PageParam = 1,
     limit: LimitParam = 20,
 ) -> MilestonePage:
@@ -218,7 +220,9 @@ async def list_periods(state: State, mentor_id: MentorIdParam) -> PeriodList:
     status_code=200,
     responses=problem_responses(404, 422, 503),
 )
-async def delete_period(state: State, mentor_id: MentorIdParam, start_date: date, end_date: date) -> PeriodDeleted:
+async def delete_period(
+    state: State, mentor_id: MentorIdParam, start_date: FromPathDate, end_date: FromPathDate
+) -> PeriodDeleted:
     await service_of(state).remove_period(checked_mentor_id(mentor_id), start_date, end_date)
     return PeriodDeleted(deleted=True, mentor_id=mentor_id, start_date=start_date, end_date=end_date)
 

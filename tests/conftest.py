@@ -1,0 +1,100 @@
+"""Shared fixtures: a migrated database per backend, the real ASGI app on it, a controllable clock."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from milestones.settings import Settings
+from milestones.storage import migrate
+from milestones.web.app import create_app
+
+POSTGRES_URL = os.environ.get("MILESTONES_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite", "postgres"]
+
+
+class FakeClock:
+    """A clock the tests move by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test session, dropped at the end."""
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL tests need MILESTONES_TEST_POSTGRES_URL (CI sets it; see README)")
+    import anyio
+
+    name = f"milestones_test_{uuid.uuid4().hex[:12]}"
+    base, _, _ = POSTGRES_URL.rpartition("/")
+    url = f"{base}/{name}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(POSTGRES_URL)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    anyio.run(admin, f'CREATE DATABASE "{name}"')
+    try:
+        migrate(Settings(database_url=url))
+        yield url
+    finally:
+        anyio.run(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=BACKENDS)
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+    """Settings for a migrated, empty database on each backend."""
+    if request.param == "sqlite":
+        configured = Settings(database_url=f"sqlite:///{tmp_path / 'milestones.sqlite3'}")
+        migrate(configured)
+        yield configured
+        return
+    url = request.getfixturevalue("postgres_database")
+    yield Settings(database_url=url)
+    import anyio
+
+    async def truncate() -> None:
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute("TRUNCATE milestones, periods")
+        finally:
+            await conn.close()
+
+    anyio.run(truncate)
+
+
+@pytest.fixture
+def app(settings: Settings, clock: FakeClock) -> Litestar:
+    return create_app(settings, clock=clock)
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app=app) as test_client:
+        yield test_client

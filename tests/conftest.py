@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -67,13 +68,21 @@ def postgres_database() -> Iterator[str]:
         anyio.run(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite file migrated by Alembic; each test gets a copy instead of migrating again."""
+    path = tmp_path_factory.mktemp("template") / "milestones.sqlite3"
+    migrate(Settings(database_url=f"sqlite:///{path}"))
+    return path
+
+
 @pytest.fixture(params=BACKENDS)
 def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
     """Settings for a migrated, empty database on each backend."""
     if request.param == "sqlite":
-        configured = Settings(database_url=f"sqlite:///{tmp_path / 'milestones.sqlite3'}")
-        migrate(configured)
-        yield configured
+        path = tmp_path / "milestones.sqlite3"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield Settings(database_url=f"sqlite:///{path}")
         return
     url = request.getfixturevalue("postgres_database")
     yield Settings(database_url=url)

@@ -48,12 +48,12 @@ def detected(*periods: Period, catalog: tuple[Definition, ...] | None = None, no
     return detect_milestones(mentor_state(MENTOR, *periods), catalog or ladder(), now)
 
 
-def year(y: int, **values: object) -> Period:
-    return period(date(y, 1, 1), date(y, 12, 31), **values)  # type: ignore[arg-type]
+def year(y: int, *, hours: str = "0", contacts: int = 0, activities: int = 0) -> Period:
+    return period(date(y, 1, 1), date(y, 12, 31), hours=hours, contacts=contacts, activities=activities)
 
 
-def half(span: tuple[date, date], **values: object) -> Period:
-    return period(span[0], span[1], **values)  # type: ignore[arg-type]
+def half(span: tuple[date, date], *, hours: str = "0", contacts: int = 0, activities: int = 0) -> Period:
+    return period(span[0], span[1], hours=hours, contacts=contacts, activities=activities)
 
 
 def spans(state: MentorState) -> list[tuple[date, date]]:

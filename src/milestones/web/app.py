@@ -6,11 +6,10 @@ from typing import Annotated, Any
 
 from litestar import Litestar, Response, Router, get
 from litestar.datastructures import State
-from litestar.enums import ScopeType
 from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.params import PathParameter
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import Message, Scope
 
 from milestones import __version__
 from milestones.badges import render_badge
@@ -33,22 +32,10 @@ _SECURITY_HEADERS = [
 ]
 
 
-def security_headers(app: ASGIApp) -> ASGIApp:
-    """Pure ASGI middleware adding fixed security headers to every response."""
-
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *_SECURITY_HEADERS]
-            await send(message)
-
-        await app(scope, receive, send_with_headers)
-
-    return middleware
+async def add_security_headers(message: Message, scope: Scope) -> None:
+    """Runs on every message the app sends, so errors raised before routing get the headers too."""
+    if message["type"] == "http.response.start":
+        message["headers"] = [*message.get("headers", []), *_SECURITY_HEADERS]
 
 
 @get("/healthz", summary="Liveness: the process is running", include_in_schema=True)
@@ -113,7 +100,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> L
         on_startup=[open_service],
         on_shutdown=[close_service],
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[security_headers],
+        before_send=[add_security_headers],
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="Milestones",

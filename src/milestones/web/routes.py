@@ -10,7 +10,7 @@ from typing import Annotated, Any, cast
 from litestar import Request, Response, delete, get, post, put
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import PathParameter, QueryParameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 from msgspec import UNSET
 
 from milestones.badges import badge_path
@@ -118,7 +118,7 @@ async def get_milestone(state: State, milestone_id: MilestoneIdParam) -> Milesto
         **problem_responses(400, 409, 413, 422, 503),
     },
 )
-async def record_summary(state: State, data: RecordSummaryIn) -> Response[MilestonePage]:
+async def record_summary(state: State, data: JSONBody[RecordSummaryIn]) -> Response[MilestonePage]:
     period = Period(
         start_date=data.period.start_date,
         end_date=data.period.end_date,
@@ -141,7 +141,9 @@ async def record_summary(state: State, data: RecordSummaryIn) -> Response[Milest
     before_request=strict_body(MilestoneUpdateIn),
     responses=problem_responses(400, 404, 413, 422, 503),
 )
-async def update_milestone(state: State, milestone_id: MilestoneIdParam, data: MilestoneUpdateIn) -> MilestoneOut:
+async def update_milestone(
+    state: State, milestone_id: MilestoneIdParam, data: JSONBody[MilestoneUpdateIn]
+) -> MilestoneOut:
     update = MilestoneUpdate(
         status=None if data.status is UNSET else data.status,
         achieved_value=None if data.achieved_value is UNSET else to_decimal(data.achieved_value),

@@ -1,0 +1,41 @@
+"""The schema comes from Alembic migrations, which run forwards and backwards on both databases."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from alembic import command
+
+from milestones.settings import Settings
+from milestones.storage import _alembic_config, head_revision, migrate
+
+
+def test_migrate_creates_a_fresh_sqlite_file_with_the_schema(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "fresh.sqlite3"
+    migrate(Settings(database_url=f"sqlite:///{path}"))
+    conn = sqlite3.connect(path)
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    version = conn.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+    conn.close()
+    assert {"milestones", "periods", "alembic_version"} <= tables
+    assert "ix_milestones_mentor_id_position_id" in indexes
+    assert version == head_revision()
+
+
+def test_migrations_downgrade_and_upgrade_again(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cycle.sqlite3'}"
+    migrate(Settings(database_url=url))
+    command.downgrade(_alembic_config(url), "base")
+    conn = sqlite3.connect(tmp_path / "cycle.sqlite3")
+    assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'milestones'").fetchone()[0] == 0
+    conn.close()
+    migrate(Settings(database_url=url))
+    migrate(Settings(database_url=url))  # a second run is a no-op
+
+
+def test_migrating_twice_is_harmless(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'twice.sqlite3'}")
+    migrate(settings)
+    migrate(settings)

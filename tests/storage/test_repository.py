@@ -1,0 +1,147 @@
+"""The repository on SQLite and PostgreSQL: atomic per-mentor changes, exact values, filters, constraints."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import anyio
+import asyncpg
+import pytest
+
+from milestones import domain
+from milestones.domain import MentorState, Status
+from milestones.settings import Settings
+from milestones.storage import MilestoneQuery, MilestoneRepository, head_revision
+from tests.factories import ladder, period
+
+pytestmark = pytest.mark.anyio
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def add_period(hours: str, year: int = 2025, contacts: int = 0):  # type: ignore[no-untyped-def]
+    def change(state: MentorState) -> MentorState:
+        with_period = domain.record_period(state, period(date(year, 1, 1), hours=hours, contacts=contacts))
+        return domain.detect_milestones(with_period, ladder(), NOW)
+
+    return change
+
+
+async def test_change_mentor_stores_the_new_state_and_reports_change(repository: MilestoneRepository) -> None:
+    state, changed = await repository.change_mentor("m1", add_period("312.5"))
+    assert changed
+    stored = await repository.mentor_milestones("m1")
+    assert stored == list(state.milestones)
+    assert [p.summary.total_hours for p in await repository.periods("m1")] == [Decimal("312.5")]
+    _, changed_again = await repository.change_mentor("m1", add_period("312.5"))
+    assert not changed_again
+
+
+async def test_a_failing_change_stores_nothing(repository: MilestoneRepository) -> None:
+    await repository.change_mentor("m1", add_period("150"))
+    before = await repository.mentor_milestones("m1")
+
+    def half_then_fail(state: MentorState) -> MentorState:
+        raise RuntimeError("evaluation failed")
+
+    with pytest.raises(RuntimeError):
+        await repository.change_mentor("m1", half_then_fail)
+    assert await repository.mentor_milestones("m1") == before
+    assert len(await repository.periods("m1")) == 1
+
+
+async def test_values_round_trip_exactly(repository: MilestoneRepository) -> None:
+    await repository.change_mentor("m1", add_period("0.1", 2023))
+    await repository.change_mentor("m1", add_period("0.2", 2024))
+    hours = [m for m in await repository.mentor_milestones("m1") if m.type.value == "hours_logged"]
+    assert hours[0].current_value == Decimal("0.3")
+    assert str(hours[0].current_value.normalize()) == "0.3"
+
+
+async def test_achieved_at_round_trips_as_utc(repository: MilestoneRepository) -> None:
+    state, _ = await repository.change_mentor("m1", add_period("150"))
+    achieved = next(m for m in state.milestones if m.status is Status.ACHIEVED)
+    fetched = await repository.get(achieved.id)
+    assert fetched is not None
+    assert fetched.achieved_at == datetime(2025, 12, 31, 23, 59, 59, tzinfo=UTC)
+    assert fetched == achieved
+
+
+async def test_find_filters_and_counts(repository: MilestoneRepository) -> None:
+    await repository.change_mentor("a", add_period("150", contacts=30))
+    await repository.change_mentor("b", add_period("20"))
+    items, total = await repository.find(MilestoneQuery(limit=100))
+    # a: 100h and 25contacts reached, next rungs of all three types; b: a first rung of each type.
+    assert total == len(items) == 5 + 3
+    only_a, total_a = await repository.find(MilestoneQuery(mentor_id="a", status=Status.ACHIEVED))
+    assert total_a == 2
+    assert {m.definition_key for m in only_a} == {"100h", "25contacts"}
+    window, total = await repository.find(MilestoneQuery(offset=2, limit=2))
+    assert total == 8
+    assert [m.id for m in window] == [m.id for m in items[2:4]]
+    ranged, _ = await repository.find(
+        MilestoneQuery(
+            achieved_from=datetime(2025, 12, 31, tzinfo=UTC), achieved_before=datetime(2026, 1, 1, tzinfo=UTC)
+        )
+    )
+    assert {m.definition_key for m in ranged} == {"100h", "25contacts"}
+
+
+async def test_concurrent_changes_to_one_mentor_are_serialized(repository: MilestoneRepository) -> None:
+    """Twenty writers each add their own year: no update is lost and no record is doubled."""
+
+    async def add_year(year: int) -> None:
+        await repository.change_mentor("busy", add_period("10", year))
+
+    async with anyio.create_task_group() as tg:
+        for year in range(2000, 2020):
+            tg.start_soon(add_year, year)
+    assert len(await repository.periods("busy")) == 20
+    milestones = await repository.mentor_milestones("busy")
+    assert len({m.definition_key for m in milestones}) == len(milestones)
+    hours = {m.definition_key: m for m in milestones if m.type.value == "hours_logged"}
+    assert hours["100h"].status is Status.ACHIEVED
+    assert hours["300h"].current_value == Decimal(200)
+
+
+async def test_schema_revision_is_the_head(repository: MilestoneRepository) -> None:
+    assert await repository.schema_revision() == head_revision()
+
+
+async def test_one_record_per_mentor_and_definition_is_enforced_by_the_database(settings: Settings) -> None:
+    """Even a writer that bypasses the rules cannot store a second (mentor, definition) record."""
+    sql = (
+        "INSERT INTO milestones (id, mentor_id, definition_key, name, type, threshold_centi, position, status, "
+        "current_centi, set_by_person) VALUES ({}, 'm', '100h', 'n', 'hours_logged', 10000, 0, 'in_progress', 0, {})"
+    )
+    if settings.is_sqlite:
+        conn = sqlite3.connect(settings.sqlite_path)
+        conn.execute(sql.format("'one'", 0))
+        with pytest.raises(sqlite3.IntegrityError):
+            conn.execute(sql.format("'two'", 0))
+        conn.close()
+        return
+    pg = await asyncpg.connect(settings.database_url)
+    try:
+        await pg.execute(sql.format("'one'", "false"))
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await pg.execute(sql.format("'two'", "false"))
+    finally:
+        await pg.close()
+
+
+async def test_person_set_values_survive_a_round_trip(repository: MilestoneRepository) -> None:
+    state, _ = await repository.change_mentor("m1", add_period("50"))
+    target = next(m for m in state.milestones if m.status is Status.IN_PROGRESS)
+
+    def pin(current: MentorState) -> MentorState:
+        update = domain.MilestoneUpdate(status=Status.ACHIEVED, achieved_value=Decimal("99.99"))
+        return domain.update_milestone(current, target.id, update, NOW)
+
+    await repository.change_mentor("m1", pin)
+    stored = await repository.get(target.id)
+    assert stored == replace(
+        target, status=Status.ACHIEVED, achieved_value=Decimal("99.99"), achieved_at=NOW, set_by_person=True
+    )

@@ -1,0 +1,122 @@
+"""Loading and validating the milestone catalog."""
+
+from __future__ import annotations
+
+import tomllib
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from milestones.catalog import CatalogError, load_catalog, parse_catalog
+from milestones.domain import Definition, MetricType
+
+
+def entry(**changes: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {"key": "100h", "name": "100 Hours", "type": "hours_logged", "threshold": 100}
+    base.update(changes)
+    return base
+
+
+def test_packaged_catalog_has_the_documented_rungs() -> None:
+    by_key = {d.key: d for d in load_catalog()}
+    assert (by_key["100h"].type, by_key["100h"].threshold) == (MetricType.HOURS_LOGGED, Decimal(100))
+    assert (by_key["300h"].type, by_key["300h"].threshold) == (MetricType.HOURS_LOGGED, Decimal(300))
+    assert (by_key["50contacts"].type, by_key["50contacts"].threshold) == (MetricType.CONTACTS_HELPED, Decimal(50))
+
+
+@pytest.mark.parametrize("metric", list(MetricType))
+def test_packaged_catalog_has_at_least_three_rungs_per_type(metric: MetricType) -> None:
+    assert sum(1 for d in load_catalog() if d.type is metric) >= 3
+
+
+def test_packaged_catalog_positions_follow_file_order() -> None:
+    catalog = load_catalog()
+    raw = tomllib.loads(resources.files("milestones").joinpath("catalog.toml").read_text(encoding="utf-8"))
+    assert [d.key for d in catalog] == [m["key"] for m in raw["milestone"]]
+    assert [d.position for d in catalog] == list(range(len(catalog)))
+
+
+def test_load_catalog_reads_a_given_file(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.toml"
+    path.write_text(
+        """
+[[milestone]]
+key = "first_5"
+name = "Five contacts"
+type = "contacts_helped"
+threshold = 5
+
+[[milestone]]
+key = "half_day"
+name = "Twelve and a half hours"
+type = "hours_logged"
+threshold = 12.5
+
+[[milestone]]
+key = "a1"
+name = "One activity"
+type = "activity_count"
+threshold = 1
+""",
+        encoding="utf-8",
+    )
+    assert load_catalog(path) == (
+        Definition("first_5", "Five contacts", MetricType.CONTACTS_HELPED, Decimal(5), 0),
+        Definition("half_day", "Twelve and a half hours", MetricType.HOURS_LOGGED, Decimal("12.5"), 1),
+        Definition("a1", "One activity", MetricType.ACTIVITY_COUNT, Decimal(1), 2),
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("", id="empty-file"),
+        pytest.param("title = 'nothing here'\n", id="no-milestones"),
+        pytest.param("[[milestone]]\nkey = \n", id="not-toml"),
+        pytest.param('[[milestone]]\nkey = "A"\nname = "x"\ntype = "hours_logged"\nthreshold = 1\n', id="bad-entry"),
+    ],
+)
+def test_load_catalog_rejects_an_unusable_file(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "catalog.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(CatalogError):
+        load_catalog(path)
+
+
+def test_parse_catalog_accepts_boundary_values() -> None:
+    parsed = parse_catalog([entry(key="k" * 40, threshold=0.01), entry(key="b", threshold=99.99)])
+    assert [(d.key, d.threshold) for d in parsed] == [("k" * 40, Decimal("0.01")), ("b", Decimal("99.99"))]
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        pytest.param([entry(key="100H")], "key", id="uppercase-key"),
+        pytest.param([entry(key="100-h")], "key", id="dash-in-key"),
+        pytest.param([entry(key="100 h")], "key", id="space-in-key"),
+        pytest.param([entry(key="ä")], "key", id="non-ascii-key"),
+        pytest.param([entry(key="")], "key", id="empty-key"),
+        pytest.param([entry(key="k" * 41)], "key", id="key-too-long"),
+        pytest.param([entry(key=100)], "key", id="key-not-a-string"),
+        pytest.param([{k: v for k, v in entry().items() if k != "key"}], "key", id="key-missing"),
+        pytest.param([entry(), entry(name="again", threshold=200)], "twice", id="duplicate-key"),
+        pytest.param([entry(name="")], "name", id="empty-name"),
+        pytest.param([entry(name="   ")], "name", id="blank-name"),
+        pytest.param([entry(name=5)], "name", id="name-not-a-string"),
+        pytest.param([entry(type="minutes")], "type", id="unknown-type"),
+        pytest.param([entry(type="HOURS_LOGGED")], "type", id="type-wrong-case"),
+        pytest.param([entry(threshold=0)], "positive", id="zero-threshold"),
+        pytest.param([entry(threshold=-5)], "positive", id="negative-threshold"),
+        pytest.param([entry(threshold=True)], "positive", id="boolean-threshold"),
+        pytest.param([entry(threshold="100")], "positive", id="string-threshold"),
+        pytest.param([entry(threshold=1.005)], "decimal places", id="three-decimal-places"),
+        pytest.param([entry(threshold=0.001)], "decimal places", id="tiny-threshold"),
+        pytest.param([], "no milestones", id="empty-catalog"),
+    ],
+)
+def test_parse_catalog_rejects(entries: list[dict[str, object]], message: str) -> None:
+    with pytest.raises(CatalogError, match=message):
+        parse_catalog(entries)

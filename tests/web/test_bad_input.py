@@ -1,0 +1,187 @@
+"""Bad input gets a clear RFC 9457 problem, never a 5xx, and changes nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from tests.factories import summary_body
+
+pytestmark = pytest.mark.anyio
+BASE = "/api/v1/milestones"
+Client = AsyncTestClient[Litestar]
+
+
+def with_changes(path: str, value: Any) -> dict[str, Any]:
+    """A valid summary body with one field (dotted path) replaced, or removed when value is ...."""
+    body = summary_body()
+    *parents, leaf = path.split(".")
+    target = body
+    for parent in parents:
+        target = target[parent]
+    if value is ...:
+        del target[leaf]
+    else:
+        target[leaf] = value
+    return body
+
+
+async def assert_nothing_stored(client: Client) -> None:
+    listing = (await client.get(BASE)).json()
+    assert listing["pagination"]["total"] == 0
+    assert (await client.get("/api/v1/mentors/mentor_001/periods")).json() == {"data": []}
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        ("mentor_id", ..., "mentor_id"),
+        ("mentor_id", "", "mentor_id"),
+        ("mentor_id", "has space", "mentor_id"),
+        ("mentor_id", "x" * 129, "mentor_id"),
+        ("mentor_id", "trailing\n", "mentor_id"),
+        ("mentor_id", "nul\u0000", "mentor_id"),
+        ("mentor_id", 17, "mentor_id"),
+        ("summary.total_hours", -1, "summary.total_hours"),
+        ("summary.total_hours", 1_000_000.01, "summary.total_hours"),
+        ("summary.total_hours", 12.345, "summary.total_hours"),
+        ("summary.total_hours", "12", "summary.total_hours"),
+        ("summary.total_hours", True, "summary.total_hours"),
+        ("summary.total_hours", None, "summary.total_hours"),
+        ("summary.total_hours", 10**400, "summary.total_hours"),
+        ("summary.unique_contacts_helped", 4.5, "summary.unique_contacts_helped"),
+        ("summary.unique_contacts_helped", "47", "summary.unique_contacts_helped"),
+        ("summary.unique_contacts_helped", 10_000_001, "summary.unique_contacts_helped"),
+        ("summary.activity_count", -3, "summary.activity_count"),
+        ("summary.activity_count", ..., "summary.activity_count"),
+        ("summary.extra", 1, "summary.extra"),
+        ("period.year", 2024, "period.year"),
+        ("period.start_date", "2025-13-01", "period.start_date"),
+        ("period.end_date", "2024-12-31", "period.end_date"),
+        ("period.end_date", "2026-01-02", "period.end_date"),
+        ("period", ..., "period"),
+    ],
+)
+async def test_invalid_summary_is_422_naming_the_field(client: Client, path: str, value: Any, field: str) -> None:
+    response = await client.post(BASE, json=with_changes(path, value))
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["status"] == 422
+    assert {"type", "title", "status", "detail"} <= set(problem)
+    assert field in [e["field"] for e in problem["errors"]]
+    await assert_nothing_stored(client)
+
+
+async def test_whole_number_counts_may_be_written_with_a_decimal_point(client: Client) -> None:
+    response = await client.post(BASE, json=summary_body(contacts=47.0, activities=198.0))
+    assert response.status_code == 201
+
+
+async def test_a_leap_year_period_of_366_days_is_accepted(client: Client) -> None:
+    response = await client.post(BASE, json=summary_body(year=2024))
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"mentor_id": "m"',
+        b"not json",
+        b'{"mentor_id": NaN}',
+        b'{"summary": {"total_hours": Infinity}}',
+        b"[" * 100_000 + b"]" * 100_000,
+        b"\xff\xfe",
+    ],
+)
+async def test_malformed_json_is_a_400_problem(client: Client, raw: bytes) -> None:
+    response = await client.post(BASE, content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    await assert_nothing_stored(client)
+
+
+async def test_duplicate_keys_are_refused(client: Client) -> None:
+    raw = b'{"mentor_id": "a", "mentor_id": "b", "period": {}, "summary": {}}'
+    response = await client.post(BASE, content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["errors"] == [{"field": "mentor_id", "message": "duplicate key"}]
+
+
+async def test_body_over_the_limit_is_413_from_content_length(client: Client) -> None:
+    raw = b'{"mentor_id": "' + b"x" * (1024 * 1024 + 10) + b'"}'
+    response = await client.post(BASE, content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    await assert_nothing_stored(client)
+
+
+async def test_overlapping_period_is_409_and_stores_nothing(client: Client) -> None:
+    assert (await client.post(BASE, json=summary_body())).status_code == 201
+    before = (await client.get(BASE, params={"limit": 100})).json()
+    overlapping = summary_body(start_date="2025-12-31", end_date="2026-06-30", year=2025, hours=1000)
+    response = await client.post(BASE, json=overlapping)
+    assert response.status_code == 409
+    assert response.json()["type"] == "/problems/period-overlap"
+    assert (await client.get(BASE, params={"limit": 100})).json() == before
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"limit": 0},
+        {"limit": 101},
+        {"page": 0},
+        {"page": "x"},
+        {"status": "done"},
+        {"type": "minutes"},
+        {"achieved_from": "2025-02-30"},
+        {"achieved_from": "2025-03-01", "achieved_to": "2025-02-01"},
+        {"mentor_id": "bad id"},
+    ],
+)
+async def test_invalid_list_queries_are_422(client: Client, params: dict[str, Any]) -> None:
+    response = await client.get(BASE, params=params)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"status": "finished"},
+        {"achieved_value": -1},
+        {"achieved_value": "315"},
+        {"achieved_value": 1.001, "status": "achieved"},
+        {"achieved_at": "yesterday"},
+        {"achieved_at": "2026-01-03T09:00:00"},
+        {"status": None},
+        {"colour": "red"},
+    ],
+)
+async def test_invalid_updates_are_422_and_change_nothing(client: Client, body: dict[str, Any]) -> None:
+    item = (await client.post(BASE, json=summary_body())).json()["data"][0]
+    response = await client.put(f"{BASE}/{item['id']}", json=body)
+    assert response.status_code == 422, response.text
+    assert (await client.get(f"{BASE}/{item['id']}")).json() == item
+
+
+@pytest.mark.parametrize("path", ["/bad%20id/new", "/bad%20id/in-progress", "/" + "x" * 129 + "/new"])
+async def test_invalid_mentor_id_in_the_path_is_4xx(client: Client, path: str) -> None:
+    response = await client.get(BASE + path)
+    assert 400 <= response.status_code < 500
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_unknown_route_and_method_are_problems(client: Client) -> None:
+    missing = await client.get("/api/v1/nothing")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    wrong = await client.patch(f"{BASE}/some-id", json={})
+    assert wrong.status_code == 405
+    assert "PUT" in wrong.headers["allow"]
+    assert wrong.headers["content-type"] == "application/problem+json"

@@ -502,9 +502,10 @@ def test_in_progress_order_breaks_percentage_ties_by_least_remaining() -> None:
 
 
 def test_in_progress_order_breaks_remaining_ties_by_catalog_position() -> None:
-    late = milestone(5, 10, key="late", position=5)
-    early = milestone(5, 10, key="early", position=2)
-    assert [m.definition_key for m in in_progress_order([late, early])] == ["early", "late"]
+    # Keys chosen so that ordering by id would give the opposite answer.
+    late = milestone(5, 10, key="a_late", position=5)
+    early = milestone(5, 10, key="z_early", position=2)
+    assert [m.definition_key for m in in_progress_order([late, early])] == ["z_early", "a_late"]
 
 
 def test_in_progress_order_excludes_achieved_records() -> None:
@@ -555,6 +556,15 @@ def test_achieving_an_achieved_record_keeps_its_achieved_at(at_150_hours: Mentor
     assert record.achieved_at == end_of(date(2025, 12, 31))
     assert record.achieved_value == Decimal("120")
     assert record.set_by_person is True
+
+
+def test_re_achieving_keeps_a_previously_set_achieved_value(at_150_hours: MentorState) -> None:
+    state = update_milestone(at_150_hours, ID_100H, MilestoneUpdate(achieved_value=Decimal("120")), NOW)
+    state = update_milestone(state, ID_100H, MilestoneUpdate(status=Status.ACHIEVED), NOW)
+    record = by_key(state)["100h"]
+    assert record.current_value == Decimal("150")
+    assert record.achieved_value == Decimal("120")
+    assert record.achieved_at == end_of(date(2025, 12, 31))
 
 
 def test_an_empty_update_on_an_achieved_record_changes_only_who_set_it(at_150_hours: MentorState) -> None:

@@ -108,10 +108,10 @@ def test_parse_catalog_accepts_boundary_values() -> None:
         pytest.param([entry(name=5)], "name", id="name-not-a-string"),
         pytest.param([entry(type="minutes")], "type", id="unknown-type"),
         pytest.param([entry(type="HOURS_LOGGED")], "type", id="type-wrong-case"),
-        pytest.param([entry(threshold=0)], "positive", id="zero-threshold"),
-        pytest.param([entry(threshold=-5)], "positive", id="negative-threshold"),
-        pytest.param([entry(threshold=True)], "positive", id="boolean-threshold"),
-        pytest.param([entry(threshold="100")], "positive", id="string-threshold"),
+        pytest.param([entry(threshold=0)], "above 0", id="zero-threshold"),
+        pytest.param([entry(threshold=-5)], "above 0", id="negative-threshold"),
+        pytest.param([entry(threshold=True)], "above 0", id="boolean-threshold"),
+        pytest.param([entry(threshold="100")], "above 0", id="string-threshold"),
         pytest.param([entry(threshold=1.005)], "decimal places", id="three-decimal-places"),
         pytest.param([entry(threshold=0.001)], "decimal places", id="tiny-threshold"),
         pytest.param([], "no milestones", id="empty-catalog"),
@@ -120,3 +120,10 @@ def test_parse_catalog_accepts_boundary_values() -> None:
 def test_parse_catalog_rejects(entries: list[dict[str, object]], message: str) -> None:
     with pytest.raises(CatalogError, match=message):
         parse_catalog(entries)
+
+
+@pytest.mark.parametrize("threshold", [float("inf"), float("nan"), 1e30])
+def test_parse_catalog_rejects_unbounded_thresholds(threshold: float) -> None:
+    entry = {"key": "k", "name": "K", "type": "hours_logged", "threshold": threshold}
+    with pytest.raises(CatalogError, match="threshold"):
+        parse_catalog([entry])

@@ -668,3 +668,19 @@ def test_detection_recreates_a_deleted_record_with_the_same_id(at_150_hours: Men
     recreated = by_key(detect_milestones(state, ladder(), NOW))[key]
     assert recreated.id == original.id
     assert recreated == original
+
+
+def test_detection_follows_a_reordered_catalog() -> None:
+    state = mentor_state("mentor_001", period(hours="150", contacts=30))
+    first = detect_milestones(state, ladder(), NOW_FOR_REORDER)
+    reordered = tuple(
+        definition(d.key, d.type, d.threshold, position)
+        for position, d in enumerate(sorted(ladder(), key=lambda d: d.type != MetricType.CONTACTS_HELPED))
+    )
+    again = detect_milestones(first, reordered, NOW_FOR_REORDER)
+    fresh = detect_milestones(state, reordered, NOW_FOR_REORDER)
+    assert [m.definition_key for m in again.milestones] == [m.definition_key for m in fresh.milestones]
+    assert [m.definition_key for m in again.milestones][:2] == ["25contacts", "50contacts"]
+
+
+NOW_FOR_REORDER = datetime(2026, 3, 1, tzinfo=UTC)

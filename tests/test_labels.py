@@ -175,3 +175,10 @@ def test_format_number(value: str, text: str) -> None:
 )
 def test_format_date(moment: datetime, text: str) -> None:
     assert format_date(moment) == text
+
+
+def test_format_date_uses_the_utc_date() -> None:
+    from datetime import timedelta, timezone
+
+    late_in_utc = datetime(2025, 7, 15, 1, 0, tzinfo=timezone(timedelta(hours=5)))
+    assert format_date(late_in_utc) == "July 14, 2025"

@@ -11,6 +11,8 @@ from pathlib import Path
 from milestones.domain import Definition, MetricType
 
 _KEY = re.compile(r"[a-z0-9_]{1,40}")
+# Keeps thresholds (stored as hundredths) well inside a 64-bit integer; rejects inf and nan too.
+MAX_THRESHOLD = 1_000_000_000_000
 
 
 class CatalogError(ValueError):
@@ -46,8 +48,8 @@ def parse_catalog(entries: list[dict[str, object]], source: str = "catalog") -> 
             raise CatalogError(f"{where}: name must be a non-empty string")
         if metric not in {m.value for m in MetricType}:
             raise CatalogError(f"{where}: type must be one of {[m.value for m in MetricType]}")
-        if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not threshold > 0:
-            raise CatalogError(f"{where}: threshold must be a positive number")
+        if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 < threshold <= MAX_THRESHOLD:
+            raise CatalogError(f"{where}: threshold must be a number above 0 and at most {MAX_THRESHOLD:,}")
         value = Decimal(str(threshold))
         if value != value.quantize(Decimal("0.01")):
             raise CatalogError(f"{where}: threshold has more than 2 decimal places")

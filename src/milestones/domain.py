@@ -186,9 +186,10 @@ def detect_milestones(state: MentorState, catalog: Sequence[Definition], now: da
         record = existing.get(definition.key)
         current = sums[definition.type]
         if record is not None and record.status is Status.ACHIEVED:
-            kept[definition.key] = record
+            # Stored records keep their history but follow the catalog's current order.
+            kept[definition.key] = replace(record, position=definition.position)
         elif record is not None and record.set_by_person:
-            kept[definition.key] = replace(record, current_value=current)
+            kept[definition.key] = replace(record, position=definition.position, current_value=current)
         elif current >= definition.threshold:
             kept[definition.key] = replace(
                 _new_record(state.mentor_id, definition, current),
@@ -204,11 +205,18 @@ def detect_milestones(state: MentorState, catalog: Sequence[Definition], now: da
             continue
         next_rung = min(candidates, key=lambda d: (d.threshold, d.position))
         record = existing.get(next_rung.key)
-        current = sums[metric]
         if record is None:
-            kept[next_rung.key] = _new_record(state.mentor_id, next_rung, current)
+            kept[next_rung.key] = _new_record(state.mentor_id, next_rung, sums[metric])
         else:
-            kept[next_rung.key] = replace(record, current_value=current)
+            # The rung being worked towards shows the catalog's current wording and threshold.
+            kept[next_rung.key] = replace(
+                record,
+                name=next_rung.name,
+                type=next_rung.type,
+                threshold=next_rung.threshold,
+                position=next_rung.position,
+                current_value=sums[next_rung.type],
+            )
 
     catalog_keys = {d.key for d in catalog}
     # Records whose definition left the catalog: reached or person-set ones are history and stay.

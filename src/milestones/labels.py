@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from milestones.domain import MetricType, Milestone, Status, progress
@@ -55,4 +55,5 @@ def format_date(moment: datetime) -> str:
         "January", "February", "March", "April", "May", "June",
         "July", "August", "September", "October", "November", "December",
     )  # fmt: skip
-    return f"{months[moment.month - 1]} {moment.day}, {moment.year}"
+    day = moment.astimezone(UTC)
+    return f"{months[day.month - 1]} {day.day}, {day.year}"

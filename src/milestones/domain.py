@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from enum import StrEnum
 
-from milestones.errors import InvalidUpdate, MilestoneNotFound, PeriodNotFound, PeriodOverlap
+from milestones.errors import InvalidUpdate, MilestoneNotFound, PeriodNotFound, PeriodOverlap, PreconditionFailed
 
 MAX_PERIOD_DAYS = 366
 
@@ -284,6 +284,30 @@ def delete_milestone(state: MentorState, milestone_id: str) -> MentorState:
     """Remove one milestone record; a later summary that still earns it creates it again."""
     find_milestone(state, milestone_id)
     return replace(state, milestones=tuple(m for m in state.milestones if m.id != milestone_id))
+
+
+def milestone_version(milestone: Milestone) -> str:
+    """A fingerprint of everything stored about a milestone; it changes whenever the record does."""
+    m = milestone
+    parts = (
+        m.id,
+        m.name,
+        m.type.value,
+        f"{m.threshold:.2f}",
+        str(m.position),
+        m.status.value,
+        f"{m.current_value:.2f}",
+        "" if m.achieved_value is None else f"{m.achieved_value:.2f}",
+        "" if m.achieved_at is None else m.achieved_at.astimezone(UTC).isoformat(),
+        str(m.set_by_person),
+    )
+    return hashlib.blake2b("|".join(parts).encode(), digest_size=12).hexdigest()
+
+
+def require_version(milestone: Milestone, accepted: frozenset[str] | None) -> None:
+    """Refuse a change made against an older version; None accepts any (no If-Match, or If-Match: *)."""
+    if accepted is not None and milestone_version(milestone) not in accepted:
+        raise PreconditionFailed(milestone.id)
 
 
 def find_milestone(state: MentorState, milestone_id: str) -> Milestone:

@@ -52,6 +52,17 @@ class InvalidUpdate(MilestonesError):
         self.field = field
 
 
+class PreconditionFailed(MilestonesError):
+    status = 412
+    slug = "precondition-failed"
+    title = "The milestone has changed"
+
+    def __init__(self, milestone_id: str) -> None:
+        super().__init__(
+            f"Milestone {milestone_id!r} no longer matches If-Match; GET it again and retry with its new ETag."
+        )
+
+
 class DatabaseUnavailable(MilestonesError):
     status = 503
     slug = "database-unavailable"

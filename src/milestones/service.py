@@ -78,20 +78,26 @@ class MilestoneService:
     async def find(self, query: MilestoneQuery) -> tuple[list[Milestone], int]:
         return await self.repository.find(query)
 
-    async def update(self, milestone_id: str, update: MilestoneUpdate) -> Milestone:
+    async def update(
+        self, milestone_id: str, update: MilestoneUpdate, if_match: frozenset[str] | None = None
+    ) -> Milestone:
+        """Apply a person's update; with if_match, only to the version the person saw."""
         mentor_id = (await self.get(milestone_id)).mentor_id
         now = self._clock()
 
         def change(state: MentorState) -> MentorState:
+            # Checked inside the mentor's transaction, so no other write can slip in between.
+            domain.require_version(domain.find_milestone(state, milestone_id), if_match)
             return domain.update_milestone(state, milestone_id, update, now)
 
         state, _ = await self.repository.change_mentor(mentor_id, change)
         return domain.find_milestone(state, milestone_id)
 
-    async def delete(self, milestone_id: str) -> None:
+    async def delete(self, milestone_id: str, if_match: frozenset[str] | None = None) -> None:
         mentor_id = (await self.get(milestone_id)).mentor_id
 
         def change(state: MentorState) -> MentorState:
+            domain.require_version(domain.find_milestone(state, milestone_id), if_match)
             return domain.delete_milestone(state, milestone_id)
 
         await self.repository.change_mentor(mentor_id, change)

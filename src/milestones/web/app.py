@@ -17,25 +17,16 @@ from milestones.catalog import load_catalog
 from milestones.service import Clock, MilestoneService, utc_now
 from milestones.settings import Settings
 from milestones.storage import head_revision, open_repository
+from milestones.web.fast_reads import CONTRACT_ALIAS_PATH, MILESTONES_PATH, SECURITY_HEADERS, FastReads
 from milestones.web.problems import EXCEPTION_HANDLERS, problem, problem_responses
 from milestones.web.routes import MENTOR_ROUTES, MILESTONE_ROUTES, service_of
 from milestones.web.schemas import HealthOut, ProblemDetails
-
-MILESTONES_PATH = "/api/v1/milestones"
-# The contract's text shows every path with its prefix doubled; generated clients call those literally.
-CONTRACT_ALIAS_PATH = MILESTONES_PATH + MILESTONES_PATH
-
-_SECURITY_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
-]
 
 
 async def add_security_headers(message: Message, scope: Scope) -> None:
     """Runs on every message the app sends, so errors raised before routing get the headers too."""
     if message["type"] == "http.response.start":
-        message["headers"] = [*message.get("headers", []), *_SECURITY_HEADERS]
+        message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
 
 
 @get("/healthz", summary="Liveness: the process is running", include_in_schema=True)
@@ -74,8 +65,13 @@ async def badge(state: State, file_name: Annotated[str, PathParameter(max_length
     )
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> Litestar:
-    """The application for the given settings; the database is opened at start-up."""
+def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> FastReads:
+    """The ASGI application for the given settings: the fast read path in front of the Litestar app."""
+    return FastReads(create_litestar_app(settings, clock=clock))
+
+
+def create_litestar_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> Litestar:
+    """The framework application alone; the database is opened at start-up."""
     settings = settings or Settings()
     catalog = load_catalog(settings.catalog_path)
     expected_revision = head_revision()

@@ -8,16 +8,15 @@ from decimal import Decimal
 from typing import Annotated, Any, cast
 
 from litestar import Request, Response, delete, get, post, put
-from litestar.datastructures import State
+from litestar.datastructures import ResponseHeader, State
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 from msgspec import UNSET
 
-from milestones.badges import badge_path
-from milestones.domain import MetricType, Milestone, MilestoneUpdate, Period, Status, Summary, progress
-from milestones.labels import accessibility_label
+from milestones.domain import MetricType, MilestoneUpdate, Period, Status, Summary
 from milestones.service import MilestoneService, Window, after_day, start_of_day
 from milestones.storage import MilestoneQuery
+from milestones.web.presenters import etag, milestone_out, page_out, parse_if_match, period_out
 from milestones.web.problems import problem_responses
 from milestones.web.schemas import (
     MENTOR_ID_PATTERN,
@@ -26,17 +25,18 @@ from milestones.web.schemas import (
     MilestoneOut,
     MilestonePage,
     MilestoneUpdateIn,
-    Pagination,
     PeriodDeleted,
     PeriodList,
-    PeriodOut,
     RecordSummaryIn,
     RequestInvalid,
-    SummaryOut,
     decode_strict,
     is_mentor_id,
 )
 
+IfMatchHeader = Annotated[
+    str | None, HeaderParameter(header="If-Match", description="An ETag from GET, to refuse lost updates")
+]
+ETAG_HEADER = ResponseHeader(name="ETag", description="Strong entity tag of the milestone", documentation_only=True)
 MentorIdParam = Annotated[str, PathParameter(pattern=MENTOR_ID_PATTERN, min_length=1, max_length=128)]
 PageParam = Annotated[int, QueryParameter(ge=1, le=1_000_000, description="1-based page number")]
 FromPathDate = Annotated[date, PathParameter()]
@@ -102,9 +102,15 @@ async def list_milestones(
     return page_out(items, total, window)
 
 
-@get("/{milestone_id:str}", summary="Get one milestone", responses=problem_responses(404, 503))
-async def get_milestone(state: State, milestone_id: MilestoneIdParam) -> MilestoneOut:
-    return milestone_out(await service_of(state).get(milestone_id))
+@get(
+    "/{milestone_id:str}",
+    summary="Get one milestone",
+    response_headers=[ETAG_HEADER],
+    responses=problem_responses(404, 503),
+)
+async def get_milestone(state: State, milestone_id: MilestoneIdParam) -> Response[MilestoneOut]:
+    milestone = await service_of(state).get(milestone_id)
+    return Response(milestone_out(milestone), headers={"ETag": etag(milestone)})
 
 
 @post(
@@ -138,28 +144,36 @@ async def record_summary(state: State, data: JSONBody[RecordSummaryIn]) -> Respo
 @put(
     "/{milestone_id:str}",
     summary="Update a milestone's status or values",
+    description="Send the ETag from GET as If-Match to update only the version you saw (412 otherwise).",
     before_request=strict_body(MilestoneUpdateIn),
-    responses=problem_responses(400, 404, 413, 422, 503),
+    response_headers=[ETAG_HEADER],
+    responses=problem_responses(400, 404, 412, 413, 422, 503),
 )
 async def update_milestone(
-    state: State, milestone_id: MilestoneIdParam, data: JSONBody[MilestoneUpdateIn]
-) -> MilestoneOut:
+    state: State,
+    milestone_id: MilestoneIdParam,
+    data: JSONBody[MilestoneUpdateIn],
+    if_match: IfMatchHeader = None,
+) -> Response[MilestoneOut]:
     update = MilestoneUpdate(
         status=None if data.status is UNSET else data.status,
         achieved_value=None if data.achieved_value is UNSET else to_decimal(data.achieved_value),
         achieved_at=None if data.achieved_at is UNSET else data.achieved_at.astimezone(UTC),
     )
-    return milestone_out(await service_of(state).update(milestone_id, update))
+    milestone = await service_of(state).update(milestone_id, update, parse_if_match(if_match))
+    return Response(milestone_out(milestone), headers={"ETag": etag(milestone)})
 
 
 @delete(
     "/{milestone_id:str}",
     summary="Remove a milestone record",
     status_code=200,
-    responses=problem_responses(404, 503),
+    responses=problem_responses(404, 412, 503),
 )
-async def delete_milestone(state: State, milestone_id: MilestoneIdParam) -> MilestoneDeleted:
-    await service_of(state).delete(milestone_id)
+async def delete_milestone(
+    state: State, milestone_id: MilestoneIdParam, if_match: IfMatchHeader = None
+) -> MilestoneDeleted:
+    await service_of(state).delete(milestone_id, parse_if_match(if_match))
     return MilestoneDeleted(deleted=True, id=milestone_id)
 
 
@@ -254,52 +268,3 @@ def period_bounds(year: int | None, start_date: date | None, end_date: date | No
 def to_decimal(value: float) -> Decimal:
     # repr is the shortest text that round-trips, so 312.57 stays 312.57 rather than 312.569999...
     return Decimal(repr(value))
-
-
-def number(value: Decimal) -> float:
-    """A JSON number without noise: 100, not 100.0; 312.5, not 312.50."""
-    return int(value) if value == value.to_integral_value() else float(value)
-
-
-def milestone_out(m: Milestone) -> MilestoneOut:
-    out = MilestoneOut(
-        id=m.id,
-        mentor_id=m.mentor_id,
-        name=m.name,
-        type=m.type,
-        status=m.status,
-        threshold=number(m.threshold),
-        accessibility_label=accessibility_label(m),
-        badge_image_url=badge_path(m.definition_key),
-    )
-    if m.status is Status.ACHIEVED:
-        if m.achieved_value is not None:
-            out.achieved_value = number(m.achieved_value)
-        if m.achieved_at is not None:
-            out.achieved_at = m.achieved_at
-    else:
-        state = progress(m)
-        out.achieved_value = out.current_value = number(state.current_value)
-        out.progress_percentage = state.percentage
-        out.remaining = number(state.remaining)
-    return out
-
-
-def page_out(items: list[Milestone], total: int, window: Window) -> MilestonePage:
-    return MilestonePage(
-        data=[milestone_out(m) for m in items],
-        pagination=Pagination(page=window.page, limit=window.limit, total=total),
-    )
-
-
-def period_out(p: Period) -> PeriodOut:
-    return PeriodOut(
-        year=p.year,
-        start_date=p.start_date,
-        end_date=p.end_date,
-        summary=SummaryOut(
-            total_hours=number(p.summary.total_hours),
-            unique_contacts_helped=p.summary.unique_contacts_helped,
-            activity_count=p.summary.activity_count,
-        ),
-    )

@@ -1,0 +1,128 @@
+"""Serves the three hottest reads without the framework's per-request machinery.
+
+Only plainly well-formed requests are answered here; anything else (unknown ids, odd or invalid query
+strings, other methods and paths) falls through to the Litestar app, which owns validation and errors.
+Both paths shape responses with the same presenters, and the tests check they answer the same bytes.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+from urllib.parse import parse_qsl
+
+import msgspec
+from litestar import Litestar
+from litestar.enums import ScopeType
+from litestar.types import HTTPResponseBodyEvent, HTTPResponseStartEvent, HTTPScope, Receive, Scope, Send
+
+from milestones.domain import MetricType, Status
+from milestones.service import MilestoneService, Window
+from milestones.storage import MilestoneQuery
+from milestones.web.presenters import etag, milestone_out, page_out
+from milestones.web.schemas import is_mentor_id
+
+MILESTONES_PATH = "/api/v1/milestones"
+# The contract's text shows every path with its prefix doubled; generated clients call those literally.
+CONTRACT_ALIAS_PATH = MILESTONES_PATH + MILESTONES_PATH
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+]
+_LIST_PARAMS = frozenset({"mentor_id", "type", "status", "page", "limit"})
+_WINDOW_PARAMS = frozenset({"page", "limit"})
+_encode = msgspec.json.Encoder().encode
+
+
+class FastReads:
+    """ASGI app in front of Litestar: GET one, a mentor's list and in-progress, answered directly."""
+
+    def __init__(self, app: Litestar) -> None:
+        self.litestar = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP and scope["method"] == "GET":
+            handled = await self._answer(scope, send)
+            if handled:
+                return
+        await self.litestar(scope, receive, send)
+
+    async def _answer(self, scope: HTTPScope, send: Send) -> bool:
+        path: str = scope["path"]
+        if path.startswith(CONTRACT_ALIAS_PATH):
+            path = path[len(MILESTONES_PATH) :]
+        if not path.startswith(MILESTONES_PATH):
+            return False
+        rest = path[len(MILESTONES_PATH) :]
+        query = _simple_query(scope["query_string"])
+        if query is None:
+            return False
+        service = cast(MilestoneService, self.litestar.state.service)
+
+        if rest in ("", "/"):
+            return await self._list(service, query, send)
+        parts = rest[1:].split("/")
+        if len(parts) == 1 and parts[0] and not query:
+            milestone = await service.repository.get(parts[0])
+            if milestone is None:
+                return False  # the framework answers the 404 problem
+            await _send_json(send, _encode(milestone_out(milestone)), etag(milestone))
+            return True
+        if len(parts) == 2 and parts[1] == "in-progress" and is_mentor_id(parts[0]):
+            window = _window(query) if query.keys() <= _WINDOW_PARAMS else None
+            if window is None:
+                return False
+            items, total = await service.in_progress(parts[0], window)
+            await _send_json(send, _encode(page_out(items, total, window)))
+            return True
+        return False
+
+    async def _list(self, service: MilestoneService, query: dict[str, str], send: Send) -> bool:
+        mentor_id = query.get("mentor_id")
+        window = _window(query)
+        if not query.keys() <= _LIST_PARAMS or mentor_id is None or not is_mentor_id(mentor_id) or window is None:
+            return False
+        try:
+            metric = MetricType(query["type"]) if "type" in query else None
+            status = Status(query["status"]) if "status" in query else None
+        except ValueError:
+            return False
+        items, total = await service.find(
+            MilestoneQuery(mentor_id=mentor_id, type=metric, status=status, offset=window.offset, limit=window.limit)
+        )
+        await _send_json(send, _encode(page_out(items, total, window)))
+        return True
+
+
+def _simple_query(raw: bytes) -> dict[str, str] | None:
+    """The query as a dict, or None when it repeats a key or is not plain ASCII."""
+    if not raw:
+        return {}
+    try:
+        pairs = parse_qsl(raw.decode("ascii"), keep_blank_values=True, strict_parsing=True)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    query = dict(pairs)
+    return query if len(query) == len(pairs) else None
+
+
+def _window(query: dict[str, str]) -> Window | None:
+    page, limit = query.get("page", "1"), query.get("limit", "20")
+    if not (page.isdigit() and limit.isdigit() and len(page) <= 7 and len(limit) <= 3):
+        return None
+    window = Window(int(page), int(limit))
+    return window if 1 <= window.page <= 1_000_000 and 1 <= window.limit <= 100 else None
+
+
+async def _send_json(send: Send, body: bytes, entity_tag: str | None = None) -> None:
+    headers: list[tuple[bytes, bytes]] = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *SECURITY_HEADERS,
+    ]
+    if entity_tag is not None:
+        headers.append((b"etag", entity_tag.encode()))
+    start: HTTPResponseStartEvent = {"type": "http.response.start", "status": 200, "headers": headers}
+    await send(start)
+    end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
+    await send(end)

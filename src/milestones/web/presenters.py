@@ -1,0 +1,73 @@
+"""Shapes domain objects into response models; shared by the routes and the fast read path."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from milestones.badges import badge_path
+from milestones.domain import Milestone, Period, Status, milestone_version, progress
+from milestones.labels import accessibility_label
+from milestones.service import Window
+from milestones.web.schemas import MilestoneOut, MilestonePage, Pagination, PeriodOut, SummaryOut
+
+
+def etag(milestone: Milestone) -> str:
+    """The strong entity tag of a milestone's representation."""
+    return f'"{milestone_version(milestone)}"'
+
+
+def parse_if_match(header: str | None) -> frozenset[str] | None:
+    """The versions an If-Match header accepts; None when absent or '*'. Weak tags never match."""
+    if header is None or header.strip() == "*":
+        return None
+    tags = (tag.strip() for tag in header.split(","))
+    return frozenset(tag[1:-1] for tag in tags if len(tag) >= 2 and tag[0] == tag[-1] == '"')
+
+
+def number(value: Decimal) -> float:
+    """A JSON number without noise: 100, not 100.0; 312.5, not 312.50."""
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def milestone_out(m: Milestone) -> MilestoneOut:
+    out = MilestoneOut(
+        id=m.id,
+        mentor_id=m.mentor_id,
+        name=m.name,
+        type=m.type,
+        status=m.status,
+        threshold=number(m.threshold),
+        accessibility_label=accessibility_label(m),
+        badge_image_url=badge_path(m.definition_key),
+    )
+    if m.status is Status.ACHIEVED:
+        if m.achieved_value is not None:
+            out.achieved_value = number(m.achieved_value)
+        if m.achieved_at is not None:
+            out.achieved_at = m.achieved_at
+    else:
+        state = progress(m)
+        out.achieved_value = out.current_value = number(state.current_value)
+        out.progress_percentage = state.percentage
+        out.remaining = number(state.remaining)
+    return out
+
+
+def page_out(items: list[Milestone], total: int, window: Window) -> MilestonePage:
+    return MilestonePage(
+        data=[milestone_out(m) for m in items],
+        pagination=Pagination(page=window.page, limit=window.limit, total=total),
+    )
+
+
+def period_out(p: Period) -> PeriodOut:
+    return PeriodOut(
+        year=p.year,
+        start_date=p.start_date,
+        end_date=p.end_date,
+        summary=SummaryOut(
+            total_hours=number(p.summary.total_hours),
+            unique_contacts_helped=p.summary.unique_contacts_helped,
+            activity_count=p.summary.activity_count,
+        ),
+    )

@@ -63,6 +63,18 @@ class PreconditionFailed(MilestonesError):
         )
 
 
+class IdempotencyKeyReused(MilestonesError):
+    status = 422
+    slug = "idempotency-key-reused"
+    title = "Idempotency key used for another request"
+
+
+class IdempotencyKeyInUse(MilestonesError):
+    status = 409
+    slug = "idempotency-key-in-use"
+    title = "A request with this idempotency key is still running"
+
+
 class DatabaseUnavailable(MilestonesError):
     status = 503
     slug = "database-unavailable"

@@ -48,6 +48,9 @@ class MilestoneService:
         self.definitions = {d.key: d for d in self.catalog}
         self._clock = clock
 
+    def now(self) -> datetime:
+        return self._clock()
+
     async def record_summary(self, mentor_id: str, period: Period) -> tuple[list[Milestone], bool]:
         """Store the period's summary, re-evaluate the mentor, and say whether anything changed."""
         now = self._clock()

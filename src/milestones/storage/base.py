@@ -40,6 +40,21 @@ class StateDiff:
         return not (self.upsert_periods or self.delete_periods or self.upsert_milestones or self.delete_milestones)
 
 
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    """What is stored under an idempotency key; status_code is None while the first request runs."""
+
+    fingerprint: str
+    status_code: int | None
+    content_type: str | None
+    body: bytes | None
+    created_at: datetime
+
+
+# Decides, inside the claim's transaction, whether an existing record may be replaced by a new claim.
+Replaceable = Callable[[IdempotencyRecord], bool]
+
+
 class MilestoneRepository(Protocol):
     """All the service asks of a database. Every write goes through `change_mentor`."""
 
@@ -56,6 +71,20 @@ class MilestoneRepository(Protocol):
 
         Changes to one mentor are serialized. Returns the new state and whether anything was written.
         """
+        ...
+
+    async def claim_idempotency_key(
+        self, key: str, fingerprint: str, now: datetime, replaceable: Replaceable
+    ) -> IdempotencyRecord | None:
+        """Claim `key` for a request and return None, or return the record already stored under it."""
+        ...
+
+    async def finish_idempotency_key(
+        self, key: str, fingerprint: str, status_code: int, content_type: str, body: bytes
+    ) -> None: ...
+
+    async def release_idempotency_key(self, key: str, fingerprint: str) -> None:
+        """Forget an unfinished claim, so that a retry runs the request again."""
         ...
 
     async def schema_revision(self) -> str | None: ...
@@ -143,4 +172,16 @@ def period_from_row(row: Sequence[Any], parse_date: Callable[[Any], date]) -> Pe
             unique_contacts_helped=row[4],
             activity_count=row[5],
         ),
+    )
+
+
+def idempotency_from_row(row: Sequence[Any], parse_time: Callable[[Any], datetime | None]) -> IdempotencyRecord:
+    created_at = parse_time(row[4])
+    assert created_at is not None
+    return IdempotencyRecord(
+        fingerprint=row[0],
+        status_code=row[1],
+        content_type=row[2],
+        body=None if row[3] is None else bytes(row[3]),
+        created_at=created_at,
     )

@@ -13,9 +13,12 @@ from milestones.domain import MentorState, Milestone, Period, Status
 from milestones.errors import DatabaseUnavailable
 from milestones.storage import queries
 from milestones.storage.base import (
+    IdempotencyRecord,
     MentorChange,
     MilestoneQuery,
+    Replaceable,
     diff_states,
+    idempotency_from_row,
     milestone_from_row,
     milestone_to_row,
     period_from_row,
@@ -41,6 +44,11 @@ _DELETE_MILESTONE = queries.numbered(queries.DELETE_MILESTONE)
 _UPSERT_PERIOD = queries.numbered(queries.UPSERT_PERIOD)
 _DELETE_PERIOD = queries.numbered(queries.DELETE_PERIOD)
 _LOCK_MENTOR = queries.numbered(queries.LOCK_MENTOR)
+_INSERT_IDEMPOTENCY_KEY = queries.numbered(queries.INSERT_IDEMPOTENCY_KEY)
+_LOCK_IDEMPOTENCY_KEY = queries.numbered(queries.GET_IDEMPOTENCY_KEY + " FOR UPDATE")
+_RESTART_IDEMPOTENCY_KEY = queries.numbered(queries.RESTART_IDEMPOTENCY_KEY)
+_FINISH_IDEMPOTENCY_KEY = queries.numbered(queries.FINISH_IDEMPOTENCY_KEY)
+_RELEASE_IDEMPOTENCY_KEY = queries.numbered(queries.RELEASE_IDEMPOTENCY_KEY)
 
 
 def _same(value: Any) -> Any:
@@ -132,6 +140,30 @@ class PostgresRepository:
             if diff.upsert_milestones:
                 await conn.executemany(_UPSERT_MILESTONE, [milestone_to_row(m, _same) for m in diff.upsert_milestones])
         return after, not diff.is_empty
+
+    async def claim_idempotency_key(
+        self, key: str, fingerprint: str, now: datetime, replaceable: Replaceable
+    ) -> IdempotencyRecord | None:
+        async with self._connection() as conn, conn.transaction():
+            inserted = await conn.execute(_INSERT_IDEMPOTENCY_KEY, key, fingerprint, now)
+            if inserted.endswith(" 1"):
+                return None
+            # Locked, so two retries racing for an abandoned key cannot both take it over.
+            record = idempotency_from_row(await conn.fetchrow(_LOCK_IDEMPOTENCY_KEY, key), _as_time)
+            if replaceable(record):
+                await conn.execute(_RESTART_IDEMPOTENCY_KEY, fingerprint, now, key)
+                return None
+            return record
+
+    async def finish_idempotency_key(
+        self, key: str, fingerprint: str, status_code: int, content_type: str, body: bytes
+    ) -> None:
+        async with self._connection() as conn:
+            await conn.execute(_FINISH_IDEMPOTENCY_KEY, status_code, content_type, body, key, fingerprint)
+
+    async def release_idempotency_key(self, key: str, fingerprint: str) -> None:
+        async with self._connection() as conn:
+            await conn.execute(_RELEASE_IDEMPOTENCY_KEY, key, fingerprint)
 
     async def schema_revision(self) -> str | None:
         async with self._connection() as conn:

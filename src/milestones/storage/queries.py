@@ -39,6 +39,20 @@ ON CONFLICT (mentor_id, start_date, end_date) DO UPDATE SET
     unique_contacts_helped = excluded.unique_contacts_helped, activity_count = excluded.activity_count
 """
 DELETE_PERIOD = "DELETE FROM periods WHERE mentor_id = ? AND start_date = ? AND end_date = ?"
+IDEMPOTENCY_COLUMNS = "fingerprint, status_code, content_type, body, created_at"
+INSERT_IDEMPOTENCY_KEY = (
+    "INSERT INTO idempotency_keys (key, fingerprint, created_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING"
+)
+GET_IDEMPOTENCY_KEY = f"SELECT {IDEMPOTENCY_COLUMNS} FROM idempotency_keys WHERE key = ?"
+RESTART_IDEMPOTENCY_KEY = (
+    "UPDATE idempotency_keys SET fingerprint = ?, status_code = NULL, content_type = NULL, body = NULL, "
+    "created_at = ? WHERE key = ?"
+)
+FINISH_IDEMPOTENCY_KEY = (
+    "UPDATE idempotency_keys SET status_code = ?, content_type = ?, body = ? "
+    "WHERE key = ? AND fingerprint = ? AND status_code IS NULL"
+)
+RELEASE_IDEMPOTENCY_KEY = "DELETE FROM idempotency_keys WHERE key = ? AND fingerprint = ? AND status_code IS NULL"
 SCHEMA_REVISION = "SELECT version_num FROM alembic_version"
 # Serializes writers of one mentor on PostgreSQL; SQLite has a single writer anyway.
 LOCK_MENTOR = "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))"

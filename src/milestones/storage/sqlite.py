@@ -13,9 +13,12 @@ from milestones.domain import MentorState, Milestone, Period, Status
 from milestones.errors import DatabaseUnavailable
 from milestones.storage import queries
 from milestones.storage.base import (
+    IdempotencyRecord,
     MentorChange,
     MilestoneQuery,
+    Replaceable,
     diff_states,
+    idempotency_from_row,
     milestone_from_row,
     milestone_to_row,
     period_from_row,
@@ -88,6 +91,23 @@ class SqliteRepository:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._writer_thread, self._change_mentor, mentor_id, change)
 
+    async def claim_idempotency_key(
+        self, key: str, fingerprint: str, now: datetime, replaceable: Replaceable
+    ) -> IdempotencyRecord | None:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._writer_thread, self._claim_idempotency_key, key, fingerprint, now, replaceable
+        )
+
+    async def finish_idempotency_key(
+        self, key: str, fingerprint: str, status_code: int, content_type: str, body: bytes
+    ) -> None:
+        params = (status_code, content_type, body, key, fingerprint)
+        await self._write(queries.FINISH_IDEMPOTENCY_KEY, params)
+
+    async def release_idempotency_key(self, key: str, fingerprint: str) -> None:
+        await self._write(queries.RELEASE_IDEMPOTENCY_KEY, (key, fingerprint))
+
     async def schema_revision(self) -> str | None:
         row = self._read_one(queries.SCHEMA_REVISION, ())
         return None if row is None else str(row[0])
@@ -109,17 +129,52 @@ class SqliteRepository:
         except sqlite3.OperationalError as exc:
             raise DatabaseUnavailable(f"The database could not be read: {exc}") from exc
 
+    async def _write(self, sql: str, params: Any) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._writer_thread, self._execute_in_writer, sql, params)
+
     # Everything below runs on the writer thread only.
 
-    def _change_mentor(self, mentor_id: str, change: MentorChange) -> tuple[MentorState, bool]:
+    def _writer_connection(self) -> sqlite3.Connection:
         if self._writer is None:
             self._writer = connect(self._path)
-        conn = self._writer
+        return self._writer
+
+    def _begin(self, conn: sqlite3.Connection) -> None:
         try:
-            # IMMEDIATE takes the write lock before reading, so the state we diff against is current.
+            # IMMEDIATE takes the write lock before reading, so what we read stays current until COMMIT.
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             raise DatabaseUnavailable(f"The database is busy: {exc}") from exc
+
+    def _execute_in_writer(self, sql: str, params: Any) -> None:
+        try:
+            self._writer_connection().execute(sql, params)
+        except sqlite3.OperationalError as exc:
+            raise DatabaseUnavailable(f"The database could not be written: {exc}") from exc
+
+    def _claim_idempotency_key(
+        self, key: str, fingerprint: str, now: datetime, replaceable: Replaceable
+    ) -> IdempotencyRecord | None:
+        conn = self._writer_connection()
+        self._begin(conn)
+        try:
+            inserted = conn.execute(queries.INSERT_IDEMPOTENCY_KEY, (key, fingerprint, encode_time(now))).rowcount
+            record = None
+            if not inserted:
+                record = idempotency_from_row(conn.execute(queries.GET_IDEMPOTENCY_KEY, (key,)).fetchone(), parse_time)
+                if replaceable(record):
+                    conn.execute(queries.RESTART_IDEMPOTENCY_KEY, (fingerprint, encode_time(now), key))
+                    record = None
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return record
+
+    def _change_mentor(self, mentor_id: str, change: MentorChange) -> tuple[MentorState, bool]:
+        conn = self._writer_connection()
+        self._begin(conn)
         try:
             before = self._load_state(conn, mentor_id)
             after = change(before)

@@ -16,6 +16,7 @@ from msgspec import UNSET
 from milestones.domain import MetricType, MilestoneUpdate, Period, Status, Summary
 from milestones.service import MilestoneService, Window, after_day, start_of_day
 from milestones.storage import MilestoneQuery
+from milestones.web.idempotency import idempotency_middleware
 from milestones.web.presenters import etag, milestone_out, page_out, parse_if_match, period_out
 from milestones.web.problems import problem_responses
 from milestones.web.schemas import (
@@ -35,6 +36,14 @@ from milestones.web.schemas import (
 
 IfMatchHeader = Annotated[
     str | None, HeaderParameter(header="If-Match", description="An ETag from GET, to refuse lost updates")
+]
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    HeaderParameter(
+        header="Idempotency-Key",
+        max_length=255,
+        description="Retries with the same key and body get the first response (kept 24 hours)",
+    ),
 ]
 ETAG_HEADER = ResponseHeader(name="ETag", description="Strong entity tag of the milestone", documentation_only=True)
 MentorIdParam = Annotated[str, PathParameter(pattern=MENTOR_ID_PATTERN, min_length=1, max_length=128)]
@@ -119,12 +128,15 @@ async def get_milestone(state: State, milestone_id: MilestoneIdParam) -> Respons
     description="201 when anything new or different was stored, 200 when the call changed nothing.",
     status_code=201,
     before_request=strict_body(RecordSummaryIn),
+    middleware=[idempotency_middleware],
     responses={
         200: ResponseSpec(MilestonePage, description="Nothing changed: the same summary was already stored"),
         **problem_responses(400, 409, 413, 422, 503),
     },
 )
-async def record_summary(state: State, data: JSONBody[RecordSummaryIn]) -> Response[MilestonePage]:
+async def record_summary(
+    state: State, data: JSONBody[RecordSummaryIn], idempotency_key: IdempotencyKeyHeader = None
+) -> Response[MilestonePage]:
     period = Period(
         start_date=data.period.start_date,
         end_date=data.period.end_date,

@@ -1,0 +1,85 @@
+"""Idempotency-Key on POST: retries replay the first response; misuse is refused."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from milestones.settings import Settings
+from milestones.storage import open_repository
+from tests.conftest import FakeClock
+from tests.factories import summary_body
+
+pytestmark = pytest.mark.anyio
+BASE = "/api/v1/milestones"
+Client = AsyncTestClient[Any]
+
+
+def keyed(key: str) -> dict[str, str]:
+    return {"Idempotency-Key": key}
+
+
+async def test_a_retry_with_the_same_key_replays_the_first_response(client: Client) -> None:
+    first = await client.post(BASE, json=summary_body(), headers=keyed("k-1"))
+    assert first.status_code == 201
+    # Another request changes the mentor in between; the retry still gets the first answer.
+    await client.post(BASE, json=summary_body(year=2024, hours=5))
+    retry = await client.post(BASE, json=summary_body(), headers=keyed("k-1"))
+    assert retry.status_code == 201
+    assert retry.content == first.content
+    assert retry.headers["idempotent-replayed"] == "true"
+    without_key = await client.post(BASE, json=summary_body())
+    assert without_key.status_code == 200  # a plain repeat is simply "unchanged"
+
+
+async def test_the_same_key_with_another_body_is_422(client: Client) -> None:
+    await client.post(BASE, json=summary_body(), headers=keyed("k-2"))
+    response = await client.post(BASE, json=summary_body(hours=1), headers=keyed("k-2"))
+    assert response.status_code == 422
+    assert response.json()["type"] == "/problems/idempotency-key-reused"
+    periods = (await client.get("/api/v1/mentors/mentor_001/periods")).json()["data"]
+    assert periods[0]["summary"]["total_hours"] == 312.5
+
+
+async def test_error_responses_are_replayed_too(client: Client) -> None:
+    await client.post(BASE, json=summary_body())
+    clash = summary_body(start_date="2025-06-01", end_date="2026-05-31")
+    first = await client.post(BASE, json=clash, headers=keyed("k-3"))
+    assert first.status_code == 409
+    retry = await client.post(BASE, json=clash, headers=keyed("k-3"))
+    assert retry.status_code == 409
+    assert retry.content == first.content
+
+
+async def test_a_key_still_in_flight_is_409(client: Client, settings: Settings, clock: FakeClock) -> None:
+    """A first request still running, claimed through a second connection as another worker would."""
+    raw = json.dumps(summary_body()).encode()
+    fingerprint = hashlib.sha256(f"POST {BASE}\n".encode() + raw).hexdigest()
+
+    def never(_: object) -> bool:
+        return False
+
+    repository = await open_repository(settings)
+    try:
+        assert await repository.claim_idempotency_key("k-4", fingerprint, clock.now, never) is None
+    finally:
+        await repository.close()
+    response = await client.post(BASE, content=raw, headers={**keyed("k-4"), "content-type": "application/json"})
+    assert response.status_code == 409
+    assert response.json()["type"] == "/problems/idempotency-key-in-use"
+    # A claim abandoned by a crashed request is taken over once it is old enough.
+    clock.now += timedelta(minutes=1)
+    retry = await client.post(BASE, content=raw, headers={**keyed("k-4"), "content-type": "application/json"})
+    assert retry.status_code == 201
+
+
+@pytest.mark.parametrize("key", [b"", b"x" * 256, b"with space", "naïve".encode()])
+async def test_invalid_keys_are_refused(client: Client, key: bytes) -> None:
+    response = await client.post(BASE, json=summary_body(), headers={b"Idempotency-Key": key})
+    assert 400 <= response.status_code < 500
+    assert (await client.get(BASE)).json()["pagination"]["total"] == 0

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
-from milestones.web.fast_reads import FastReads
+from milestones.settings import Settings
+from milestones.web.app import create_app, create_litestar_app
+from tests.conftest import FakeClock
 from tests.factories import summary_body
 
 pytestmark = pytest.mark.anyio
@@ -17,15 +18,15 @@ BASE = "/api/v1/milestones"
 
 
 @pytest.fixture
-async def both(app: FastReads) -> AsyncIterator[tuple[Any, Any]]:
-    """A client through the fast path and one straight to the Litestar app, on the same database."""
-    async with AsyncTestClient(app=app) as fast:
+async def both(settings: Settings, clock: FakeClock) -> AsyncIterator[tuple[Any, Any]]:
+    """A client through the fast path and one to a framework-only app, both on the same database."""
+    async with (
+        AsyncTestClient(app=create_app(settings, clock=clock)) as fast,
+        AsyncTestClient(app=create_litestar_app(settings, clock=clock)) as direct,
+    ):
         await fast.post(BASE, json=summary_body("alice"))
         await fast.post(BASE, json=summary_body("bob", hours=20, contacts=5, activities=7))
-        # The framework app was started by the first client; this one only skips the fast path.
-        transport = httpx.ASGITransport(app=app.litestar)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as direct:
-            yield fast, direct
+        yield fast, direct
 
 
 @pytest.mark.parametrize(

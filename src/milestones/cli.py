@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import dataclasses
+import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from pydantic import ValidationError
 
+from milestones.bulk import BulkReport, detect_lines
+from milestones.catalog import load_catalog
+from milestones.service import utc_now
 from milestones.settings import Settings
-from milestones.storage import migrate
+from milestones.storage import migrate, open_repository
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -21,6 +29,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     serve.add_argument("--port", type=int, help="port (default MILESTONES_PORT or 8000)")
     serve.add_argument("--workers", type=int, help="worker processes (default MILESTONES_WORKERS or 1)")
     commands.add_parser("migrate", help="apply the schema migrations to the configured database")
+    detect = commands.add_parser("detect", help="store and evaluate a JSON Lines file of summaries (POST bodies)")
+    detect.add_argument("file", type=Path, help="one POST /api/v1/milestones body per line; - for stdin")
+    detect.add_argument("--batch-size", type=int, default=2000, help="mentors' summaries per transaction")
     args = parser.parse_args(argv)
 
     try:
@@ -35,6 +46,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     if settings.migrate_on_start:
         migrate(settings)
+    if args.command == "detect":
+        sys.exit(run_detect(settings, args.file, args.batch_size))
     run_server(
         settings,
         host=args.host or settings.host,
@@ -60,6 +73,26 @@ def run_server(settings: Settings, *, host: str, port: int, workers: int) -> Non
         log_level=settings.log_level,
         proxy_headers=False,
     )
+
+
+def run_detect(settings: Settings, path: Path, batch_size: int) -> int:
+    """Bulk detection; prints a JSON report on stdout and rejected lines on stderr. 1 if any was rejected."""
+    catalog = load_catalog(settings.catalog_path)
+
+    def reject(line: int, message: str) -> None:
+        print(f"line {line}: {message}", file=sys.stderr)
+
+    async def run() -> BulkReport:
+        repository = await open_repository(settings)
+        try:
+            with path.open("rb") if str(path) != "-" else contextlib.nullcontext(sys.stdin.buffer) as lines:
+                return await detect_lines(lines, repository, catalog, utc_now(), reject, batch_size)
+        finally:
+            await repository.close()
+
+    report = asyncio.run(run())
+    print(json.dumps(dataclasses.asdict(report)))
+    return 1 if report.rejected else 0
 
 
 def redacted(url: str) -> str:

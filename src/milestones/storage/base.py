@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -30,8 +30,8 @@ class MilestoneQuery:
 class StateDiff:
     """The rows to write to turn one stored mentor state into the next."""
 
-    upsert_periods: list[Period] = field(default_factory=list)
-    delete_periods: list[Period] = field(default_factory=list)
+    upsert_periods: list[tuple[str, Period]] = field(default_factory=list)
+    delete_periods: list[tuple[str, Period]] = field(default_factory=list)
     upsert_milestones: list[Milestone] = field(default_factory=list)
     delete_milestones: list[Milestone] = field(default_factory=list)
 
@@ -55,6 +55,10 @@ class IdempotencyRecord:
 Replaceable = Callable[[IdempotencyRecord], bool]
 
 
+# Bulk form of MentorChange: gets the states of a batch of mentors, returns new states for those it changed.
+MentorsChange = Callable[[dict[str, MentorState]], dict[str, MentorState]]
+
+
 class MilestoneRepository(Protocol):
     """All the service asks of a database. Every write goes through `change_mentor`."""
 
@@ -71,6 +75,10 @@ class MilestoneRepository(Protocol):
 
         Changes to one mentor are serialized. Returns the new state and whether anything was written.
         """
+        ...
+
+    async def change_mentors(self, mentor_ids: Sequence[str], change: MentorsChange) -> StateDiff:
+        """The bulk form of change_mentor: one transaction for a batch of mentors; returns what it wrote."""
         ...
 
     async def claim_idempotency_key(
@@ -99,8 +107,8 @@ def diff_states(before: MentorState, after: MentorState) -> StateDiff:
     old_milestones = {m.id: m for m in before.milestones}
     new_milestones = {m.id: m for m in after.milestones}
     return StateDiff(
-        upsert_periods=[p for span, p in new_periods.items() if old_periods.get(span) != p],
-        delete_periods=[p for span, p in old_periods.items() if span not in new_periods],
+        upsert_periods=[(after.mentor_id, p) for span, p in new_periods.items() if old_periods.get(span) != p],
+        delete_periods=[(before.mentor_id, p) for span, p in old_periods.items() if span not in new_periods],
         upsert_milestones=[m for key, m in new_milestones.items() if old_milestones.get(key) != m],
         delete_milestones=[m for key, m in old_milestones.items() if key not in new_milestones],
     )
@@ -185,3 +193,36 @@ def idempotency_from_row(row: Sequence[Any], parse_time: Callable[[Any], datetim
         body=None if row[3] is None else bytes(row[3]),
         created_at=created_at,
     )
+
+
+def merge_diffs(diffs: Iterable[StateDiff]) -> StateDiff:
+    merged = StateDiff()
+    for diff in diffs:
+        merged.upsert_periods.extend(diff.upsert_periods)
+        merged.delete_periods.extend(diff.delete_periods)
+        merged.upsert_milestones.extend(diff.upsert_milestones)
+        merged.delete_milestones.extend(diff.delete_milestones)
+    return merged
+
+
+def group_states(
+    mentor_ids: Sequence[str],
+    period_rows: Iterable[Sequence[Any]],
+    milestones: Iterable[Milestone],
+    parse_date: Callable[[Any], date],
+) -> dict[str, MentorState]:
+    """Assemble the states of several mentors from rows of all of them (period rows lead with mentor_id)."""
+    periods: dict[str, list[Period]] = {m: [] for m in mentor_ids}
+    for row in period_rows:
+        periods[row[0]].append(period_from_row(row[1:], parse_date))
+    owned: dict[str, list[Milestone]] = {m: [] for m in mentor_ids}
+    for milestone in milestones:
+        owned[milestone.mentor_id].append(milestone)
+    return {
+        m: MentorState(
+            mentor_id=m,
+            periods=tuple(sorted(periods[m], key=lambda p: p.span)),
+            milestones=tuple(sorted(owned[m], key=lambda x: (x.position, x.id))),
+        )
+        for m in mentor_ids
+    }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import date, datetime
 from typing import Any
@@ -15,25 +15,43 @@ from milestones.storage import queries
 from milestones.storage.base import (
     IdempotencyRecord,
     MentorChange,
+    MentorsChange,
     MilestoneQuery,
     Replaceable,
+    StateDiff,
     diff_states,
+    group_states,
     idempotency_from_row,
+    merge_diffs,
     milestone_from_row,
     milestone_to_row,
     period_from_row,
     period_to_row,
 )
 
-# Errors that mean "the database is not there right now", as opposed to a bug in a statement.
+# Errors that mean "the database is not there right now", as opposed to a bug in a statement:
+# refused or reset sockets (OSError), timeouts, a connection that died (ConnectionDoesNotExistError is a
+# PostgresConnectionError) or was closed under us (InterfaceError), and a server shutting down,
+# restarting or crashing, which ends the sessions it had with 57P01/57P02 and refuses new ones with 57P03.
 _UNAVAILABLE = (
     OSError,
     TimeoutError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
     asyncpg.CannotConnectNowError,
     asyncpg.TooManyConnectionsError,
 )
+
+# Bounds on waiting for PostgreSQL, so a request that cannot be served is answered 503 instead of hanging
+# when the server stops answering (a network partition, a hung host): opening a connection (TCP and
+# authentication), waiting for a pooled connection and returning it, and any one statement. Statements here
+# take milliseconds; a writer waiting on a mentor's advisory lock queues behind other writers of the same
+# mentor only, each of which holds it for one short transaction.
+CONNECT_TIMEOUT = 5.0
+ACQUIRE_TIMEOUT = 10.0
+COMMAND_TIMEOUT = 10.0
 
 _GET_MILESTONE = queries.numbered(queries.GET_MILESTONE)
 _MENTOR_MILESTONES = queries.numbered(queries.MENTOR_MILESTONES)
@@ -44,6 +62,11 @@ _DELETE_MILESTONE = queries.numbered(queries.DELETE_MILESTONE)
 _UPSERT_PERIOD = queries.numbered(queries.UPSERT_PERIOD)
 _DELETE_PERIOD = queries.numbered(queries.DELETE_PERIOD)
 _LOCK_MENTOR = queries.numbered(queries.LOCK_MENTOR)
+_MENTORS_PERIODS = queries.numbered(queries.MENTORS_PERIODS_POSTGRES)
+_MENTORS_MILESTONES = queries.numbered(queries.MENTORS_MILESTONES_POSTGRES)
+_LOCK_MENTORS = queries.numbered(queries.LOCK_MENTORS)
+_PERIOD_COPY_COLUMNS = ["mentor_id", *queries.PERIOD_COLUMNS.split(", ")]
+_MILESTONE_COPY_COLUMNS = queries.MILESTONE_COLUMNS.split(", ")
 _INSERT_IDEMPOTENCY_KEY = queries.numbered(queries.INSERT_IDEMPOTENCY_KEY)
 _LOCK_IDEMPOTENCY_KEY = queries.numbered(queries.GET_IDEMPOTENCY_KEY + " FOR UPDATE")
 _RESTART_IDEMPOTENCY_KEY = queries.numbered(queries.RESTART_IDEMPOTENCY_KEY)
@@ -81,7 +104,13 @@ class PostgresRepository:
     @classmethod
     async def open(cls, url: str, pool_size: int) -> PostgresRepository:
         try:
-            pool = await asyncpg.create_pool(asyncpg_dsn(url), min_size=1, max_size=pool_size)
+            pool = await asyncpg.create_pool(
+                asyncpg_dsn(url),
+                min_size=1,
+                max_size=pool_size,
+                timeout=CONNECT_TIMEOUT,
+                command_timeout=COMMAND_TIMEOUT,
+            )
         except _UNAVAILABLE as exc:
             raise DatabaseUnavailable(f"PostgreSQL cannot be reached: {exc}") from exc
         return cls(pool)
@@ -89,8 +118,14 @@ class PostgresRepository:
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
         try:
-            async with self._pool.acquire() as conn:
-                yield conn
+            async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn:
+                try:
+                    yield conn
+                except _UNAVAILABLE:
+                    # The connection failed mid-use: drop it rather than let the pool try to reset it over
+                    # a link that may be gone, which would keep this request waiting. The pool reconnects.
+                    conn.terminate()
+                    raise
         except _UNAVAILABLE as exc:
             raise DatabaseUnavailable(f"PostgreSQL is unavailable: {type(exc).__name__}") from exc
 
@@ -131,15 +166,45 @@ class PostgresRepository:
             )
             after = change(before)
             diff = diff_states(before, after)
-            for period in diff.delete_periods:
-                await conn.execute(_DELETE_PERIOD, mentor_id, period.start_date, period.end_date)
-            for milestone in diff.delete_milestones:
-                await conn.execute(_DELETE_MILESTONE, milestone.id)
-            if diff.upsert_periods:
-                await conn.executemany(_UPSERT_PERIOD, [period_to_row(mentor_id, p) for p in diff.upsert_periods])
-            if diff.upsert_milestones:
-                await conn.executemany(_UPSERT_MILESTONE, [milestone_to_row(m, _same) for m in diff.upsert_milestones])
+            await self._write_diff(conn, diff)
         return after, not diff.is_empty
+
+    async def change_mentors(self, mentor_ids: Sequence[str], change: MentorsChange) -> StateDiff:
+        ids = list(mentor_ids)
+        async with self._connection() as conn, conn.transaction():
+            await conn.execute(_LOCK_MENTORS, ids)
+            before = group_states(
+                ids,
+                await conn.fetch(_MENTORS_PERIODS, ids),
+                (milestone_from_row(r, _as_time) for r in await conn.fetch(_MENTORS_MILESTONES, ids)),
+                _as_date,
+            )
+            after = change(before)
+            diff = merge_diffs(diff_states(before[m], state) for m, state in after.items())
+            await self._write_diff(conn, diff, bulk=True)
+        return diff
+
+    async def _write_diff(self, conn: asyncpg.Connection, diff: StateDiff, *, bulk: bool = False) -> None:
+        if diff.delete_periods:
+            await conn.executemany(_DELETE_PERIOD, [(m, p.start_date, p.end_date) for m, p in diff.delete_periods])
+        if diff.delete_milestones:
+            await conn.executemany(_DELETE_MILESTONE, [(m.id,) for m in diff.delete_milestones])
+        periods = [period_to_row(m, p) for m, p in diff.upsert_periods]
+        milestones = [milestone_to_row(m, _same) for m in diff.upsert_milestones]
+        if not bulk:
+            if periods:
+                await conn.executemany(_UPSERT_PERIOD, periods)
+            if milestones:
+                await conn.executemany(_UPSERT_MILESTONE, milestones)
+            return
+        # COPY into scratch tables and merge: several times faster than row-by-row upserts.
+        await conn.execute(queries.CREATE_BULK_TABLES)
+        if periods:
+            await conn.copy_records_to_table("bulk_periods", records=periods, columns=_PERIOD_COPY_COLUMNS)
+            await conn.execute(queries.MERGE_BULK_PERIODS)
+        if milestones:
+            await conn.copy_records_to_table("bulk_milestones", records=milestones, columns=_MILESTONE_COPY_COLUMNS)
+            await conn.execute(queries.MERGE_BULK_MILESTONES)
 
     async def claim_idempotency_key(
         self, key: str, fingerprint: str, now: datetime, replaceable: Replaceable

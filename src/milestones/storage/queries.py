@@ -23,6 +23,22 @@ MENTOR_MILESTONES_WITH_STATUS = (
 )
 MENTOR_PERIODS = f"SELECT {PERIOD_COLUMNS} FROM periods WHERE mentor_id = ? ORDER BY start_date, end_date"
 
+# Several mentors at once, for bulk detection: SQLite takes the ids as a JSON array, PostgreSQL as text[].
+MENTORS_PERIODS_SQLITE = (
+    f"SELECT mentor_id, {PERIOD_COLUMNS} FROM periods WHERE mentor_id IN (SELECT value FROM json_each(?))"
+)
+MENTORS_MILESTONES_SQLITE = (
+    f"SELECT {MILESTONE_COLUMNS} FROM milestones WHERE mentor_id IN (SELECT value FROM json_each(?))"
+)
+MENTORS_PERIODS_POSTGRES = f"SELECT mentor_id, {PERIOD_COLUMNS} FROM periods WHERE mentor_id = ANY(?::text[])"
+MENTORS_MILESTONES_POSTGRES = f"SELECT {MILESTONE_COLUMNS} FROM milestones WHERE mentor_id = ANY(?::text[])"
+LOCK_MENTORS = "SELECT pg_advisory_xact_lock(hashtextextended(id, 0)) FROM unnest(?::text[]) AS ids(id) ORDER BY id"
+# Bulk upserts on PostgreSQL: rows are COPYed into these scratch tables, then merged.
+CREATE_BULK_TABLES = """
+CREATE TEMP TABLE IF NOT EXISTS bulk_periods (LIKE periods) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS bulk_milestones (LIKE milestones) ON COMMIT DELETE ROWS
+"""
+
 UPSERT_MILESTONE = f"""
 INSERT INTO milestones ({MILESTONE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET
@@ -32,12 +48,18 @@ ON CONFLICT (id) DO UPDATE SET
     set_by_person = excluded.set_by_person
 """
 DELETE_MILESTONE = "DELETE FROM milestones WHERE id = ?"
+MERGE_BULK_MILESTONES = UPSERT_MILESTONE.replace(
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", f"SELECT {MILESTONE_COLUMNS} FROM bulk_milestones"
+)
 UPSERT_PERIOD = f"""
 INSERT INTO periods (mentor_id, {PERIOD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (mentor_id, start_date, end_date) DO UPDATE SET
     year = excluded.year, total_hours_centi = excluded.total_hours_centi,
     unique_contacts_helped = excluded.unique_contacts_helped, activity_count = excluded.activity_count
 """
+MERGE_BULK_PERIODS = UPSERT_PERIOD.replace(
+    "VALUES (?, ?, ?, ?, ?, ?, ?)", f"SELECT mentor_id, {PERIOD_COLUMNS} FROM bulk_periods"
+)
 DELETE_PERIOD = "DELETE FROM periods WHERE mentor_id = ? AND start_date = ? AND end_date = ?"
 IDEMPOTENCY_COLUMNS = "fingerprint, status_code, content_type, body, created_at"
 INSERT_IDEMPOTENCY_KEY = (

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -15,10 +17,14 @@ from milestones.storage import queries
 from milestones.storage.base import (
     IdempotencyRecord,
     MentorChange,
+    MentorsChange,
     MilestoneQuery,
     Replaceable,
+    StateDiff,
     diff_states,
+    group_states,
     idempotency_from_row,
+    merge_diffs,
     milestone_from_row,
     milestone_to_row,
     period_from_row,
@@ -90,6 +96,10 @@ class SqliteRepository:
     async def change_mentor(self, mentor_id: str, change: MentorChange) -> tuple[MentorState, bool]:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._writer_thread, self._change_mentor, mentor_id, change)
+
+    async def change_mentors(self, mentor_ids: Sequence[str], change: MentorsChange) -> StateDiff:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer_thread, self._change_mentors, list(mentor_ids), change)
 
     async def claim_idempotency_key(
         self, key: str, fingerprint: str, now: datetime, replaceable: Replaceable
@@ -179,22 +189,42 @@ class SqliteRepository:
             before = self._load_state(conn, mentor_id)
             after = change(before)
             diff = diff_states(before, after)
-            for period in diff.delete_periods:
-                conn.execute(
-                    queries.DELETE_PERIOD,
-                    (mentor_id, period.start_date.isoformat(), period.end_date.isoformat()),
-                )
-            for milestone in diff.delete_milestones:
-                conn.execute(queries.DELETE_MILESTONE, (milestone.id,))
-            conn.executemany(queries.UPSERT_PERIOD, [_sqlite_period(mentor_id, p) for p in diff.upsert_periods])
-            conn.executemany(
-                queries.UPSERT_MILESTONE, [milestone_to_row(m, encode_time) for m in diff.upsert_milestones]
-            )
+            self._write_diff(conn, diff)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         return after, not diff.is_empty
+
+    def _change_mentors(self, mentor_ids: list[str], change: MentorsChange) -> StateDiff:
+        conn = self._writer_connection()
+        self._begin(conn)
+        try:
+            ids = json.dumps(mentor_ids)
+            before = group_states(
+                mentor_ids,
+                conn.execute(queries.MENTORS_PERIODS_SQLITE, (ids,)),
+                (milestone_from_row(r, parse_time) for r in conn.execute(queries.MENTORS_MILESTONES_SQLITE, (ids,))),
+                _parse_date,
+            )
+            after = change(before)
+            diff = merge_diffs(diff_states(before[m], state) for m, state in after.items())
+            self._write_diff(conn, diff)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return diff
+
+    def _write_diff(self, conn: sqlite3.Connection, diff: StateDiff) -> None:
+        # Dates as ISO text: sqlite3's implicit date adapter is deprecated.
+        conn.executemany(
+            queries.DELETE_PERIOD,
+            [(m, p.start_date.isoformat(), p.end_date.isoformat()) for m, p in diff.delete_periods],
+        )
+        conn.executemany(queries.DELETE_MILESTONE, [(m.id,) for m in diff.delete_milestones])
+        conn.executemany(queries.UPSERT_PERIOD, [_sqlite_period(m, p) for m, p in diff.upsert_periods])
+        conn.executemany(queries.UPSERT_MILESTONE, [milestone_to_row(m, encode_time) for m in diff.upsert_milestones])
 
     def _load_state(self, conn: sqlite3.Connection, mentor_id: str) -> MentorState:
         periods = conn.execute(queries.MENTOR_PERIODS, (mentor_id,)).fetchall()
@@ -213,5 +243,4 @@ class SqliteRepository:
 
 def _sqlite_period(mentor_id: str, period: Period) -> tuple[Any, ...]:
     row = period_to_row(mentor_id, period)
-    # Dates as ISO text: sqlite3's implicit date adapter is deprecated.
     return (row[0], row[1].isoformat(), row[2].isoformat(), *row[3:])

@@ -18,7 +18,7 @@ PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("milestones")
 
 _DESCRIPTIONS = {
-    400: "Malformed request (for example, a body that is not JSON)",
+    400: "Malformed request (for example, a body that is not JSON or an invalid Host header)",
     404: "No such resource",
     409: "Conflicts with stored data",
     412: "The If-Match precondition failed",
@@ -48,10 +48,21 @@ def problem(
 
 
 def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI entries for the problems an operation can answer with."""
+    """OpenAPI entries for the problems an operation can answer with, always including 400.
+
+    Any request can be malformed (an invalid Host or Content-Length header is refused before routing), and
+    Litestar documents its own 400 body on every operation with parameters; the entry here replaces that one
+    with the problem document this service actually sends (its validation errors are answered as 422).
+    """
     return {
-        status: ResponseSpec(data_container=ProblemDetails, description=_DESCRIPTIONS[status], media_type=PROBLEM_JSON)
-        for status in statuses
+        status: ResponseSpec(
+            data_container=ProblemDetails,
+            description=_DESCRIPTIONS[status],
+            media_type=PROBLEM_JSON,
+            # Litestar would otherwise attach random example values to the shared ProblemDetails schema.
+            generate_examples=False,
+        )
+        for status in sorted({400, *statuses})
     }
 
 

@@ -13,7 +13,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 from msgspec import UNSET
 
-from milestones.domain import MetricType, MilestoneUpdate, Period, Status, Summary
+from milestones.domain import MetricType, MilestoneUpdate, Status
 from milestones.service import MilestoneService, Window, after_day, start_of_day
 from milestones.storage import MilestoneQuery
 from milestones.web.idempotency import idempotency_middleware
@@ -137,17 +137,7 @@ async def get_milestone(state: State, milestone_id: MilestoneIdParam) -> Respons
 async def record_summary(
     state: State, data: JSONBody[RecordSummaryIn], idempotency_key: IdempotencyKeyHeader = None
 ) -> Response[MilestonePage]:
-    period = Period(
-        start_date=data.period.start_date,
-        end_date=data.period.end_date,
-        year=data.period.year,
-        summary=Summary(
-            total_hours=to_decimal(data.summary.total_hours),
-            unique_contacts_helped=int(data.summary.unique_contacts_helped),
-            activity_count=int(data.summary.activity_count),
-        ),
-    )
-    milestones, changed = await service_of(state).record_summary(data.mentor_id, period)
+    milestones, changed = await service_of(state).record_summary(data.mentor_id, data.to_period())
     total = len(milestones)
     body = page_out(milestones, total, Window(1, max(20, total)))
     return Response(body, status_code=201 if changed else 200)

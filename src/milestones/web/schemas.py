@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-from milestones.domain import MAX_PERIOD_DAYS, MetricType, Status
+from milestones.domain import MAX_PERIOD_DAYS, MetricType, Period, Status, Summary
 
 MENTOR_ID_PATTERN = r"^[A-Za-z0-9._:@-]{1,128}$"
 _MENTOR_ID = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
@@ -32,6 +32,10 @@ MentorId = Annotated[
 Hours = Annotated[float, Meta(ge=0, le=MAX_HOURS, description="At most 2 decimal places.")]
 Count = Annotated[float, Meta(ge=0, le=MAX_COUNT, description="A whole number (47 and 47.0 are both fine).")]
 AwareDatetime = Annotated[datetime, Meta(tz=True)]
+# Request structs refuse unknown fields (forbid_unknown_fields); this tells the OpenAPI document so.
+Closed = Meta(extra_json_schema={"extra": {"additionalProperties": False}})
+# Litestar leaves a zero lower bound out of the document on optional fields; this restates it.
+_MINIMUM_ZERO = {"extra": {"minimum": 0}}
 
 T = TypeVar("T")
 
@@ -48,7 +52,7 @@ class ProblemDetails(Struct, kw_only=True, omit_defaults=True):
 
     type: str
     title: str
-    status: int
+    status: Annotated[int, Meta(ge=400, le=599)]
     detail: str
     errors: list[FieldError] | UnsetType = UNSET
 
@@ -95,8 +99,8 @@ class RecordSummaryIn(Struct, forbid_unknown_fields=True):
     """A mentor's summary for one period, as the platform sends it."""
 
     mentor_id: MentorId
-    period: PeriodIn
-    summary: SummaryIn
+    period: Annotated[PeriodIn, Closed]
+    summary: Annotated[SummaryIn, Closed]
 
     def __post_init__(self) -> None:
         if not is_mentor_id(self.mentor_id):
@@ -109,17 +113,36 @@ class RecordSummaryIn(Struct, forbid_unknown_fields=True):
         if (p.end_date - p.start_date).days + 1 > MAX_PERIOD_DAYS:
             raise ValueError(f"`period.end_date` is too far: a period spans at most {MAX_PERIOD_DAYS} days")
 
+    def to_period(self) -> Period:
+        return Period(
+            start_date=self.period.start_date,
+            end_date=self.period.end_date,
+            year=self.period.year,
+            summary=Summary(
+                # repr is the shortest text that round-trips: 312.57 stays 312.57, not 312.569999...
+                total_hours=Decimal(repr(self.summary.total_hours)),
+                unique_contacts_helped=int(self.summary.unique_contacts_helped),
+                activity_count=int(self.summary.activity_count),
+            ),
+        )
+
 
 class MilestoneUpdateIn(Struct, forbid_unknown_fields=True):
     """A partial update: fields left out keep their values."""
 
     status: Status | UnsetType = UNSET
-    achieved_value: Annotated[float, Meta(ge=0, le=MAX_VALUE)] | UnsetType = UNSET
+    achieved_value: Annotated[float, Meta(ge=0, le=MAX_VALUE, extra_json_schema=_MINIMUM_ZERO)] | UnsetType = UNSET
     achieved_at: AwareDatetime | UnsetType = UNSET
 
     def __post_init__(self) -> None:
         if self.achieved_value is not UNSET and not has_two_decimals_at_most(self.achieved_value):
             raise ValueError("`achieved_value` may have at most 2 decimal places")
+        if self.achieved_at is not UNSET:
+            try:
+                # 0001-01-01T00:00:00+05:00 is valid RFC 3339 but has no UTC equivalent in Python.
+                self.achieved_at.astimezone(UTC)
+            except OverflowError:
+                raise ValueError("`achieved_at` is out of range once converted to UTC") from None
 
 
 class Pagination(Struct):
@@ -140,7 +163,7 @@ class MilestoneOut(Struct, kw_only=True, omit_defaults=True):
     achieved_value: float | UnsetType = UNSET
     achieved_at: datetime | UnsetType = UNSET
     current_value: float | UnsetType = UNSET
-    progress_percentage: Annotated[int, Meta(ge=0, le=99)] | UnsetType = UNSET
+    progress_percentage: Annotated[int, Meta(ge=0, le=99, extra_json_schema=_MINIMUM_ZERO)] | UnsetType = UNSET
     remaining: float | UnsetType = UNSET
     accessibility_label: str
     badge_image_url: str

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -13,6 +12,7 @@ from enum import StrEnum
 from milestones.errors import InvalidUpdate, MilestoneNotFound, PeriodNotFound, PeriodOverlap, PreconditionFailed
 
 MAX_PERIOD_DAYS = 366
+ID_SEPARATOR = "~"
 
 
 class MetricType(StrEnum):
@@ -122,11 +122,11 @@ class MilestoneUpdate:
 
 
 def milestone_id(mentor_id: str, definition_key: str) -> str:
-    """A stable, URL-safe id for (mentor, definition), the same every time it is computed."""
-    # Length-prefixing makes the encoding injective whatever characters either part holds.
-    material = f"{len(mentor_id)}:{mentor_id}|{definition_key}".encode()
-    digest = base64.b32encode(hashlib.sha256(material).digest()[:15]).decode().lower()
-    return f"ms_{definition_key}_{digest}"
+    """A stable, URL-safe id for (mentor, definition): "<mentor_id>~<definition_key>".
+
+    "~" can occur in neither part (both are validated), so the id is unique per pair and reads back to it.
+    """
+    return f"{mentor_id}{ID_SEPARATOR}{definition_key}"
 
 
 def record_period(state: MentorState, period: Period) -> MentorState:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 from milestones import domain
@@ -37,6 +37,15 @@ def start_of_day(day: date) -> datetime:
 def after_day(day: date) -> datetime | None:
     """The first instant after an inclusive end date; None past the calendar's end."""
     return None if day == date.max else start_of_day(day + timedelta(days=1))
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """A window of a listing: its items, the number of matches (None when not counted), the resume point."""
+
+    items: list[Milestone]
+    total: int | None
+    next_after: str | None = None
 
 
 class MilestoneService:
@@ -78,8 +87,16 @@ class MilestoneService:
             raise MilestoneNotFound(milestone_id)
         return milestone
 
-    async def find(self, query: MilestoneQuery) -> tuple[list[Milestone], int]:
-        return await self.repository.find(query)
+    async def find(self, query: MilestoneQuery) -> Listing:
+        """A window of milestones; id-ordered listings also say where the next window starts."""
+        if query.mentor_id is not None and query.after_id is None:
+            items, total = await self.repository.find(query)
+            return Listing(items, total)
+        # One row more than asked tells whether another page exists, without counting.
+        items, total = await self.repository.find(replace(query, limit=query.limit + 1))
+        more = len(items) > query.limit
+        items = items[: query.limit]
+        return Listing(items, total, next_after=items[-1].id if more else None)
 
     async def update(
         self, milestone_id: str, update: MilestoneUpdate, if_match: frozenset[str] | None = None
@@ -120,7 +137,8 @@ class MilestoneService:
             offset=window.offset,
             limit=window.limit,
         )
-        return await self.repository.find(query)
+        items, total = await self.repository.find(query)
+        return items, total or 0
 
     async def in_progress(self, mentor_id: str, window: Window) -> tuple[list[Milestone], int]:
         """In-progress milestones, closest to completion first."""

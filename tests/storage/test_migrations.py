@@ -16,11 +16,12 @@ def test_migrate_creates_a_fresh_sqlite_file_with_the_schema(tmp_path: Path) -> 
     migrate(Settings(database_url=f"sqlite:///{path}"))
     conn = sqlite3.connect(path)
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     version = conn.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+    ddl = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'milestones'").fetchone()[0]
     conn.close()
     assert {"milestones", "periods", "alembic_version"} <= tables
-    assert "ix_milestones_mentor_id_position_id" in indexes
+    assert "WITHOUT ROWID" in ddl
+    assert "ck_milestones_id_is_mentor_and_key" in ddl
     assert version == head_revision()
 
 

@@ -118,16 +118,21 @@ async def test_one_record_per_mentor_and_definition_is_enforced_by_the_database(
     )
     if settings.is_sqlite:
         conn = sqlite3.connect(settings.sqlite_path)
-        conn.execute(sql.format("'one'", 0))
-        with pytest.raises(sqlite3.IntegrityError):
-            conn.execute(sql.format("'two'", 0))
+        conn.execute(sql.format("'m~100h'", 0))
+        with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
+            conn.execute(sql.format("'m~100h'", 0))
+        # The id must be the pair, so a different id cannot smuggle in a second record either.
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+            conn.execute(sql.format("'other'", 0))
         conn.close()
         return
     pg = await asyncpg.connect(settings.database_url)
     try:
-        await pg.execute(sql.format("'one'", "false"))
+        await pg.execute(sql.format("'m~100h'", "false"))
         with pytest.raises(asyncpg.UniqueViolationError):
-            await pg.execute(sql.format("'two'", "false"))
+            await pg.execute(sql.format("'m~100h'", "false"))
+        with pytest.raises(asyncpg.CheckViolationError):
+            await pg.execute(sql.format("'other'", "false"))
     finally:
         await pg.close()
 

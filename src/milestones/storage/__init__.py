@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
-
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
+from typing import TYPE_CHECKING
 
 from milestones.settings import Settings
 from milestones.storage.base import MilestoneQuery, MilestoneRepository
 from milestones.storage.postgres import PostgresRepository, asyncpg_dsn
 from milestones.storage.sqlite import SqliteRepository
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 __all__ = ["MilestoneQuery", "MilestoneRepository", "head_revision", "migrate", "open_repository"]
 
 
+# Alembic (and SQLAlchemy under it) is imported only when migrating: it is never on the request path.
+
+
 def _alembic_config(database_url: str) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     if database_url.startswith("sqlite:///"):
@@ -29,6 +34,8 @@ def _alembic_config(database_url: str) -> Config:
 
 def migrate(settings: Settings) -> None:
     """Bring the configured database's schema up to the newest migration, creating SQLite files as needed."""
+    from alembic import command
+
     if settings.is_sqlite:
         settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(_alembic_config(settings.database_url), "head")
@@ -36,6 +43,8 @@ def migrate(settings: Settings) -> None:
 
 def head_revision() -> str | None:
     """The newest migration shipped with this version of the code."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(_alembic_config("sqlite:///unused")).get_current_head()
 
 

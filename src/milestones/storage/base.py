@@ -22,6 +22,8 @@ class MilestoneQuery:
     status: Status | None = None
     achieved_from: datetime | None = None
     achieved_before: datetime | None = None
+    # Keyset pagination: only ids after this one, in id order, and no count.
+    after_id: str | None = None
     offset: int = 0
     limit: int = 20
 
@@ -64,7 +66,9 @@ class MilestoneRepository(Protocol):
 
     async def get(self, milestone_id: str) -> Milestone | None: ...
 
-    async def find(self, query: MilestoneQuery) -> tuple[list[Milestone], int]: ...
+    async def find(self, query: MilestoneQuery) -> tuple[list[Milestone], int | None]:
+        """A window of the listing and the number of matches (None for a cursor walk, which skips it)."""
+        ...
 
     async def mentor_milestones(self, mentor_id: str, status: Status | None = None) -> list[Milestone]: ...
 

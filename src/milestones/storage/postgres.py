@@ -134,19 +134,21 @@ class PostgresRepository:
             row = await conn.fetchrow(_GET_MILESTONE, milestone_id)
         return None if row is None else milestone_from_row(row, _as_time)
 
-    async def find(self, query: MilestoneQuery) -> tuple[list[Milestone], int]:
-        page_sql, count_sql, params = queries.list_milestones(query, _same)
+    async def find(self, query: MilestoneQuery) -> tuple[list[Milestone], int | None]:
+        listing = queries.list_milestones(query, _same)
         async with self._connection() as conn:
-            rows = await conn.fetch(queries.numbered(page_sql), *params, query.limit, query.offset)
-            total = await conn.fetchval(queries.numbered(count_sql), *params)
-        return [milestone_from_row(r, _as_time) for r in rows], int(total)
+            rows = await conn.fetch(queries.numbered(listing.page), *listing.page_params, query.limit, query.offset)
+            total = None
+            if query.after_id is None:
+                total = int(await conn.fetchval(queries.numbered(listing.count), *listing.count_params))
+        return [milestone_from_row(r, _as_time) for r in rows], total
 
     async def mentor_milestones(self, mentor_id: str, status: Status | None = None) -> list[Milestone]:
         async with self._connection() as conn:
             if status is None:
-                rows = await conn.fetch(_MENTOR_MILESTONES, mentor_id)
+                rows = await conn.fetch(_MENTOR_MILESTONES, *queries.mentor_range(mentor_id))
             else:
-                rows = await conn.fetch(_MENTOR_MILESTONES_WITH_STATUS, mentor_id, status.value)
+                rows = await conn.fetch(_MENTOR_MILESTONES_WITH_STATUS, *queries.mentor_range(mentor_id), status.value)
         return [milestone_from_row(r, _as_time) for r in rows]
 
     async def periods(self, mentor_id: str) -> list[Period]:
@@ -161,7 +163,8 @@ class PostgresRepository:
                 mentor_id=mentor_id,
                 periods=tuple(period_from_row(r, _as_date) for r in await conn.fetch(_MENTOR_PERIODS, mentor_id)),
                 milestones=tuple(
-                    milestone_from_row(r, _as_time) for r in await conn.fetch(_MENTOR_MILESTONES, mentor_id)
+                    milestone_from_row(r, _as_time)
+                    for r in await conn.fetch(_MENTOR_MILESTONES, *queries.mentor_range(mentor_id))
                 ),
             )
             after = change(before)

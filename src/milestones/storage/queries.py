@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,10 +17,13 @@ MILESTONE_COLUMNS = (
 )
 PERIOD_COLUMNS = "start_date, end_date, year, total_hours_centi, unique_contacts_helped, activity_count"
 
+_QUALIFIED_MILESTONE_COLUMNS = ", ".join(f"milestones.{c}" for c in MILESTONE_COLUMNS.split(", "))
+
 GET_MILESTONE = f"SELECT {MILESTONE_COLUMNS} FROM milestones WHERE id = ?"
-MENTOR_MILESTONES = f"SELECT {MILESTONE_COLUMNS} FROM milestones WHERE mentor_id = ? ORDER BY position, id"
+# A mentor's milestones are one primary-key range: ids are "<mentor_id>~<key>" (see `mentor_range`).
+MENTOR_MILESTONES = f"SELECT {MILESTONE_COLUMNS} FROM milestones WHERE id >= ? AND id < ? ORDER BY position, id"
 MENTOR_MILESTONES_WITH_STATUS = (
-    f"SELECT {MILESTONE_COLUMNS} FROM milestones WHERE mentor_id = ? AND status = ? ORDER BY position, id"
+    f"SELECT {MILESTONE_COLUMNS} FROM milestones WHERE id >= ? AND id < ? AND status = ? ORDER BY position, id"
 )
 MENTOR_PERIODS = f"SELECT {PERIOD_COLUMNS} FROM periods WHERE mentor_id = ? ORDER BY start_date, end_date"
 
@@ -28,10 +32,14 @@ MENTORS_PERIODS_SQLITE = (
     f"SELECT mentor_id, {PERIOD_COLUMNS} FROM periods WHERE mentor_id IN (SELECT value FROM json_each(?))"
 )
 MENTORS_MILESTONES_SQLITE = (
-    f"SELECT {MILESTONE_COLUMNS} FROM milestones WHERE mentor_id IN (SELECT value FROM json_each(?))"
+    f"SELECT {_QUALIFIED_MILESTONE_COLUMNS} FROM json_each(?) AS ids JOIN milestones"
+    " ON milestones.id >= ids.value || '~' AND milestones.id < ids.value || char(127)"
 )
 MENTORS_PERIODS_POSTGRES = f"SELECT mentor_id, {PERIOD_COLUMNS} FROM periods WHERE mentor_id = ANY(?::text[])"
-MENTORS_MILESTONES_POSTGRES = f"SELECT {MILESTONE_COLUMNS} FROM milestones WHERE mentor_id = ANY(?::text[])"
+MENTORS_MILESTONES_POSTGRES = (
+    f"SELECT {_QUALIFIED_MILESTONE_COLUMNS} FROM unnest(?::text[]) AS ids(mentor) JOIN milestones"
+    " ON milestones.id >= ids.mentor || '~' AND milestones.id < ids.mentor || chr(127)"
+)
 LOCK_MENTORS = "SELECT pg_advisory_xact_lock(hashtextextended(id, 0)) FROM unnest(?::text[]) AS ids(id) ORDER BY id"
 # Bulk upserts on PostgreSQL: rows are COPYed into these scratch tables, then merged.
 CREATE_BULK_TABLES = """
@@ -80,13 +88,32 @@ SCHEMA_REVISION = "SELECT version_num FROM alembic_version"
 LOCK_MENTOR = "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))"
 
 
-def list_milestones(query: MilestoneQuery, encode_time: Callable[[datetime], Any]) -> tuple[str, str, list[Any]]:
-    """The page and count statements of a filtered listing, and their parameters."""
+def mentor_range(mentor_id: str) -> tuple[str, str]:
+    """Bounds of a mentor's ids: "~" sorts after every character a mentor id may hold, DEL after "~"."""
+    return f"{mentor_id}~", f"{mentor_id}\x7f"
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """The statements of one listing; the page takes LIMIT and OFFSET after `page_params`."""
+
+    page: str
+    page_params: list[Any]
+    count: str
+    count_params: list[Any]
+
+
+def list_milestones(query: MilestoneQuery, encode_time: Callable[[datetime], Any]) -> Listing:
+    """The page and count statements of a filtered listing, and their parameters.
+
+    One mentor's listing is in catalog order; any other, and every cursor walk, is in id order so that
+    `id > cursor` resumes it from the index however deep it goes.
+    """
     conditions: list[str] = []
     params: list[Any] = []
     if query.mentor_id is not None:
-        conditions.append("mentor_id = ?")
-        params.append(query.mentor_id)
+        conditions.append("id >= ? AND id < ?")
+        params.extend(mentor_range(query.mentor_id))
     if query.type is not None:
         conditions.append("type = ?")
         params.append(query.type.value)
@@ -99,10 +126,18 @@ def list_milestones(query: MilestoneQuery, encode_time: Callable[[datetime], Any
     if query.achieved_before is not None:
         conditions.append("achieved_at < ?")
         params.append(encode_time(query.achieved_before))
-    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-    page = f"SELECT {MILESTONE_COLUMNS} FROM milestones {where} ORDER BY mentor_id, position, id LIMIT ? OFFSET ?"
-    count = f"SELECT count(*) FROM milestones {where}"
-    return page, count, params
+    count = f"SELECT count(*) FROM milestones {_where(conditions)}"
+    count_params = list(params)
+    if query.after_id is not None:
+        conditions.append("id > ?")
+        params.append(query.after_id)
+    order = "position, id" if query.mentor_id is not None and query.after_id is None else "id"
+    page = f"SELECT {MILESTONE_COLUMNS} FROM milestones {_where(conditions)} ORDER BY {order} LIMIT ? OFFSET ?"
+    return Listing(page, params, count, count_params)
+
+
+def _where(conditions: list[str]) -> str:
+    return f"WHERE {' AND '.join(conditions)}" if conditions else ""
 
 
 def numbered(sql: str) -> str:

@@ -75,18 +75,19 @@ class SqliteRepository:
         row = self._read_one(queries.GET_MILESTONE, (milestone_id,))
         return None if row is None else milestone_from_row(row, parse_time)
 
-    async def find(self, query: MilestoneQuery) -> tuple[list[Milestone], int]:
-        page_sql, count_sql, params = queries.list_milestones(query, encode_time)
-        rows = self._read_all(page_sql, (*params, query.limit, query.offset))
-        count_row = self._read_one(count_sql, params)
-        total = int(count_row[0]) if count_row else 0
+    async def find(self, query: MilestoneQuery) -> tuple[list[Milestone], int | None]:
+        listing = queries.list_milestones(query, encode_time)
+        rows = self._read_all(listing.page, (*listing.page_params, query.limit, query.offset))
+        total = None if query.after_id is not None else int(self._read_one(listing.count, listing.count_params)[0])
         return [milestone_from_row(r, parse_time) for r in rows], total
 
     async def mentor_milestones(self, mentor_id: str, status: Status | None = None) -> list[Milestone]:
         if status is None:
-            rows = self._read_all(queries.MENTOR_MILESTONES, (mentor_id,))
+            rows = self._read_all(queries.MENTOR_MILESTONES, queries.mentor_range(mentor_id))
         else:
-            rows = self._read_all(queries.MENTOR_MILESTONES_WITH_STATUS, (mentor_id, status.value))
+            rows = self._read_all(
+                queries.MENTOR_MILESTONES_WITH_STATUS, (*queries.mentor_range(mentor_id), status.value)
+            )
         return [milestone_from_row(r, parse_time) for r in rows]
 
     async def periods(self, mentor_id: str) -> list[Period]:
@@ -228,7 +229,7 @@ class SqliteRepository:
 
     def _load_state(self, conn: sqlite3.Connection, mentor_id: str) -> MentorState:
         periods = conn.execute(queries.MENTOR_PERIODS, (mentor_id,)).fetchall()
-        milestones = conn.execute(queries.MENTOR_MILESTONES, (mentor_id,)).fetchall()
+        milestones = conn.execute(queries.MENTOR_MILESTONES, queries.mentor_range(mentor_id)).fetchall()
         return MentorState(
             mentor_id=mentor_id,
             periods=tuple(period_from_row(r, _parse_date) for r in periods),

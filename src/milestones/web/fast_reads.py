@@ -87,10 +87,10 @@ class FastReads:
             status = Status(query["status"]) if "status" in query else None
         except ValueError:
             return False
-        items, total = await service.find(
+        listing = await service.find(
             MilestoneQuery(mentor_id=mentor_id, type=metric, status=status, offset=window.offset, limit=window.limit)
         )
-        await _send_json(send, _encode(page_out(items, total, window)))
+        await _send_json(send, _encode(page_out(listing.items, listing.total, window, listing.next_after)))
         return True
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from decimal import Decimal
 
 from milestones.badges import badge_path
@@ -53,11 +54,27 @@ def milestone_out(m: Milestone) -> MilestoneOut:
     return out
 
 
-def page_out(items: list[Milestone], total: int, window: Window) -> MilestonePage:
-    return MilestonePage(
-        data=[milestone_out(m) for m in items],
-        pagination=Pagination(page=window.page, limit=window.limit, total=total),
-    )
+def page_out(items: list[Milestone], total: int | None, window: Window, next_after: str | None = None) -> MilestonePage:
+    pagination = Pagination(page=window.page, limit=window.limit)
+    if total is not None:
+        pagination.total = total
+    if next_after is not None:
+        pagination.next_cursor = encode_cursor(next_after)
+    return MilestonePage(data=[milestone_out(m) for m in items], pagination=pagination)
+
+
+def encode_cursor(after_id: str) -> str:
+    """An opaque resume point for keyset pagination."""
+    return base64.urlsafe_b64encode(after_id.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str | None:
+    """The id a cursor resumes after, or None when it is not one of ours."""
+    try:
+        after_id = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return after_id or None
 
 
 def period_out(p: Period) -> PeriodOut:

@@ -20,12 +20,22 @@ log = logging.getLogger("milestones")
 _DESCRIPTIONS = {
     400: "Malformed request (for example, a body that is not JSON or an invalid Host header)",
     404: "No such resource",
+    408: "The request body did not arrive in time; the connection is closed",
     409: "Conflicts with stored data",
     412: "The If-Match precondition failed",
     413: "Body larger than the limit",
     422: "The request is well formed but not valid; `errors` names the fields",
     503: "The database is unavailable; retry after the Retry-After delay",
 }
+
+
+def clipped(text: str, limit: int) -> str:
+    """Text an error repeats back from the request, cut short: a 900 kB unknown key must not come back 4 times."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def clipped_error(error: FieldError) -> FieldError:
+    return FieldError(clipped(error.field, 200), clipped(error.message, 300))
 
 
 def problem(
@@ -41,8 +51,8 @@ def problem(
         type=type_,
         title=title or HTTPStatus(status).phrase,
         status=status,
-        detail=detail,
-        errors=errors if errors is not None else UNSET,
+        detail=clipped(detail, 1000),
+        errors=UNSET if errors is None else [clipped_error(e) for e in errors],
     )
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 

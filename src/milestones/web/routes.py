@@ -17,7 +17,7 @@ from milestones.domain import MetricType, MilestoneUpdate, Status
 from milestones.service import MilestoneService, Window, after_day, start_of_day
 from milestones.storage import MilestoneQuery
 from milestones.web.idempotency import idempotency_middleware
-from milestones.web.presenters import etag, milestone_out, page_out, parse_if_match, period_out
+from milestones.web.presenters import decode_cursor, etag, milestone_out, page_out, parse_if_match, period_out
 from milestones.web.problems import problem_responses
 from milestones.web.schemas import (
     MENTOR_ID_PATTERN,
@@ -88,7 +88,21 @@ async def list_milestones(
     achieved_to: Annotated[date | None, QueryParameter(description="Inclusive date (UTC)")] = None,
     page: PageParam = 1,
     limit: LimitParam = 20,
+    cursor: Annotated[
+        str | None,
+        QueryParameter(
+            max_length=400,
+            description="Resume an id-ordered walk after `pagination.next_cursor` of the previous page",
+        ),
+    ] = None,
 ) -> MilestonePage:
+    after_id = None
+    if cursor is not None:
+        after_id = decode_cursor(cursor)
+        if after_id is None or page != 1:
+            raise RequestInvalid(
+                "cursor must be a next_cursor from a previous page, without page.", [FieldError("cursor", "invalid")]
+            )
     if achieved_from and achieved_to and achieved_from > achieved_to:
         raise RequestInvalid(
             "achieved_from is after achieved_to.",
@@ -102,13 +116,14 @@ async def list_milestones(
         status=Status.ACHIEVED if achieved_from or achieved_to else status,
         achieved_from=start_of_day(achieved_from) if achieved_from else None,
         achieved_before=after_day(achieved_to) if achieved_to else None,
+        after_id=after_id,
         offset=window.offset,
         limit=window.limit,
     )
     if status is Status.IN_PROGRESS and query.status is Status.ACHIEVED:
         return page_out([], 0, window)
-    items, total = await service_of(state).find(query)
-    return page_out(items, total, window)
+    listing = await service_of(state).find(query)
+    return page_out(listing.items, listing.total, window, listing.next_after)
 
 
 @get(

@@ -145,10 +145,13 @@ class MilestoneUpdateIn(Struct, forbid_unknown_fields=True):
                 raise ValueError("`achieved_at` is out of range once converted to UTC") from None
 
 
-class Pagination(Struct):
+class Pagination(Struct, kw_only=True, omit_defaults=True):
     page: int
     limit: int
-    total: int
+    # Left out of a cursor walk, which does not count.
+    total: int | UnsetType = UNSET
+    # Present when more items follow in id order: pass it as `cursor` to get them.
+    next_cursor: str | UnsetType = UNSET
 
 
 class MilestoneOut(Struct, kw_only=True, omit_defaults=True):

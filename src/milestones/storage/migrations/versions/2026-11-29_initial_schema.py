@@ -17,6 +17,9 @@ depends_on: str | None = None
 
 
 def upgrade() -> None:
+    postgres = op.get_bind().dialect.name == "postgresql"
+    # Byte order for ids on PostgreSQL, so a mentor's ids ("<mentor_id>~<key>") form one index range.
+    id_type = sa.String(300, collation="C") if postgres else sa.String(300)
     op.create_table(
         "periods",
         sa.Column("mentor_id", sa.String(128), nullable=False),
@@ -28,11 +31,14 @@ def upgrade() -> None:
         sa.Column("unique_contacts_helped", sa.BigInteger(), nullable=False),
         sa.Column("activity_count", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("mentor_id", "start_date", "end_date", name="pk_periods"),
-        sa.CheckConstraint("start_date <= end_date", name="ck_periods_dates_ordered"),
+        sa.CheckConstraint("start_date <= end_date", name="dates_ordered"),
+        # Rows live in primary-key order: a mentor's periods sit together.
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "milestones",
-        sa.Column("id", sa.String(96), nullable=False),
+        # "<mentor_id>~<definition_key>": neither part can contain "~", so the id is unique per pair.
+        sa.Column("id", id_type, nullable=False),
         sa.Column("mentor_id", sa.String(128), nullable=False),
         sa.Column("definition_key", sa.String(40), nullable=False),
         sa.Column("name", sa.Text(), nullable=False),
@@ -46,16 +52,14 @@ def upgrade() -> None:
         sa.Column("achieved_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("set_by_person", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.PrimaryKeyConstraint("id", name="pk_milestones"),
-        sa.UniqueConstraint("mentor_id", "definition_key", name="uq_milestones_mentor_id_definition_key"),
-        sa.CheckConstraint("status IN ('achieved', 'in_progress')", name="ck_milestones_status"),
+        # With the primary key, this makes (mentor_id, definition_key) unique without a second index.
+        sa.CheckConstraint("id = mentor_id || '~' || definition_key", name="id_is_mentor_and_key"),
+        sa.CheckConstraint("status IN ('achieved', 'in_progress')", name="status"),
+        # Clustered by id, so a mentor's milestones are neighbours and bulk loads append.
+        sqlite_with_rowid=False,
     )
-    # Serves a mentor's milestones and the global listing in catalog order.
-    op.create_index("ix_milestones_mentor_id_position_id", "milestones", ["mentor_id", "position", "id"])
-    op.create_index("ix_milestones_status_achieved_at", "milestones", ["status", "achieved_at"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_milestones_status_achieved_at", table_name="milestones")
-    op.drop_index("ix_milestones_mentor_id_position_id", table_name="milestones")
     op.drop_table("milestones")
     op.drop_table("periods")

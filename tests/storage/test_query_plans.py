@@ -1,0 +1,52 @@
+"""Every hot query is answered from an index; a lost index fails here rather than in production."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import asyncpg
+import pytest
+
+from milestones.settings import Settings
+from milestones.storage import MilestoneQuery, queries
+from milestones.storage.sqlite import encode_time
+
+pytestmark = pytest.mark.anyio
+
+MENTOR_RANGE = queries.mentor_range("mentor_001")
+MENTOR_PAGE = queries.list_milestones(MilestoneQuery(mentor_id="mentor_001"), encode_time)
+WALK = queries.list_milestones(MilestoneQuery(after_id="mentor_001~100h"), encode_time)
+
+# (name, sql, parameters) of each query the request paths run.
+HOT_QUERIES: list[tuple[str, str, tuple[Any, ...]]] = [
+    ("get one", queries.GET_MILESTONE, ("mentor_001~100h",)),
+    ("mentor's milestones", queries.MENTOR_MILESTONES, MENTOR_RANGE),
+    ("mentor's in progress", queries.MENTOR_MILESTONES_WITH_STATUS, (*MENTOR_RANGE, "in_progress")),
+    ("mentor's periods", queries.MENTOR_PERIODS, ("mentor_001",)),
+    ("mentor's page", MENTOR_PAGE.page, (*MENTOR_PAGE.page_params, 20, 0)),
+    ("mentor's count", MENTOR_PAGE.count, tuple(MENTOR_PAGE.count_params)),
+    ("cursor walk", WALK.page, (*WALK.page_params, 20, 0)),
+    ("idempotency key", queries.GET_IDEMPOTENCY_KEY, ("k",)),
+]
+
+
+@pytest.mark.parametrize(("name", "sql", "params"), HOT_QUERIES, ids=[q[0] for q in HOT_QUERIES])
+async def test_hot_queries_use_an_index(settings: Settings, name: str, sql: str, params: tuple[Any, ...]) -> None:
+    if settings.is_sqlite:
+        conn = sqlite3.connect(settings.sqlite_path)
+        plan = " | ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params))
+        conn.close()
+        assert "SEARCH" in plan, f"{name}: {plan}"
+        assert "SCAN" not in plan.replace("SCAN CONSTANT", ""), f"{name}: {plan}"
+        return
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        # Tiny test tables are always cheaper to scan; forbid it to see which index the planner would use.
+        await conn.execute("SET enable_seqscan = off")
+        rows = await conn.fetch(f"EXPLAIN {queries.numbered(sql)}", *params)
+        plan = " | ".join(r[0] for r in rows)
+    finally:
+        await conn.close()
+    assert "Index" in plan, f"{name}: {plan}"
+    assert "Seq Scan" not in plan, f"{name}: {plan}"

@@ -187,12 +187,14 @@ def detect_milestones(state: MentorState, catalog: Sequence[Definition], now: da
         current = sums[definition.type]
         if record is not None and record.status is Status.ACHIEVED:
             # Stored records keep their history but follow the catalog's current order.
-            kept[definition.key] = replace(record, position=definition.position)
+            kept[definition.key] = _updated(record, position=definition.position)
         elif record is not None and record.set_by_person:
-            kept[definition.key] = replace(record, position=definition.position, current_value=current)
+            kept[definition.key] = _updated(record, position=definition.position, current_value=current)
         elif current >= definition.threshold:
-            kept[definition.key] = replace(
-                _new_record(state.mentor_id, definition, current),
+            kept[definition.key] = _new_record(
+                state.mentor_id,
+                definition,
+                current,
                 status=Status.ACHIEVED,
                 achieved_value=current,
                 achieved_at=crossing_time(state.periods, definition, now),
@@ -209,7 +211,7 @@ def detect_milestones(state: MentorState, catalog: Sequence[Definition], now: da
             kept[next_rung.key] = _new_record(state.mentor_id, next_rung, sums[metric])
         else:
             # The rung being worked towards shows the catalog's current wording and threshold.
-            kept[next_rung.key] = replace(
+            kept[next_rung.key] = _updated(
                 record,
                 name=next_rung.name,
                 type=next_rung.type,
@@ -225,7 +227,7 @@ def detect_milestones(state: MentorState, catalog: Sequence[Definition], now: da
             if record.status is Status.ACHIEVED:
                 kept[key] = record
             elif record.set_by_person:
-                kept[key] = replace(record, current_value=sums[record.type])
+                kept[key] = _updated(record, current_value=sums[record.type])
 
     return replace(state, milestones=tuple(sorted(kept.values(), key=_catalog_order)))
 
@@ -317,7 +319,21 @@ def find_milestone(state: MentorState, milestone_id: str) -> Milestone:
     raise MilestoneNotFound(milestone_id)
 
 
-def _new_record(mentor_id: str, definition: Definition, current: Decimal) -> Milestone:
+def _updated(record: Milestone, **changes: object) -> Milestone:
+    """The record with the changes applied; the same object when they change nothing (detection's common case)."""
+    if all(getattr(record, name) == value for name, value in changes.items()):
+        return record
+    return replace(record, **changes)  # type: ignore[arg-type]
+
+
+def _new_record(
+    mentor_id: str,
+    definition: Definition,
+    current: Decimal,
+    status: Status = Status.IN_PROGRESS,
+    achieved_value: Decimal | None = None,
+    achieved_at: datetime | None = None,
+) -> Milestone:
     return Milestone(
         id=milestone_id(mentor_id, definition.key),
         mentor_id=mentor_id,
@@ -326,8 +342,10 @@ def _new_record(mentor_id: str, definition: Definition, current: Decimal) -> Mil
         type=definition.type,
         threshold=definition.threshold,
         position=definition.position,
-        status=Status.IN_PROGRESS,
+        status=status,
         current_value=current,
+        achieved_value=achieved_value,
+        achieved_at=achieved_at,
     )
 
 

@@ -83,10 +83,13 @@ async def _store_batch(
         updated = dict(states)
         for number, mentor_id, period in batch:
             try:
-                updated[mentor_id] = domain.record_period(updated[mentor_id], period)
+                with_period = domain.record_period(updated[mentor_id], period)
             except PeriodOverlap as exc:
                 rejected.append((number, exc.detail))
-        return {m: domain.detect_milestones(state, catalog, now) for m, state in updated.items()}
+                continue
+            # Line by line, exactly as a POST each: achieved values are the totals when first reached.
+            updated[mentor_id] = domain.detect_milestones(with_period, catalog, now)
+        return updated
 
     mentor_ids = list(dict.fromkeys(mentor_id for _, mentor_id, _ in batch))
     diff = await repository.change_mentors(mentor_ids, change)

@@ -1,0 +1,122 @@
+"""Bulk detection: a JSON Lines file gives the same stored state as posting each line, and a re-run changes nothing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from milestones.bulk import detect_lines
+from milestones.catalog import load_catalog
+from milestones.domain import Milestone
+from milestones.settings import Settings
+from milestones.storage import open_repository
+from milestones.web.app import create_app
+from tests.conftest import FakeClock
+from tests.factories import summary_body
+
+pytestmark = pytest.mark.anyio
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def lines(*bodies: object) -> list[bytes]:
+    return [json.dumps(b).encode() if not isinstance(b, bytes) else b for b in bodies]
+
+
+def comparable(milestones: list[Milestone]) -> list[tuple[object, ...]]:
+    return [
+        (m.definition_key, m.status, m.current_value, m.achieved_value, m.achieved_at, m.set_by_person)
+        for m in milestones
+    ]
+
+
+async def test_bulk_stores_the_same_state_as_posting_each_line(settings: Settings) -> None:
+    bodies = [
+        summary_body("a", year=2024, hours=60, contacts=20, activities=40),
+        summary_body("a", year=2025, hours=60.25, contacts=20, activities=40),
+        summary_body("b", hours=5),
+    ]
+    async with AsyncTestClient(app=create_app(settings, clock=FakeClock(NOW))) as client:
+        for body in bodies:
+            response = await client.post("/api/v1/milestones", json={**body, "mentor_id": "api-" + body["mentor_id"]})
+            assert response.status_code == 201
+    rejected: list[tuple[int, str]] = []
+    repository = await open_repository(settings)
+    try:
+        report = await detect_lines(
+            lines(*bodies), repository, load_catalog(), NOW, lambda n, m: rejected.append((n, m)), batch_size=2
+        )
+        for mentor in ("a", "b"):
+            bulk = await repository.mentor_milestones(mentor)
+            posted = await repository.mentor_milestones("api-" + mentor)
+            assert comparable(bulk) == comparable(posted)
+            assert await repository.periods(mentor) == await repository.periods("api-" + mentor)
+    finally:
+        await repository.close()
+    assert rejected == []
+    assert report.summaries == 3
+    assert report.mentors_changed == 2
+
+
+async def test_rerunning_a_file_changes_nothing(settings: Settings) -> None:
+    data = lines(*(summary_body(f"m{i}", hours=i * 10, contacts=i, activities=i * 3) for i in range(30)))
+    repository = await open_repository(settings)
+    try:
+        first = await detect_lines(data, repository, load_catalog(), NOW, lambda n, m: None, batch_size=7)
+        before = [await repository.mentor_milestones(f"m{i}") for i in range(30)]
+        second = await detect_lines(data, repository, load_catalog(), NOW, lambda n, m: None, batch_size=7)
+        after = [await repository.mentor_milestones(f"m{i}") for i in range(30)]
+    finally:
+        await repository.close()
+    assert first.milestones_written > 30
+    assert (second.mentors_changed, second.periods_written, second.milestones_written) == (0, 0, 0)
+    assert before == after
+
+
+async def test_bad_lines_are_reported_and_skipped(settings: Settings) -> None:
+    data = lines(
+        summary_body("ok"),
+        b"not json",
+        summary_body("bad", contacts=4.5),
+        summary_body("ok", start_date="2025-06-01", end_date="2026-05-31", year=2025),  # overlaps line 1
+        b"",
+        summary_body("ok2"),
+    )
+    rejected: list[tuple[int, str]] = []
+    repository = await open_repository(settings)
+    try:
+        report = await detect_lines(data, repository, load_catalog(), NOW, lambda n, m: rejected.append((n, m)))
+        stored_bad = await repository.periods("bad")
+        stored_ok = await repository.periods("ok")
+    finally:
+        await repository.close()
+    assert [n for n, _ in rejected] == [2, 3, 4]
+    assert "overlaps" in rejected[2][1]
+    assert report.summaries == 2
+    assert report.rejected == 3
+    assert stored_bad == []
+    assert len(stored_ok) == 1
+
+
+def test_detect_command_prints_a_report(tmp_path: Path) -> None:
+    path = tmp_path / "summaries.jsonl"
+    path.write_text("\n".join(json.dumps(summary_body(f"cli-{i}")) for i in range(5)) + "\n")
+    env = {"MILESTONES_DATABASE_URL": f"sqlite:///{tmp_path / 'm.sqlite3'}", "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(
+        [sys.executable, "-m", "milestones", "detect", str(path)], env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["summaries"] == 5
+    assert report["mentors_changed"] == 5
+    path.write_text('{"mentor_id": "x"}\n')
+    bad = subprocess.run(
+        [sys.executable, "-m", "milestones", "detect", str(path)], env=env, capture_output=True, text=True, check=False
+    )
+    assert bad.returncode == 1
+    assert "line 1:" in bad.stderr

@@ -52,6 +52,8 @@ _UNAVAILABLE = (
 CONNECT_TIMEOUT = 5.0
 ACQUIRE_TIMEOUT = 10.0
 COMMAND_TIMEOUT = 10.0
+# Bulk detection moves thousands of rows per statement; it is a batch job, not a request.
+BULK_COMMAND_TIMEOUT = 600.0
 
 _GET_MILESTONE = queries.numbered(queries.GET_MILESTONE)
 _MENTOR_MILESTONES = queries.numbered(queries.MENTOR_MILESTONES)
@@ -175,11 +177,12 @@ class PostgresRepository:
     async def change_mentors(self, mentor_ids: Sequence[str], change: MentorsChange) -> StateDiff:
         ids = list(mentor_ids)
         async with self._connection() as conn, conn.transaction():
-            await conn.execute(_LOCK_MENTORS, ids)
+            timeout = BULK_COMMAND_TIMEOUT
+            await conn.execute(_LOCK_MENTORS, ids, timeout=timeout)
             before = group_states(
                 ids,
-                await conn.fetch(_MENTORS_PERIODS, ids),
-                (milestone_from_row(r, _as_time) for r in await conn.fetch(_MENTORS_MILESTONES, ids)),
+                await conn.fetch(_MENTORS_PERIODS, ids, timeout=timeout),
+                (milestone_from_row(r, _as_time) for r in await conn.fetch(_MENTORS_MILESTONES, ids, timeout=timeout)),
                 _as_date,
             )
             after = change(before)
@@ -201,13 +204,18 @@ class PostgresRepository:
                 await conn.executemany(_UPSERT_MILESTONE, milestones)
             return
         # COPY into scratch tables and merge: several times faster than row-by-row upserts.
-        await conn.execute(queries.CREATE_BULK_TABLES)
+        timeout = BULK_COMMAND_TIMEOUT
+        await conn.execute(queries.CREATE_BULK_TABLES, timeout=timeout)
         if periods:
-            await conn.copy_records_to_table("bulk_periods", records=periods, columns=_PERIOD_COPY_COLUMNS)
-            await conn.execute(queries.MERGE_BULK_PERIODS)
+            await conn.copy_records_to_table(
+                "bulk_periods", records=periods, columns=_PERIOD_COPY_COLUMNS, timeout=timeout
+            )
+            await conn.execute(queries.MERGE_BULK_PERIODS, timeout=timeout)
         if milestones:
-            await conn.copy_records_to_table("bulk_milestones", records=milestones, columns=_MILESTONE_COPY_COLUMNS)
-            await conn.execute(queries.MERGE_BULK_MILESTONES)
+            await conn.copy_records_to_table(
+                "bulk_milestones", records=milestones, columns=_MILESTONE_COPY_COLUMNS, timeout=timeout
+            )
+            await conn.execute(queries.MERGE_BULK_MILESTONES, timeout=timeout)
 
     async def claim_idempotency_key(
         self, key: str, fingerprint: str, now: datetime, replaceable: Replaceable

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
+import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -70,6 +73,8 @@ class SqliteRepository:
         self._reader = connect(path, read_only=True)
         self._writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         self._writer: sqlite3.Connection | None = None
+        self._lock_path = path.with_name(path.name + ".write-lock")
+        self._write_lock = -1
 
     async def get(self, milestone_id: str) -> Milestone | None:
         row = self._read_one(queries.GET_MILESTONE, (milestone_id,))
@@ -149,58 +154,64 @@ class SqliteRepository:
     def _writer_connection(self) -> sqlite3.Connection:
         if self._writer is None:
             self._writer = connect(self._path)
+            self._write_lock = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         return self._writer
 
-    def _begin(self, conn: sqlite3.Connection) -> None:
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, queued behind writers in other processes (other workers, `detect`).
+
+        The queue is a file lock: the kernel hands it to the next writer the moment it is released, where
+        SQLite's own busy handler would poll with sleeps of up to 100 ms (the busy timeout still guards
+        against writers that do not take the file lock).
+        """
+        conn = self._writer_connection()
+        fcntl.flock(self._write_lock, fcntl.LOCK_EX)
         try:
-            # IMMEDIATE takes the write lock before reading, so what we read stays current until COMMIT.
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise DatabaseUnavailable(f"The database is busy: {exc}") from exc
+            try:
+                # IMMEDIATE takes SQLite's write lock before reading, so what we read stays current.
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise DatabaseUnavailable(f"The database is busy: {exc}") from exc
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        finally:
+            fcntl.flock(self._write_lock, fcntl.LOCK_UN)
 
     def _execute_in_writer(self, sql: str, params: Any) -> None:
         try:
-            self._writer_connection().execute(sql, params)
+            with self._transaction() as conn:
+                conn.execute(sql, params)
         except sqlite3.OperationalError as exc:
             raise DatabaseUnavailable(f"The database could not be written: {exc}") from exc
 
     def _claim_idempotency_key(
         self, key: str, fingerprint: str, now: datetime, replaceable: Replaceable
     ) -> IdempotencyRecord | None:
-        conn = self._writer_connection()
-        self._begin(conn)
-        try:
+        with self._transaction() as conn:
             inserted = conn.execute(queries.INSERT_IDEMPOTENCY_KEY, (key, fingerprint, encode_time(now))).rowcount
-            record = None
-            if not inserted:
-                record = idempotency_from_row(conn.execute(queries.GET_IDEMPOTENCY_KEY, (key,)).fetchone(), parse_time)
-                if replaceable(record):
-                    conn.execute(queries.RESTART_IDEMPOTENCY_KEY, (fingerprint, encode_time(now), key))
-                    record = None
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return record
+            if inserted:
+                return None
+            record = idempotency_from_row(conn.execute(queries.GET_IDEMPOTENCY_KEY, (key,)).fetchone(), parse_time)
+            if replaceable(record):
+                conn.execute(queries.RESTART_IDEMPOTENCY_KEY, (fingerprint, encode_time(now), key))
+                return None
+            return record
 
     def _change_mentor(self, mentor_id: str, change: MentorChange) -> tuple[MentorState, bool]:
-        conn = self._writer_connection()
-        self._begin(conn)
-        try:
+        with self._transaction() as conn:
             before = self._load_state(conn, mentor_id)
             after = change(before)
             diff = diff_states(before, after)
             self._write_diff(conn, diff)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return after, not diff.is_empty
 
     def _change_mentors(self, mentor_ids: list[str], change: MentorsChange) -> StateDiff:
-        conn = self._writer_connection()
-        self._begin(conn)
-        try:
+        with self._transaction() as conn:
             ids = json.dumps(mentor_ids)
             before = group_states(
                 mentor_ids,
@@ -211,10 +222,6 @@ class SqliteRepository:
             after = change(before)
             diff = merge_diffs(diff_states(before[m], state) for m, state in after.items())
             self._write_diff(conn, diff)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return diff
 
     def _write_diff(self, conn: sqlite3.Connection, diff: StateDiff) -> None:
@@ -240,6 +247,7 @@ class SqliteRepository:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+            os.close(self._write_lock)
 
 
 def _sqlite_period(mentor_id: str, period: Period) -> tuple[Any, ...]:

@@ -13,6 +13,7 @@ from milestones.errors import InvalidUpdate, MilestoneNotFound, PeriodNotFound, 
 
 MAX_PERIOD_DAYS = 366
 ID_SEPARATOR = "~"
+_ZERO = Decimal(0)
 
 
 class MetricType(StrEnum):
@@ -234,10 +235,10 @@ def detect_milestones(state: MentorState, catalog: Sequence[Definition], now: da
 
 def progress(milestone: Milestone) -> Progress:
     """Progress towards the threshold: a whole percentage in 0..99 and what is left, never negative."""
-    current = milestone.current_value
-    percentage = int((current * 100) // milestone.threshold) if milestone.threshold > 0 else 0
-    remaining = max(milestone.threshold - current, Decimal(0))
-    return Progress(current_value=current, percentage=max(0, min(percentage, 99)), remaining=remaining)
+    current, threshold = milestone.current_value, milestone.threshold
+    percentage = int((current * 100) // threshold) if threshold > 0 else 0
+    remaining = threshold - current if current < threshold else _ZERO
+    return Progress(current, 99 if percentage > 99 else max(percentage, 0), remaining)
 
 
 def in_progress_order(milestones: Iterable[Milestone]) -> list[Milestone]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from milestones.domain import MetricType, Milestone, Status, progress
+from milestones.domain import MetricType, Milestone, Progress, Status, progress
 
 # (singular, plural) of the noun that follows the threshold in each type's sentences.
 _NOUNS: dict[MetricType, tuple[str, str]] = {
@@ -25,14 +25,14 @@ _WORKING: dict[MetricType, str] = {
 }
 
 
-def accessibility_label(milestone: Milestone) -> str:
-    """A full English sentence describing the milestone as it stands now."""
+def accessibility_label(milestone: Milestone, state: Progress | None = None) -> str:
+    """A full English sentence describing the milestone as it stands now (pass its progress if known)."""
     singular, plural = _NOUNS[milestone.type]
     noun = singular if milestone.threshold == 1 else plural
     threshold = format_number(milestone.threshold)
     if milestone.status is Status.ACHIEVED and milestone.achieved_at is not None:
         return _REACHED[milestone.type].format(threshold=threshold, noun=noun, date=format_date(milestone.achieved_at))
-    state = progress(milestone)
+    state = state or progress(milestone)
     return _WORKING[milestone.type].format(
         current=format_number(state.current_value),
         threshold=threshold,

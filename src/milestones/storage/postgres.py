@@ -76,6 +76,14 @@ _FINISH_IDEMPOTENCY_KEY = queries.numbered(queries.FINISH_IDEMPOTENCY_KEY)
 _RELEASE_IDEMPOTENCY_KEY = queries.numbered(queries.RELEASE_IDEMPOTENCY_KEY)
 
 
+async def _keep_session(_: asyncpg.Connection) -> None:
+    """Skip the pool's default reset round trip on every release (RESET ALL, UNLISTEN, ...).
+
+    This service never changes session state: its advisory locks are transaction-scoped, and its temporary
+    tables are emptied at commit. asyncpg still rolls back a transaction left open.
+    """
+
+
 def _same(value: Any) -> Any:
     return value
 
@@ -112,6 +120,7 @@ class PostgresRepository:
                 max_size=pool_size,
                 timeout=CONNECT_TIMEOUT,
                 command_timeout=COMMAND_TIMEOUT,
+                reset=_keep_session,
             )
         except _UNAVAILABLE as exc:
             raise DatabaseUnavailable(f"PostgreSQL cannot be reached: {exc}") from exc

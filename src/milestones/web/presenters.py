@@ -31,6 +31,7 @@ def number(value: Decimal) -> float:
 
 
 def milestone_out(m: Milestone) -> MilestoneOut:
+    state = None if m.status is Status.ACHIEVED else progress(m)
     out = MilestoneOut(
         id=m.id,
         mentor_id=m.mentor_id,
@@ -38,16 +39,15 @@ def milestone_out(m: Milestone) -> MilestoneOut:
         type=m.type,
         status=m.status,
         threshold=number(m.threshold),
-        accessibility_label=accessibility_label(m),
+        accessibility_label=accessibility_label(m, state),
         badge_image_url=badge_path(m.definition_key),
     )
-    if m.status is Status.ACHIEVED:
+    if state is None:
         if m.achieved_value is not None:
             out.achieved_value = number(m.achieved_value)
         if m.achieved_at is not None:
             out.achieved_at = m.achieved_at
     else:
-        state = progress(m)
         out.achieved_value = out.current_value = number(state.current_value)
         out.progress_percentage = state.percentage
         out.remaining = number(state.remaining)

@@ -1,0 +1,1 @@
+"""Performance benchmark harness: `python -m bench.run` (see bench/README.md)."""

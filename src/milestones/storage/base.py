@@ -133,19 +133,21 @@ _STATUSES = {s.value: s for s in Status}
 
 
 def milestone_from_row(row: Sequence[Any], parse_time: Callable[[Any], datetime | None]) -> Milestone:
+    # Positional arguments in field order: this runs for every row read, millions of times in bulk runs.
+    achieved = row[9]
     return Milestone(
-        id=row[0],
-        mentor_id=row[1],
-        definition_key=row[2],
-        name=row[3],
-        type=_METRICS[row[4]],
-        threshold=from_centi(row[5]),
-        position=row[6],
-        status=_STATUSES[row[7]],
-        current_value=from_centi(row[8]),
-        achieved_value=None if row[9] is None else from_centi(row[9]),
-        achieved_at=parse_time(row[10]),
-        set_by_person=bool(row[11]),
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        _METRICS[row[4]],
+        Decimal(row[5]).scaleb(-2),
+        row[6],
+        _STATUSES[row[7]],
+        Decimal(row[8]).scaleb(-2),
+        None if achieved is None else Decimal(achieved).scaleb(-2),
+        parse_time(row[10]),
+        bool(row[11]),
     )
 
 

@@ -161,9 +161,13 @@ def totals(periods: Iterable[Period]) -> dict[MetricType, Decimal]:
 
 def crossing_time(periods: Sequence[Period], definition: Definition, now: datetime) -> datetime:
     """When the threshold was crossed: the end of the period that crossed it, never later than now."""
-    running = Decimal(0)
-    crossed_on = periods[-1].end_date if periods else now.date()
-    for period in _sorted_periods(periods):
+    return _crossing_time(_sorted_periods(periods), definition, now)
+
+
+def _crossing_time(ordered: Sequence[Period], definition: Definition, now: datetime) -> datetime:
+    running = _ZERO
+    crossed_on = ordered[-1].end_date if ordered else now.date()
+    for period in ordered:
         running += period.summary.value_of(definition.type)
         if running >= definition.threshold:
             crossed_on = period.end_date
@@ -179,6 +183,7 @@ def detect_milestones(state: MentorState, catalog: Sequence[Definition], now: da
     kept, as in progress. Records a person has set are left as they are, apart from current values.
     """
     sums = totals(state.periods)
+    ordered = _sorted_periods(state.periods)
     existing = {m.definition_key: m for m in state.milestones}
     kept: dict[str, Milestone] = {}
     unreached: dict[MetricType, list[Definition]] = {metric: [] for metric in MetricType}
@@ -198,7 +203,7 @@ def detect_milestones(state: MentorState, catalog: Sequence[Definition], now: da
                 current,
                 status=Status.ACHIEVED,
                 achieved_value=current,
-                achieved_at=crossing_time(state.periods, definition, now),
+                achieved_at=_crossing_time(ordered, definition, now),
             )
         else:
             unreached[definition.type].append(definition)

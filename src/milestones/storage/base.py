@@ -120,7 +120,7 @@ def diff_states(before: MentorState, after: MentorState) -> StateDiff:
 
 def to_centi(value: Decimal) -> int:
     """Values are stored as exact hundredths, so sums never pick up float noise."""
-    return int(value * 100)
+    return int(value.scaleb(2))
 
 
 def from_centi(value: int) -> Decimal:
@@ -157,10 +157,11 @@ def milestone_to_row(m: Milestone, encode_time: Callable[[datetime], Any]) -> tu
         m.mentor_id,
         m.definition_key,
         m.name,
-        m.type.value,
+        # The enums are str subclasses: the drivers store them as their text.
+        m.type,
         to_centi(m.threshold),
         m.position,
-        m.status.value,
+        m.status,
         to_centi(m.current_value),
         None if m.achieved_value is None else to_centi(m.achieved_value),
         None if m.achieved_at is None else encode_time(m.achieved_at),

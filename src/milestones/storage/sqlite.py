@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,10 @@ from milestones.storage.base import (
 _BUSY_TIMEOUT_MS = 30_000
 
 
+@lru_cache(maxsize=4096)
 def encode_time(moment: datetime) -> str:
-    # Fixed width, so text order is time order and range filters work on the column.
+    # Fixed width, so text order is time order and range filters work on the column. Cached: most
+    # achieved_at values are the last second of a few period end dates.
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -176,8 +179,15 @@ class SqliteRepository:
             try:
                 yield conn
                 conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
+            except BaseException as exc:
+                # After a full disk or an I/O error SQLite has already rolled back by itself, and a second
+                # ROLLBACK would fail and hide the real error.
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.OperationalError):
+                    # Nothing was written, and a retry may succeed (the disk has room again, a lock was
+                    # released): a 503 with Retry-After, not a 500.
+                    raise DatabaseUnavailable(f"The database could not be written: {exc}") from exc
                 raise
         finally:
             fcntl.flock(self._write_lock, fcntl.LOCK_UN)

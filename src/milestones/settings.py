@@ -19,6 +19,9 @@ class Settings(BaseSettings):
     )
     catalog_path: Path | None = Field(default=None, description="A TOML catalog replacing the packaged one")
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    body_timeout_seconds: float = Field(
+        default=10, gt=0, le=300, description="Longest wait for the next part of a request body before a 408"
+    )
     migrate_on_start: bool = Field(default=True, description="Apply migrations when `serve` starts")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)

@@ -42,7 +42,8 @@ _BUSY_TIMEOUT_MS = 30_000
 def encode_time(moment: datetime) -> str:
     # Fixed width, so text order is time order and range filters work on the column. Cached: most
     # achieved_at values are the last second of a few period end dates.
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat, not strftime: strftime("%Y") does not pad years before 1000.
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_time(value: Any) -> datetime | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from functools import cache
 from typing import Annotated, Any
 
 from litestar import Litestar, Response, Router, get
@@ -9,6 +11,7 @@ from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.params import PathParameter
+from litestar.routes import HTTPRoute
 from litestar.types import Message, Scope
 
 from milestones import __version__
@@ -17,6 +20,7 @@ from milestones.catalog import load_catalog
 from milestones.service import Clock, MilestoneService, utc_now
 from milestones.settings import Settings
 from milestones.storage import head_revision, open_repository
+from milestones.web.body_timeout import body_timeout
 from milestones.web.fast_reads import CONTRACT_ALIAS_PATH, MILESTONES_PATH, SECURITY_HEADERS, FastReads
 from milestones.web.problems import EXCEPTION_HANDLERS, problem, problem_responses
 from milestones.web.routes import MENTOR_ROUTES, MILESTONE_ROUTES, service_of
@@ -27,6 +31,29 @@ async def add_security_headers(message: Message, scope: Scope) -> None:
     """Runs on every message the app sends, so errors raised before routing get the headers too."""
     if message["type"] == "http.response.start":
         message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+
+
+_TYPED_PARAMETER = re.compile(r"\{(\w+):[^}]*\}")
+
+
+@cache
+def _allowed_methods(app: Litestar) -> dict[str, bytes]:
+    """Each route's path template (as in the ASGI scope) and the methods it answers."""
+    return {
+        _TYPED_PARAMETER.sub(r"{\1}", route.path): ", ".join(sorted(route.methods)).encode()
+        for route in app.routes
+        if isinstance(route, HTTPRoute)
+    }
+
+
+async def list_every_method_on_options(message: Message, scope: Scope) -> None:
+    """Litestar 2 answers OPTIONS with the methods of the first handler on a path only (litestar#4169)."""
+    if message["type"] != "http.response.start" or scope.get("method") != "OPTIONS":
+        return
+    allowed = _allowed_methods(Litestar.from_scope(scope)).get(scope.get("path_template", ""))
+    if allowed is not None:
+        headers = [(n, v) for n, v in message.get("headers", []) if n.lower() != b"allow"]
+        message["headers"] = [*headers, (b"allow", allowed)]
 
 
 @get("/healthz", summary="Liveness: the process is running", include_in_schema=True)
@@ -50,7 +77,7 @@ async def readyz(state: State) -> Response[HealthOut] | Response[ProblemDetails]
     "/assets/badges/{file_name:str}",
     summary="A milestone's badge image",
     media_type="image/png",
-    responses=problem_responses(404),
+    responses=problem_responses(404, 422),
     cache_control=None,
 )
 async def badge(state: State, file_name: Annotated[str, PathParameter(max_length=64)]) -> Response[bytes]:
@@ -96,7 +123,8 @@ def create_litestar_app(settings: Settings | None = None, *, clock: Clock = utc_
         on_startup=[open_service],
         on_shutdown=[close_service],
         exception_handlers=EXCEPTION_HANDLERS,
-        before_send=[add_security_headers],
+        before_send=[add_security_headers, list_every_method_on_options],
+        middleware=[body_timeout(settings.body_timeout_seconds)],
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="Milestones",

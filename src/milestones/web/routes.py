@@ -9,8 +9,9 @@ from typing import Annotated, Any, cast
 
 from litestar import Request, Response, delete, get, post, put
 from litestar.datastructures import ResponseHeader, State
+from litestar.enums import RequestEncodingType
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
+from litestar.params import Body, HeaderParameter, PathParameter, QueryParameter
 from msgspec import UNSET
 
 from milestones.domain import MetricType, MilestoneUpdate, Status
@@ -34,6 +35,8 @@ from milestones.web.schemas import (
     is_mentor_id,
 )
 
+# The request models refuse unknown fields; this says so in the OpenAPI document too.
+CLOSED_JSON = Body(media_type=RequestEncodingType.JSON, schema_extra={"additionalProperties": False})
 IfMatchHeader = Annotated[
     str | None, HeaderParameter(header="If-Match", description="An ETag from GET, to refuse lost updates")
 ]
@@ -130,7 +133,7 @@ async def list_milestones(
     "/{milestone_id:str}",
     summary="Get one milestone",
     response_headers=[ETAG_HEADER],
-    responses=problem_responses(404, 503),
+    responses=problem_responses(404, 422, 503),
 )
 async def get_milestone(state: State, milestone_id: MilestoneIdParam) -> Response[MilestoneOut]:
     milestone = await service_of(state).get(milestone_id)
@@ -146,11 +149,11 @@ async def get_milestone(state: State, milestone_id: MilestoneIdParam) -> Respons
     middleware=[idempotency_middleware],
     responses={
         200: ResponseSpec(MilestonePage, description="Nothing changed: the same summary was already stored"),
-        **problem_responses(400, 409, 413, 422, 503),
+        **problem_responses(400, 408, 409, 413, 422, 503),
     },
 )
 async def record_summary(
-    state: State, data: JSONBody[RecordSummaryIn], idempotency_key: IdempotencyKeyHeader = None
+    state: State, data: Annotated[RecordSummaryIn, CLOSED_JSON], idempotency_key: IdempotencyKeyHeader = None
 ) -> Response[MilestonePage]:
     milestones, changed = await service_of(state).record_summary(data.mentor_id, data.to_period())
     total = len(milestones)
@@ -164,12 +167,12 @@ async def record_summary(
     description="Send the ETag from GET as If-Match to update only the version you saw (412 otherwise).",
     before_request=strict_body(MilestoneUpdateIn),
     response_headers=[ETAG_HEADER],
-    responses=problem_responses(400, 404, 412, 413, 422, 503),
+    responses=problem_responses(400, 404, 408, 412, 413, 422, 503),
 )
 async def update_milestone(
     state: State,
     milestone_id: MilestoneIdParam,
-    data: JSONBody[MilestoneUpdateIn],
+    data: Annotated[MilestoneUpdateIn, CLOSED_JSON],
     if_match: IfMatchHeader = None,
 ) -> Response[MilestoneOut]:
     update = MilestoneUpdate(
@@ -185,7 +188,7 @@ async def update_milestone(
     "/{milestone_id:str}",
     summary="Remove a milestone record",
     status_code=200,
-    responses=problem_responses(404, 412, 503),
+    responses=problem_responses(404, 412, 422, 503),
 )
 async def delete_milestone(
     state: State, milestone_id: MilestoneIdParam, if_match: IfMatchHeader = None

@@ -7,6 +7,7 @@ import fcntl
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -165,12 +166,12 @@ class SqliteRepository:
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction, queued behind writers in other processes (other workers, `detect`).
 
-        The queue is a file lock: the kernel hands it to the next writer the moment it is released, where
-        SQLite's own busy handler would poll with sleeps of up to 100 ms (the busy timeout still guards
-        against writers that do not take the file lock).
+        The queue is a file lock polled every 2 ms at most, where SQLite's own busy handler would sleep
+        for up to 100 ms between tries (the busy timeout still guards against writers that do not take
+        the file lock).
         """
         conn = self._writer_connection()
-        fcntl.flock(self._write_lock, fcntl.LOCK_EX)
+        self._lock_writers()
         try:
             try:
                 # IMMEDIATE takes SQLite's write lock before reading, so what we read stays current.
@@ -192,6 +193,21 @@ class SqliteRepository:
                 raise
         finally:
             fcntl.flock(self._write_lock, fcntl.LOCK_UN)
+
+    def _lock_writers(self) -> None:
+        """Take the file lock, polling briefly, so that a stuck holder yields a 503 instead of a hang."""
+        deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+        pause = 0.0001
+        while True:
+            try:
+                fcntl.flock(self._write_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise DatabaseUnavailable("The database is busy: another writer held it too long.") from None
+                time.sleep(pause)
+                # Short pauses: the next writer gets the lock within 2 ms of its release.
+                pause = min(pause * 2, 0.002)
 
     def _execute_in_writer(self, sql: str, params: Any) -> None:
         try:

@@ -109,7 +109,10 @@ def create_litestar_app(settings: Settings | None = None, *, clock: Clock = utc_
         app.state.expected_revision = expected_revision
 
     async def close_service(app: Litestar) -> None:
-        await service_of(app.state).repository.close()
+        # Absent when start-up failed (the database was unreachable); there is nothing to close then.
+        service = app.state.get("service")
+        if service is not None:
+            await service.repository.close()
 
     return Litestar(
         route_handlers=[

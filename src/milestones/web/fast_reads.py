@@ -16,6 +16,7 @@ from litestar.enums import ScopeType
 from litestar.types import HTTPResponseBodyEvent, HTTPResponseStartEvent, HTTPScope, Receive, Scope, Send
 
 from milestones.domain import MetricType, Status
+from milestones.errors import MilestonesError
 from milestones.service import MilestoneService, Window
 from milestones.storage import MilestoneQuery
 from milestones.web.presenters import etag, milestone_out, page_out
@@ -42,7 +43,10 @@ class FastReads:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == ScopeType.HTTP and scope["method"] == "GET":
-            handled = await self._answer(scope, send)
+            try:
+                handled = await self._answer(scope, send)
+            except MilestonesError:
+                handled = False  # the framework renders it (a 503 problem with Retry-After)
             if handled:
                 return
         await self.litestar(scope, receive, send)

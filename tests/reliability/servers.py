@@ -1,0 +1,532 @@
+"""Real moving parts for reliability runs: `milestones serve` processes, a faulty TCP proxy, scratch databases."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Coroutine, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncpg
+import httpx
+
+from milestones.settings import Settings
+from milestones.storage import migrate
+
+POSTGRES_URL = os.environ.get("MILESTONES_TEST_POSTGRES_URL")
+POSTGRES_SKIP_REASON = "PostgreSQL reliability tests need MILESTONES_TEST_POSTGRES_URL (CI sets it; see README)"
+MILESTONES_PATH = "/api/v1/milestones"
+PROBLEM_JSON = "application/problem+json"
+
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --- request bodies ----------------------------------------------------------------------------------
+
+
+def month_period(index: int) -> tuple[date, date]:
+    """The index-th calendar month from January 2000: distinct indexes give periods that never overlap."""
+    year, month = divmod(index, 12)
+    start = date(2000 + year, month + 1, 1)
+    following = date(start.year + (month == 11), (month + 1) % 12 + 1, 1)
+    return start, following - timedelta(days=1)
+
+
+def summary_for(mentor_id: str, index: int, *, hours: float, contacts: int, activities: int) -> dict[str, Any]:
+    """A POST /api/v1/milestones body for the index-th month."""
+    start, end = month_period(index)
+    return {
+        "mentor_id": mentor_id,
+        "period": {"year": start.year, "start_date": start.isoformat(), "end_date": end.isoformat()},
+        "summary": {"total_hours": hours, "unique_contacts_helped": contacts, "activity_count": activities},
+    }
+
+
+# --- traffic that records every answer ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One request's outcome; status 0 means no HTTP answer at all (refused, reset, timed out)."""
+
+    kind: str
+    status: int
+    started: float
+    finished: float
+    content_type: str = ""
+    retry_after: str | None = None
+    problem_type: str | None = None
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def well_formed_503(self) -> bool:
+        """A 503 a client can act on: problem details saying so, and a whole-seconds Retry-After."""
+        return (
+            self.status == 503
+            and self.content_type == PROBLEM_JSON
+            and self.retry_after is not None
+            and self.retry_after.isdigit()
+            and int(self.retry_after) >= 1
+        )
+
+
+async def send(http: httpx.AsyncClient, kind: str, method: str, url: str, **kwargs: Any) -> tuple[Answer, Any]:
+    """Send one request; returns its Answer and the decoded body of a 2xx answer (else None)."""
+    started = time.monotonic()
+    try:
+        response = await http.request(method, url, **kwargs)
+    except httpx.TransportError:
+        return Answer(kind, 0, started, time.monotonic()), None
+    content_type = response.headers.get("content-type", "")
+    problem_type = response.json().get("type") if content_type == PROBLEM_JSON else None
+    answer = Answer(
+        kind,
+        response.status_code,
+        started,
+        time.monotonic(),
+        content_type,
+        response.headers.get("retry-after"),
+        problem_type,
+    )
+    return answer, response.json() if response.is_success else None
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """A POST: the period its body carried and, once answered 2xx, the milestones it answered with."""
+
+    mentor_id: str
+    start_date: str
+    end_date: str
+    summary: dict[str, Any]
+    milestones: list[dict[str, Any]] | None = field(default=None, compare=False)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.mentor_id, self.start_date, self.end_date)
+
+
+@dataclass
+class Traffic:
+    """A few clients that keep writing and reading until stopped, recording every answer.
+
+    Each client owns its mentors and posts them one new month after another, so every write is a distinct
+    period and its acknowledgement can be checked against the database later.
+    """
+
+    base_url: str
+    clients: int = 4
+    prefix: str = "t"
+    mentors_per_client: int = 1
+    first_month: int = 0
+    reads: bool = True
+    pause: float = 0.02
+    request_timeout: float = 60.0
+    answers: list[Answer] = field(default_factory=list)
+    acknowledged: list[Write] = field(default_factory=list)
+    attempted: list[Write] = field(default_factory=list)
+    # Of the writes that got no answer (status 0): a killed server may or may not have committed them.
+    unanswered: list[Write] = field(default_factory=list)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        limits = httpx.Limits(max_connections=self.clients * 2)
+        timeout = httpx.Timeout(self.request_timeout, connect=10.0)
+        async with httpx.AsyncClient(base_url=self.base_url, limits=limits, timeout=timeout) as http:
+            await asyncio.gather(*(self._client(http, n, stop) for n in range(self.clients)))
+
+    async def request(
+        self, http: httpx.AsyncClient, kind: str, method: str, url: str, **kwargs: Any
+    ) -> tuple[Answer, Any]:
+        answer, body = await send(http, kind, method, url, **kwargs)
+        self.answers.append(answer)
+        return answer, body
+
+    async def _client(self, http: httpx.AsyncClient, number: int, stop: asyncio.Event) -> None:
+        mentors = [f"{self.prefix}-{number}-{m}" for m in range(self.mentors_per_client)]
+        months = 0
+        milestone_ids: dict[str, str] = {}
+        while not stop.is_set():
+            mentor = mentors[months % len(mentors)]
+            index = self.first_month + months // len(mentors)
+            months += 1
+            body = summary_for(
+                mentor, index, hours=round(0.25 + (index % 9) * 1.5, 2), contacts=index % 4, activities=3
+            )
+            write = Write(mentor, body["period"]["start_date"], body["period"]["end_date"], body["summary"])
+            self.attempted.append(write)
+            answer, page = await self.request(http, "post", "POST", MILESTONES_PATH, json=body)
+            if page is not None:
+                self.acknowledged.append(replace(write, milestones=page["data"]))
+                if page["data"]:
+                    milestone_ids[mentor] = page["data"][-1]["id"]
+            elif answer.status == 0:
+                self.unanswered.append(write)
+            if self.reads and not stop.is_set():
+                await self.request(http, "list", "GET", MILESTONES_PATH, params={"mentor_id": mentor})
+                await self.request(http, "in_progress", "GET", f"{MILESTONES_PATH}/{mentor}/in-progress")
+                await self.request(http, "periods", "GET", f"/api/v1/mentors/{mentor}/periods")
+                if mentor in milestone_ids:
+                    await self.request(http, "get", "GET", f"{MILESTONES_PATH}/{milestone_ids[mentor]}")
+                    if index % 5 == 4:
+                        await self.request(
+                            http,
+                            "put",
+                            "PUT",
+                            f"{MILESTONES_PATH}/{milestone_ids[mentor]}",
+                            json={"status": "achieved"},
+                        )
+            await asyncio.sleep(self.pause)
+
+
+# --- a TCP proxy that can fail ------------------------------------------------------------------------
+
+
+class FaultyProxy:
+    """Forwards 127.0.0.1:`port` to a target, and on demand drops, refuses or stalls connections.
+
+    It runs its own event loop on a daemon thread, so synchronous tests and scripts can drive it.
+    """
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = 0
+        self.accepted = 0
+        self.dropped = 0
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="faulty-proxy", daemon=True)
+        self._server: asyncio.Server | None = None
+        self._sockets: set[asyncio.StreamWriter] = set()
+        self._flowing = asyncio.Event()
+
+    def __enter__(self) -> FaultyProxy:
+        self._thread.start()
+        self._call(self._listen())
+        self._call(self._set_flowing(True))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._call(self._drop())
+        self._call(self._stop_listening())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+
+    # The faults, each callable from any thread.
+
+    def drop_connections(self) -> int:
+        """Reset every open connection, both sides; returns how many client connections were cut."""
+        return self._call(self._drop())
+
+    def refuse_new(self) -> None:
+        """Stop listening: new connections are refused, as by a stopped server."""
+        self._call(self._stop_listening())
+
+    def outage(self) -> int:
+        """The database goes away: refuse new connections and reset the open ones."""
+        self.refuse_new()
+        return self.drop_connections()
+
+    def stall(self) -> None:
+        """A network partition: connections are accepted and kept, but no byte goes through either way."""
+        self._call(self._set_flowing(False))
+
+    def resume(self) -> None:
+        """Listen again (on the same port) and forward everything, including bytes held while stalled."""
+        self._call(self._listen())
+        self._call(self._set_flowing(True))
+
+    @property
+    def open_connections(self) -> int:
+        return len(self._sockets) // 2
+
+    # Loop side.
+
+    def _call(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=30)
+
+    async def _set_flowing(self, flowing: bool) -> None:
+        if flowing:
+            self._flowing.set()
+        else:
+            self._flowing.clear()
+
+    async def _listen(self) -> None:
+        if self._server is None:
+            self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port, reuse_address=True)
+            self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _stop_listening(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+
+    async def _drop(self) -> int:
+        writers = list(self._sockets)
+        for writer in writers:
+            sock = writer.get_extra_info("socket")
+            if sock is not None:
+                # Linger 0: the peer gets a RST, as when a server host crashes or a firewall cuts in.
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.transport.abort()
+        self._sockets.clear()
+        cut = len(writers) // 2
+        self.dropped += cut
+        return cut
+
+    async def _handle(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
+        self._sockets.add(client_writer)
+        try:
+            await self._flowing.wait()
+            upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            self._sockets.discard(client_writer)
+            client_writer.transport.abort()
+            return
+        if client_writer not in self._sockets:  # dropped while connecting
+            upstream_writer.transport.abort()
+            return
+        self._sockets.add(upstream_writer)
+        await asyncio.gather(
+            self._pipe(client_reader, upstream_writer, client_writer),
+            self._pipe(upstream_reader, client_writer, upstream_writer),
+        )
+
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, other: asyncio.StreamWriter
+    ) -> None:
+        try:
+            while data := await reader.read(65536):
+                await self._flowing.wait()
+                writer.write(data)
+                await writer.drain()
+        except (OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            for side in (writer, other):
+                self._sockets.discard(side)
+                side.transport.close()
+
+
+# --- `milestones serve` as a child process -------------------------------------------------------------
+
+
+class Service:
+    """`milestones serve` in its own process group, so a crash can take down its workers with it."""
+
+    def __init__(
+        self, database_url: str, workdir: Path, *, workers: int = 1, migrate_on_start: bool = True, **env: str
+    ) -> None:
+        self.database_url = database_url
+        self.workdir = workdir
+        self.workers = workers
+        self.migrate_on_start = migrate_on_start
+        self.extra_env = env
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.log_path = workdir / "serve.log"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, *, ready_timeout: float = 90.0) -> Service:
+        """Launch and wait until ready."""
+        self.launch()
+        self.wait_ready(ready_timeout)
+        return self
+
+    def launch(self) -> Service:
+        """Start the process without waiting, so several services can boot side by side."""
+        self.port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MILESTONES_")}
+        env.update(
+            MILESTONES_DATABASE_URL=self.database_url,
+            MILESTONES_MIGRATE_ON_START=str(self.migrate_on_start).lower(),
+            MILESTONES_LOG_LEVEL="warning",
+            **self.extra_env,
+        )
+        self.starts += 1
+        with self.log_path.open("ab") as log:
+            log.write(f"--- start {self.starts} on port {self.port}\n".encode())
+            log.flush()
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "milestones", "serve", "--port", str(self.port), "--workers", str(self.workers)],
+                cwd=self.workdir,
+                env=env,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+        return self
+
+    def wait_ready(self, timeout: float) -> None:
+        """Until /readyz answers 200 on every one of `workers` consecutive tries."""
+        deadline = time.monotonic() + timeout
+        streak = 0
+        while streak < self.workers:
+            try:
+                streak = streak + 1 if httpx.get(f"{self.base_url}/readyz", timeout=5).status_code == 200 else 0
+            except httpx.TransportError:
+                streak = 0
+            if self.process is None or self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"milestones serve did not become ready:\n{self.log_text()}")
+            if streak < self.workers:
+                time.sleep(0.1)
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: no shutdown hook, no flush, as in a power cut or OOM kill."""
+        self._signal(signal.SIGKILL)
+
+    def stop(self) -> None:
+        self._signal(signal.SIGTERM, timeout=30)
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def _signal(self, signum: int, timeout: float = 15) -> None:
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signum)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=timeout)
+        # Workers of a killed parent can outlive it for a moment; wait until the group is empty.
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(self.process.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        self.process = None
+
+    def __enter__(self) -> Service:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def crash_while_writing(service: Service, traffic: Traffic, acknowledged_before_kill: int, seed: int) -> float:
+    """Stream writes until enough are acknowledged, then SIGKILL the server at a random moment; returns when."""
+
+    async def scenario() -> float:
+        stop = asyncio.Event()
+        clients = asyncio.create_task(traffic.run(stop))
+        deadline = time.monotonic() + 60
+        while len(traffic.acknowledged) < acknowledged_before_kill and time.monotonic() < deadline:
+            if any(not a.is_success for a in traffic.answers):
+                break  # the checks after the crash report it
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(random.Random(seed).uniform(0, 0.05))
+        # No new request from here on; those already sent are cut by the kill.
+        stop.set()
+        killed_at = time.monotonic()
+        await asyncio.to_thread(service.kill)
+        await clients
+        return killed_at
+
+    return run(scenario())
+
+
+@contextlib.contextmanager
+def running(*services: Service, ready_timeout: float = 120.0) -> Iterator[None]:
+    """Boot the services side by side, and stop them all afterwards."""
+    try:
+        for service in services:
+            service.launch()
+        for service in services:
+            service.wait_ready(ready_timeout)
+        yield
+    finally:
+        for service in services:
+            service.stop()
+
+
+# --- scratch PostgreSQL databases ---------------------------------------------------------------------
+
+
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coroutine)
+
+
+async def _admin(sql: str) -> None:
+    assert POSTGRES_URL
+    conn = await asyncpg.connect(POSTGRES_URL, timeout=30)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def create_postgres_database() -> str:
+    """A new, migrated database named milestones_rel_*; returns its URL."""
+    assert POSTGRES_URL, POSTGRES_SKIP_REASON
+    name = f"milestones_rel_{uuid.uuid4().hex[:12]}"
+    run(_admin(f'CREATE DATABASE "{name}"'))
+    url = f"{POSTGRES_URL.rpartition('/')[0]}/{name}"
+    try:
+        migrate(Settings(database_url=url))
+    except BaseException:
+        drop_postgres_database(url)
+        raise
+    return url
+
+
+def drop_postgres_database(url: str) -> None:
+    name = url.rpartition("/")[2]
+    assert name.startswith("milestones_rel_")
+    run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def via_proxy(url: str, proxy: FaultyProxy) -> str:
+    """The same database URL, but through the proxy."""
+    scheme, _, rest = url.partition("://")
+    credentials, _, location = rest.rpartition("@")
+    database = location.partition("/")[2]
+    user = f"{credentials}@" if credentials else ""
+    return f"{scheme}://{user}127.0.0.1:{proxy.port}/{database}"
+
+
+async def postgres_rows(url: str, sql: str, *args: Any) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(url, timeout=30)
+    try:
+        return list(await conn.fetch(sql, *args))
+    finally:
+        await conn.close()
+
+
+def postgres_target(url: str) -> tuple[str, int]:
+    location = url.partition("://")[2].rpartition("@")[2].partition("/")[0]
+    host, _, port = location.partition(":")
+    return host or "127.0.0.1", int(port or 5432)

@@ -7,14 +7,14 @@ import fcntl
 import json
 import os
 import sqlite3
-import time
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from milestones.domain import MentorState, Milestone, Period, Status
 from milestones.errors import DatabaseUnavailable
@@ -37,6 +37,7 @@ from milestones.storage.base import (
 )
 
 _BUSY_TIMEOUT_MS = 30_000
+T = TypeVar("T")
 
 
 @lru_cache(maxsize=4096)
@@ -105,20 +106,15 @@ class SqliteRepository:
         return [period_from_row(r, _parse_date) for r in rows]
 
     async def change_mentor(self, mentor_id: str, change: MentorChange) -> tuple[MentorState, bool]:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._writer_thread, self._change_mentor, mentor_id, change)
+        return await self._in_writer(self._change_mentor, mentor_id, change)
 
     async def change_mentors(self, mentor_ids: Sequence[str], change: MentorsChange) -> StateDiff:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._writer_thread, self._change_mentors, list(mentor_ids), change)
+        return await self._in_writer(self._change_mentors, list(mentor_ids), change)
 
     async def claim_idempotency_key(
         self, key: str, fingerprint: str, now: datetime, replaceable: Replaceable
     ) -> IdempotencyRecord | None:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._writer_thread, self._claim_idempotency_key, key, fingerprint, now, replaceable
-        )
+        return await self._in_writer(self._claim_idempotency_key, key, fingerprint, now, replaceable)
 
     async def finish_idempotency_key(
         self, key: str, fingerprint: str, status_code: int, content_type: str, body: bytes
@@ -151,8 +147,23 @@ class SqliteRepository:
             raise DatabaseUnavailable(f"The database could not be read: {exc}") from exc
 
     async def _write(self, sql: str, params: Any) -> None:
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._writer_thread, self._execute_in_writer, sql, params)
+        await self._in_writer(self._execute_in_writer, sql, params)
+
+    async def _in_writer(self, work: Callable[..., T], *args: Any) -> T:
+        """Run `work` on the writer thread; give up with a 503 if it cannot start within the busy timeout.
+
+        Work that has not started by then is withdrawn, so a request answered 503 never writes later.
+        """
+        job = _WriterJob(work, args)
+        future = asyncio.get_running_loop().run_in_executor(self._writer_thread, job.run)
+        try:
+            return cast(T, await asyncio.wait_for(asyncio.shield(future), _BUSY_TIMEOUT_MS / 1000))
+        except TimeoutError:
+            if job.withdraw():
+                # Nobody awaits it any more; retrieve its (withdrawn) outcome so it is not reported.
+                future.add_done_callback(lambda done: done.exception())
+                raise DatabaseUnavailable("The database is busy: another writer held it too long.") from None
+            return cast(T, await future)
 
     # Everything below runs on the writer thread only.
 
@@ -166,12 +177,12 @@ class SqliteRepository:
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction, queued behind writers in other processes (other workers, `detect`).
 
-        The queue is a file lock polled every 2 ms at most, where SQLite's own busy handler would sleep
-        for up to 100 ms between tries (the busy timeout still guards against writers that do not take
-        the file lock).
+        The queue is a file lock: the kernel hands it to the next writer the moment it is released, where
+        SQLite's own busy handler would sleep for up to 100 ms between tries. A holder that never lets go
+        is bounded by `_in_writer`'s timeout.
         """
         conn = self._writer_connection()
-        self._lock_writers()
+        fcntl.flock(self._write_lock, fcntl.LOCK_EX)
         try:
             try:
                 # IMMEDIATE takes SQLite's write lock before reading, so what we read stays current.
@@ -179,6 +190,7 @@ class SqliteRepository:
             except sqlite3.OperationalError as exc:
                 raise DatabaseUnavailable(f"The database is busy: {exc}") from exc
             try:
+                _WriterJob.start_current()
                 yield conn
                 conn.execute("COMMIT")
             except BaseException as exc:
@@ -193,21 +205,6 @@ class SqliteRepository:
                 raise
         finally:
             fcntl.flock(self._write_lock, fcntl.LOCK_UN)
-
-    def _lock_writers(self) -> None:
-        """Take the file lock, polling briefly, so that a stuck holder yields a 503 instead of a hang."""
-        deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
-        pause = 0.0001
-        while True:
-            try:
-                fcntl.flock(self._write_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise DatabaseUnavailable("The database is busy: another writer held it too long.") from None
-                time.sleep(pause)
-                # Short pauses: the next writer gets the lock within 2 ms of its release.
-                pause = min(pause * 2, 0.002)
 
     def _execute_in_writer(self, sql: str, params: Any) -> None:
         try:
@@ -275,6 +272,45 @@ class SqliteRepository:
             self._writer.close()
             self._writer = None
             os.close(self._write_lock)
+
+
+class _WriterJob:
+    """A unit of writer-thread work that the waiting request can withdraw until its transaction starts."""
+
+    _current = threading.local()
+
+    def __init__(self, work: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self._work = work
+        self._args = args
+        self._state_lock = threading.Lock()
+        self._withdrawn = False
+        self._started = False
+
+    def run(self) -> Any:
+        _WriterJob._current.job = self
+        try:
+            return self._work(*self._args)
+        finally:
+            _WriterJob._current.job = None
+
+    @classmethod
+    def start_current(cls) -> None:
+        """Called with the write lock held: from here on the work will complete, unless it was withdrawn."""
+        job: _WriterJob | None = getattr(cls._current, "job", None)
+        if job is None:
+            return
+        with job._state_lock:
+            if job._withdrawn:
+                raise DatabaseUnavailable("The request stopped waiting for the database.")
+            job._started = True
+
+    def withdraw(self) -> bool:
+        """Withdraw the work if it has not started its transaction; False when it already has."""
+        with self._state_lock:
+            if self._started:
+                return False
+            self._withdrawn = True
+            return True
 
 
 def _sqlite_period(mentor_id: str, period: Period) -> tuple[Any, ...]:

@@ -1,0 +1,47 @@
+"""The SQLite writer: a writer stuck in another process yields a 503, and the withdrawn write never lands."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from milestones import domain
+from milestones.errors import DatabaseUnavailable
+from milestones.settings import Settings
+from milestones.storage import open_repository, sqlite
+from tests.factories import ladder, period
+
+pytestmark = pytest.mark.anyio
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def add_hours(state: domain.MentorState) -> domain.MentorState:
+    with_period = domain.record_period(state, period(date(2025, 1, 1), hours="5"))
+    return domain.detect_milestones(with_period, ladder(), NOW)
+
+
+async def test_a_stuck_writer_elsewhere_gives_503_and_the_write_is_withdrawn(
+    tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "writer.sqlite3"
+    shutil.copyfile(sqlite_template, path)
+    monkeypatch.setattr(sqlite, "_BUSY_TIMEOUT_MS", 300)
+    holder = os.open(path.with_name(path.name + ".write-lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(holder, fcntl.LOCK_EX)  # another process's writer, stuck mid-transaction
+    repository = await open_repository(Settings(database_url=f"sqlite:///{path}"))
+    try:
+        with pytest.raises(DatabaseUnavailable):
+            await repository.change_mentor("m", add_hours)
+        fcntl.flock(holder, fcntl.LOCK_UN)  # the stuck writer lets go
+        # The next write runs normally, and the withdrawn one was never applied.
+        _, changed = await repository.change_mentor("other", add_hours)
+        assert changed
+        assert await repository.periods("m") == []
+    finally:
+        os.close(holder)
+        await repository.close()

@@ -31,6 +31,25 @@ HOT_QUERIES: list[tuple[str, str, tuple[Any, ...]]] = [
 ]
 
 
+# Bulk detection loads a batch of mentors at once; each database has its own form.
+BULK_QUERIES = {
+    "sqlite": [
+        ("batch's periods", queries.MENTORS_PERIODS_SQLITE, ('["a", "b"]',)),
+        ("batch's milestones", queries.MENTORS_MILESTONES_SQLITE, ('["a", "b"]',)),
+    ],
+    "postgres": [
+        ("batch's periods", queries.MENTORS_PERIODS_POSTGRES, (["a", "b"],)),
+        ("batch's milestones", queries.MENTORS_MILESTONES_POSTGRES, (["a", "b"],)),
+    ],
+}
+
+
+@pytest.mark.parametrize("index", range(len(BULK_QUERIES["sqlite"])))
+async def test_bulk_queries_use_an_index(settings: Settings, index: int) -> None:
+    name, sql, params = BULK_QUERIES["sqlite" if settings.is_sqlite else "postgres"][index]
+    await test_hot_queries_use_an_index(settings, name, sql, params)
+
+
 @pytest.mark.parametrize(("name", "sql", "params"), HOT_QUERIES, ids=[q[0] for q in HOT_QUERIES])
 async def test_hot_queries_use_an_index(settings: Settings, name: str, sql: str, params: tuple[Any, ...]) -> None:
     if settings.is_sqlite:
@@ -38,7 +57,9 @@ async def test_hot_queries_use_an_index(settings: Settings, name: str, sql: str,
         plan = " | ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params))
         conn.close()
         assert "SEARCH" in plan, f"{name}: {plan}"
-        assert "SCAN" not in plan.replace("SCAN CONSTANT", ""), f"{name}: {plan}"
+        # json_each is a table-valued function: scanning the batch's ids is the point.
+        scans = [step for step in plan.split(" | ") if "SCAN" in step and "CONSTANT" not in step]
+        assert all("json_each" in step or step.startswith("SCAN ids") for step in scans), f"{name}: {plan}"
         return
     conn = await asyncpg.connect(settings.database_url)
     try:

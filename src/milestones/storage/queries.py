@@ -36,9 +36,12 @@ MENTORS_MILESTONES_SQLITE = (
     " ON milestones.id >= ids.value || '~' AND milestones.id < ids.value || char(127)"
 )
 MENTORS_PERIODS_POSTGRES = f"SELECT mentor_id, {PERIOD_COLUMNS} FROM periods WHERE mentor_id = ANY(?::text[])"
+# COLLATE "C" as on the id column: without it the bounds compare in the default collation and the
+# planner cannot use the primary key (a sequential scan per batch).
 MENTORS_MILESTONES_POSTGRES = (
     f"SELECT {_QUALIFIED_MILESTONE_COLUMNS} FROM unnest(?::text[]) AS ids(mentor) JOIN milestones"
-    " ON milestones.id >= ids.mentor || '~' AND milestones.id < ids.mentor || chr(127)"
+    " ON milestones.id >= (ids.mentor || '~') COLLATE \"C\""
+    ' AND milestones.id < (ids.mentor || chr(127)) COLLATE "C"'
 )
 LOCK_MENTORS = "SELECT pg_advisory_xact_lock(hashtextextended(id, 0)) FROM unnest(?::text[]) AS ids(id) ORDER BY id"
 # Bulk upserts on PostgreSQL: rows are COPYed into these scratch tables, then merged.

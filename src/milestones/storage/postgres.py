@@ -187,6 +187,7 @@ class PostgresRepository:
         ids = list(mentor_ids)
         async with self._connection() as conn, conn.transaction():
             timeout = BULK_COMMAND_TIMEOUT
+            await conn.execute(queries.PREFER_INDEXES)
             await conn.execute(_LOCK_MENTORS, ids, timeout=timeout)
             before = group_states(
                 ids,

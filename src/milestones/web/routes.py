@@ -38,12 +38,12 @@ from milestones.web.schemas import (
 # The request models refuse unknown fields; this says so in the OpenAPI document too.
 CLOSED_JSON = Body(media_type=RequestEncodingType.JSON, schema_extra={"additionalProperties": False})
 IfMatchHeader = Annotated[
-    str | None, HeaderParameter(header="If-Match", description="An ETag from GET, to refuse lost updates")
+    str | None, HeaderParameter(name="If-Match", description="An ETag from GET, to refuse lost updates")
 ]
 IdempotencyKeyHeader = Annotated[
     str | None,
     HeaderParameter(
-        header="Idempotency-Key",
+        name="Idempotency-Key",
         max_length=255,
         description="Retries with the same key and body get the first response (kept 24 hours)",
     ),

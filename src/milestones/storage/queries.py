@@ -100,7 +100,7 @@ def mentor_range(mentor_id: str) -> tuple[str, str]:
 
 
 @dataclass(frozen=True, slots=True)
-class Listing:
+class ListingStatements:
     """The statements of one listing; the page takes LIMIT and OFFSET after `page_params`."""
 
     page: str
@@ -109,7 +109,7 @@ class Listing:
     count_params: list[Any]
 
 
-def list_milestones(query: MilestoneQuery, encode_time: Callable[[datetime], Any]) -> Listing:
+def list_milestones(query: MilestoneQuery, encode_time: Callable[[datetime], Any]) -> ListingStatements:
     """The page and count statements of a filtered listing, and their parameters.
 
     One mentor's listing is in catalog order; any other, and every cursor walk, is in id order so that
@@ -139,7 +139,7 @@ def list_milestones(query: MilestoneQuery, encode_time: Callable[[datetime], Any
         params.append(query.after_id)
     order = "position, id" if query.mentor_id is not None and query.after_id is None else "id"
     page = f"SELECT {MILESTONE_COLUMNS} FROM milestones {_where(conditions)} ORDER BY {order} LIMIT ? OFFSET ?"
-    return Listing(page, params, count, count_params)
+    return ListingStatements(page, params, count, count_params)
 
 
 def _where(conditions: list[str]) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date
-from decimal import Decimal
 from typing import Annotated, Any, cast
 
 from litestar import Request, Response, delete, get, post, put
@@ -32,6 +31,7 @@ from milestones.web.schemas import (
     RecordSummaryIn,
     RequestInvalid,
     decode_strict,
+    exact,
     is_mentor_id,
 )
 
@@ -177,7 +177,7 @@ async def update_milestone(
 ) -> Response[MilestoneOut]:
     update = MilestoneUpdate(
         status=None if data.status is UNSET else data.status,
-        achieved_value=None if data.achieved_value is UNSET else to_decimal(data.achieved_value),
+        achieved_value=None if data.achieved_value is UNSET else exact(data.achieved_value),
         achieved_at=None if data.achieved_at is UNSET else data.achieved_at.astimezone(UTC),
     )
     milestone = await service_of(state).update(milestone_id, update, parse_if_match(if_match))
@@ -283,8 +283,3 @@ def period_bounds(year: int | None, start_date: date | None, end_date: date | No
     if start_date and end_date and start_date > end_date:
         raise RequestInvalid("start_date is after end_date.", [FieldError("start_date", "after end_date")])
     return start_date, end_date
-
-
-def to_decimal(value: float) -> Decimal:
-    # repr is the shortest text that round-trips, so 312.57 stays 312.57 rather than 312.569999...
-    return Decimal(repr(value))

@@ -72,8 +72,14 @@ def is_mentor_id(value: str) -> bool:
     return _MENTOR_ID.fullmatch(value) is not None
 
 
+def exact(value: float) -> Decimal:
+    """The decimal a JSON number was written as: repr is the shortest text that round-trips (312.57, not
+    312.569999...)."""
+    return Decimal(repr(value))
+
+
 def has_two_decimals_at_most(value: float) -> bool:
-    return Decimal(repr(value)).as_tuple().exponent >= -2  # type: ignore[operator]
+    return exact(value).as_tuple().exponent >= -2  # type: ignore[operator]
 
 
 class PeriodIn(Struct, forbid_unknown_fields=True):
@@ -119,8 +125,7 @@ class RecordSummaryIn(Struct, forbid_unknown_fields=True):
             end_date=self.period.end_date,
             year=self.period.year,
             summary=Summary(
-                # repr is the shortest text that round-trips: 312.57 stays 312.57, not 312.569999...
-                total_hours=Decimal(repr(self.summary.total_hours)),
+                total_hours=exact(self.summary.total_hours),
                 unique_contacts_helped=int(self.summary.unique_contacts_helped),
                 activity_count=int(self.summary.activity_count),
             ),

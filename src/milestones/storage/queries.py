@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from milestones.storage.base import MilestoneQuery
@@ -146,6 +147,7 @@ def _where(conditions: list[str]) -> str:
     return f"WHERE {' AND '.join(conditions)}" if conditions else ""
 
 
+@cache  # listings are built per request, from a few dozen filter combinations
 def numbered(sql: str) -> str:
     """Rewrite `?` placeholders as PostgreSQL's `$1, $2, ...`."""
     counter = iter(range(1, 1_000))

@@ -207,11 +207,9 @@ class SqliteRepository:
             fcntl.flock(self._write_lock, fcntl.LOCK_UN)
 
     def _execute_in_writer(self, sql: str, params: Any) -> None:
-        try:
-            with self._transaction() as conn:
-                conn.execute(sql, params)
-        except sqlite3.OperationalError as exc:
-            raise DatabaseUnavailable(f"The database could not be written: {exc}") from exc
+        # _transaction turns SQLite's operational errors into DatabaseUnavailable.
+        with self._transaction() as conn:
+            conn.execute(sql, params)
 
     def _claim_idempotency_key(
         self, key: str, fingerprint: str, now: datetime, replaceable: Replaceable

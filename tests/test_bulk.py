@@ -63,6 +63,33 @@ async def test_bulk_stores_the_same_state_as_posting_each_line(settings: Setting
     assert report.mentors_changed == 2
 
 
+async def test_batches_sharing_a_mentor_apply_in_line_order(settings: Settings) -> None:
+    """One line per batch: each batch's rows are read before the batch ahead of it is written, and the
+    later batches are detected in the second process, so this takes the re-evaluation path."""
+    bodies = [
+        summary_body("a", year=2023, hours=40, contacts=5),
+        summary_body("b", year=2023, hours=5),
+        summary_body("a", year=2024, hours=40, contacts=5),
+        summary_body("a", year=2025, hours=40, contacts=20),
+        summary_body("a", year=2024, hours=70, contacts=5),  # a correction of the 2024 period
+    ]
+    async with AsyncTestClient(app=create_app(settings, clock=FakeClock(NOW))) as client:
+        for body in bodies:
+            response = await client.post("/api/v1/milestones", json={**body, "mentor_id": "api-" + body["mentor_id"]})
+            assert response.status_code == 201
+    repository = await open_repository(settings)
+    try:
+        report = await detect_lines(lines(*bodies), repository, load_catalog(), NOW, lambda n, m: None, batch_size=1)
+        for mentor in ("a", "b"):
+            bulk = await repository.mentor_milestones(mentor)
+            assert comparable(bulk) == comparable(await repository.mentor_milestones("api-" + mentor))
+            assert await repository.periods(mentor) == await repository.periods("api-" + mentor)
+    finally:
+        await repository.close()
+    assert report.summaries == 5
+    assert report.periods_written == 5
+
+
 async def test_rerunning_a_file_changes_nothing(settings: Settings) -> None:
     data = lines(*(summary_body(f"m{i}", hours=i * 10, contacts=i, activities=i * 3) for i in range(30)))
     repository = await open_repository(settings)

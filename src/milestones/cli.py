@@ -31,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     commands.add_parser("migrate", help="apply the schema migrations to the configured database")
     detect = commands.add_parser("detect", help="store and evaluate a JSON Lines file of summaries (POST bodies)")
     detect.add_argument("file", type=Path, help="one POST /api/v1/milestones body per line; - for stdin")
-    detect.add_argument("--batch-size", type=int, default=2000, help="mentors' summaries per transaction")
+    detect.add_argument("--batch-size", type=int, default=5000, help="summaries per transaction (default 5000)")
     args = parser.parse_args(argv)
 
     try:

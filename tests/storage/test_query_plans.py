@@ -10,7 +10,7 @@ import pytest
 
 from milestones.settings import Settings
 from milestones.storage import MilestoneQuery, queries
-from milestones.storage.sqlite import encode_time
+from milestones.storage.base import encode_time
 
 pytestmark = pytest.mark.anyio
 

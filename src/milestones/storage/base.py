@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Protocol
 
 from milestones.domain import MentorState, MetricType, Milestone, Period, Status, Summary
+from milestones.row_detection import RowsDiff, StoredRows
 
 MentorChange = Callable[[MentorState], MentorState]
 
@@ -57,8 +59,8 @@ class IdempotencyRecord:
 Replaceable = Callable[[IdempotencyRecord], bool]
 
 
-# Bulk form of MentorChange: gets the states of a batch of mentors, returns new states for those it changed.
-MentorsChange = Callable[[dict[str, MentorState]], dict[str, MentorState]]
+# Bulk form of MentorChange: gets a batch of mentors' stored rows, returns the rows to write.
+RowsChange = Callable[[StoredRows], RowsDiff]
 
 
 class MilestoneRepository(Protocol):
@@ -81,8 +83,18 @@ class MilestoneRepository(Protocol):
         """
         ...
 
-    async def change_mentors(self, mentor_ids: Sequence[str], change: MentorsChange) -> StateDiff:
-        """The bulk form of change_mentor: one transaction for a batch of mentors; returns what it wrote."""
+    async def read_rows(self, mentor_ids: Sequence[str]) -> StoredRows:
+        """The stored rows of a batch of mentors, for bulk detection: dates and times as ISO text."""
+        ...
+
+    async def write_rows(
+        self, mentor_ids: Sequence[str], seen: StoredRows, diff: RowsDiff, change: RowsChange
+    ) -> RowsDiff:
+        """The bulk form of change_mentor: write `diff`, worked out from the rows `seen` earlier by `read_rows`.
+
+        In one transaction with the mentors locked: if their rows are no longer as seen, `change` works out
+        the diff again from the current ones. Returns what was written.
+        """
         ...
 
     async def claim_idempotency_key(
@@ -116,6 +128,17 @@ def diff_states(before: MentorState, after: MentorState) -> StateDiff:
         upsert_milestones=[m for key, m in new_milestones.items() if old_milestones.get(key) != m],
         delete_milestones=[m for key, m in old_milestones.items() if key not in new_milestones],
     )
+
+
+@lru_cache(maxsize=4096)
+def encode_time(moment: datetime) -> str:
+    """A time as ISO text in UTC with microseconds: how SQLite stores times and how bulk rows carry them.
+
+    Fixed width, so text order is time order (range filters work on the column, and bulk detection compares
+    times as text). isoformat, not strftime: strftime("%Y") does not pad years before 1000. Cached: most
+    achieved_at values are the last second of a few period end dates.
+    """
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def to_centi(value: Decimal) -> int:
@@ -205,36 +228,3 @@ def idempotency_from_row(row: Sequence[Any], parse_time: Callable[[Any], datetim
         body=None if row[3] is None else bytes(row[3]),
         created_at=created_at,
     )
-
-
-def merge_diffs(diffs: Iterable[StateDiff]) -> StateDiff:
-    merged = StateDiff()
-    for diff in diffs:
-        merged.upsert_periods.extend(diff.upsert_periods)
-        merged.delete_periods.extend(diff.delete_periods)
-        merged.upsert_milestones.extend(diff.upsert_milestones)
-        merged.delete_milestones.extend(diff.delete_milestones)
-    return merged
-
-
-def group_states(
-    mentor_ids: Sequence[str],
-    period_rows: Iterable[Sequence[Any]],
-    milestones: Iterable[Milestone],
-    parse_date: Callable[[Any], date],
-) -> dict[str, MentorState]:
-    """Assemble the states of several mentors from rows of all of them (period rows lead with mentor_id)."""
-    periods: dict[str, list[Period]] = {m: [] for m in mentor_ids}
-    for row in period_rows:
-        periods[row[0]].append(period_from_row(row[1:], parse_date))
-    owned: dict[str, list[Milestone]] = {m: [] for m in mentor_ids}
-    for milestone in milestones:
-        owned[milestone.mentor_id].append(milestone)
-    return {
-        m: MentorState(
-            mentor_id=m,
-            periods=tuple(sorted(periods[m], key=lambda p: p.span)),
-            milestones=tuple(sorted(owned[m], key=lambda x: (x.position, x.id))),
-        )
-        for m in mentor_ids
-    }

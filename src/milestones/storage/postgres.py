@@ -5,24 +5,25 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 import asyncpg
 
 from milestones.domain import MentorState, Milestone, Period, Status
 from milestones.errors import DatabaseUnavailable
+from milestones.row_detection import RowsDiff, StoredRows
 from milestones.storage import queries
 from milestones.storage.base import (
     IdempotencyRecord,
     MentorChange,
-    MentorsChange,
     MilestoneQuery,
     Replaceable,
+    RowsChange,
     StateDiff,
     diff_states,
-    group_states,
+    encode_time,
     idempotency_from_row,
-    merge_diffs,
     milestone_from_row,
     milestone_to_row,
     period_from_row,
@@ -95,6 +96,40 @@ def _as_time(value: Any) -> datetime | None:
 def _as_date(value: Any) -> date:
     assert isinstance(value, date)
     return value
+
+
+# Bulk rows carry dates and times as ISO text (SQLite's form); PostgreSQL's own types are converted at the
+# boundary. Cached: a bulk file holds a handful of distinct dates.
+_date_text = lru_cache(maxsize=4096)(date.isoformat)
+_date_from_text = lru_cache(maxsize=4096)(date.fromisoformat)
+_time_from_text = lru_cache(maxsize=4096)(datetime.fromisoformat)
+_ACHIEVED_AT = queries.MILESTONE_COLUMNS.split(", ").index("achieved_at")
+
+
+def _bulk_period(row: Sequence[Any]) -> tuple[Any, ...]:
+    return (row[0], _date_text(row[1]), _date_text(row[2]), *row[3:])
+
+
+def _bulk_milestone(row: Sequence[Any]) -> tuple[Any, ...]:
+    moment = row[_ACHIEVED_AT]
+    return (*row[:_ACHIEVED_AT], None if moment is None else encode_time(moment), *row[_ACHIEVED_AT + 1 :])
+
+
+def _copy_period(row: Sequence[Any]) -> tuple[Any, ...]:
+    return (row[0], _date_from_text(row[1]), _date_from_text(row[2]), *row[3:])
+
+
+def _copy_milestone(row: Sequence[Any]) -> tuple[Any, ...]:
+    moment = row[_ACHIEVED_AT]
+    return (*row[:_ACHIEVED_AT], None if moment is None else _time_from_text(moment), *row[_ACHIEVED_AT + 1 :])
+
+
+async def _stored_rows(conn: asyncpg.Connection, ids: list[str]) -> StoredRows:
+    timeout = BULK_COMMAND_TIMEOUT
+    return StoredRows(
+        [_bulk_period(r) for r in await conn.fetch(_MENTORS_PERIODS, ids, timeout=timeout)],
+        [_bulk_milestone(r) for r in await conn.fetch(_MENTORS_MILESTONES, ids, timeout=timeout)],
+    )
 
 
 def asyncpg_dsn(url: str) -> str:
@@ -183,49 +218,57 @@ class PostgresRepository:
             await self._write_diff(conn, diff)
         return after, not diff.is_empty
 
-    async def change_mentors(self, mentor_ids: Sequence[str], change: MentorsChange) -> StateDiff:
+    async def read_rows(self, mentor_ids: Sequence[str]) -> StoredRows:
+        async with self._connection() as conn:
+            return await _stored_rows(conn, list(mentor_ids))
+
+    async def write_rows(
+        self, mentor_ids: Sequence[str], seen: StoredRows, diff: RowsDiff, change: RowsChange
+    ) -> RowsDiff:
         ids = list(mentor_ids)
+        timeout = BULK_COMMAND_TIMEOUT
         async with self._connection() as conn, conn.transaction():
-            timeout = BULK_COMMAND_TIMEOUT
             await conn.execute(queries.PREFER_INDEXES)
             await conn.execute(_LOCK_MENTORS, ids, timeout=timeout)
-            before = group_states(
-                ids,
-                await conn.fetch(_MENTORS_PERIODS, ids, timeout=timeout),
-                (milestone_from_row(r, _as_time) for r in await conn.fetch(_MENTORS_MILESTONES, ids, timeout=timeout)),
-                _as_date,
-            )
-            after = change(before)
-            diff = merge_diffs(diff_states(before[m], state) for m, state in after.items())
-            await self._write_diff(conn, diff, bulk=True)
+            stored = await _stored_rows(conn, ids)
+            if stored != seen:
+                # Written since they were read (by a POST, or another bulk run): work the diff out again.
+                diff = change(stored)
+            await self._merge_rows(conn, diff)
         return diff
 
-    async def _write_diff(self, conn: asyncpg.Connection, diff: StateDiff, *, bulk: bool = False) -> None:
+    async def _merge_rows(self, conn: asyncpg.Connection, diff: RowsDiff) -> None:
+        timeout = BULK_COMMAND_TIMEOUT
+        if diff.delete_milestones:
+            await conn.executemany(_DELETE_MILESTONE, [(i,) for i in diff.delete_milestones], timeout=timeout)
+        # COPY into scratch tables and merge: several times faster than row-by-row upserts.
+        await conn.execute(queries.CREATE_BULK_TABLES, timeout=timeout)
+        if diff.upsert_periods:
+            await conn.copy_records_to_table(
+                "bulk_periods",
+                records=[_copy_period(r) for r in diff.upsert_periods],
+                columns=_PERIOD_COPY_COLUMNS,
+                timeout=timeout,
+            )
+            await conn.execute(queries.MERGE_BULK_PERIODS, timeout=timeout)
+        if diff.upsert_milestones:
+            await conn.copy_records_to_table(
+                "bulk_milestones",
+                records=[_copy_milestone(r) for r in sorted(diff.upsert_milestones)],
+                columns=_MILESTONE_COPY_COLUMNS,
+                timeout=timeout,
+            )
+            await conn.execute(queries.MERGE_BULK_MILESTONES, timeout=timeout)
+
+    async def _write_diff(self, conn: asyncpg.Connection, diff: StateDiff) -> None:
         if diff.delete_periods:
             await conn.executemany(_DELETE_PERIOD, [(m, p.start_date, p.end_date) for m, p in diff.delete_periods])
         if diff.delete_milestones:
             await conn.executemany(_DELETE_MILESTONE, [(m.id,) for m in diff.delete_milestones])
-        periods = [period_to_row(m, p) for m, p in diff.upsert_periods]
-        milestones = [milestone_to_row(m, _same) for m in diff.upsert_milestones]
-        if not bulk:
-            if periods:
-                await conn.executemany(_UPSERT_PERIOD, periods)
-            if milestones:
-                await conn.executemany(_UPSERT_MILESTONE, milestones)
-            return
-        # COPY into scratch tables and merge: several times faster than row-by-row upserts.
-        timeout = BULK_COMMAND_TIMEOUT
-        await conn.execute(queries.CREATE_BULK_TABLES, timeout=timeout)
-        if periods:
-            await conn.copy_records_to_table(
-                "bulk_periods", records=periods, columns=_PERIOD_COPY_COLUMNS, timeout=timeout
-            )
-            await conn.execute(queries.MERGE_BULK_PERIODS, timeout=timeout)
-        if milestones:
-            await conn.copy_records_to_table(
-                "bulk_milestones", records=milestones, columns=_MILESTONE_COPY_COLUMNS, timeout=timeout
-            )
-            await conn.execute(queries.MERGE_BULK_MILESTONES, timeout=timeout)
+        if diff.upsert_periods:
+            await conn.executemany(_UPSERT_PERIOD, [period_to_row(m, p) for m, p in diff.upsert_periods])
+        if diff.upsert_milestones:
+            await conn.executemany(_UPSERT_MILESTONE, [milestone_to_row(m, _same) for m in diff.upsert_milestones])
 
     async def claim_idempotency_key(
         self, key: str, fingerprint: str, now: datetime, replaceable: Replaceable

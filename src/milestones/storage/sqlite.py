@@ -11,25 +11,24 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
-from functools import lru_cache
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from milestones.domain import MentorState, Milestone, Period, Status
 from milestones.errors import DatabaseUnavailable
+from milestones.row_detection import RowsDiff, StoredRows
 from milestones.storage import queries
 from milestones.storage.base import (
     IdempotencyRecord,
     MentorChange,
-    MentorsChange,
     MilestoneQuery,
     Replaceable,
+    RowsChange,
     StateDiff,
     diff_states,
-    group_states,
+    encode_time,
     idempotency_from_row,
-    merge_diffs,
     milestone_from_row,
     milestone_to_row,
     period_from_row,
@@ -38,14 +37,6 @@ from milestones.storage.base import (
 
 _BUSY_TIMEOUT_MS = 30_000
 T = TypeVar("T")
-
-
-@lru_cache(maxsize=4096)
-def encode_time(moment: datetime) -> str:
-    # Fixed width, so text order is time order and range filters work on the column. Cached: most
-    # achieved_at values are the last second of a few period end dates.
-    # isoformat, not strftime: strftime("%Y") does not pad years before 1000.
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -108,8 +99,16 @@ class SqliteRepository:
     async def change_mentor(self, mentor_id: str, change: MentorChange) -> tuple[MentorState, bool]:
         return await self._in_writer(self._change_mentor, mentor_id, change)
 
-    async def change_mentors(self, mentor_ids: Sequence[str], change: MentorsChange) -> StateDiff:
-        return await self._in_writer(self._change_mentors, list(mentor_ids), change)
+    async def read_rows(self, mentor_ids: Sequence[str]) -> StoredRows:
+        try:
+            return _stored_rows(self._reader, json.dumps(list(mentor_ids)))
+        except sqlite3.OperationalError as exc:
+            raise DatabaseUnavailable(f"The database could not be read: {exc}") from exc
+
+    async def write_rows(
+        self, mentor_ids: Sequence[str], seen: StoredRows, diff: RowsDiff, change: RowsChange
+    ) -> RowsDiff:
+        return await self._in_writer(self._write_rows, json.dumps(list(mentor_ids)), seen, diff, change)
 
     async def claim_idempotency_key(
         self, key: str, fingerprint: str, now: datetime, replaceable: Replaceable
@@ -232,18 +231,15 @@ class SqliteRepository:
             self._write_diff(conn, diff)
         return after, not diff.is_empty
 
-    def _change_mentors(self, mentor_ids: list[str], change: MentorsChange) -> StateDiff:
+    def _write_rows(self, ids: str, seen: StoredRows, diff: RowsDiff, change: RowsChange) -> RowsDiff:
         with self._transaction() as conn:
-            ids = json.dumps(mentor_ids)
-            before = group_states(
-                mentor_ids,
-                conn.execute(queries.MENTORS_PERIODS_SQLITE, (ids,)),
-                (milestone_from_row(r, parse_time) for r in conn.execute(queries.MENTORS_MILESTONES_SQLITE, (ids,))),
-                _parse_date,
-            )
-            after = change(before)
-            diff = merge_diffs(diff_states(before[m], state) for m, state in after.items())
-            self._write_diff(conn, diff)
+            if _stored_rows(conn, ids) != seen:
+                # Written since they were read (often by the batch before, sharing a mentor): evaluate again.
+                diff = change(_stored_rows(conn, ids))
+            conn.executemany(queries.DELETE_MILESTONE, [(i,) for i in diff.delete_milestones])
+            conn.executemany(queries.UPSERT_PERIOD, diff.upsert_periods)
+            # In key order: neighbouring inserts land on the same B-tree pages.
+            conn.executemany(queries.UPSERT_MILESTONE, sorted(diff.upsert_milestones))
         return diff
 
     def _write_diff(self, conn: sqlite3.Connection, diff: StateDiff) -> None:
@@ -309,6 +305,15 @@ class _WriterJob:
                 return False
             self._withdrawn = True
             return True
+
+
+def _stored_rows(conn: sqlite3.Connection, ids: str) -> StoredRows:
+    """The stored rows of the mentors in `ids` (a JSON array). SQLite keeps dates and times as the ISO
+    text bulk rows carry, so the rows go both ways as they are."""
+    return StoredRows(
+        conn.execute(queries.MENTORS_PERIODS_SQLITE, (ids,)).fetchall(),
+        conn.execute(queries.MENTORS_MILESTONES_SQLITE, (ids,)).fetchall(),
+    )
 
 
 def _sqlite_period(mentor_id: str, period: Period) -> tuple[Any, ...]:

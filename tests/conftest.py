@@ -16,7 +16,7 @@ from litestar.testing import AsyncTestClient
 from milestones.settings import Settings
 from milestones.storage import migrate
 from milestones.web.app import create_app
-from milestones.web.fast_reads import FastReads
+from milestones.web.fast_path import FastPath
 
 POSTGRES_URL = os.environ.get("MILESTONES_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", "postgres"]
@@ -99,11 +99,11 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
 
 
 @pytest.fixture
-def app(settings: Settings, clock: FakeClock) -> FastReads:
+def app(settings: Settings, clock: FakeClock) -> FastPath:
     return create_app(settings, clock=clock)
 
 
 @pytest.fixture
-async def client(app: FastReads) -> AsyncIterator[AsyncTestClient[FastReads]]:
+async def client(app: FastPath) -> AsyncIterator[AsyncTestClient[FastPath]]:
     async with AsyncTestClient(app=app) as test_client:
         yield test_client

@@ -21,7 +21,7 @@ from milestones.service import Clock, MilestoneService, utc_now
 from milestones.settings import Settings
 from milestones.storage import head_revision, open_repository
 from milestones.web.body_timeout import body_timeout
-from milestones.web.fast_reads import CONTRACT_ALIAS_PATH, MILESTONES_PATH, SECURITY_HEADERS, FastReads
+from milestones.web.fast_path import CONTRACT_ALIAS_PATH, MILESTONES_PATH, SECURITY_HEADERS, FastPath
 from milestones.web.problems import EXCEPTION_HANDLERS, problem, problem_responses
 from milestones.web.routes import MENTOR_ROUTES, MILESTONE_ROUTES, service_of
 from milestones.web.schemas import HealthOut, ProblemDetails
@@ -92,9 +92,10 @@ async def badge(state: State, file_name: Annotated[str, PathParameter(max_length
     )
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> FastReads:
-    """The ASGI application for the given settings: the fast read path in front of the Litestar app."""
-    return FastReads(create_litestar_app(settings, clock=clock))
+def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> FastPath:
+    """The ASGI application for the given settings: the fast path in front of the Litestar app."""
+    settings = settings or Settings()
+    return FastPath(create_litestar_app(settings, clock=clock), settings)
 
 
 def create_litestar_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> Litestar:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from milestones.domain import ID_SEPARATOR, Definition, MetricType, Status
+from milestones.domain import ID_SEPARATOR, Definition, MetricType, Period, Status
 from milestones.errors import PeriodOverlap
 
 # Columns of a milestone row (storage.queries.MILESTONE_COLUMNS).
@@ -114,6 +114,20 @@ def detect_batch(lines: list[tuple[int, PeriodRow]], stored: StoredRows, catalog
         diff.upsert_milestones.extend(row for key, row in records.items() if old.get(key) != row)
         diff.delete_milestones.extend(row[ID] for key, row in old.items() if key not in records)
     return diff
+
+
+def period_row(mentor_id: str, period: Period) -> PeriodRow:
+    """A domain period as a row: dates as ISO text, hours in hundredths."""
+    summary = period.summary
+    return (
+        mentor_id,
+        period.start_date.isoformat(),
+        period.end_date.isoformat(),
+        period.year,
+        int(summary.total_hours.scaleb(2)),
+        summary.unique_contacts_helped,
+        summary.activity_count,
+    )
 
 
 def end_of_day(day: str) -> str:

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 
 from milestones import domain
 from milestones.domain import Definition, MentorState, Milestone, MilestoneUpdate, Period, Status
-from milestones.errors import MilestoneNotFound
+from milestones.errors import MilestoneNotFound, PeriodOverlap
+from milestones.row_detection import RowCatalog, detect_batch, period_row
 from milestones.storage import MilestoneQuery, MilestoneRepository
+from milestones.storage.base import encode_time
 
 Clock = Callable[[], datetime]
 
@@ -55,20 +58,23 @@ class MilestoneService:
         self.repository = repository
         self.catalog = tuple(catalog)
         self.definitions = {d.key: d for d in self.catalog}
+        self._rungs = RowCatalog(self.catalog)
         self._clock = clock
 
     def now(self) -> datetime:
         return self._clock()
 
     async def record_summary(self, mentor_id: str, period: Period) -> tuple[list[Milestone], bool]:
-        """Store the period's summary, re-evaluate the mentor, and say whether anything changed."""
-        now = self._clock()
+        """Store the period's summary, re-evaluate the mentor, and say whether anything changed.
 
-        def change(state: MentorState) -> MentorState:
-            return domain.detect_milestones(domain.record_period(state, period), self.catalog, now)
-
-        state, changed = await self.repository.change_mentor(mentor_id, change)
-        return list(state.milestones), changed
+        The hottest write: it runs the domain's rules on rows (`row_detection`), as bulk detection does.
+        """
+        line = (0, period_row(mentor_id, period))
+        change = partial(detect_batch, [line], catalog=self._rungs, now=encode_time(self._clock()))
+        milestones, diff = await self.repository.change_mentor_rows(mentor_id, change)
+        if diff.rejected:
+            raise PeriodOverlap(diff.rejected[0][1])
+        return milestones, bool(diff.upsert_periods or diff.upsert_milestones or diff.delete_milestones)
 
     async def remove_period(self, mentor_id: str, start_date: date, end_date: date) -> None:
         now = self._clock()

@@ -83,6 +83,13 @@ class MilestoneRepository(Protocol):
         """
         ...
 
+    async def change_mentor_rows(self, mentor_id: str, change: RowsChange) -> tuple[list[Milestone], RowsDiff]:
+        """change_mentor on rows: load the mentor's rows, apply `change`, write its diff, in one transaction.
+
+        Returns the mentor's milestones afterwards, in catalog order, and the diff.
+        """
+        ...
+
     async def read_rows(self, mentor_ids: Sequence[str]) -> StoredRows:
         """The stored rows of a batch of mentors, for bulk detection: dates and times as ISO text."""
         ...
@@ -139,6 +146,23 @@ def encode_time(moment: datetime) -> str:
     achieved_at values are the last second of a few period end dates.
     """
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+_parse_time_text = lru_cache(maxsize=4096)(datetime.fromisoformat)
+
+
+def milestones_after(stored: StoredRows, diff: RowsDiff) -> list[Milestone]:
+    """The milestones of `stored` (rows of one mentor) once `diff` is written, in catalog order."""
+    rows = {row[0]: row for row in stored.milestones}
+    for milestone_id in diff.delete_milestones:
+        del rows[milestone_id]
+    rows.update((row[0], row) for row in diff.upsert_milestones)
+    milestones = [milestone_from_row(row, _time_from_text) for row in rows.values()]
+    return sorted(milestones, key=lambda m: (m.position, m.id))
+
+
+def _time_from_text(value: Any) -> datetime | None:
+    return None if value is None else _parse_time_text(value)
 
 
 def to_centi(value: Decimal) -> int:

@@ -26,6 +26,7 @@ from milestones.storage.base import (
     idempotency_from_row,
     milestone_from_row,
     milestone_to_row,
+    milestones_after,
     period_from_row,
     period_to_row,
 )
@@ -217,6 +218,19 @@ class PostgresRepository:
             diff = diff_states(before, after)
             await self._write_diff(conn, diff)
         return after, not diff.is_empty
+
+    async def change_mentor_rows(self, mentor_id: str, change: RowsChange) -> tuple[list[Milestone], RowsDiff]:
+        async with self._connection() as conn, conn.transaction():
+            await conn.execute(_LOCK_MENTOR, mentor_id)
+            stored = await _stored_rows(conn, [mentor_id])
+            diff = change(stored)
+            if diff.delete_milestones:
+                await conn.executemany(_DELETE_MILESTONE, [(i,) for i in diff.delete_milestones])
+            if diff.upsert_periods:
+                await conn.executemany(_UPSERT_PERIOD, [_copy_period(r) for r in diff.upsert_periods])
+            if diff.upsert_milestones:
+                await conn.executemany(_UPSERT_MILESTONE, [_copy_milestone(r) for r in diff.upsert_milestones])
+        return milestones_after(stored, diff), diff
 
     async def read_rows(self, mentor_ids: Sequence[str]) -> StoredRows:
         async with self._connection() as conn:

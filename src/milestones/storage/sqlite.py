@@ -31,6 +31,7 @@ from milestones.storage.base import (
     idempotency_from_row,
     milestone_from_row,
     milestone_to_row,
+    milestones_after,
     period_from_row,
     period_to_row,
 )
@@ -98,6 +99,9 @@ class SqliteRepository:
 
     async def change_mentor(self, mentor_id: str, change: MentorChange) -> tuple[MentorState, bool]:
         return await self._in_writer(self._change_mentor, mentor_id, change)
+
+    async def change_mentor_rows(self, mentor_id: str, change: RowsChange) -> tuple[list[Milestone], RowsDiff]:
+        return await self._in_writer(self._change_mentor_rows, mentor_id, change)
 
     async def read_rows(self, mentor_ids: Sequence[str]) -> StoredRows:
         try:
@@ -231,15 +235,19 @@ class SqliteRepository:
             self._write_diff(conn, diff)
         return after, not diff.is_empty
 
+    def _change_mentor_rows(self, mentor_id: str, change: RowsChange) -> tuple[list[Milestone], RowsDiff]:
+        with self._transaction() as conn:
+            stored = _stored_rows(conn, json.dumps([mentor_id]))
+            diff = change(stored)
+            _write_rows_diff(conn, diff)
+        return milestones_after(stored, diff), diff
+
     def _write_rows(self, ids: str, seen: StoredRows, diff: RowsDiff, change: RowsChange) -> RowsDiff:
         with self._transaction() as conn:
             if _stored_rows(conn, ids) != seen:
                 # Written since they were read (often by the batch before, sharing a mentor): evaluate again.
                 diff = change(_stored_rows(conn, ids))
-            conn.executemany(queries.DELETE_MILESTONE, [(i,) for i in diff.delete_milestones])
-            conn.executemany(queries.UPSERT_PERIOD, diff.upsert_periods)
-            # In key order: neighbouring inserts land on the same B-tree pages.
-            conn.executemany(queries.UPSERT_MILESTONE, sorted(diff.upsert_milestones))
+            _write_rows_diff(conn, diff)
         return diff
 
     def _write_diff(self, conn: sqlite3.Connection, diff: StateDiff) -> None:
@@ -314,6 +322,13 @@ def _stored_rows(conn: sqlite3.Connection, ids: str) -> StoredRows:
         conn.execute(queries.MENTORS_PERIODS_SQLITE, (ids,)).fetchall(),
         conn.execute(queries.MENTORS_MILESTONES_SQLITE, (ids,)).fetchall(),
     )
+
+
+def _write_rows_diff(conn: sqlite3.Connection, diff: RowsDiff) -> None:
+    conn.executemany(queries.DELETE_MILESTONE, [(i,) for i in diff.delete_milestones])
+    conn.executemany(queries.UPSERT_PERIOD, diff.upsert_periods)
+    # In key order: neighbouring inserts land on the same B-tree pages.
+    conn.executemany(queries.UPSERT_MILESTONE, sorted(diff.upsert_milestones))
 
 
 def _sqlite_period(mentor_id: str, period: Period) -> tuple[Any, ...]:

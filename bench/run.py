@@ -51,6 +51,7 @@ GET_ONE = "GET /api/v1/milestones/{id}"
 GET_LIST = "GET /api/v1/milestones?mentor_id=..."
 GET_IN_PROGRESS = "GET /api/v1/milestones/{mentor_id}/in-progress"
 POST_SUMMARY = "POST /api/v1/milestones"
+POST_PACED = "POST /api/v1/milestones, paced to the target rate"
 
 # From the performance issue. PostgreSQL's list and in-progress rows have none.
 TARGETS: dict[tuple[str, str], Target] = {
@@ -58,8 +59,13 @@ TARGETS: dict[tuple[str, str], Target] = {
     (GET_ONE, "postgresql"): Target(min_ratio=0.15, max_p99_ms=20),
     (GET_LIST, "sqlite"): Target(min_ratio=0.15),
     (GET_IN_PROGRESS, "sqlite"): Target(min_ratio=0.25),
-    (POST_SUMMARY, "sqlite"): Target(min_rps=1000, max_p99_ms=50),
-    (POST_SUMMARY, "postgresql"): Target(min_rps=600, max_p99_ms=50),
+    # The POST target is a rate and a p99 at that rate. wrk keeps 64 requests in flight, so at full speed the
+    # latency is 64 / throughput by Little's law, whatever the service does; the p99 is measured in a second
+    # run whose connections pause between requests so that together they offer about the target rate.
+    (POST_SUMMARY, "sqlite"): Target(min_rps=1000),
+    (POST_SUMMARY, "postgresql"): Target(min_rps=600),
+    (POST_PACED, "sqlite"): Target(max_p99_ms=50),
+    (POST_PACED, "postgresql"): Target(max_p99_ms=50),
 }
 POST_TARGET_WORKERS = 2
 
@@ -99,7 +105,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def target_for(endpoint: str, database: str, workers: int) -> Target | None:
-    if endpoint == POST_SUMMARY and workers != POST_TARGET_WORKERS:
+    if endpoint in (POST_SUMMARY, POST_PACED) and workers != POST_TARGET_WORKERS:
         return None
     return TARGETS.get((endpoint, database))
 
@@ -135,7 +141,8 @@ def bench_get(run: Run, server: Server, database: str, endpoint: str, path: str,
     return row, len(body)
 
 
-def bench_post(run: Run, server: Server, database: str, seeded: Seeded) -> Row:
+def bench_post(run: Run, server: Server, database: str, seeded: Seeded) -> list[Row]:
+    """The POST row at full speed, then paced to the target rate for its latency."""
     args = run.args
     url = server.base_url + MILESTONES
     mentor_ids = [seed_mentor_id(i) for i in range(seeded.mentors)]
@@ -143,12 +150,15 @@ def bench_post(run: Run, server: Server, database: str, seeded: Seeded) -> Row:
     def post_args(first_cycle: int) -> tuple[str, ...]:
         return (str(seeded.mentors), str(WRK_THREADS), str(first_cycle))
 
+    def next_cycle() -> int:
+        before = post_cycles(asyncio.run(stored_hours(server.base_url, mentor_ids)))
+        return max(before.values(), default=-1) + 1
+
     log(f"  {POST_SUMMARY}: changed 2025 summaries for {seeded.mentors:,} seeded mentors")
     first_cycle = 0
     if args.warmup:
         wrk(url, args.warmup, script=POST_SCRIPT, script_args=post_args(0))
-        before = post_cycles(asyncio.run(stored_hours(server.base_url, mentor_ids)))
-        first_cycle = max(before.values(), default=-1) + 1
+        first_cycle = next_cycle()
     ours = wrk(url, args.duration, script=POST_SCRIPT, script_args=post_args(first_cycle))
     server.check_alive()
 
@@ -164,7 +174,17 @@ def bench_post(run: Run, server: Server, database: str, seeded: Seeded) -> Row:
         "one sent after it: a request slower than a whole pass over the mentors finished after its successor "
         "(last write wins), or a write was lost."
     )
-    return Row(POST_SUMMARY, database, args.workers, ours, None, target_for(POST_SUMMARY, database, args.workers))
+    full = Row(POST_SUMMARY, database, args.workers, ours, None, target_for(POST_SUMMARY, database, args.workers))
+    rate = TARGETS[(POST_SUMMARY, database)].min_rps or 0
+    # Each connection waits this long before each request: 64 of them offer a little over the rate, which
+    # their own response times bring back to about the rate.
+    pause_ms = int(WRK_CONNECTIONS * 1000 / rate * 0.9)
+    log(f"  {POST_PACED}: {rate:,.0f} req/s ({pause_ms} ms between a connection's requests)")
+    paced_script = run.tmp / "post-paced.lua"
+    paced_script.write_text(POST_SCRIPT.read_text() + f"\nfunction delay()\n   return {pause_ms}\nend\n")
+    paced = wrk(url, args.duration, script=paced_script, script_args=post_args(next_cycle()))
+    server.check_alive()
+    return [full, Row(POST_PACED, database, args.workers, paced, None, target_for(POST_PACED, database, args.workers))]
 
 
 def bench_database(run: Run, database: str, database_url: str) -> None:
@@ -186,7 +206,7 @@ def bench_database(run: Run, database: str, database_url: str) -> None:
             f"{database} GET rows use mentor {seeded.mentor_id} ({seeded.mentor_items} milestones, both achieved "
             f"and in progress) and milestone {seeded.milestone_id}; bodies of {' / '.join(sizes)} bytes."
         )
-        run.rows.append(bench_post(run, server, database, seeded))
+        run.rows.extend(bench_post(run, server, database, seeded))
     finally:
         server.stop()
         logged = server.problems_logged()

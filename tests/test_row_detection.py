@@ -1,0 +1,368 @@
+"""Row detection (`row_detection`) gives what `record_period` + `detect_milestones` give, on generated states."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from functools import cache
+from typing import Any, TypeVar
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from milestones.domain import (
+    Definition,
+    MentorState,
+    MetricType,
+    Milestone,
+    Period,
+    Status,
+    Summary,
+    detect_milestones,
+    milestone_id,
+    record_period,
+)
+from milestones.errors import PeriodOverlap
+from milestones.row_detection import ID, KEY, MilestoneRow, PeriodRow, RowCatalog, detect_rows, record_period_row
+from milestones.storage.base import encode_time, from_centi, milestone_from_row, milestone_to_row, to_centi
+from milestones.storage.sqlite import parse_time
+
+MENTOR = "mentor_001"
+# Stored records whose definition is no longer in the catalog.
+OFF_CATALOG_KEYS = ("retired_a", "retired_b")
+FIRST_DAY = date(2025, 9, 1)
+FIRST_MOMENT = datetime(2024, 1, 1, tzinfo=UTC)
+THREE_YEARS_US = 3 * 365 * 86_400 * 10**6
+# 2-4 s each; generating the inputs costs far more than checking them. Line by line runs 2-5 steps an example.
+ONE_SUMMARY = settings(max_examples=300, deadline=None)
+LINE_BY_LINE = settings(max_examples=200, deadline=None)
+T = TypeVar("T")
+
+
+# --- both sides of one step ---------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Rows:
+    """A mentor's state as bulk detection holds it: period rows by span, milestone rows by definition key."""
+
+    periods: dict[tuple[str, str], PeriodRow]
+    records: dict[str, MilestoneRow]
+
+
+def end_of(day: date) -> datetime:
+    return datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
+
+
+def period_row(mentor_id: str, p: Period) -> PeriodRow:
+    """A period as bulk detection reads it from storage: dates as ISO text, hours in hundredths."""
+    s = p.summary
+    return (
+        mentor_id,
+        p.start_date.isoformat(),
+        p.end_date.isoformat(),
+        p.year,
+        to_centi(s.total_hours),
+        s.unique_contacts_helped,
+        s.activity_count,
+    )
+
+
+def rows_of(state: MentorState) -> Rows:
+    # Bulk reads a mentor's periods in no particular order (the query has no ORDER BY): latest first here.
+    return Rows(
+        periods={(r[1], r[2]): r for r in (period_row(state.mentor_id, p) for p in reversed(state.periods))},
+        records={m.definition_key: milestone_to_row(m, encode_time) for m in state.milestones},
+    )
+
+
+def domain_step(
+    state: MentorState, period: Period, catalog: Sequence[Definition], now: datetime
+) -> MentorState | PeriodOverlap:
+    try:
+        return detect_milestones(record_period(state, period), catalog, now)
+    except PeriodOverlap as refused:
+        return refused
+
+
+def row_step(rows: Rows, period: Period, catalog: RowCatalog, now: datetime) -> None:
+    """As bulk detection runs a line: the periods are changed in place, the records replaced."""
+    record_period_row(rows.periods, period_row(MENTOR, period))
+    rows.records = detect_rows(MENTOR, rows.periods, rows.records, catalog, encode_time(now))
+
+
+def assert_same(after: MentorState, rows: Rows) -> None:
+    """The row state is the domain state: read back as milestones, and as the rows storage would write."""
+    assert all(row[KEY] == key for key, row in rows.records.items())
+    read_back = {row[ID]: milestone_from_row(row, parse_time) for row in rows.records.values()}
+    assert read_back == {m.id: m for m in after.milestones}
+    assert {row[ID]: row for row in rows.records.values()} == {
+        m.id: milestone_to_row(m, encode_time) for m in after.milestones
+    }
+    assert rows.periods == rows_of(after).periods
+
+
+def assert_same_step(
+    state: MentorState, rows: Rows, period: Period, catalog: Sequence[Definition], now: datetime
+) -> MentorState:
+    """Run one summary through both sides (rows in place); an overlap is refused by both, with the same message."""
+    after = domain_step(state, period, catalog, now)
+    if isinstance(after, PeriodOverlap):
+        stored = dict(rows.periods)
+        with pytest.raises(PeriodOverlap) as row_refused:
+            row_step(rows, period, RowCatalog(catalog), now)
+        assert row_refused.value.detail == after.detail
+        assert rows.periods == stored
+        return state
+    row_step(rows, period, RowCatalog(catalog), now)
+    assert_same(after, rows)
+    return after
+
+
+# --- strategies ---------------------------------------------------------------------------------
+
+
+@cache  # Building a strategy costs more than drawing from it.
+def days(lo: int, hi: int) -> st.SearchStrategy[timedelta]:
+    return st.integers(lo, hi).map(lambda n: timedelta(days=n))
+
+
+# Up to 2 decimals, in several scales. The small fixed pool makes ties in threshold common ("12.5" == "12.50"),
+# and whole numbers make totals that land exactly on a threshold common.
+thresholds = st.one_of(
+    st.sampled_from(["5", "10", "12.5", "12.50", "20", "0.01"]).map(Decimal),
+    st.integers(1, 30).map(Decimal),
+    st.integers(1, 3_000).map(from_centi),
+)
+hours = st.one_of(st.integers(0, 1_200).map(from_centi), st.integers(0, 12).map(Decimal))
+counts = st.integers(0, 12)
+summaries = st.builds(Summary, hours, counts, counts)
+metrics = st.sampled_from(MetricType)
+statuses = st.sampled_from(Status)
+old_names = st.sampled_from(["Old wording", "Renamed rung"])
+old_positions = st.integers(0, 20)
+period_kinds = st.sampled_from(["correction", "shifted", "spanning", "after_last", "anywhere"])
+# Stored values of records: any amount, not necessarily what the periods add up to.
+values = st.integers(0, 6_000).map(from_centi)
+moments = st.integers(0, THREE_YEARS_US).map(lambda us: FIRST_MOMENT + timedelta(microseconds=us))
+# Before, at or after the last second of a day.
+around_end_of_day = st.one_of(st.just(0), st.integers(-3 * 86_400 * 10**6, 86_400 * 10**6)).map(
+    lambda us: timedelta(microseconds=us)
+)
+
+
+@st.composite
+def catalogs(draw: st.DrawFn) -> tuple[Definition, ...]:
+    """0-4 rungs per metric, in shuffled catalog order, with positions unrelated to thresholds."""
+    rungs = [
+        (f"{metric.value}_{i}", metric, threshold)
+        for metric in MetricType
+        for i, threshold in enumerate(draw(st.lists(thresholds, max_size=4)))
+    ]
+    ordered = draw(st.permutations(rungs))
+    positions = draw(st.permutations(range(len(rungs))))
+    return tuple(
+        Definition(key, f"{threshold} {metric.value}", metric, threshold, position)
+        for (key, metric, threshold), position in zip(ordered, positions, strict=True)
+    )
+
+
+@st.composite
+def stored_periods(draw: st.DrawFn) -> tuple[Period, ...]:
+    """0-3 periods apart from each other, in date order (as storage reads them)."""
+    periods: list[Period] = []
+    start = FIRST_DAY + draw(days(0, 30))
+    for _ in range(draw(st.integers(0, 3))):
+        end = start + draw(days(0, 60))
+        periods.append(Period(start, end, start.year, draw(summaries)))
+        start = end + draw(days(1, 30))
+    return tuple(periods)
+
+
+@st.composite
+def new_periods(draw: st.DrawFn, stored: Sequence[Period]) -> Period:
+    """A correction of a stored span, a span near or across stored ones (overlapping or adjacent), or anywhere."""
+    kind = draw(period_kinds) if stored else "anywhere"
+    if kind == "correction":
+        start, end = draw(st.sampled_from(stored)).span
+    elif kind == "shifted":
+        near = draw(st.sampled_from(stored))
+        start, end = sorted((near.start_date + draw(days(-5, 5)), near.end_date + draw(days(-5, 5))))
+    elif kind == "spanning":
+        # From about the start of one stored period to about the end of the same or a later one.
+        first, last = sorted(draw(st.lists(st.sampled_from(stored), min_size=2, max_size=2)), key=lambda p: p.span)
+        start = first.start_date + draw(days(-3, 3))
+        end = max(start, last.end_date + draw(days(-3, 3)))
+    elif kind == "after_last":
+        # 0 days after: shares the last day (overlap); 1 day after: adjacent.
+        start = max(p.end_date for p in stored) + draw(days(0, 3))
+        end = start + draw(days(0, 30))
+    else:
+        start = FIRST_DAY + draw(days(-10, 250))
+        end = start + draw(days(0, 60))
+    return Period(start, end, start.year, draw(summaries))
+
+
+@st.composite
+def nows(draw: st.DrawFn, periods: Sequence[Period]) -> datetime:
+    """Long after every period, or around (sometimes exactly at) the end of one, so achieved_at gets capped."""
+    if not periods or draw(st.booleans()):
+        return datetime(2027, 6, 1, 12, 0, tzinfo=UTC) + draw(days(0, 400))
+    end = end_of(draw(st.sampled_from(periods)).end_date)
+    return end + draw(around_end_of_day)
+
+
+def catalog_or(draw: st.DrawFn, catalog_value: T | None, other: st.SearchStrategy[T]) -> T:
+    """The catalog's value (if any) about half the time, else another: records out of date with the catalog."""
+    return catalog_value if catalog_value is not None and draw(st.booleans()) else draw(other)
+
+
+@st.composite
+def records(draw: st.DrawFn, key: str, current: Definition | None) -> Milestone:
+    """A stored milestone for `key`: achieved or in progress, maybe person-set, maybe out of date with the catalog."""
+
+    def kept(field: str) -> Any:
+        return None if current is None else getattr(current, field)
+
+    metric = catalog_or(draw, kept("type"), metrics)
+    name = catalog_or(draw, kept("name"), old_names)
+    threshold = catalog_or(draw, kept("threshold"), thresholds)
+    position = catalog_or(draw, kept("position"), old_positions)
+    status = draw(statuses)
+    achieved = status is Status.ACHIEVED
+    return Milestone(
+        id=milestone_id(MENTOR, key),
+        mentor_id=MENTOR,
+        definition_key=key,
+        name=name,
+        type=metric,
+        threshold=threshold,
+        position=position,
+        status=status,
+        current_value=draw(values),
+        achieved_value=draw(values) if achieved else None,
+        achieved_at=draw(moments) if achieved else None,
+        set_by_person=draw(st.booleans()),
+    )
+
+
+@st.composite
+def stored_states(draw: st.DrawFn, catalog: Sequence[Definition]) -> MentorState:
+    """Stored periods, and a record for about half the catalog's keys and of some keys the catalog no longer has."""
+    candidates = [(d.key, d) for d in catalog] + [(key, None) for key in OFF_CATALOG_KEYS]
+    milestones = tuple(draw(records(key, d)) for key, d in candidates if draw(st.booleans()))
+    return MentorState(MENTOR, draw(stored_periods()), milestones)
+
+
+# --- properties ---------------------------------------------------------------------------------
+
+
+@ONE_SUMMARY
+@given(data=st.data(), catalog=catalogs())
+def test_row_detection_of_one_summary_equals_the_domain(data: st.DataObject, catalog: tuple[Definition, ...]) -> None:
+    state = data.draw(stored_states(catalog), label="state")
+    period = data.draw(new_periods(state.periods), label="period")
+    now = data.draw(nows((*state.periods, period)), label="now")
+    assert_same_step(state, rows_of(state), period, catalog, now)
+
+
+@LINE_BY_LINE
+@given(data=st.data(), catalog=catalogs())
+def test_row_detection_line_by_line_equals_the_domain(data: st.DataObject, catalog: tuple[Definition, ...]) -> None:
+    state = data.draw(stored_states(catalog), label="state")
+    rows = rows_of(state)
+    now = data.draw(nows(state.periods), label="now")
+    for step in range(data.draw(st.integers(2, 5), label="steps")):
+        period = data.draw(new_periods(state.periods), label=f"period {step}")
+        state = assert_same_step(state, rows, period, catalog, now)
+
+
+# --- examples -----------------------------------------------------------------------------------
+
+HOURS_10 = Definition("hours_10", "10 hours", MetricType.HOURS_LOGGED, Decimal("10"), 0)
+HOURS_20 = Definition("hours_20", "20 hours", MetricType.HOURS_LOGGED, Decimal("20"), 1)
+CATALOG = (HOURS_10, HOURS_20)
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def year_2025(hours: str) -> Period:
+    return Period(date(2025, 1, 1), date(2025, 12, 31), 2025, Summary(Decimal(hours), 0, 0))
+
+
+def record(d: Definition) -> Milestone:
+    """A stored in-progress record of `d`, as detection would have written it."""
+    return Milestone(
+        milestone_id(MENTOR, d.key),
+        MENTOR,
+        d.key,
+        d.name,
+        d.type,
+        d.threshold,
+        d.position,
+        Status.IN_PROGRESS,
+        Decimal(0),
+    )
+
+
+def both_sides(stored: Sequence[Milestone], period: Period, now: datetime = NOW) -> dict[str, Milestone]:
+    """The milestones after one summary, by definition key, once both sides have agreed on them."""
+    state = MentorState(MENTOR, (), tuple(stored))
+    after = assert_same_step(state, rows_of(state), period, CATALOG, now)
+    return {m.definition_key: m for m in after.milestones}
+
+
+def test_a_person_set_in_progress_record_keeps_its_status_and_gets_the_new_current_value() -> None:
+    held_back = replace(record(HOURS_10), name="Held back", set_by_person=True)
+    after = both_sides([held_back], year_2025("15"))
+    assert after["hours_10"] == replace(held_back, current_value=Decimal(15))
+    # The next rung up is the one being worked towards.
+    assert after["hours_20"].status is Status.IN_PROGRESS
+
+
+def test_an_achieved_record_off_the_catalog_stays_untouched_and_an_in_progress_one_goes() -> None:
+    retired = Definition("retired_a", "Old rung", MetricType.ACTIVITY_COUNT, Decimal("3"), 7)
+    reached_at = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+    reached = replace(
+        record(retired),
+        status=Status.ACHIEVED,
+        current_value=Decimal(4),
+        achieved_value=Decimal(4),
+        achieved_at=reached_at,
+    )
+    dropped = record(replace(retired, key="retired_b"))
+    after = both_sides([reached, dropped], year_2025("1"))
+    assert after["retired_a"] == reached
+    assert "retired_b" not in after
+
+
+def test_achieved_at_is_capped_at_now() -> None:
+    before_the_end = datetime(2025, 6, 30, 8, 30, 15, 250000, tzinfo=UTC)
+    after = both_sides([], year_2025("12.50"), now=before_the_end)
+    assert after["hours_10"].status is Status.ACHIEVED
+    assert after["hours_10"].achieved_at == before_the_end
+
+
+def test_achieved_at_is_the_end_of_the_crossing_period() -> None:
+    after = both_sides([], year_2025("12.50"))
+    assert after["hours_10"].achieved_at == end_of(date(2025, 12, 31))
+    assert after["hours_10"].achieved_value == Decimal("12.5")
+
+
+def test_an_overlapping_summary_is_refused_with_the_same_message() -> None:
+    state = MentorState(MENTOR, (year_2025("1"),), ())
+    overlapping = Period(date(2025, 12, 31), date(2026, 1, 31), 2026, Summary(Decimal(1), 0, 0))
+    with pytest.raises(PeriodOverlap, match=r"overlaps the stored period 2025-01-01\.\.2025-12-31;"):
+        record_period(state, overlapping)
+    assert assert_same_step(state, rows_of(state), overlapping, CATALOG, NOW) is state
+
+
+def test_a_total_landing_exactly_on_the_threshold_reaches_it_at_that_period() -> None:
+    first_half = Period(date(2025, 1, 1), date(2025, 6, 30), 2025, Summary(Decimal("10.00"), 0, 0))
+    state = MentorState(MENTOR, (first_half,), ())
+    second_half = Period(date(2025, 7, 1), date(2025, 12, 31), 2025, Summary(Decimal("10"), 0, 0))
+    after = assert_same_step(state, rows_of(state), second_half, CATALOG, NOW)
+    reached = {m.definition_key: m.achieved_at for m in after.milestones}
+    assert reached == {"hours_10": end_of(date(2025, 6, 30)), "hours_20": end_of(date(2025, 12, 31))}

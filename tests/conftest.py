@@ -76,6 +76,14 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture
+def sqlite_settings(sqlite_template: Path, tmp_path: Path) -> Settings:
+    """Settings for a migrated, empty SQLite file, for what only SQLite has."""
+    path = tmp_path / "milestones.sqlite3"
+    shutil.copyfile(sqlite_template, path)
+    return Settings(database_url=f"sqlite:///{path}")
+
+
 @pytest.fixture(params=BACKENDS)
 def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
     """Settings for a migrated, empty database on each backend."""

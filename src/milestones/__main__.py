@@ -2,4 +2,6 @@
 
 from milestones.cli import main
 
-main()
+# Guarded: bulk detection starts a worker process by "spawn", which imports this module again.
+if __name__ == "__main__":
+    main()

@@ -83,7 +83,7 @@ def run_detect(settings: Settings, path: Path, batch_size: int) -> int:
         print(f"line {line}: {message}", file=sys.stderr)
 
     async def run() -> BulkReport:
-        repository = await open_repository(settings)
+        repository = await open_repository(settings, batch_job=True)
         try:
             with path.open("rb") if str(path) != "-" else contextlib.nullcontext(sys.stdin.buffer) as lines:
                 return await detect_lines(lines, repository, catalog, utc_now(), reject, batch_size)

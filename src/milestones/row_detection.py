@@ -36,10 +36,11 @@ _METRIC_COLUMNS = {
 
 @dataclass(frozen=True, slots=True)
 class StoredRows:
-    """A batch of mentors' stored rows."""
+    """A batch of mentors' stored rows; `as_of` is the storage's note of when they were read."""
 
     periods: list[PeriodRow]
     milestones: list[MilestoneRow]
+    as_of: object = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from milestones import domain
 from milestones.domain import MentorState, Status
 from milestones.row_detection import RowCatalog, RowsDiff, StoredRows, detect_batch
 from milestones.settings import Settings
-from milestones.storage import MilestoneQuery, MilestoneRepository, head_revision
+from milestones.storage import MilestoneQuery, MilestoneRepository, head_revision, open_repository
 from milestones.storage.base import RowsChange
 from tests.factories import ladder, period
 
@@ -207,3 +207,29 @@ async def test_bulk_rows_changed_since_they_were_read_are_evaluated_again(reposi
     assert hours["300h"].status is Status.ACHIEVED
     assert hours["300h"].achieved_value == Decimal("350")
     assert written != stale
+
+
+async def test_sqlite_notices_bulk_rows_written_by_another_process(sqlite_settings: Settings) -> None:
+    """SQLite skips re-reading rows when nothing can have changed them (PostgreSQL always reads them again
+    under the mentors' locks); a commit through another connection to the same file (another worker,
+    another bulk run) must still be noticed."""
+    settings = sqlite_settings
+    ours, theirs = await open_repository(settings), await open_repository(settings)
+    try:
+        calls: list[StoredRows] = []
+        change = detect_one("m1", 15_000, calls)
+        await ours.write_rows(["m0"], await ours.read_rows(["m0"]), RowsDiff(), change)  # ours has written before
+        seen = await ours.read_rows(["m1"])
+        stale = change(seen)
+        await theirs.change_mentor("m1", add_period("200", year=2024))
+        await ours.write_rows(["m1"], seen, stale, change)
+    finally:
+        await ours.close()
+        await theirs.close()
+    assert len(calls) == 2
+    repository = await open_repository(settings)
+    try:
+        hours = {m.definition_key: m for m in await repository.mentor_milestones("m1")}
+    finally:
+        await repository.close()
+    assert hours["300h"].status is Status.ACHIEVED

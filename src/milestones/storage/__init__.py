@@ -48,7 +48,9 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(_alembic_config("sqlite:///unused")).get_current_head()
 
 
-async def open_repository(settings: Settings) -> MilestoneRepository:
+async def open_repository(settings: Settings, *, batch_job: bool = False) -> MilestoneRepository:
+    """The configured database's repository. A batch job (bulk detection) does nothing but write, so SQLite
+    writes on its calling thread: a writer thread would only wait on the GIL for the busy main thread."""
     if settings.is_sqlite:
-        return SqliteRepository(settings.sqlite_path)
+        return SqliteRepository(settings.sqlite_path, inline_writes=batch_job)
     return await PostgresRepository.open(settings.database_url, settings.postgres_pool_size)

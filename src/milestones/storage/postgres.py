@@ -61,6 +61,7 @@ _GET_MILESTONE = queries.numbered(queries.GET_MILESTONE)
 _MENTOR_MILESTONES = queries.numbered(queries.MENTOR_MILESTONES)
 _MENTOR_MILESTONES_WITH_STATUS = queries.numbered(queries.MENTOR_MILESTONES_WITH_STATUS)
 _MENTOR_PERIODS = queries.numbered(queries.MENTOR_PERIODS)
+_MENTOR_PERIOD_ROWS = queries.numbered(queries.MENTOR_PERIOD_ROWS)
 _UPSERT_MILESTONE = queries.numbered(queries.UPSERT_MILESTONE)
 _DELETE_MILESTONE = queries.numbered(queries.DELETE_MILESTONE)
 _UPSERT_PERIOD = queries.numbered(queries.UPSERT_PERIOD)
@@ -222,7 +223,10 @@ class PostgresRepository:
     async def change_mentor_rows(self, mentor_id: str, change: RowsChange) -> tuple[list[Milestone], RowsDiff]:
         async with self._connection() as conn, conn.transaction():
             await conn.execute(_LOCK_MENTOR, mentor_id)
-            stored = await _stored_rows(conn, [mentor_id])
+            stored = StoredRows(
+                [_bulk_period(r) for r in await conn.fetch(_MENTOR_PERIOD_ROWS, mentor_id)],
+                [_bulk_milestone(r) for r in await conn.fetch(_MENTOR_MILESTONES, *queries.mentor_range(mentor_id))],
+            )
             diff = change(stored)
             if diff.delete_milestones:
                 await conn.executemany(_DELETE_MILESTONE, [(i,) for i in diff.delete_milestones])
@@ -233,7 +237,8 @@ class PostgresRepository:
         return milestones_after(stored, diff), diff
 
     async def read_rows(self, mentor_ids: Sequence[str]) -> StoredRows:
-        async with self._connection() as conn:
+        async with self._connection() as conn, conn.transaction():
+            await conn.execute(queries.PREFER_INDEXES)
             return await _stored_rows(conn, list(mentor_ids))
 
     async def write_rows(

@@ -27,6 +27,8 @@ MENTOR_MILESTONES_WITH_STATUS = (
     f"SELECT {MILESTONE_COLUMNS} FROM milestones WHERE id >= ? AND id < ? AND status = ? ORDER BY position, id"
 )
 MENTOR_PERIODS = f"SELECT {PERIOD_COLUMNS} FROM periods WHERE mentor_id = ? ORDER BY start_date, end_date"
+# One mentor's period rows as bulk detection and POST read them: led by mentor_id.
+MENTOR_PERIOD_ROWS = f"SELECT mentor_id, {PERIOD_COLUMNS} FROM periods WHERE mentor_id = ?"
 
 # Several mentors at once, for bulk detection: SQLite takes the ids as a JSON array, PostgreSQL as text[].
 MENTORS_PERIODS_SQLITE = (

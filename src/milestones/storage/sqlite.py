@@ -8,6 +8,7 @@ import json
 import os
 import sqlite3
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -37,6 +38,8 @@ from milestones.storage.base import (
 )
 
 _BUSY_TIMEOUT_MS = 30_000
+# Bulk writes remembered for `_unchanged_since`; a pipeline keeps one or two in flight.
+_BULK_COMMITS_KEPT = 16
 T = TypeVar("T")
 
 
@@ -66,13 +69,25 @@ class SqliteRepository:
     single thread so that a lock wait (another process writing) never blocks the event loop.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, inline_writes: bool = False) -> None:
         self._path = path
+        # For a process that only writes (bulk detection): no thread, and no 503 for a slow start either,
+        # since there is no request waiting. Each Python row bound in executemany needs the GIL back from
+        # whatever else the process is running, so a writer thread is slowest exactly when it is busiest.
+        self._inline_writes = inline_writes
         self._reader = connect(path, read_only=True)
         self._writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         self._writer: sqlite3.Connection | None = None
         self._lock_path = path.with_name(path.name + ".write-lock")
         self._write_lock = -1
+        # What bulk writes need to know whether rows read earlier are still current, without reading them
+        # again: how many write transactions this repository has committed, the mentors of its recent bulk
+        # writes, and an epoch bumped whenever a write transaction finds that another connection (another
+        # process) has committed since this one last looked.
+        self._commits = 0
+        self._bulk_commits: deque[tuple[int, frozenset[str]]] = deque(maxlen=_BULK_COMMITS_KEPT)
+        self._foreign_epoch = 0
+        self._data_version: int | None = None
 
     async def get(self, milestone_id: str) -> Milestone | None:
         row = self._read_one(queries.GET_MILESTONE, (milestone_id,))
@@ -104,15 +119,17 @@ class SqliteRepository:
         return await self._in_writer(self._change_mentor_rows, mentor_id, change)
 
     async def read_rows(self, mentor_ids: Sequence[str]) -> StoredRows:
+        # Noted before reading: a commit that lands after this note may or may not be in the rows.
+        as_of = (self._commits, self._foreign_epoch)
         try:
-            return _stored_rows(self._reader, json.dumps(list(mentor_ids)))
+            return _stored_rows(self._reader, json.dumps(list(mentor_ids)), as_of)
         except sqlite3.OperationalError as exc:
             raise DatabaseUnavailable(f"The database could not be read: {exc}") from exc
 
     async def write_rows(
         self, mentor_ids: Sequence[str], seen: StoredRows, diff: RowsDiff, change: RowsChange
     ) -> RowsDiff:
-        return await self._in_writer(self._write_rows, json.dumps(list(mentor_ids)), seen, diff, change)
+        return await self._in_writer(self._write_rows, list(mentor_ids), seen, diff, change)
 
     async def claim_idempotency_key(
         self, key: str, fingerprint: str, now: datetime, replaceable: Replaceable
@@ -157,6 +174,8 @@ class SqliteRepository:
 
         Work that has not started by then is withdrawn, so a request answered 503 never writes later.
         """
+        if self._inline_writes:
+            return work(*args)
         job = _WriterJob(work, args)
         future = asyncio.get_running_loop().run_in_executor(self._writer_thread, job.run)
         try:
@@ -194,8 +213,14 @@ class SqliteRepository:
                 raise DatabaseUnavailable(f"The database is busy: {exc}") from exc
             try:
                 _WriterJob.start_current()
+                # Changes only when another connection has committed since this one last asked.
+                data_version = conn.execute("PRAGMA data_version").fetchone()[0]
+                if data_version != self._data_version:
+                    self._foreign_epoch += 1
+                    self._data_version = data_version
                 yield conn
                 conn.execute("COMMIT")
+                self._commits += 1
             except BaseException as exc:
                 # After a full disk or an I/O error SQLite has already rolled back by itself, and a second
                 # ROLLBACK would fail and hide the real error.
@@ -237,18 +262,33 @@ class SqliteRepository:
 
     def _change_mentor_rows(self, mentor_id: str, change: RowsChange) -> tuple[list[Milestone], RowsDiff]:
         with self._transaction() as conn:
-            stored = _stored_rows(conn, json.dumps([mentor_id]))
+            stored = StoredRows(
+                conn.execute(queries.MENTOR_PERIOD_ROWS, (mentor_id,)).fetchall(),
+                conn.execute(queries.MENTOR_MILESTONES, queries.mentor_range(mentor_id)).fetchall(),
+            )
             diff = change(stored)
             _write_rows_diff(conn, diff)
         return milestones_after(stored, diff), diff
 
-    def _write_rows(self, ids: str, seen: StoredRows, diff: RowsDiff, change: RowsChange) -> RowsDiff:
+    def _write_rows(self, mentor_ids: list[str], seen: StoredRows, diff: RowsDiff, change: RowsChange) -> RowsDiff:
+        ids = json.dumps(mentor_ids)
+        mentors = frozenset(mentor_ids)
         with self._transaction() as conn:
-            if _stored_rows(conn, ids) != seen:
+            if not self._unchanged_since(seen.as_of, mentors) and _stored_rows(conn, ids) != seen:
                 # Written since they were read (often by the batch before, sharing a mentor): evaluate again.
                 diff = change(_stored_rows(conn, ids))
             _write_rows_diff(conn, diff)
+        self._bulk_commits.append((self._commits, mentors))
         return diff
+
+    def _unchanged_since(self, as_of: object, mentors: frozenset[str]) -> bool:
+        """Whether no commit since `as_of` (a read_rows note) can have touched these mentors' rows: none from
+        another connection, and of this repository's own only bulk writes of other mentors."""
+        if not isinstance(as_of, tuple) or as_of[1] != self._foreign_epoch:
+            return False
+        commits_since = self._commits - as_of[0]
+        recent = [written for number, written in self._bulk_commits if number > as_of[0]]
+        return len(recent) == commits_since and all(written.isdisjoint(mentors) for written in recent)
 
     def _write_diff(self, conn: sqlite3.Connection, diff: StateDiff) -> None:
         # Dates as ISO text: sqlite3's implicit date adapter is deprecated.
@@ -315,20 +355,20 @@ class _WriterJob:
             return True
 
 
-def _stored_rows(conn: sqlite3.Connection, ids: str) -> StoredRows:
+def _stored_rows(conn: sqlite3.Connection, ids: str, as_of: object = None) -> StoredRows:
     """The stored rows of the mentors in `ids` (a JSON array). SQLite keeps dates and times as the ISO
     text bulk rows carry, so the rows go both ways as they are."""
     return StoredRows(
         conn.execute(queries.MENTORS_PERIODS_SQLITE, (ids,)).fetchall(),
         conn.execute(queries.MENTORS_MILESTONES_SQLITE, (ids,)).fetchall(),
+        as_of,
     )
 
 
 def _write_rows_diff(conn: sqlite3.Connection, diff: RowsDiff) -> None:
     conn.executemany(queries.DELETE_MILESTONE, [(i,) for i in diff.delete_milestones])
     conn.executemany(queries.UPSERT_PERIOD, diff.upsert_periods)
-    # In key order: neighbouring inserts land on the same B-tree pages.
-    conn.executemany(queries.UPSERT_MILESTONE, sorted(diff.upsert_milestones))
+    conn.executemany(queries.UPSERT_MILESTONE, diff.upsert_milestones)
 
 
 def _sqlite_period(mentor_id: str, period: Period) -> tuple[Any, ...]:

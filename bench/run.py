@@ -68,6 +68,17 @@ TARGETS: dict[tuple[str, str], Target] = {
     (POST_PACED, "postgresql"): Target(max_p99_ms=50),
 }
 POST_TARGET_WORKERS = 2
+# Appended to post.lua for the paced row; wrk calls delay() before each request.
+PACING_LUA = """
+local seeded = false
+function delay()
+   if not seeded then
+      math.randomseed(os.time() * 16 + tid)
+      seeded = true
+   end
+   return math.random(0, 2 * PAUSE_MS)
+end
+"""
 
 
 @dataclass
@@ -176,12 +187,13 @@ def bench_post(run: Run, server: Server, database: str, seeded: Seeded) -> list[
     )
     full = Row(POST_SUMMARY, database, args.workers, ours, None, target_for(POST_SUMMARY, database, args.workers))
     rate = TARGETS[(POST_SUMMARY, database)].min_rps or 0
-    # Each connection waits this long before each request: 64 of them offer a little over the rate, which
-    # their own response times bring back to about the rate.
+    # Each connection waits a random 0 to 2 x pause_ms before each request, so 64 of them offer a little
+    # over the rate (their own response times bring it back to about the rate) at random moments, as
+    # independent clients would. A fixed pause would keep the connections in step: bursts of 64 at once.
     pause_ms = int(WRK_CONNECTIONS * 1000 / rate * 0.9)
-    log(f"  {POST_PACED}: {rate:,.0f} req/s ({pause_ms} ms between a connection's requests)")
+    log(f"  {POST_PACED}: {rate:,.0f} req/s (on average {pause_ms} ms between a connection's requests)")
     paced_script = run.tmp / "post-paced.lua"
-    paced_script.write_text(POST_SCRIPT.read_text() + f"\nfunction delay()\n   return {pause_ms}\nend\n")
+    paced_script.write_text(POST_SCRIPT.read_text() + PACING_LUA.replace("PAUSE_MS", str(pause_ms)))
     paced = wrk(url, args.duration, script=paced_script, script_args=post_args(next_cycle()))
     server.check_alive()
     return [full, Row(POST_PACED, database, args.workers, paced, None, target_for(POST_PACED, database, args.workers))]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import date, datetime
@@ -70,6 +71,9 @@ _LOCK_MENTOR = queries.numbered(queries.LOCK_MENTOR)
 _MENTORS_PERIODS = queries.numbered(queries.MENTORS_PERIODS_POSTGRES)
 _MENTORS_MILESTONES = queries.numbered(queries.MENTORS_MILESTONES_POSTGRES)
 _LOCK_MENTORS = queries.numbered(queries.LOCK_MENTORS)
+_MENTORS_FINGERPRINT = queries.numbered(queries.MENTORS_FINGERPRINT_POSTGRES)
+# What that query answers for mentors with no rows at all.
+_NO_ROWS_FINGERPRINT = hashlib.md5(b"/", usedforsecurity=False).hexdigest()
 _PERIOD_COPY_COLUMNS = ["mentor_id", *queries.PERIOD_COLUMNS.split(", ")]
 _MILESTONE_COPY_COLUMNS = queries.MILESTONE_COLUMNS.split(", ")
 _INSERT_IDEMPOTENCY_KEY = queries.numbered(queries.INSERT_IDEMPOTENCY_KEY)
@@ -237,9 +241,15 @@ class PostgresRepository:
         return milestones_after(stored, diff), diff
 
     async def read_rows(self, mentor_ids: Sequence[str]) -> StoredRows:
-        async with self._connection() as conn, conn.transaction():
+        ids = list(mentor_ids)
+        # One snapshot for the rows and their fingerprint, so the fingerprint describes exactly these rows.
+        async with self._connection() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             await conn.execute(queries.PREFER_INDEXES)
-            return await _stored_rows(conn, list(mentor_ids))
+            rows = await _stored_rows(conn, ids)
+            if not rows.periods and not rows.milestones:
+                return StoredRows([], [], _NO_ROWS_FINGERPRINT)  # a new batch: nothing to fingerprint
+            fingerprint = await conn.fetchval(_MENTORS_FINGERPRINT, ids, ids, timeout=BULK_COMMAND_TIMEOUT)
+        return StoredRows(rows.periods, rows.milestones, fingerprint)
 
     async def write_rows(
         self, mentor_ids: Sequence[str], seen: StoredRows, diff: RowsDiff, change: RowsChange
@@ -249,10 +259,11 @@ class PostgresRepository:
         async with self._connection() as conn, conn.transaction():
             await conn.execute(queries.PREFER_INDEXES)
             await conn.execute(_LOCK_MENTORS, ids, timeout=timeout)
-            stored = await _stored_rows(conn, ids)
-            if stored != seen:
+            # Under the locks nobody else can change these rows; compare their fingerprint with the one read.
+            fingerprint = await conn.fetchval(_MENTORS_FINGERPRINT, ids, ids, timeout=timeout)
+            if seen.as_of is None or fingerprint != seen.as_of:
                 # Written since they were read (by a POST, or another bulk run): work the diff out again.
-                diff = change(stored)
+                diff = change(await _stored_rows(conn, ids))
             await self._merge_rows(conn, diff)
         return diff
 

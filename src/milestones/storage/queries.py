@@ -46,6 +46,19 @@ MENTORS_MILESTONES_POSTGRES = (
     " ON milestones.id >= (ids.mentor || '~') COLLATE \"C\""
     ' AND milestones.id < (ids.mentor || chr(127)) COLLATE "C"'
 )
+# A fingerprint of a batch's rows on PostgreSQL: each row's key and xmin (the transaction that wrote that
+# version), so any insert, update or delete of them changes it. Cheaper than reading the rows again.
+MENTORS_FINGERPRINT_POSTGRES = """
+SELECT md5(coalesce((
+    SELECT string_agg(mentor_id || ' ' || start_date || ' ' || end_date || ' ' || xmin, ','
+                      ORDER BY mentor_id, start_date, end_date)
+    FROM periods WHERE mentor_id = ANY(?::text[])
+), '') || '/' || coalesce((
+    SELECT string_agg(milestones.id || ' ' || milestones.xmin, ',' ORDER BY milestones.id)
+    FROM unnest(?::text[]) AS ids(mentor) JOIN milestones
+        ON milestones.id >= (ids.mentor || '~') COLLATE "C" AND milestones.id < (ids.mentor || chr(127)) COLLATE "C"
+), ''))
+"""
 # A bulk load looks rows up by key only; while it grows the table, the planner's statistics lag behind
 # and would pick sequential scans that make each batch slower than the last.
 PREFER_INDEXES = "SET LOCAL enable_seqscan = off"

@@ -26,8 +26,17 @@ from milestones.domain import (
     record_period,
 )
 from milestones.errors import PeriodOverlap
-from milestones.row_detection import ID, KEY, MilestoneRow, PeriodRow, RowCatalog, detect_rows, record_period_row
-from milestones.storage.base import encode_time, from_centi, milestone_from_row, milestone_to_row, to_centi
+from milestones.row_detection import (
+    ID,
+    KEY,
+    MilestoneRow,
+    PeriodRow,
+    RowCatalog,
+    detect_rows,
+    period_row,
+    record_period_row,
+)
+from milestones.storage.base import encode_time, from_centi, milestone_from_row, milestone_to_row
 from milestones.storage.sqlite import parse_time
 
 MENTOR = "mentor_001"
@@ -55,20 +64,6 @@ class Rows:
 
 def end_of(day: date) -> datetime:
     return datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
-
-
-def period_row(mentor_id: str, p: Period) -> PeriodRow:
-    """A period as bulk detection reads it from storage: dates as ISO text, hours in hundredths."""
-    s = p.summary
-    return (
-        mentor_id,
-        p.start_date.isoformat(),
-        p.end_date.isoformat(),
-        p.year,
-        to_centi(s.total_hours),
-        s.unique_contacts_helped,
-        s.activity_count,
-    )
 
 
 def rows_of(state: MentorState) -> Rows:

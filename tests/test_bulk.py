@@ -147,3 +147,21 @@ def test_detect_command_prints_a_report(tmp_path: Path) -> None:
     )
     assert bad.returncode == 1
     assert "line 1:" in bad.stderr
+
+
+async def test_a_line_that_repeats_a_key_is_refused_as_post_refuses_it(settings: Settings) -> None:
+    plain = json.dumps(summary_body("twice"))
+    repeated = plain.replace('"summary"', '"mentor_id": "other", "summary"').encode()
+    escaped = plain.replace('"summary"', '"mentor\\u005fid": "other", "summary"').encode()
+    rejected: list[tuple[int, str]] = []
+    repository = await open_repository(settings)
+    try:
+        report = await detect_lines(
+            [repeated, escaped, plain.encode()], repository, load_catalog(), NOW, lambda n, m: rejected.append((n, m))
+        )
+        assert await repository.periods("other") == []
+        assert len(await repository.periods("twice")) == 1
+    finally:
+        await repository.close()
+    assert rejected == [(1, "The JSON body repeats a key."), (2, "The JSON body repeats a key.")]
+    assert report.summaries == 1

@@ -20,7 +20,14 @@ from milestones.domain import ID_SEPARATOR, Definition
 from milestones.row_detection import MENTOR, PeriodRow, RowCatalog, RowsDiff, StoredRows, detect_batch
 from milestones.storage import MilestoneRepository
 from milestones.storage.base import encode_time, to_centi
-from milestones.web.schemas import RecordSummaryIn, RequestInvalid, decode_strict, exact
+from milestones.web.schemas import (
+    RecordSummaryIn,
+    RequestInvalid,
+    cannot_repeat_a_key,
+    decode_strict,
+    decode_summary,
+    exact,
+)
 
 Reject = Callable[[int, str], None]
 Lines = list[tuple[int, PeriodRow]]
@@ -169,22 +176,14 @@ def _raw_batches(lines: Iterable[bytes], batch_size: int) -> Iterator[list[tuple
         yield batch
 
 
-_decode_summary = msgspec.json.Decoder(RecordSummaryIn).decode
-# As on the fast POST path (web.fast_path): a line with a backslash or other than 24 quotes may repeat a key,
-# which msgspec would take silently; those lines get the framework's strict decoding, which refuses it.
-_QUOTES_IN_A_SUMMARY = 24
-
-
 def decode_lines(raw: list[tuple[int, bytes]]) -> Decoded:
     """Decode numbered lines as POST bodies, as strictly as POST: period rows, and the lines refused with why."""
     rows: Lines = []
     refused: list[tuple[int, str]] = []
     for number, line in raw:
         try:
-            if b"\\" in line or line.count(b'"') != _QUOTES_IN_A_SUMMARY:
-                summary = decode_strict(line, RecordSummaryIn)
-            else:
-                summary = _decode_summary(line)
+            # As POST does: lines that might repeat a key get the strict decoding, which refuses them.
+            summary = decode_summary(line) if cannot_repeat_a_key(line) else decode_strict(line, RecordSummaryIn)
         except RequestInvalid as exc:
             refused.append((number, exc.detail))
             continue

@@ -148,7 +148,8 @@ def encode_time(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
-_parse_time_text = lru_cache(maxsize=4096)(datetime.fromisoformat)
+# Bulk rows carry times as encode_time's text; cached, as a bulk file holds a handful of distinct times.
+time_from_text = lru_cache(maxsize=4096)(datetime.fromisoformat)
 
 
 def milestones_after(stored: StoredRows, diff: RowsDiff) -> list[Milestone]:
@@ -162,7 +163,7 @@ def milestones_after(stored: StoredRows, diff: RowsDiff) -> list[Milestone]:
 
 
 def _time_from_text(value: Any) -> datetime | None:
-    return None if value is None else _parse_time_text(value)
+    return None if value is None else time_from_text(value)
 
 
 def to_centi(value: Decimal) -> int:

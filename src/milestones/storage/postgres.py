@@ -30,6 +30,7 @@ from milestones.storage.base import (
     milestones_after,
     period_from_row,
     period_to_row,
+    time_from_text,
 )
 
 # Errors that mean "the database is not there right now", as opposed to a bug in a statement:
@@ -108,7 +109,6 @@ def _as_date(value: Any) -> date:
 # boundary. Cached: a bulk file holds a handful of distinct dates.
 _date_text = lru_cache(maxsize=4096)(date.isoformat)
 _date_from_text = lru_cache(maxsize=4096)(date.fromisoformat)
-_time_from_text = lru_cache(maxsize=4096)(datetime.fromisoformat)
 _ACHIEVED_AT = queries.MILESTONE_COLUMNS.split(", ").index("achieved_at")
 
 
@@ -127,7 +127,7 @@ def _copy_period(row: Sequence[Any]) -> tuple[Any, ...]:
 
 def _copy_milestone(row: Sequence[Any]) -> tuple[Any, ...]:
     moment = row[_ACHIEVED_AT]
-    return (*row[:_ACHIEVED_AT], None if moment is None else _time_from_text(moment), *row[_ACHIEVED_AT + 1 :])
+    return (*row[:_ACHIEVED_AT], None if moment is None else time_from_text(moment), *row[_ACHIEVED_AT + 1 :])
 
 
 async def _stored_rows(conn: asyncpg.Connection, ids: list[str]) -> StoredRows:

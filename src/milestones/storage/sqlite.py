@@ -274,9 +274,11 @@ class SqliteRepository:
         ids = json.dumps(mentor_ids)
         mentors = frozenset(mentor_ids)
         with self._transaction() as conn:
-            if not self._unchanged_since(seen.as_of, mentors) and _stored_rows(conn, ids) != seen:
-                # Written since they were read (often by the batch before, sharing a mentor): evaluate again.
-                diff = change(_stored_rows(conn, ids))
+            if not self._unchanged_since(seen.as_of, mentors):
+                stored = _stored_rows(conn, ids)
+                if stored != seen:
+                    # Written since they were read (often by the batch before, sharing a mentor): again.
+                    diff = change(stored)
             _write_rows_diff(conn, diff)
         self._bulk_commits.append((self._commits, mentors))
         return diff

@@ -31,7 +31,7 @@ from milestones.service import MilestoneService, Window
 from milestones.settings import Settings
 from milestones.storage import MilestoneQuery
 from milestones.web.presenters import etag, milestone_out, page_out
-from milestones.web.schemas import RecordSummaryIn, is_mentor_id
+from milestones.web.schemas import cannot_repeat_a_key, decode_summary, is_mentor_id
 
 MILESTONES_PATH = "/api/v1/milestones"
 # The contract's text shows every path with its prefix doubled; generated clients call those literally.
@@ -44,11 +44,6 @@ SECURITY_HEADERS = [
 _LIST_PARAMS = frozenset({"mentor_id", "type", "status", "page", "limit"})
 _WINDOW_PARAMS = frozenset({"page", "limit"})
 _encode = msgspec.json.Encoder().encode
-_decode_summary = msgspec.json.Decoder(RecordSummaryIn).decode
-# A summary body has 9 keys and 3 string values (mentor_id and the dates, which hold no quotes), so 24
-# quotes. With no backslash (no escapes) and all 9 keys present, as decoding checks, a 25th quote could only
-# open a repeated key, which msgspec would take silently and the framework's strict decoding refuses.
-_QUOTES_IN_A_SUMMARY = 24
 
 
 class FastPath:
@@ -108,9 +103,9 @@ class FastPath:
             await self.litestar(scope, _stalled, send)
             return
         body = message.get("body", b"") if message["type"] == "http.request" else b""
-        if not message.get("more_body", False) and b"\\" not in body and body.count(b'"') == _QUOTES_IN_A_SUMMARY:
+        if not message.get("more_body", False) and cannot_repeat_a_key(body):
             try:
-                summary = _decode_summary(body)
+                summary = decode_summary(body)
                 milestones, changed = await service.record_summary(summary.mentor_id, summary.to_period())
             except (msgspec.ValidationError, msgspec.DecodeError, MilestonesError):
                 pass

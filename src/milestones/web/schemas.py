@@ -215,6 +215,21 @@ class HealthOut(Struct):
     status: str
 
 
+# A summary body has 9 keys and 3 string values (mentor_id and the dates, which hold no quotes), so 24
+# quotes. With no backslash (no escapes) and all 9 keys present, as decoding checks, a 25th quote could only
+# open a repeated key, which msgspec takes silently (the later value wins) and decode_strict refuses.
+_QUOTES_IN_A_SUMMARY = 24
+
+# msgspec's typed decoding: strict about types ("47" is not a number) but blind to repeated keys.
+decode_summary = msgspec.json.Decoder(RecordSummaryIn).decode
+
+
+def cannot_repeat_a_key(body: bytes) -> bool:
+    """Whether a summary body that `decode_summary` accepts plainly holds no repeated key; when False, only
+    `decode_strict` can tell. A cheap test for the hot paths (POST, bulk lines)."""
+    return b"\\" not in body and body.count(b'"') == _QUOTES_IN_A_SUMMARY
+
+
 def decode_strict(raw: bytes, model: type[T]) -> T:
     """Decode a JSON body with no type coercion, refusing duplicate keys, NaN and Infinity."""
     try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import functools
+import gc
 import multiprocessing
 import os
 import time
@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from milestones.domain import ID_SEPARATOR, Definition
-from milestones.row_detection import MENTOR, PeriodRow, RowCatalog, RowsDiff, StoredRows, detect_batch
+from milestones.row_detection import MENTOR, PackedRows, PeriodRow, RowCatalog, RowsDiff, StoredRows, detect_batch
 from milestones.storage import MilestoneRepository
 from milestones.storage.base import encode_time, to_centi
 from milestones.web.schemas import (
@@ -30,9 +30,8 @@ from milestones.web.schemas import (
 )
 
 Reject = Callable[[int, str], None]
+# A batch's valid lines as period rows, with their line numbers.
 Lines = list[tuple[int, PeriodRow]]
-# A batch's valid lines as period rows, and the refused lines with the reason.
-Decoded = tuple[Lines, list[tuple[int, str]]]
 T = TypeVar("T")
 
 
@@ -72,19 +71,18 @@ async def detect_lines(
     started = time.perf_counter()
     rungs = RowCatalog(catalog)
     now_text = encode_time(now)
-    decoding: deque[Awaitable[Decoded]] = deque()
+    decoding: deque[Awaitable[DecodedBatch]] = deque()
     detecting: _Detecting | None = None
 
-    async def detect(decoded: Awaitable[Decoded]) -> None:
+    async def detect(decoding_batch: Awaitable[DecodedBatch]) -> None:
         """Read a decoded batch's rows and start detecting it; meanwhile, write the batch before."""
         nonlocal detecting
-        batch, refused = await decoded
-        for number, message in refused:
+        decoded = await decoding_batch
+        for number, message in decoded.refused:
             reject(number, message)
-        report.rejected += len(refused)
-        mentor_ids = list(dict.fromkeys(row[0] for _, row in batch))
-        seen = await repository.read_rows(mentor_ids)
-        started_detecting = _Detecting(batch, mentor_ids, seen, worker.run(detect_batch, batch, seen, rungs, now_text))
+        report.rejected += len(decoded.refused)
+        seen = await repository.read_rows(decoded.mentor_ids)
+        started_detecting = _Detecting(decoded, seen, worker.run(detect_packed, decoded.lines, seen, rungs, now_text))
         if detecting is not None:
             await _write(detecting, repository, rungs, now_text, reject, report)
         detecting = started_detecting
@@ -103,13 +101,23 @@ async def detect_lines(
 
 
 @dataclass(frozen=True, slots=True)
+class DecodedBatch:
+    """A batch of lines, decoded. Its rows stay MessagePack between the processes: the detecting process
+    needs them, this one only its mentors (and the rows themselves on the rare batch detected again)."""
+
+    mentor_ids: list[str]
+    lines: bytes  # Lines
+    valid: int
+    refused: list[tuple[int, str]]
+
+
+@dataclass(frozen=True, slots=True)
 class _Detecting:
     """A batch whose detection is under way, with the rows it is detected on."""
 
-    batch: Lines
-    mentor_ids: list[str]
-    seen: StoredRows
-    detected: Awaitable[RowsDiff]
+    decoded: DecodedBatch
+    seen: PackedRows
+    detected: Awaitable[bytes]  # a RowsDiff, from detect_packed
 
 
 class _Worker:
@@ -131,13 +139,33 @@ class _Worker:
         self._calls += 1
         if self._pool is None and self._calls > 1 and (os.cpu_count() or 1) > 1:
             # spawn, not fork: this process may have threads, which fork does not copy safely.
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_collect_between_calls
+            )
         if self._pool is None:
             done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
             done.set_result(function(*args))
             return done
         # One process, so calls run in the order they were made.
-        return asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
+        return asyncio.get_running_loop().run_in_executor(self._pool, _collected, function, *args)
+
+
+def _collect_between_calls() -> None:
+    """Set up the worker process's garbage collection: once per call, not during it.
+
+    A call builds hundreds of thousands of tuples, dicts and lists, none of them in a cycle; the automatic
+    collector would walk them again and again as they grow (measured: a sixth of the worker's time). What
+    is set aside at start (the modules) is frozen out of later collections.
+    """
+    gc.disable()
+    gc.freeze()
+
+
+def _collected(function: Callable[..., T], *args: Any) -> T:
+    try:
+        return function(*args)
+    finally:
+        gc.collect()  # anything cyclic a call left behind; cheap once its rows are gone
 
 
 async def _write(
@@ -148,12 +176,16 @@ async def _write(
     reject: Reject,
     report: BulkReport,
 ) -> None:
-    batch = detecting.batch
-    again = functools.partial(detect_batch, batch, catalog=rungs, now=now)
-    diff = await repository.write_rows(detecting.mentor_ids, detecting.seen, await detecting.detected, again)
+    decoded = detecting.decoded
+
+    def again(stored: StoredRows) -> RowsDiff:
+        return detect_batch(_LINES.decode(decoded.lines), stored, rungs, now)
+
+    detected = _DIFFS.decode(await detecting.detected)
+    diff = await repository.write_rows(decoded.mentor_ids, detecting.seen, detected, again)
     for number, message in diff.rejected:
         reject(number, message)
-    report.summaries += len(batch) - len(diff.rejected)
+    report.summaries += decoded.valid - len(diff.rejected)
     report.rejected += len(diff.rejected)
     changed = {row[0] for row in diff.upsert_periods} | {row[MENTOR] for row in diff.upsert_milestones}
     changed |= {milestone_id.partition(ID_SEPARATOR)[0] for milestone_id in diff.delete_milestones}
@@ -161,6 +193,18 @@ async def _write(
     report.periods_written += len(diff.upsert_periods)
     report.milestones_written += len(diff.upsert_milestones)
     report.milestones_deleted += len(diff.delete_milestones)
+
+
+# What crosses between the processes besides strings: MessagePack, a fraction of pickle's cost for rows.
+_LINES = msgspec.msgpack.Decoder(Lines)
+_DIFFS = msgspec.msgpack.Decoder(RowsDiff)
+_encode = msgspec.msgpack.Encoder().encode
+
+
+def detect_packed(lines: bytes, stored: PackedRows, catalog: RowCatalog, now: str) -> bytes:
+    """detect_batch as the detecting process runs it: lines and diff as MessagePack, rows as the database
+    packed them."""
+    return _encode(detect_batch(_LINES.decode(lines), stored.unpack(), catalog, now))
 
 
 def _raw_batches(lines: Iterable[bytes], batch_size: int) -> Iterator[list[tuple[int, bytes]]]:
@@ -176,7 +220,7 @@ def _raw_batches(lines: Iterable[bytes], batch_size: int) -> Iterator[list[tuple
         yield batch
 
 
-def decode_lines(raw: list[tuple[int, bytes]]) -> Decoded:
+def decode_lines(raw: list[tuple[int, bytes]]) -> DecodedBatch:
     """Decode numbered lines as POST bodies, as strictly as POST: period rows, and the lines refused with why."""
     rows: Lines = []
     refused: list[tuple[int, str]] = []
@@ -191,7 +235,8 @@ def decode_lines(raw: list[tuple[int, bytes]]) -> Decoded:
             refused.append((number, str(exc)))
             continue
         rows.append((number, _period_row(summary)))
-    return rows, refused
+    mentor_ids = list(dict.fromkeys(row[0] for _, row in rows))
+    return DecodedBatch(mentor_ids, _encode(rows), len(rows), refused)
 
 
 def _period_row(summary: RecordSummaryIn) -> PeriodRow:

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from milestones.domain import ID_SEPARATOR, Definition, MetricType, Period, Status
 from milestones.errors import PeriodOverlap
 
@@ -41,6 +43,27 @@ class StoredRows:
     periods: list[PeriodRow]
     milestones: list[MilestoneRow]
     as_of: object = field(default=None, compare=False)
+
+
+# Rows as JSON arrays; each decodes to a tuple of str, int, bool and None, as the database drivers return them.
+_ROWS = msgspec.json.Decoder(list[tuple[Any, ...]])
+
+
+@dataclass(frozen=True, slots=True)
+class PackedRows:
+    """StoredRows as the database serialises them for bulk detection: each list as one JSON array of rows.
+
+    Bulk detection runs in another process; two strings cross to it for the price of a copy, where the
+    millions of tuples of a re-run would cost more to pickle and unpickle than to read. Equal texts are
+    equal rows, so a writer can also tell whether rows changed since they were read by comparing texts.
+    """
+
+    periods: str
+    milestones: str
+    as_of: object = field(default=None, compare=False)
+
+    def unpack(self) -> StoredRows:
+        return StoredRows(_ROWS.decode(self.periods), _ROWS.decode(self.milestones), self.as_of)
 
 
 @dataclass(frozen=True, slots=True)

@@ -176,16 +176,17 @@ async def test_bulk_rows_read_back_as_iso_text_and_write_nothing_when_unchanged(
     calls: list[StoredRows] = []
     change = detect_one("m1", 31_250, calls)
     seen = await repository.read_rows(["m1"])
-    assert seen == StoredRows([], [])
-    written = await repository.write_rows(["m1"], seen, change(seen), change)
+    assert seen.unpack() == StoredRows([], [])
+    written = await repository.write_rows(["m1"], seen, change(seen.unpack()), change)
     assert len(calls) == 1  # the rows were as seen: no second evaluation
     assert [row[2] for row in written.upsert_milestones] == ["100h", "300h", "500h", "25contacts", "100activities"]
 
-    stored = await repository.read_rows(["m1"])
+    packed = await repository.read_rows(["m1"])
+    stored = packed.unpack()
     assert stored.periods == [("m1", "2025-01-01", "2025-12-31", 2025, 31_250, 0, 0)]
     assert sorted(stored.milestones) == sorted(written.upsert_milestones)
     assert {row[10] for row in stored.milestones} == {"2025-12-31T23:59:59.000000Z", None}
-    again = await repository.write_rows(["m1"], stored, change(stored), change)
+    again = await repository.write_rows(["m1"], packed, change(stored), change)
     assert again.upsert_periods == again.upsert_milestones == again.delete_milestones == []
     # What the bulk path wrote reads back through the ordinary path as the domain would have stored it.
     [by_domain] = [m for m in await repository.mentor_milestones("m1") if m.definition_key == "300h"]
@@ -196,12 +197,12 @@ async def test_bulk_rows_changed_since_they_were_read_are_evaluated_again(reposi
     calls: list[StoredRows] = []
     change = detect_one("m1", 15_000, calls)
     seen = await repository.read_rows(["m1"])
-    stale = change(seen)
+    stale = change(seen.unpack())
     # Between the read and the write, a POST stores another period for the same mentor.
     await repository.change_mentor("m1", add_period("200", year=2024))
     written = await repository.write_rows(["m1"], seen, stale, change)
     assert len(calls) == 2
-    assert calls[1] != seen
+    assert calls[1] != seen.unpack()
     hours = {m.definition_key: m for m in await repository.mentor_milestones("m1")}
     # 200 (2024) + 150 (2025): 300h is reached, which the stale evaluation (150 alone) did not see.
     assert hours["300h"].status is Status.ACHIEVED
@@ -220,7 +221,7 @@ async def test_sqlite_notices_bulk_rows_written_by_another_process(sqlite_settin
         change = detect_one("m1", 15_000, calls)
         await ours.write_rows(["m0"], await ours.read_rows(["m0"]), RowsDiff(), change)  # ours has written before
         seen = await ours.read_rows(["m1"])
-        stale = change(seen)
+        stale = change(seen.unpack())
         await theirs.change_mentor("m1", add_period("200", year=2024))
         await ours.write_rows(["m1"], seen, stale, change)
     finally:

@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from milestones.domain import MentorState, MetricType, Milestone, Period, Status, Summary
-from milestones.row_detection import RowsDiff, StoredRows
+from milestones.row_detection import PackedRows, RowsDiff, StoredRows
 
 MentorChange = Callable[[MentorState], MentorState]
 
@@ -90,12 +90,12 @@ class MilestoneRepository(Protocol):
         """
         ...
 
-    async def read_rows(self, mentor_ids: Sequence[str]) -> StoredRows:
+    async def read_rows(self, mentor_ids: Sequence[str]) -> PackedRows:
         """The stored rows of a batch of mentors, for bulk detection: dates and times as ISO text."""
         ...
 
     async def write_rows(
-        self, mentor_ids: Sequence[str], seen: StoredRows, diff: RowsDiff, change: RowsChange
+        self, mentor_ids: Sequence[str], seen: PackedRows, diff: RowsDiff, change: RowsChange
     ) -> RowsDiff:
         """The bulk form of change_mentor: write `diff`, worked out from the rows `seen` earlier by `read_rows`.
 

@@ -13,7 +13,7 @@ import asyncpg
 
 from milestones.domain import MentorState, Milestone, Period, Status
 from milestones.errors import DatabaseUnavailable
-from milestones.row_detection import RowsDiff, StoredRows
+from milestones.row_detection import PackedRows, RowsDiff, StoredRows
 from milestones.storage import queries
 from milestones.storage.base import (
     IdempotencyRecord,
@@ -73,7 +73,8 @@ _MENTORS_PERIODS = queries.numbered(queries.MENTORS_PERIODS_POSTGRES)
 _MENTORS_MILESTONES = queries.numbered(queries.MENTORS_MILESTONES_POSTGRES)
 _LOCK_MENTORS = queries.numbered(queries.LOCK_MENTORS)
 _MENTORS_FINGERPRINT = queries.numbered(queries.MENTORS_FINGERPRINT_POSTGRES)
-# What that query answers for mentors with no rows at all.
+# What the batch queries answer for mentors with no rows at all.
+_NO_ROWS = "[]"
 _NO_ROWS_FINGERPRINT = hashlib.md5(b"/", usedforsecurity=False).hexdigest()
 _PERIOD_COPY_COLUMNS = ["mentor_id", *queries.PERIOD_COLUMNS.split(", ")]
 _MILESTONE_COPY_COLUMNS = queries.MILESTONE_COLUMNS.split(", ")
@@ -130,11 +131,12 @@ def _copy_milestone(row: Sequence[Any]) -> tuple[Any, ...]:
     return (*row[:_ACHIEVED_AT], None if moment is None else time_from_text(moment), *row[_ACHIEVED_AT + 1 :])
 
 
-async def _stored_rows(conn: asyncpg.Connection, ids: list[str]) -> StoredRows:
+async def _packed_rows(conn: asyncpg.Connection, ids: list[str], as_of: object = None) -> PackedRows:
     timeout = BULK_COMMAND_TIMEOUT
-    return StoredRows(
-        [_bulk_period(r) for r in await conn.fetch(_MENTORS_PERIODS, ids, timeout=timeout)],
-        [_bulk_milestone(r) for r in await conn.fetch(_MENTORS_MILESTONES, ids, timeout=timeout)],
+    return PackedRows(
+        await conn.fetchval(_MENTORS_PERIODS, ids, timeout=timeout),
+        await conn.fetchval(_MENTORS_MILESTONES, ids, timeout=timeout),
+        as_of,
     )
 
 
@@ -240,19 +242,19 @@ class PostgresRepository:
                 await conn.executemany(_UPSERT_MILESTONE, [_copy_milestone(r) for r in diff.upsert_milestones])
         return milestones_after(stored, diff), diff
 
-    async def read_rows(self, mentor_ids: Sequence[str]) -> StoredRows:
+    async def read_rows(self, mentor_ids: Sequence[str]) -> PackedRows:
         ids = list(mentor_ids)
         # One snapshot for the rows and their fingerprint, so the fingerprint describes exactly these rows.
         async with self._connection() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             await conn.execute(queries.PREFER_INDEXES)
-            rows = await _stored_rows(conn, ids)
-            if not rows.periods and not rows.milestones:
-                return StoredRows([], [], _NO_ROWS_FINGERPRINT)  # a new batch: nothing to fingerprint
+            rows = await _packed_rows(conn, ids)
+            if rows.periods == rows.milestones == _NO_ROWS:
+                return PackedRows(_NO_ROWS, _NO_ROWS, _NO_ROWS_FINGERPRINT)  # a new batch: nothing to fingerprint
             fingerprint = await conn.fetchval(_MENTORS_FINGERPRINT, ids, ids, timeout=BULK_COMMAND_TIMEOUT)
-        return StoredRows(rows.periods, rows.milestones, fingerprint)
+        return PackedRows(rows.periods, rows.milestones, fingerprint)
 
     async def write_rows(
-        self, mentor_ids: Sequence[str], seen: StoredRows, diff: RowsDiff, change: RowsChange
+        self, mentor_ids: Sequence[str], seen: PackedRows, diff: RowsDiff, change: RowsChange
     ) -> RowsDiff:
         ids = list(mentor_ids)
         timeout = BULK_COMMAND_TIMEOUT
@@ -263,7 +265,7 @@ class PostgresRepository:
             fingerprint = await conn.fetchval(_MENTORS_FINGERPRINT, ids, ids, timeout=timeout)
             if seen.as_of is None or fingerprint != seen.as_of:
                 # Written since they were read (by a POST, or another bulk run): work the diff out again.
-                diff = change(await _stored_rows(conn, ids))
+                diff = change((await _packed_rows(conn, ids)).unpack())
             await self._merge_rows(conn, diff)
         return diff
 

@@ -31,20 +31,36 @@ MENTOR_PERIODS = f"SELECT {PERIOD_COLUMNS} FROM periods WHERE mentor_id = ? ORDE
 MENTOR_PERIOD_ROWS = f"SELECT mentor_id, {PERIOD_COLUMNS} FROM periods WHERE mentor_id = ?"
 
 # Several mentors at once, for bulk detection: SQLite takes the ids as a JSON array, PostgreSQL as text[].
+# Each answers one JSON array of rows (row_detection.PackedRows), dates and times as the ISO text SQLite keeps.
 MENTORS_PERIODS_SQLITE = (
-    f"SELECT mentor_id, {PERIOD_COLUMNS} FROM periods WHERE mentor_id IN (SELECT value FROM json_each(?))"
+    f"SELECT json_group_array(json_array(mentor_id, {PERIOD_COLUMNS})) FROM periods"
+    " WHERE mentor_id IN (SELECT value FROM json_each(?))"
 )
 MENTORS_MILESTONES_SQLITE = (
-    f"SELECT {_QUALIFIED_MILESTONE_COLUMNS} FROM json_each(?) AS ids JOIN milestones"
+    f"SELECT json_group_array(json_array({_QUALIFIED_MILESTONE_COLUMNS})) FROM json_each(?) AS ids JOIN milestones"
     " ON milestones.id >= ids.value || '~' AND milestones.id < ids.value || char(127)"
 )
-MENTORS_PERIODS_POSTGRES = f"SELECT mentor_id, {PERIOD_COLUMNS} FROM periods WHERE mentor_id = ANY(?::text[])"
 # COLLATE "C" as on the id column: without it the bounds compare in the default collation and the
 # planner cannot use the primary key (a sequential scan per batch).
-MENTORS_MILESTONES_POSTGRES = (
-    f"SELECT {_QUALIFIED_MILESTONE_COLUMNS} FROM unnest(?::text[]) AS ids(mentor) JOIN milestones"
+_MENTORS_MILESTONES_POSTGRES = (
+    " FROM unnest(?::text[]) AS ids(mentor) JOIN milestones"
     " ON milestones.id >= (ids.mentor || '~') COLLATE \"C\""
     ' AND milestones.id < (ids.mentor || chr(127)) COLLATE "C"'
+)
+# The JSON forms: text in encode_time's format (UTC, microseconds, "Z"), whatever the session's settings.
+_ISO_DATE = "'YYYY-MM-DD'"
+_ISO_TIME = '\'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\''
+MENTORS_PERIODS_POSTGRES = (
+    "SELECT coalesce(json_agg(json_build_array(mentor_id,"
+    f" to_char(start_date, {_ISO_DATE}), to_char(end_date, {_ISO_DATE}),"
+    " year, total_hours_centi, unique_contacts_helped, activity_count)), '[]')::text"
+    " FROM periods WHERE mentor_id = ANY(?::text[])"
+)
+MENTORS_MILESTONES_POSTGRES = (
+    "SELECT coalesce(json_agg(json_build_array(milestones.id, mentor_id, definition_key, name, type,"
+    " threshold_centi, position, status, current_centi, achieved_centi,"
+    f" to_char(achieved_at AT TIME ZONE 'UTC', {_ISO_TIME}), set_by_person)), '[]')::text"
+    f"{_MENTORS_MILESTONES_POSTGRES}"
 )
 # A fingerprint of a batch's rows on PostgreSQL: each row's key and xmin (the transaction that wrote that
 # version), so any insert, update or delete of them changes it. Cheaper than reading the rows again.

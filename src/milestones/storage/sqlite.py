@@ -18,7 +18,7 @@ from typing import Any, TypeVar, cast
 
 from milestones.domain import MentorState, Milestone, Period, Status
 from milestones.errors import DatabaseUnavailable
-from milestones.row_detection import RowsDiff, StoredRows
+from milestones.row_detection import PackedRows, RowsDiff, StoredRows
 from milestones.storage import queries
 from milestones.storage.base import (
     IdempotencyRecord,
@@ -118,16 +118,16 @@ class SqliteRepository:
     async def change_mentor_rows(self, mentor_id: str, change: RowsChange) -> tuple[list[Milestone], RowsDiff]:
         return await self._in_writer(self._change_mentor_rows, mentor_id, change)
 
-    async def read_rows(self, mentor_ids: Sequence[str]) -> StoredRows:
+    async def read_rows(self, mentor_ids: Sequence[str]) -> PackedRows:
         # Noted before reading: a commit that lands after this note may or may not be in the rows.
         as_of = (self._commits, self._foreign_epoch)
         try:
-            return _stored_rows(self._reader, json.dumps(list(mentor_ids)), as_of)
+            return _packed_rows(self._reader, json.dumps(list(mentor_ids)), as_of)
         except sqlite3.OperationalError as exc:
             raise DatabaseUnavailable(f"The database could not be read: {exc}") from exc
 
     async def write_rows(
-        self, mentor_ids: Sequence[str], seen: StoredRows, diff: RowsDiff, change: RowsChange
+        self, mentor_ids: Sequence[str], seen: PackedRows, diff: RowsDiff, change: RowsChange
     ) -> RowsDiff:
         return await self._in_writer(self._write_rows, list(mentor_ids), seen, diff, change)
 
@@ -270,15 +270,15 @@ class SqliteRepository:
             _write_rows_diff(conn, diff)
         return milestones_after(stored, diff), diff
 
-    def _write_rows(self, mentor_ids: list[str], seen: StoredRows, diff: RowsDiff, change: RowsChange) -> RowsDiff:
+    def _write_rows(self, mentor_ids: list[str], seen: PackedRows, diff: RowsDiff, change: RowsChange) -> RowsDiff:
         ids = json.dumps(mentor_ids)
         mentors = frozenset(mentor_ids)
         with self._transaction() as conn:
             if not self._unchanged_since(seen.as_of, mentors):
-                stored = _stored_rows(conn, ids)
+                stored = _packed_rows(conn, ids)
                 if stored != seen:
                     # Written since they were read (often by the batch before, sharing a mentor): again.
-                    diff = change(stored)
+                    diff = change(stored.unpack())
             _write_rows_diff(conn, diff)
         self._bulk_commits.append((self._commits, mentors))
         return diff
@@ -357,12 +357,12 @@ class _WriterJob:
             return True
 
 
-def _stored_rows(conn: sqlite3.Connection, ids: str, as_of: object = None) -> StoredRows:
+def _packed_rows(conn: sqlite3.Connection, ids: str, as_of: object = None) -> PackedRows:
     """The stored rows of the mentors in `ids` (a JSON array). SQLite keeps dates and times as the ISO
     text bulk rows carry, so the rows go both ways as they are."""
-    return StoredRows(
-        conn.execute(queries.MENTORS_PERIODS_SQLITE, (ids,)).fetchall(),
-        conn.execute(queries.MENTORS_MILESTONES_SQLITE, (ids,)).fetchall(),
+    return PackedRows(
+        conn.execute(queries.MENTORS_PERIODS_SQLITE, (ids,)).fetchone()[0],
+        conn.execute(queries.MENTORS_MILESTONES_SQLITE, (ids,)).fetchone()[0],
         as_of,
     )
 

@@ -8,8 +8,8 @@ import multiprocessing
 import os
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -71,25 +71,30 @@ async def detect_lines(
     started = time.perf_counter()
     rungs = RowCatalog(catalog)
     now_text = encode_time(now)
-    decoding: deque[Awaitable[DecodedBatch]] = deque()
+    decoding: deque[Future[DecodedBatch]] = deque()
     detecting: _Detecting | None = None
+    # Whether this process last had to wait for a detection. Then it decodes the next batch itself: on a
+    # re-run there is little to write and the detecting process has the most to do; on a first run writing
+    # is the longer stage and the other process decodes.
+    waited = False
 
-    async def detect(decoding_batch: Awaitable[DecodedBatch]) -> None:
+    async def detect(decoding_batch: Future[DecodedBatch]) -> None:
         """Read a decoded batch's rows and start detecting it; meanwhile, write the batch before."""
-        nonlocal detecting
-        decoded = await decoding_batch
+        nonlocal detecting, waited
+        decoded = await asyncio.wrap_future(decoding_batch)
         for number, message in decoded.refused:
             reject(number, message)
         report.rejected += len(decoded.refused)
         seen = await repository.read_rows(decoded.mentor_ids)
         started_detecting = _Detecting(decoded, seen, worker.run(detect_packed, decoded.lines, seen, rungs, now_text))
         if detecting is not None:
+            waited = not detecting.detected.done()
             await _write(detecting, repository, rungs, now_text, reject, report)
         detecting = started_detecting
 
     with _Worker() as worker:
         for raw in _raw_batches(lines, batch_size):
-            decoding.append(worker.run(decode_lines, raw))
+            decoding.append(worker.run(decode_lines, raw, here=waited))
             if len(decoding) > 1:  # one batch decodes ahead
                 await detect(decoding.popleft())
         while decoding:
@@ -117,7 +122,7 @@ class _Detecting:
 
     decoded: DecodedBatch
     seen: PackedRows
-    detected: Awaitable[bytes]  # a RowsDiff, from detect_packed
+    detected: Future[bytes]  # a RowsDiff, from detect_packed
 
 
 class _Worker:
@@ -135,19 +140,20 @@ class _Worker:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def run(self, function: Callable[..., T], *args: Any) -> Awaitable[T]:
+    def run(self, function: Callable[..., T], *args: Any, here: bool = False) -> Future[T]:
+        """Start `function(*args)`; `here` runs it in this process, at once."""
         self._calls += 1
         if self._pool is None and self._calls > 1 and (os.cpu_count() or 1) > 1:
             # spawn, not fork: this process may have threads, which fork does not copy safely.
             self._pool = ProcessPoolExecutor(
                 max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_collect_between_calls
             )
-        if self._pool is None:
-            done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        if here or self._pool is None:
+            done: Future[T] = Future()
             done.set_result(function(*args))
             return done
         # One process, so calls run in the order they were made.
-        return asyncio.get_running_loop().run_in_executor(self._pool, _collected, function, *args)
+        return self._pool.submit(_collected, function, *args)
 
 
 def _collect_between_calls() -> None:
@@ -181,7 +187,8 @@ async def _write(
     def again(stored: StoredRows) -> RowsDiff:
         return detect_batch(_LINES.decode(decoded.lines), stored, rungs, now)
 
-    detected = _DIFFS.decode(await detecting.detected)
+    encoded: bytes = await asyncio.wrap_future(detecting.detected)
+    detected = _DIFFS.decode(encoded)
     diff = await repository.write_rows(decoded.mentor_ids, detecting.seen, detected, again)
     for number, message in diff.rejected:
         reject(number, message)

@@ -63,7 +63,8 @@ async def detect_lines(
     (`row_detection`), which gives what `domain.detect_milestones` gives at a fraction of the cost.
 
     The stages overlap: while this process writes one batch, a second process (when there is a second
-    core) detects the next, on its mentors' rows as read before that write, and decodes the one after.
+    core) detects the next, on its mentors' rows as read before that write, and decodes the one after
+    (unless this process is the one waiting, see `waited`).
     A batch whose rows changed after they were read (the batch before shared a mentor) is detected again
     inside its transaction, so the outcome is that of applying the lines in order.
     """

@@ -43,7 +43,7 @@ def period(
     return Period(start, end, start.year, Summary(Decimal(hours), contacts, activities))
 
 
-def definition(key: str, metric: MetricType, threshold: int | str, position: int) -> Definition:
+def definition(key: str, metric: MetricType, threshold: int | str | Decimal, position: int) -> Definition:
     return Definition(key, f"{threshold} {metric.value}", metric, Decimal(str(threshold)), position)
 
 

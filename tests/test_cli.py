@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,64 +13,33 @@ import pytest
 
 from milestones.cli import redacted
 from tests.factories import summary_body
+from tests.served import clean_environment, milestones_command, serving
 
 POSTGRES_URL = os.environ.get("MILESTONES_TEST_POSTGRES_URL")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "milestones", *args]
-
-
-def environment(**overrides: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MILESTONES_")}
-    env.update(overrides)
-    return env
 
 
 @pytest.fixture
 def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """`milestones serve` with the given extra arguments, from an empty directory; yields its base URL."""
     extra: list[str] = getattr(request, "param", [])
-    port = free_port()
-    env = environment()
+    env = clean_environment()
     if "--postgres" in extra:
         if not POSTGRES_URL:
             pytest.skip("PostgreSQL tests need MILESTONES_TEST_POSTGRES_URL")
         env["MILESTONES_DATABASE_URL"] = POSTGRES_URL
         extra = [a for a in extra if a != "--postgres"]
-    log = (tmp_path / "serve.log").open("w")
-    process = subprocess.Popen(
-        command("serve", "--port", str(port), *extra), cwd=tmp_path, env=env, stdout=log, stderr=log
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"server did not become ready:\n{(tmp_path / 'serve.log').read_text()}")
-            time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
-        log.close()
+    with serving(*extra, cwd=tmp_path, env=env) as server:
+        yield server.url
 
 
 def test_migrate_creates_the_configured_sqlite_database(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'db' / 'm.sqlite3'}"
     result = subprocess.run(
-        command("migrate"), env=environment(MILESTONES_DATABASE_URL=url), capture_output=True, text=True, check=False
+        milestones_command("migrate"),
+        env=clean_environment(MILESTONES_DATABASE_URL=url),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "db" / "m.sqlite3").exists()
@@ -80,8 +47,8 @@ def test_migrate_creates_the_configured_sqlite_database(tmp_path: Path) -> None:
 
 def test_invalid_configuration_is_a_clear_error(tmp_path: Path) -> None:
     result = subprocess.run(
-        command("migrate"),
-        env=environment(MILESTONES_DATABASE_URL="mysql://nope"),
+        milestones_command("migrate"),
+        env=clean_environment(MILESTONES_DATABASE_URL="mysql://nope"),
         capture_output=True,
         text=True,
         check=False,

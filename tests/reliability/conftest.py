@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.served import clean_environment, serving
 
 # Short, so the slow-body tests finish quickly; the service's default is longer.
 BODY_TIMEOUT_SECONDS = 2
@@ -51,43 +49,10 @@ class Server:
         return int(httpx.get(f"{self.url}/api/v1/milestones", timeout=5).json()["pagination"]["total"])
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`milestones serve` on a fresh SQLite file in an empty directory, as in tests/test_cli.py."""
-    directory = tmp_path_factory.mktemp("served")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MILESTONES_")}
-    env["MILESTONES_BODY_TIMEOUT_SECONDS"] = str(BODY_TIMEOUT_SECONDS)
-    port = free_port()
-    log_path = directory / "serve.log"
-    log = log_path.open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "milestones", "serve", "--port", str(port)],
-        cwd=directory,
-        env=env,
-        stdout=log,
-        stderr=log,
-    )
-    served = Server(host="127.0.0.1", port=port, pid=process.pid, log=log_path)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{served.url}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"server did not become ready:\n{log_path.read_text()}")
-            time.sleep(0.1)
-        yield served
-        assert process.poll() is None, f"the server died:\n{log_path.read_text()}"
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
-        log.close()
+    env = clean_environment(MILESTONES_BODY_TIMEOUT_SECONDS=str(BODY_TIMEOUT_SECONDS))
+    with serving(cwd=tmp_path_factory.mktemp("served"), env=env) as served:
+        yield Server(host="127.0.0.1", port=served.port, pid=served.process.pid, log=served.log)
+        assert served.process.poll() is None, f"the server died:\n{served.log_text()}"

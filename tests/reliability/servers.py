@@ -10,7 +10,6 @@ import signal
 import socket
 import struct
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -25,6 +24,7 @@ import httpx
 
 from milestones.settings import Settings
 from milestones.storage import migrate
+from tests.served import clean_environment, free_port, milestones_command
 
 POSTGRES_URL = os.environ.get("MILESTONES_TEST_POSTGRES_URL")
 POSTGRES_SKIP_REASON = "PostgreSQL reliability tests need MILESTONES_TEST_POSTGRES_URL (CI sets it; see README)"
@@ -32,12 +32,6 @@ MILESTONES_PATH = "/api/v1/milestones"
 PROBLEM_JSON = "application/problem+json"
 
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --- request bodies ----------------------------------------------------------------------------------
@@ -364,8 +358,7 @@ class Service:
     def launch(self) -> Service:
         """Start the process without waiting, so several services can boot side by side."""
         self.port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MILESTONES_")}
-        env.update(
+        env = clean_environment(
             MILESTONES_DATABASE_URL=self.database_url,
             MILESTONES_MIGRATE_ON_START=str(self.migrate_on_start).lower(),
             MILESTONES_LOG_LEVEL="warning",
@@ -376,7 +369,7 @@ class Service:
             log.write(f"--- start {self.starts} on port {self.port}\n".encode())
             log.flush()
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "milestones", "serve", "--port", str(self.port), "--workers", str(self.workers)],
+                milestones_command("serve", "--port", str(self.port), "--workers", str(self.workers)),
                 cwd=self.workdir,
                 env=env,
                 stdout=log,

@@ -33,7 +33,7 @@ HOT_QUERIES: list[tuple[str, str, tuple[Any, ...]]] = [
 
 
 # Bulk detection loads a batch of mentors at once; each database has its own form.
-BULK_QUERIES = {
+BULK_QUERIES: dict[str, list[tuple[str, str, tuple[Any, ...]]]] = {
     "sqlite": [
         ("batch's periods", queries.MENTORS_PERIODS_SQLITE, ('["a", "b"]',)),
         ("batch's milestones", queries.MENTORS_MILESTONES_SQLITE, ('["a", "b"]',)),

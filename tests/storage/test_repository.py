@@ -187,7 +187,7 @@ async def test_bulk_rows_read_back_as_iso_text_and_write_nothing_when_unchanged(
     assert sorted(stored.milestones) == sorted(written.upsert_milestones)
     assert {row[10] for row in stored.milestones} == {"2025-12-31T23:59:59.000000Z", None}
     again = await repository.write_rows(["m1"], packed, change(stored), change)
-    assert again.upsert_periods == again.upsert_milestones == again.delete_milestones == []
+    assert (again.upsert_periods, again.upsert_milestones, again.delete_milestones) == ([], [], [])
     # What the bulk path wrote reads back through the ordinary path as the domain would have stored it.
     [by_domain] = [m for m in await repository.mentor_milestones("m1") if m.definition_key == "300h"]
     assert (by_domain.status, by_domain.achieved_value) == (Status.ACHIEVED, Decimal("312.5"))

@@ -27,6 +27,15 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
     postgres_pool_size: int = Field(default=10, ge=1, le=200)
+    postgres_connect_timeout_seconds: float = Field(
+        default=5, gt=0, le=300, description="Longest wait to open a PostgreSQL connection (TCP and authentication)"
+    )
+    postgres_timeout_seconds: float = Field(
+        default=10,
+        gt=0,
+        le=300,
+        description="Longest wait for a pooled PostgreSQL connection, and for any one statement of a request",
+    )
     log_level: str = "info"
 
     @field_validator("database_url")

@@ -13,7 +13,6 @@ import httpx
 import pytest
 
 from milestones.domain import milestone_id
-from milestones.storage.postgres import ACQUIRE_TIMEOUT, COMMAND_TIMEOUT, CONNECT_TIMEOUT
 from tests.reliability.servers import (
     MILESTONES_PATH,
     POSTGRES_SKIP_REASON,
@@ -35,9 +34,13 @@ from tests.reliability.servers import (
 
 pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason=POSTGRES_SKIP_REASON)
 
+# The service's PostgreSQL timeouts here, shorter than the defaults (5 s and 10 s): the bounds below then
+# also show that the settings are honoured, since a wait on the defaults would exceed them.
+CONNECT_TIMEOUT = 2.0
+TIMEOUT = 3.0
 # No request may take longer than this, whatever the database does: the pool's timeouts bound every wait
 # (for a pooled connection, then for a new connection or a statement), with some slack for a busy machine.
-ANSWER_BOUND = ACQUIRE_TIMEOUT + max(CONNECT_TIMEOUT, COMMAND_TIMEOUT) + 10
+ANSWER_BOUND = TIMEOUT + max(CONNECT_TIMEOUT, TIMEOUT) + 4
 DATABASE_UNAVAILABLE = "/problems/database-unavailable"
 
 
@@ -61,7 +64,14 @@ def proxy(database: str) -> Iterator[FaultyProxy]:
 def service(database: str, proxy: FaultyProxy, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """One `milestones serve` on the proxied URL for the module; the schema was migrated directly."""
     workdir = tmp_path_factory.mktemp("faults")
-    served = Service(via_proxy(database, proxy), workdir, migrate_on_start=False, MILESTONES_POSTGRES_POOL_SIZE="4")
+    served = Service(
+        via_proxy(database, proxy),
+        workdir,
+        migrate_on_start=False,
+        MILESTONES_POSTGRES_POOL_SIZE="4",
+        MILESTONES_POSTGRES_CONNECT_TIMEOUT_SECONDS=str(CONNECT_TIMEOUT),
+        MILESTONES_POSTGRES_TIMEOUT_SECONDS=str(TIMEOUT),
+    )
     with served:
         yield served
 

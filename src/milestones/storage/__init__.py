@@ -53,4 +53,9 @@ async def open_repository(settings: Settings, *, batch_job: bool = False) -> Mil
     writes on its calling thread: a writer thread would only wait on the GIL for the busy main thread."""
     if settings.is_sqlite:
         return SqliteRepository(settings.sqlite_path, inline_writes=batch_job)
-    return await PostgresRepository.open(settings.database_url, settings.postgres_pool_size)
+    return await PostgresRepository.open(
+        settings.database_url,
+        settings.postgres_pool_size,
+        connect_timeout=settings.postgres_connect_timeout_seconds,
+        timeout=settings.postgres_timeout_seconds,
+    )

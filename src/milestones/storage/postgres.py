@@ -48,14 +48,11 @@ _UNAVAILABLE = (
     asyncpg.TooManyConnectionsError,
 )
 
-# Bounds on waiting for PostgreSQL, so a request that cannot be served is answered 503 instead of hanging
-# when the server stops answering (a network partition, a hung host): opening a connection (TCP and
-# authentication), waiting for a pooled connection and returning it, and any one statement. Statements here
-# take milliseconds; a writer waiting on a mentor's advisory lock queues behind other writers of the same
-# mentor only, each of which holds it for one short transaction.
-CONNECT_TIMEOUT = 5.0
-ACQUIRE_TIMEOUT = 10.0
-COMMAND_TIMEOUT = 10.0
+# Waits for PostgreSQL are bounded (settings `postgres_connect_timeout_seconds`, `postgres_timeout_seconds`),
+# so a request that cannot be served is answered 503 instead of hanging when the server stops answering (a
+# network partition, a hung host): opening a connection (TCP and authentication), waiting for a pooled
+# connection, and any one statement. Statements here take milliseconds; a writer waiting on a mentor's
+# advisory lock queues behind other writers of the same mentor only, each holding it for one short transaction.
 # Bulk detection moves thousands of rows per statement; it is a batch job, not a request.
 BULK_COMMAND_TIMEOUT = 600.0
 
@@ -151,28 +148,30 @@ def asyncpg_dsn(url: str) -> str:
 class PostgresRepository:
     """MilestoneRepository on PostgreSQL; writers of one mentor queue on an advisory lock."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, acquire_timeout: float) -> None:
         self._pool = pool
+        self._acquire_timeout = acquire_timeout
 
     @classmethod
-    async def open(cls, url: str, pool_size: int) -> PostgresRepository:
+    async def open(cls, url: str, pool_size: int, *, connect_timeout: float, timeout: float) -> PostgresRepository:
+        """A pool of up to `pool_size` connections; `timeout` bounds waiting for one and any one statement."""
         try:
             pool = await asyncpg.create_pool(
                 asyncpg_dsn(url),
                 min_size=1,
                 max_size=pool_size,
-                timeout=CONNECT_TIMEOUT,
-                command_timeout=COMMAND_TIMEOUT,
+                timeout=connect_timeout,
+                command_timeout=timeout,
                 reset=_keep_session,
             )
         except _UNAVAILABLE as exc:
             raise DatabaseUnavailable(f"PostgreSQL cannot be reached: {exc}") from exc
-        return cls(pool)
+        return cls(pool, acquire_timeout=timeout)
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
         try:
-            async with self._pool.acquire(timeout=ACQUIRE_TIMEOUT) as conn:
+            async with self._pool.acquire(timeout=self._acquire_timeout) as conn:
                 try:
                     yield conn
                 except _UNAVAILABLE:

@@ -59,6 +59,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 def run_server(settings: Settings, *, host: str, port: int, workers: int) -> None:
     import uvicorn
 
+    from milestones.web.head_timeout import HeadTimeoutProtocol
+
     # Worker processes build their app from the environment, so hand them the resolved settings.
     os.environ["MILESTONES_DATABASE_URL"] = settings.database_url
     uvicorn.run(
@@ -68,7 +70,7 @@ def run_server(settings: Settings, *, host: str, port: int, workers: int) -> Non
         port=port,
         workers=workers,
         loop="uvloop" if sys.platform != "win32" else "asyncio",
-        http="httptools",
+        http=HeadTimeoutProtocol,  # httptools, with a deadline for request heads
         access_log=False,
         log_level=settings.log_level,
         proxy_headers=False,

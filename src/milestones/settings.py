@@ -22,6 +22,12 @@ class Settings(BaseSettings):
     body_timeout_seconds: float = Field(
         default=10, gt=0, le=300, description="Longest wait for the next part of a request body before a 408"
     )
+    header_timeout_seconds: float = Field(
+        default=10,
+        gt=0,
+        le=300,
+        description="Longest wait for a request's line and headers (from the connection or its first byte), then 408",
+    )
     migrate_on_start: bool = Field(default=True, description="Apply migrations when `serve` starts")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)

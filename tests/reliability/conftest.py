@@ -14,6 +14,7 @@ from tests.served import clean_environment, serving
 
 # Short, so the slow-body tests finish quickly; the service's default is longer.
 BODY_TIMEOUT_SECONDS = 2
+HEADER_TIMEOUT_SECONDS = 2
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,10 @@ class Server:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`milestones serve` on a fresh SQLite file in an empty directory, as in tests/test_cli.py."""
-    env = clean_environment(MILESTONES_BODY_TIMEOUT_SECONDS=str(BODY_TIMEOUT_SECONDS))
+    env = clean_environment(
+        MILESTONES_BODY_TIMEOUT_SECONDS=str(BODY_TIMEOUT_SECONDS),
+        MILESTONES_HEADER_TIMEOUT_SECONDS=str(HEADER_TIMEOUT_SECONDS),
+    )
     with serving(cwd=tmp_path_factory.mktemp("served"), env=env) as served:
         yield Server(host="127.0.0.1", port=served.port, pid=served.process.pid, log=served.log)
         assert served.process.poll() is None, f"the server died:\n{served.log_text()}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import select
 import socket
 import threading
 import time
@@ -15,7 +16,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from tests.factories import summary_body
-from tests.reliability.conftest import BODY_TIMEOUT_SECONDS, Server
+from tests.reliability.conftest import BODY_TIMEOUT_SECONDS, HEADER_TIMEOUT_SECONDS, Server
 
 BASE = "/api/v1/milestones"
 Client = AsyncTestClient[Litestar]
@@ -31,6 +32,13 @@ class RawResponse:
     head: str
     body: bytes
     seconds: float
+
+    def header(self, name: str) -> str | None:
+        for line in self.head.split("\r\n")[1:]:
+            field, _, value = line.partition(":")
+            if field.strip().lower() == name:
+                return value.strip()
+        return None
 
 
 def exchange(server: Server, head: bytes, body: bytes = b"", *, timeout: float) -> RawResponse:
@@ -138,6 +146,42 @@ def test_a_stalled_body_times_out_and_the_server_stays_healthy(server: Server, m
     assert response.seconds < bound
     assert server.is_healthy()
     assert server.stored_total() == 0
+
+
+def test_a_request_head_that_trickles_in_is_answered_408_and_closed(server: Server) -> None:
+    """Slowloris: a header line every half second, never the blank line that ends the head."""
+    bound = HEADER_TIMEOUT_SECONDS + 3
+    with server.connect(timeout=bound + 5) as sock:
+        started = time.monotonic()
+        sock.sendall(f"POST {BASE} HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode())
+        # Keep trickling until the server answers (sending after it closed could reset the answer away).
+        while time.monotonic() - started < bound + 5 and not select.select([sock], [], [], 0.5)[0]:
+            sock.sendall(b"X-Slow: 1\r\n")
+        response = read_response(sock, started)
+        assert sock.recv(1) == b"", "the connection stays open"
+
+    assert response.status == 408, response
+    assert_problem(response.status, response.header("content-type") or "", response.body, 408)
+    assert response.seconds < bound
+    assert server.is_healthy()
+    assert server.stored_total() == 0
+
+
+def test_a_connection_that_never_sends_a_request_is_closed(server: Server) -> None:
+    with server.connect(timeout=HEADER_TIMEOUT_SECONDS + 8) as sock:
+        started = time.monotonic()
+        assert sock.recv(65536) == b""  # closed, without an answer to a request nobody made
+        assert time.monotonic() - started < HEADER_TIMEOUT_SECONDS + 3
+
+
+def test_a_kept_alive_connection_may_idle_longer_than_the_head_timeout(server: Server) -> None:
+    """The deadline is per request head: between requests, uvicorn's keep-alive timeout (5 s) applies."""
+    with server.connect(timeout=10) as sock:
+        for pause in (0, HEADER_TIMEOUT_SECONDS + 1):
+            time.sleep(pause)
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            response = read_response(sock, time.monotonic())
+            assert response.status == 200, response
 
 
 def test_a_body_sent_in_parts_is_stored_whole(server: Server) -> None:

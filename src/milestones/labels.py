@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 
 from milestones.domain import MetricType, Milestone, Progress, Status, progress
 
@@ -27,18 +28,34 @@ _WORKING: dict[MetricType, str] = {
 
 def accessibility_label(milestone: Milestone, state: Progress | None = None) -> str:
     """A full English sentence describing the milestone as it stands now (pass its progress if known)."""
-    singular, plural = _NOUNS[milestone.type]
-    noun = singular if milestone.threshold == 1 else plural
-    threshold = format_number(milestone.threshold)
     if milestone.status is Status.ACHIEVED and milestone.achieved_at is not None:
-        return _REACHED[milestone.type].format(threshold=threshold, noun=noun, date=format_date(milestone.achieved_at))
+        return _reached_label(milestone.type, milestone.threshold, milestone.achieved_at)
     state = state or progress(milestone)
-    return _WORKING[milestone.type].format(
-        current=format_number(state.current_value),
-        threshold=threshold,
-        noun=noun,
-        remaining=format_number(state.remaining),
+    return _working_label(milestone.type, milestone.threshold, state.current_value, state.remaining)
+
+
+# Sentences are made from a few values that repeat across mentors (a catalog's thresholds, the end dates of
+# reporting periods), and every listing renders one per item: worth remembering, within a bound.
+@lru_cache(maxsize=4096)
+def _reached_label(metric: MetricType, threshold: Decimal, achieved_at: datetime) -> str:
+    return _REACHED[metric].format(
+        threshold=format_number(threshold), noun=_noun(metric, threshold), date=format_date(achieved_at)
     )
+
+
+@lru_cache(maxsize=4096)
+def _working_label(metric: MetricType, threshold: Decimal, current: Decimal, remaining: Decimal) -> str:
+    return _WORKING[metric].format(
+        current=format_number(current),
+        threshold=format_number(threshold),
+        noun=_noun(metric, threshold),
+        remaining=format_number(remaining),
+    )
+
+
+def _noun(metric: MetricType, threshold: Decimal) -> str:
+    singular, plural = _NOUNS[metric]
+    return singular if threshold == 1 else plural
 
 
 def format_number(value: Decimal) -> str:

@@ -161,6 +161,30 @@ async def test_list_filters_and_pages_in_a_stable_order(client: Client) -> None:
     assert pages[1]["pagination"]["total"] == everything["pagination"]["total"]
 
 
+async def test_a_mentors_list_pages_in_catalog_order_with_its_total(client: Client) -> None:
+    await post_summary(client, mentor_id="alice")
+    await post_summary(client, mentor_id="bob")  # another mentor's rows stay out of alice's pages
+    everything = (await client.get(BASE, params={"mentor_id": "alice", "limit": 100})).json()
+    items = everything["data"]
+    assert len(items) > 3 and {i["mentor_id"] for i in items} == {"alice"}
+    names = [i["name"] for i in items]
+    # Catalog order, not id order: the ids sort "100activities" before "100h".
+    assert names.index("100 Hours Milestone") < names.index("100 Activities")
+
+    pages = [
+        (await client.get(BASE, params={"mentor_id": "alice", "page": p, "limit": 3})).json()
+        for p in range(1, len(items) // 3 + 3)
+    ]
+    assert [i["id"] for page in pages for i in page["data"]] == [i["id"] for i in items]
+    assert {page["pagination"]["total"] for page in pages} == {len(items)}
+    assert pages[-1]["data"] == []  # past the end: empty, with the total still given
+
+    reached = (await client.get(BASE, params={"mentor_id": "alice", "status": "achieved", "limit": 2})).json()
+    achieved = [i for i in items if i["status"] == "achieved"]
+    assert reached["data"] == achieved[:2]
+    assert reached["pagination"]["total"] == len(achieved)
+
+
 async def test_a_cursor_walk_visits_every_item_once_in_id_order(client: Client) -> None:
     for mentor in ("alice", "bob", "carol"):
         await post_summary(client, mentor_id=mentor)

@@ -171,6 +171,7 @@ def to_centi(value: Decimal) -> int:
     return int(value.scaleb(2))
 
 
+@lru_cache(maxsize=4096)  # every row read converts three; thresholds and common values repeat
 def from_centi(value: int) -> Decimal:
     return Decimal(value).scaleb(-2)
 
@@ -189,11 +190,11 @@ def milestone_from_row(row: Sequence[Any], parse_time: Callable[[Any], datetime 
         row[2],
         row[3],
         _METRICS[row[4]],
-        Decimal(row[5]).scaleb(-2),
+        from_centi(row[5]),
         row[6],
         _STATUSES[row[7]],
-        Decimal(row[8]).scaleb(-2),
-        None if achieved is None else Decimal(achieved).scaleb(-2),
+        from_centi(row[8]),
+        None if achieved is None else from_centi(achieved),
         parse_time(row[10]),
         bool(row[11]),
     )

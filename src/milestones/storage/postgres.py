@@ -189,11 +189,15 @@ class PostgresRepository:
 
     async def find(self, query: MilestoneQuery) -> tuple[list[Milestone], int | None]:
         listing = queries.list_milestones(query, _same)
+        total: int | None = None
         async with self._connection() as conn:
-            rows = await conn.fetch(queries.numbered(listing.page), *listing.page_params, query.limit, query.offset)
-            total = None
-            if query.after_id is None:
-                total = int(await conn.fetchval(queries.numbered(listing.count), *listing.count_params))
+            if listing.whole:
+                whole = await conn.fetch(queries.numbered(listing.page), *listing.page_params)
+                rows, total = queries.window_of_whole(whole, query.offset, query.limit)
+            else:
+                rows = await conn.fetch(queries.numbered(listing.page), *listing.page_params, query.limit, query.offset)
+                if listing.count is not None and query.after_id is None:
+                    total = int(await conn.fetchval(queries.numbered(listing.count), *listing.count_params))
         return [milestone_from_row(r, _as_time) for r in rows], total
 
     async def mentor_milestones(self, mentor_id: str, status: Status | None = None) -> list[Milestone]:

@@ -95,8 +95,14 @@ class SqliteRepository:
 
     async def find(self, query: MilestoneQuery) -> tuple[list[Milestone], int | None]:
         listing = queries.list_milestones(query, encode_time)
-        rows = self._read_all(listing.page, (*listing.page_params, query.limit, query.offset))
-        total = None if query.after_id is not None else int(self._read_one(listing.count, listing.count_params)[0])
+        total: int | None = None
+        if listing.whole:
+            whole = self._read_all(listing.page, listing.page_params)
+            rows, total = queries.window_of_whole(whole, query.offset, query.limit)
+        else:
+            rows = self._read_all(listing.page, (*listing.page_params, query.limit, query.offset))
+            if listing.count is not None and query.after_id is None:
+                total = int(self._read_one(listing.count, listing.count_params)[0])
         return [milestone_from_row(r, parse_time) for r in rows], total
 
     async def mentor_milestones(self, mentor_id: str, status: Status | None = None) -> list[Milestone]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from decimal import Decimal
+from functools import lru_cache
 
 from milestones.badges import badge_path
 from milestones.domain import Milestone, Period, Status, milestone_version, progress
@@ -25,6 +26,7 @@ def parse_if_match(header: str | None) -> frozenset[str] | None:
     return frozenset(tag[1:-1] for tag in tags if len(tag) >= 2 and tag[0] == tag[-1] == '"')
 
 
+@lru_cache(maxsize=4096)  # thresholds and common values repeat in every listing
 def number(value: Decimal) -> float:
     """A JSON number without noise: 100, not 100.0; 312.5, not 312.50."""
     return int(value) if value == value.to_integral_value() else float(value)

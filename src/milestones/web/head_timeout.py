@@ -45,45 +45,48 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
 
     uvicorn closes idle keep-alive connections, but waits forever for a head that trickles in a byte at a
     time (or never starts): each such client would hold a connection and its memory for as long as it likes.
-    Bodies have their own bound (`web.body_timeout`).
+    Bodies have their own bound (`web.body_timeout`). One timer per connection checks the head's age, rather
+    than a timer per request: a request only notes when its head began (a timer per request measured 15,900
+    against 17,600 GETs a second without the deadline, in alternating runs).
     """
 
-    _head_deadline: asyncio.TimerHandle | None = None
-    _head_started = False  # a request's first byte has arrived, its headers have not
+    _head_since: float | None = None  # when the head under way began (or the connection); None between heads
+    _head_started = False  # whether that head has sent a byte yet
+    _head_check: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._start_head_deadline()
+        self._head_since = self.loop.time()
+        self._head_check = self.loop.call_later(_head_timeout(), self._check_head)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self._head_since = self.loop.time()
         self._head_started = True
-        self._start_head_deadline()
 
     def on_headers_complete(self) -> None:
+        self._head_since = None
         self._head_started = False
-        self._stop_head_deadline()
         super().on_headers_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._stop_head_deadline()
+        if self._head_check is not None:
+            self._head_check.cancel()
+            self._head_check = None
         super().connection_lost(exc)
 
-    def _start_head_deadline(self) -> None:
-        if self._head_deadline is None:
-            self._head_deadline = self.loop.call_later(_head_timeout(), self._head_timed_out)
-
-    def _stop_head_deadline(self) -> None:
-        if self._head_deadline is not None:
-            self._head_deadline.cancel()
-            self._head_deadline = None
-
-    def _head_timed_out(self) -> None:
-        self._head_deadline = None
+    def _check_head(self) -> None:
         if self.transport.is_closing():
+            self._head_check = None
             return
+        timeout = _head_timeout()
+        age = 0.0 if self._head_since is None else self.loop.time() - self._head_since
+        if age < timeout:
+            self._head_check = self.loop.call_later(timeout - age, self._check_head)
+            return
+        self._head_check = None
         # A connection that never sent a byte (a browser's speculative one) is closed without an answer, as is
         # one with a response under way (a pipelined request before this one).
         if self._head_started and (self.cycle is None or self.cycle.response_complete):
-            self.transport.write(_timed_out_response(_head_timeout()))
+            self.transport.write(_timed_out_response(timeout))
         self.transport.close()

@@ -36,8 +36,7 @@ from milestones.row_detection import (
     period_row,
     record_period_row,
 )
-from milestones.storage.base import encode_time, from_centi, milestone_from_row, milestone_to_row
-from milestones.storage.sqlite import parse_time
+from milestones.storage.base import encode_time, from_centi, milestone_from_row, milestone_to_row, parse_time
 
 MENTOR = "mentor_001"
 # Stored records whose definition is no longer in the catalog.

@@ -158,11 +158,12 @@ def milestones_after(stored: StoredRows, diff: RowsDiff) -> list[Milestone]:
     for milestone_id in diff.delete_milestones:
         del rows[milestone_id]
     rows.update((row[0], row) for row in diff.upsert_milestones)
-    milestones = [milestone_from_row(row, _time_from_text) for row in rows.values()]
+    milestones = [milestone_from_row(row, parse_time) for row in rows.values()]
     return sorted(milestones, key=lambda m: (m.position, m.id))
 
 
-def _time_from_text(value: Any) -> datetime | None:
+def parse_time(value: Any) -> datetime | None:
+    """A stored time (encode_time's text), or None."""
     return None if value is None else time_from_text(value)
 
 

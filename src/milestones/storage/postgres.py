@@ -103,18 +103,18 @@ def _as_date(value: Any) -> date:
     return value
 
 
-# Bulk rows carry dates and times as ISO text (SQLite's form); PostgreSQL's own types are converted at the
-# boundary. Cached: a bulk file holds a handful of distinct dates.
+# Row detection works on dates and times as ISO text (SQLite's form); PostgreSQL's own types are converted
+# at the boundary. Cached: summaries hold a handful of distinct dates.
 _date_text = lru_cache(maxsize=4096)(date.isoformat)
 _date_from_text = lru_cache(maxsize=4096)(date.fromisoformat)
 _ACHIEVED_AT = queries.MILESTONE_COLUMNS.split(", ").index("achieved_at")
 
 
-def _bulk_period(row: Sequence[Any]) -> tuple[Any, ...]:
+def _row_period(row: Sequence[Any]) -> tuple[Any, ...]:
     return (row[0], _date_text(row[1]), _date_text(row[2]), *row[3:])
 
 
-def _bulk_milestone(row: Sequence[Any]) -> tuple[Any, ...]:
+def _row_milestone(row: Sequence[Any]) -> tuple[Any, ...]:
     moment = row[_ACHIEVED_AT]
     return (*row[:_ACHIEVED_AT], None if moment is None else encode_time(moment), *row[_ACHIEVED_AT + 1 :])
 
@@ -191,12 +191,12 @@ class PostgresRepository:
         listing = queries.list_milestones(query, _same)
         total: int | None = None
         async with self._connection() as conn:
-            if listing.whole:
+            if listing.count is None:  # one mentor's listing, read whole
                 whole = await conn.fetch(queries.numbered(listing.page), *listing.page_params)
                 rows, total = queries.window_of_whole(whole, query.offset, query.limit)
             else:
                 rows = await conn.fetch(queries.numbered(listing.page), *listing.page_params, query.limit, query.offset)
-                if listing.count is not None and query.after_id is None:
+                if query.after_id is None:
                     total = int(await conn.fetchval(queries.numbered(listing.count), *listing.count_params))
         return [milestone_from_row(r, _as_time) for r in rows], total
 
@@ -233,8 +233,8 @@ class PostgresRepository:
         async with self._connection() as conn, conn.transaction():
             await conn.execute(_LOCK_MENTOR, mentor_id)
             stored = StoredRows(
-                [_bulk_period(r) for r in await conn.fetch(_MENTOR_PERIOD_ROWS, mentor_id)],
-                [_bulk_milestone(r) for r in await conn.fetch(_MENTOR_MILESTONES, *queries.mentor_range(mentor_id))],
+                [_row_period(r) for r in await conn.fetch(_MENTOR_PERIOD_ROWS, mentor_id)],
+                [_row_milestone(r) for r in await conn.fetch(_MENTOR_MILESTONES, *queries.mentor_range(mentor_id))],
             )
             diff = change(stored)
             if diff.delete_milestones:

@@ -143,10 +143,6 @@ class ListingStatements:
     count: str | None
     count_params: list[Any]
 
-    @property
-    def whole(self) -> bool:
-        return self.count is None
-
 
 Row = TypeVar("Row", bound=Sequence[Any])
 _POSITION = MILESTONE_COLUMNS.split(", ").index("position")

@@ -33,6 +33,7 @@ from milestones.storage.base import (
     milestone_from_row,
     milestone_to_row,
     milestones_after,
+    parse_time,
     period_from_row,
     period_to_row,
 )
@@ -41,10 +42,6 @@ _BUSY_TIMEOUT_MS = 30_000
 # Bulk writes remembered for `_unchanged_since`; a pipeline keeps one or two in flight.
 _BULK_COMMITS_KEPT = 16
 T = TypeVar("T")
-
-
-def parse_time(value: Any) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
 
 
 def _parse_date(value: Any) -> date:
@@ -96,12 +93,12 @@ class SqliteRepository:
     async def find(self, query: MilestoneQuery) -> tuple[list[Milestone], int | None]:
         listing = queries.list_milestones(query, encode_time)
         total: int | None = None
-        if listing.whole:
+        if listing.count is None:  # one mentor's listing, read whole
             whole = self._read_all(listing.page, listing.page_params)
             rows, total = queries.window_of_whole(whole, query.offset, query.limit)
         else:
             rows = self._read_all(listing.page, (*listing.page_params, query.limit, query.offset))
-            if listing.count is not None and query.after_id is None:
+            if query.after_id is None:
                 total = int(self._read_one(listing.count, listing.count_params)[0])
         return [milestone_from_row(r, parse_time) for r in rows], total
 

@@ -10,6 +10,8 @@ python3 -m venv .venv
 echo "== ruff"
 .venv/bin/ruff check src tests bench
 .venv/bin/ruff format --check src tests bench
+echo "== import-linter (layers)"
+.venv/bin/lint-imports
 echo "== mypy (strict)"
 .venv/bin/mypy
 echo "== pytest"

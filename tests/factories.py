@@ -6,7 +6,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from milestones.domain import Definition, MentorState, MetricType, Period, Summary
+from milestones.domain import Definition, MetricType, Period, Summary
+from tests.reference_model import MentorState
 
 
 def summary_body(

@@ -16,11 +16,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from milestones.domain import ID_SEPARATOR, Definition
-from milestones.row_detection import MENTOR, PackedRows, PeriodRow, RowCatalog, RowsDiff, StoredRows, detect_batch
-from milestones.storage import MilestoneRepository
-from milestones.storage.base import encode_time, to_centi
-from milestones.web.schemas import (
+from milestones.contract import (
     RecordSummaryIn,
     RequestInvalid,
     cannot_repeat_a_key,
@@ -28,6 +24,12 @@ from milestones.web.schemas import (
     decode_summary,
     exact,
 )
+from milestones.domain import ID_SEPARATOR, Definition
+from milestones.domain.changes import COMMAND_LINE, Change
+from milestones.domain.rows import PeriodRow, StoredRows, encode_time, to_centi
+from milestones.domain.rules import RuleCatalog, record_summaries
+from milestones.storage import MilestoneRepository
+from milestones.storage.base import PackedRows
 
 Reject = Callable[[int, str], None]
 # A batch's valid lines as period rows, with their line numbers.
@@ -59,8 +61,8 @@ async def detect_lines(
     """Store each line's summary (the POST body shape) and re-evaluate its mentor, as POST would.
 
     Lines are validated like POST bodies; a bad line is reported through `reject` and skipped. Each batch
-    commits on its own, so a large file never builds one huge transaction. Detection runs on rows
-    (`row_detection`), which gives what `domain.detect_milestones` gives at a fraction of the cost.
+    commits on its own, so a large file never builds one huge transaction. Each batch is one change
+    (`domain.rules.record_summaries`), applied by the repository's one write path.
 
     The stages overlap: while this process writes one batch, a second process (when there is a second
     core) detects the next, on its mentors' rows as read before that write, and decodes the one after
@@ -70,7 +72,7 @@ async def detect_lines(
     """
     report = BulkReport()
     started = time.perf_counter()
-    rungs = RowCatalog(catalog)
+    rungs = RuleCatalog(catalog)
     now_text = encode_time(now)
     decoding: deque[Future[DecodedBatch]] = deque()
     detecting: _Detecting | None = None
@@ -123,7 +125,7 @@ class _Detecting:
 
     decoded: DecodedBatch
     seen: PackedRows
-    detected: Future[bytes]  # a RowsDiff, from detect_packed
+    detected: Future[bytes]  # a Change, from detect_packed
 
 
 class _Worker:
@@ -178,41 +180,42 @@ def _collected(function: Callable[..., T], *args: Any) -> T:
 async def _write(
     detecting: _Detecting,
     repository: MilestoneRepository,
-    rungs: RowCatalog,
+    rungs: RuleCatalog,
     now: str,
     reject: Reject,
     report: BulkReport,
 ) -> None:
     decoded = detecting.decoded
 
-    def again(stored: StoredRows) -> RowsDiff:
-        return detect_batch(_LINES.decode(decoded.lines), stored, rungs, now)
+    def again(stored: StoredRows) -> Change:
+        return record_summaries(_LINES.decode(decoded.lines), stored, rungs, now, actor=COMMAND_LINE)
 
     encoded: bytes = await asyncio.wrap_future(detecting.detected)
-    detected = _DIFFS.decode(encoded)
-    diff = await repository.write_rows(decoded.mentor_ids, detecting.seen, detected, again)
-    for number, message in diff.rejected:
+    _, change = await repository.change(
+        decoded.mentor_ids, again, seen=detecting.seen, decided=_CHANGES.decode(encoded)
+    )
+    for number, message in change.refused:
         reject(number, message)
-    report.summaries += decoded.valid - len(diff.rejected)
-    report.rejected += len(diff.rejected)
-    changed = {row[0] for row in diff.upsert_periods} | {row[MENTOR] for row in diff.upsert_milestones}
-    changed |= {milestone_id.partition(ID_SEPARATOR)[0] for milestone_id in diff.delete_milestones}
+    report.summaries += decoded.valid - len(change.refused)
+    report.rejected += len(change.refused)
+    changed = {row.mentor_id for row in change.periods_written} | {row.mentor_id for row in change.milestones_written}
+    changed |= {milestone_id.partition(ID_SEPARATOR)[0] for milestone_id in change.milestones_removed}
     report.mentors_changed += len(changed)
-    report.periods_written += len(diff.upsert_periods)
-    report.milestones_written += len(diff.upsert_milestones)
-    report.milestones_deleted += len(diff.delete_milestones)
+    report.periods_written += len(change.periods_written)
+    report.milestones_written += len(change.milestones_written)
+    report.milestones_deleted += len(change.milestones_removed)
 
 
 # What crosses between the processes besides strings: MessagePack, a fraction of pickle's cost for rows.
 _LINES = msgspec.msgpack.Decoder(Lines)
-_DIFFS = msgspec.msgpack.Decoder(RowsDiff)
+_CHANGES = msgspec.msgpack.Decoder(Change)
 _encode = msgspec.msgpack.Encoder().encode
 
 
-def detect_packed(lines: bytes, stored: PackedRows, catalog: RowCatalog, now: str) -> bytes:
-    """detect_batch as the detecting process runs it: lines and diff as MessagePack, rows as the database
-    packed them."""
-    return _encode(detect_batch(_LINES.decode(lines), stored.unpack(), catalog, now))
+def detect_packed(lines: bytes, stored: PackedRows, catalog: RuleCatalog, now: str) -> bytes:
+    """record_summaries as the detecting process runs it: lines and change as MessagePack, rows as the
+    database packed them."""
+    return _encode(record_summaries(_LINES.decode(lines), stored.unpack(), catalog, now, actor=COMMAND_LINE))
 
 
 def _raw_batches(lines: Iterable[bytes], batch_size: int) -> Iterator[list[tuple[int, bytes]]]:
@@ -243,13 +246,13 @@ def decode_lines(raw: list[tuple[int, bytes]]) -> DecodedBatch:
             refused.append((number, str(exc)))
             continue
         rows.append((number, _period_row(summary)))
-    mentor_ids = list(dict.fromkeys(row[0] for _, row in rows))
+    mentor_ids = list(dict.fromkeys(row.mentor_id for _, row in rows))
     return DecodedBatch(mentor_ids, _encode(rows), len(rows), refused)
 
 
 def _period_row(summary: RecordSummaryIn) -> PeriodRow:
     period, values = summary.period, summary.summary
-    return (
+    return PeriodRow(
         summary.mentor_id,
         period.start_date.isoformat(),
         period.end_date.isoformat(),

@@ -1,4 +1,4 @@
-"""Use cases: each loads what it needs from the repository, applies the domain rules, and stores the result."""
+"""Use cases: each reads what it needs, lets the domain rules decide any write, and has storage apply it."""
 
 from __future__ import annotations
 
@@ -7,12 +7,25 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 
-from milestones import domain
-from milestones.domain import Definition, MentorState, Milestone, MilestoneUpdate, Period, Status
+from milestones.domain import (
+    Definition,
+    Milestone,
+    MilestoneQuery,
+    MilestoneUpdate,
+    Period,
+    Status,
+    in_progress_order,
+    mentor_of,
+    rules,
+)
+from milestones.domain.changes import ANONYMOUS, Cause
+from milestones.domain.rows import encode_time, milestone_from_row, period_to_row
 from milestones.errors import MilestoneNotFound, PeriodOverlap
-from milestones.row_detection import RowCatalog, detect_batch, period_row
-from milestones.storage import MilestoneQuery, MilestoneRepository
-from milestones.storage.base import encode_time
+from milestones.settings import Settings
+from milestones.storage import IdempotencyRecord, MilestoneRepository, Replaceable, head_revision, open_repository
+
+# The web layer's idempotency middleware works with these through the service, never storage itself.
+__all__ = ["IdempotencyRecord", "MilestoneService", "Replaceable"]
 
 Clock = Callable[[], datetime]
 
@@ -52,37 +65,62 @@ class Listing:
 
 
 class MilestoneService:
-    """What the API can do, independent of HTTP."""
+    """What the API can do, independent of HTTP. Each write is decided by `domain.rules` and applied through
+    the repository's one write path, `change`."""
 
-    def __init__(self, repository: MilestoneRepository, catalog: Sequence[Definition], clock: Clock = utc_now):
+    def __init__(
+        self,
+        repository: MilestoneRepository,
+        catalog: Sequence[Definition],
+        clock: Clock = utc_now,
+        expected_revision: str | None = None,
+    ):
         self.repository = repository
         self.catalog = tuple(catalog)
         self.definitions = {d.key: d for d in self.catalog}
-        self._rungs = RowCatalog(self.catalog)
+        self.rules = rules.RuleCatalog(self.catalog)
+        self.expected_revision = expected_revision
         self._clock = clock
+
+    @classmethod
+    async def open(cls, settings: Settings, catalog: Sequence[Definition], clock: Clock = utc_now) -> MilestoneService:
+        """The service on the configured database, expecting its schema at the newest migration."""
+        return cls(await open_repository(settings), catalog, clock, head_revision())
+
+    async def close(self) -> None:
+        await self.repository.close()
 
     def now(self) -> datetime:
         return self._clock()
 
     async def record_summary(self, mentor_id: str, period: Period) -> tuple[list[Milestone], bool]:
-        """Store the period's summary, re-evaluate the mentor, and say whether anything changed.
-
-        The hottest write: it runs the domain's rules on rows (`row_detection`), as bulk detection does.
-        """
-        line = (0, period_row(mentor_id, period))
-        change = partial(detect_batch, [line], catalog=self._rungs, now=encode_time(self._clock()))
-        milestones, diff = await self.repository.change_mentor_rows(mentor_id, change)
-        if diff.rejected:
-            raise PeriodOverlap(diff.rejected[0][1])
-        return milestones, bool(diff.upsert_periods or diff.upsert_milestones or diff.delete_milestones)
+        """Store the period's summary, re-evaluate the mentor, and say whether anything changed."""
+        lines = [(0, period_to_row(mentor_id, period))]
+        decide = partial(
+            rules.record_summaries,
+            lines,
+            catalog=self.rules,
+            now=encode_time(self._clock()),
+            actor=ANONYMOUS,
+            cause=Cause.POST,
+        )
+        stored, change = await self.repository.change([mentor_id], decide)
+        if change.refused:
+            raise PeriodOverlap(change.refused[0][1])
+        assert stored is not None
+        return [milestone_from_row(row) for row in rules.milestones_after(stored, change)], change.writes_anything
 
     async def remove_period(self, mentor_id: str, start_date: date, end_date: date) -> None:
-        now = self._clock()
-
-        def change(state: MentorState) -> MentorState:
-            return domain.detect_milestones(domain.remove_period(state, start_date, end_date), self.catalog, now)
-
-        await self.repository.change_mentor(mentor_id, change)
+        decide = partial(
+            rules.remove_period,
+            mentor_id,
+            start_date.isoformat(),
+            end_date.isoformat(),
+            catalog=self.rules,
+            now=encode_time(self._clock()),
+            actor=ANONYMOUS,
+        )
+        await self.repository.change([mentor_id], decide)
 
     async def periods(self, mentor_id: str) -> list[Period]:
         return await self.repository.periods(mentor_id)
@@ -92,6 +130,9 @@ class MilestoneService:
         if milestone is None:
             raise MilestoneNotFound(milestone_id)
         return milestone
+
+    async def get_if_any(self, milestone_id: str) -> Milestone | None:
+        return await self.repository.get(milestone_id)
 
     async def find(self, query: MilestoneQuery) -> Listing:
         """A window of milestones; id-ordered listings also say where the next window starts."""
@@ -108,25 +149,18 @@ class MilestoneService:
         self, milestone_id: str, update: MilestoneUpdate, if_match: frozenset[str] | None = None
     ) -> Milestone:
         """Apply a person's update; with if_match, only to the version the person saw."""
-        mentor_id = (await self.get(milestone_id)).mentor_id
-        now = self._clock()
-
-        def change(state: MentorState) -> MentorState:
-            # Checked inside the mentor's transaction, so no other write can slip in between.
-            domain.require_version(domain.find_milestone(state, milestone_id), if_match)
-            return domain.update_milestone(state, milestone_id, update, now)
-
-        state, _ = await self.repository.change_mentor(mentor_id, change)
-        return domain.find_milestone(state, milestone_id)
+        mentor_id = _mentor_of(milestone_id)
+        decide = partial(
+            rules.update_milestone, milestone_id, update, now=self._clock(), actor=ANONYMOUS, if_match=if_match
+        )
+        stored, change = await self.repository.change([mentor_id], decide)
+        assert stored is not None
+        (row,) = (row for row in rules.milestones_after(stored, change) if row.id == milestone_id)
+        return milestone_from_row(row)
 
     async def delete(self, milestone_id: str, if_match: frozenset[str] | None = None) -> None:
-        mentor_id = (await self.get(milestone_id)).mentor_id
-
-        def change(state: MentorState) -> MentorState:
-            domain.require_version(domain.find_milestone(state, milestone_id), if_match)
-            return domain.delete_milestone(state, milestone_id)
-
-        await self.repository.change_mentor(mentor_id, change)
+        decide = partial(rules.delete_milestone, milestone_id, actor=ANONYMOUS, if_match=if_match)
+        await self.repository.change([_mentor_of(milestone_id)], decide)
 
     async def newly_achieved(
         self, mentor_id: str, first_day: date | None, last_day: date | None, window: Window
@@ -149,11 +183,12 @@ class MilestoneService:
     async def in_progress(self, mentor_id: str, window: Window) -> tuple[list[Milestone], int]:
         """In-progress milestones, closest to completion first."""
         # A mentor has at most one in-progress record per catalog entry, so sorting here stays cheap.
-        ordered = domain.in_progress_order(await self.repository.mentor_milestones(mentor_id, Status.IN_PROGRESS))
+        ordered = in_progress_order(await self.repository.mentor_milestones(mentor_id, Status.IN_PROGRESS))
         return ordered[window.offset : window.offset + window.limit], len(ordered)
 
-    async def readiness_problem(self, expected_revision: str | None) -> str | None:
+    async def readiness_problem(self) -> str | None:
         """Why the service cannot serve requests, or None when the database is up and migrated."""
+        expected_revision = self.expected_revision
         try:
             revision = await self.repository.schema_revision()
         except Exception as exc:  # readiness reports any failure rather than raising it
@@ -161,3 +196,25 @@ class MilestoneService:
         if revision != expected_revision:
             return f"The database schema is at {revision!r}, the code expects {expected_revision!r}."
         return None
+
+    async def claim_idempotency_key(
+        self, key: str, fingerprint: str, now: datetime, replaceable: Replaceable
+    ) -> IdempotencyRecord | None:
+        """Claim `key` for a request, or return the record already stored under it."""
+        return await self.repository.claim_idempotency_key(key, fingerprint, now, replaceable)
+
+    async def finish_idempotency_key(
+        self, key: str, fingerprint: str, status_code: int, content_type: str, body: bytes
+    ) -> None:
+        await self.repository.finish_idempotency_key(key, fingerprint, status_code, content_type, body)
+
+    async def release_idempotency_key(self, key: str, fingerprint: str) -> None:
+        await self.repository.release_idempotency_key(key, fingerprint)
+
+
+def _mentor_of(milestone_id: str) -> str:
+    """The mentor a milestone id names; an id that names none is unknown (404), like any other."""
+    mentor_id = mentor_of(milestone_id)
+    if mentor_id is None:
+        raise MilestoneNotFound(milestone_id)
+    return mentor_id

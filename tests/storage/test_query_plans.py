@@ -8,9 +8,9 @@ from typing import Any
 import asyncpg
 import pytest
 
+from milestones.domain.rows import encode_time
 from milestones.settings import Settings
 from milestones.storage import MilestoneQuery, queries
-from milestones.storage.base import encode_time
 
 pytestmark = pytest.mark.anyio
 

@@ -1,4 +1,5 @@
-"""The repository on SQLite and PostgreSQL: atomic per-mentor changes, exact values, filters, constraints."""
+"""The repository on SQLite and PostgreSQL: the one write path (atomic, serialized changes), exact values,
+filters, constraints."""
 
 from __future__ import annotations
 
@@ -6,65 +7,96 @@ import sqlite3
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import partial
 
 import anyio
 import asyncpg
 import pytest
 
-from milestones import domain
-from milestones.domain import MentorState, Status
-from milestones.row_detection import RowCatalog, RowsDiff, StoredRows, detect_batch
+from milestones.domain import Milestone, MilestoneUpdate, Status, rules
+from milestones.domain.changes import ANONYMOUS, Cause, Change
+from milestones.domain.rows import PeriodRow, StoredRows, encode_time, milestone_from_row, period_to_row
 from milestones.settings import Settings
 from milestones.storage import MilestoneQuery, MilestoneRepository, head_revision, open_repository
-from milestones.storage.base import RowsChange
+from milestones.storage.base import Decide
 from tests.factories import ladder, period
 
 pytestmark = pytest.mark.anyio
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
-def add_period(hours: str, year: int = 2025, contacts: int = 0):  # type: ignore[no-untyped-def]
-    def change(state: MentorState) -> MentorState:
-        with_period = domain.record_period(state, period(date(year, 1, 1), hours=hours, contacts=contacts))
-        return domain.detect_milestones(with_period, ladder(), NOW)
+def add_period(mentor_id: str, hours: str, year: int = 2025, contacts: int = 0) -> Decide:
+    """The change a POST of a calendar year's summary decides."""
+    row = period_to_row(mentor_id, period(date(year, 1, 1), hours=hours, contacts=contacts))
+    return partial(
+        rules.record_summaries,
+        [(1, row)],
+        catalog=rules.RuleCatalog(ladder()),
+        now=encode_time(NOW),
+        actor=ANONYMOUS,
+        cause=Cause.POST,
+    )
 
-    return change
+
+async def post(
+    repository: MilestoneRepository, mentor_id: str, hours: str, year: int = 2025, contacts: int = 0
+) -> tuple[list[Milestone], Change]:
+    """Apply a POST's change; the mentor's milestones afterwards, and the change."""
+    stored, change = await repository.change([mentor_id], add_period(mentor_id, hours, year, contacts))
+    assert stored is not None
+    return [milestone_from_row(row) for row in rules.milestones_after(stored, change)], change
 
 
-async def test_change_mentor_stores_the_new_state_and_reports_change(repository: MilestoneRepository) -> None:
-    state, changed = await repository.change_mentor("m1", add_period("312.5"))
-    assert changed
+async def test_a_change_is_stored_and_the_same_change_again_writes_nothing(repository: MilestoneRepository) -> None:
+    milestones, change = await post(repository, "m1", "312.5")
+    assert change.writes_anything
     stored = await repository.mentor_milestones("m1")
-    assert stored == list(state.milestones)
+    assert stored == milestones
     assert [p.summary.total_hours for p in await repository.periods("m1")] == [Decimal("312.5")]
-    _, changed_again = await repository.change_mentor("m1", add_period("312.5"))
-    assert not changed_again
+    _, again = await post(repository, "m1", "312.5")
+    assert not again.writes_anything
+
+
+async def test_the_rows_a_change_is_decided_on_are_the_mentors_stored_rows(repository: MilestoneRepository) -> None:
+    await post(repository, "m1", "150")
+    await post(repository, "m2", "20")
+    seen: list[StoredRows] = []
+
+    def record(stored: StoredRows) -> Change:
+        seen.append(stored)
+        return Change(Cause.PUT, ANONYMOUS, ["m1"])
+
+    await repository.change(["m1"], record)
+    [stored] = seen
+    assert [p.mentor_id for p in stored.periods] == ["m1"]
+    assert {m.mentor_id for m in stored.milestones} == {"m1"}
+    assert {m.definition_key for m in stored.milestones} == {"100h", "300h", "25contacts", "100activities"}
 
 
 async def test_a_failing_change_stores_nothing(repository: MilestoneRepository) -> None:
-    await repository.change_mentor("m1", add_period("150"))
+    await post(repository, "m1", "150")
     before = await repository.mentor_milestones("m1")
 
-    def half_then_fail(state: MentorState) -> MentorState:
+    def half_then_fail(stored: StoredRows) -> Change:
         raise RuntimeError("evaluation failed")
 
     with pytest.raises(RuntimeError):
-        await repository.change_mentor("m1", half_then_fail)
+        await repository.change(["m1"], half_then_fail)
     assert await repository.mentor_milestones("m1") == before
     assert len(await repository.periods("m1")) == 1
 
 
 async def test_values_round_trip_exactly(repository: MilestoneRepository) -> None:
-    await repository.change_mentor("m1", add_period("0.1", 2023))
-    await repository.change_mentor("m1", add_period("0.2", 2024))
+    await post(repository, "m1", "0.1", 2023)
+    await post(repository, "m1", "0.2", 2024)
     hours = [m for m in await repository.mentor_milestones("m1") if m.type.value == "hours_logged"]
     assert hours[0].current_value == Decimal("0.3")
     assert str(hours[0].current_value.normalize()) == "0.3"
 
 
 async def test_achieved_at_round_trips_as_utc(repository: MilestoneRepository) -> None:
-    state, _ = await repository.change_mentor("m1", add_period("150"))
-    achieved = next(m for m in state.milestones if m.status is Status.ACHIEVED)
+    milestones, _ = await post(repository, "m1", "150")
+    achieved = next(m for m in milestones if m.status is Status.ACHIEVED)
     fetched = await repository.get(achieved.id)
     assert fetched is not None
     assert fetched.achieved_at == datetime(2025, 12, 31, 23, 59, 59, tzinfo=UTC)
@@ -72,8 +104,8 @@ async def test_achieved_at_round_trips_as_utc(repository: MilestoneRepository) -
 
 
 async def test_find_filters_and_counts(repository: MilestoneRepository) -> None:
-    await repository.change_mentor("a", add_period("150", contacts=30))
-    await repository.change_mentor("b", add_period("20"))
+    await post(repository, "a", "150", contacts=30)
+    await post(repository, "b", "20")
     items, total = await repository.find(MilestoneQuery(limit=100))
     # a: 100h and 25contacts reached, next rungs of all three types; b: a first rung of each type.
     assert total == len(items) == 5 + 3
@@ -95,7 +127,7 @@ async def test_concurrent_changes_to_one_mentor_are_serialized(repository: Miles
     """Twenty writers each add their own year: no update is lost and no record is doubled."""
 
     async def add_year(year: int) -> None:
-        await repository.change_mentor("busy", add_period("10", year))
+        await post(repository, "busy", "10", year)
 
     async with anyio.create_task_group() as tg:
         for year in range(2000, 2020):
@@ -140,90 +172,89 @@ async def test_one_record_per_mentor_and_definition_is_enforced_by_the_database(
 
 
 async def test_person_set_values_survive_a_round_trip(repository: MilestoneRepository) -> None:
-    state, _ = await repository.change_mentor("m1", add_period("50"))
-    target = next(m for m in state.milestones if m.status is Status.IN_PROGRESS)
-
-    def pin(current: MentorState) -> MentorState:
-        update = domain.MilestoneUpdate(status=Status.ACHIEVED, achieved_value=Decimal("99.99"))
-        return domain.update_milestone(current, target.id, update, NOW)
-
-    await repository.change_mentor("m1", pin)
+    milestones, _ = await post(repository, "m1", "50")
+    target = next(m for m in milestones if m.status is Status.IN_PROGRESS)
+    update = MilestoneUpdate(status=Status.ACHIEVED, achieved_value=Decimal("99.99"))
+    await repository.change(["m1"], partial(rules.update_milestone, target.id, update, now=NOW, actor=ANONYMOUS))
     stored = await repository.get(target.id)
     assert stored == replace(
         target, status=Status.ACHIEVED, achieved_value=Decimal("99.99"), achieved_at=NOW, set_by_person=True
     )
 
 
-# --- bulk rows ------------------------------------------------------------------------------------------
-
-BULK_NOW = "2026-03-01T12:00:00.000000Z"
+# --- bulk batches ------------------------------------------------------------------------------------
 
 
-def detect_one(mentor_id: str, hours_centi: int, calls: list[StoredRows]) -> RowsChange:
-    """A bulk change for one calendar-2025 period row, recording the rows it was worked out from."""
+def detect_one(mentor_id: str, hours_centi: int, calls: list[StoredRows]) -> Decide:
+    """A bulk batch of one calendar-2025 period row, recording the rows it was decided on."""
 
-    def change(stored: StoredRows) -> RowsDiff:
+    def decide(stored: StoredRows) -> Change:
         calls.append(stored)
-        line = (1, (mentor_id, "2025-01-01", "2025-12-31", 2025, hours_centi, 0, 0))
-        return detect_batch([line], stored, RowCatalog(ladder()), BULK_NOW)
+        line = (1, PeriodRow(mentor_id, "2025-01-01", "2025-12-31", 2025, hours_centi, 0, 0))
+        return rules.record_summaries([line], stored, rules.RuleCatalog(ladder()), encode_time(NOW), actor="cli")
 
-    return change
+    return decide
 
 
-async def test_bulk_rows_read_back_as_iso_text_and_write_nothing_when_unchanged(
+async def test_a_batch_decided_ahead_is_applied_as_it_is_when_the_rows_are_as_seen(
     repository: MilestoneRepository,
 ) -> None:
     calls: list[StoredRows] = []
-    change = detect_one("m1", 31_250, calls)
+    decide = detect_one("m1", 31_250, calls)
     seen = await repository.read_rows(["m1"])
     assert seen.unpack() == StoredRows([], [])
-    written = await repository.write_rows(["m1"], seen, change(seen.unpack()), change)
-    assert len(calls) == 1  # the rows were as seen: no second evaluation
-    assert [row[2] for row in written.upsert_milestones] == ["100h", "300h", "500h", "25contacts", "100activities"]
+    _, written = await repository.change(["m1"], decide, seen=seen, decided=decide(seen.unpack()))
+    assert len(calls) == 1  # the rows were as seen: not decided again
+    assert [row.definition_key for row in written.milestones_written] == [
+        "100h", "300h", "500h", "25contacts", "100activities",
+    ]  # fmt: skip
 
     packed = await repository.read_rows(["m1"])
     stored = packed.unpack()
-    assert stored.periods == [("m1", "2025-01-01", "2025-12-31", 2025, 31_250, 0, 0)]
-    assert sorted(stored.milestones) == sorted(written.upsert_milestones)
-    assert {row[10] for row in stored.milestones} == {"2025-12-31T23:59:59.000000Z", None}
-    again = await repository.write_rows(["m1"], packed, change(stored), change)
-    assert (again.upsert_periods, again.upsert_milestones, again.delete_milestones) == ([], [], [])
-    # What the bulk path wrote reads back through the ordinary path as the domain would have stored it.
-    [by_domain] = [m for m in await repository.mentor_milestones("m1") if m.definition_key == "300h"]
-    assert (by_domain.status, by_domain.achieved_value) == (Status.ACHIEVED, Decimal("312.5"))
+    assert stored.periods == [PeriodRow("m1", "2025-01-01", "2025-12-31", 2025, 31_250, 0, 0)]
+    assert sorted(stored.milestones) == sorted(written.milestones_written)
+    assert {row.achieved_at for row in stored.milestones} == {"2025-12-31T23:59:59.000000Z", None}
+    _, again = await repository.change(["m1"], decide, seen=packed, decided=decide(stored))
+    assert not again.writes_anything
+    # What the batch wrote reads back through the ordinary reads.
+    [by_key] = [m for m in await repository.mentor_milestones("m1") if m.definition_key == "300h"]
+    assert (by_key.status, by_key.achieved_value) == (Status.ACHIEVED, Decimal("312.5"))
 
 
-async def test_bulk_rows_changed_since_they_were_read_are_evaluated_again(repository: MilestoneRepository) -> None:
+async def test_a_batch_whose_rows_changed_since_they_were_read_is_decided_again(
+    repository: MilestoneRepository,
+) -> None:
     calls: list[StoredRows] = []
-    change = detect_one("m1", 15_000, calls)
+    decide = detect_one("m1", 15_000, calls)
     seen = await repository.read_rows(["m1"])
-    stale = change(seen.unpack())
+    stale = decide(seen.unpack())
     # Between the read and the write, a POST stores another period for the same mentor.
-    await repository.change_mentor("m1", add_period("200", year=2024))
-    written = await repository.write_rows(["m1"], seen, stale, change)
+    await post(repository, "m1", "200", year=2024)
+    _, written = await repository.change(["m1"], decide, seen=seen, decided=stale)
     assert len(calls) == 2
     assert calls[1] != seen.unpack()
     hours = {m.definition_key: m for m in await repository.mentor_milestones("m1")}
-    # 200 (2024) + 150 (2025): 300h is reached, which the stale evaluation (150 alone) did not see.
+    # 200 (2024) + 150 (2025): 300h is reached, which the stale decision (150 alone) did not see.
     assert hours["300h"].status is Status.ACHIEVED
     assert hours["300h"].achieved_value == Decimal("350")
     assert written != stale
 
 
-async def test_sqlite_notices_bulk_rows_written_by_another_process(sqlite_settings: Settings) -> None:
-    """SQLite skips re-reading rows when nothing can have changed them (PostgreSQL always reads them again
+async def test_sqlite_notices_rows_written_by_another_process(sqlite_settings: Settings) -> None:
+    """SQLite skips re-reading rows when nothing can have changed them (PostgreSQL always compares them
     under the mentors' locks); a commit through another connection to the same file (another worker,
     another bulk run) must still be noticed."""
     settings = sqlite_settings
     ours, theirs = await open_repository(settings), await open_repository(settings)
     try:
         calls: list[StoredRows] = []
-        change = detect_one("m1", 15_000, calls)
-        await ours.write_rows(["m0"], await ours.read_rows(["m0"]), RowsDiff(), change)  # ours has written before
+        decide = detect_one("m1", 15_000, calls)
+        nothing = Change(Cause.BULK, "cli", ["m0"])
+        await ours.change(["m0"], decide, seen=await ours.read_rows(["m0"]), decided=nothing)  # ours wrote before
         seen = await ours.read_rows(["m1"])
-        stale = change(seen.unpack())
-        await theirs.change_mentor("m1", add_period("200", year=2024))
-        await ours.write_rows(["m1"], seen, stale, change)
+        stale = decide(seen.unpack())
+        await post(theirs, "m1", "200", year=2024)
+        await ours.change(["m1"], decide, seen=seen, decided=stale)
     finally:
         await ours.close()
         await theirs.close()

@@ -5,12 +5,16 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+from collections.abc import Callable
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 
 import pytest
 
-from milestones import domain
+from milestones.domain import rules
+from milestones.domain.changes import ANONYMOUS, Change
+from milestones.domain.rows import StoredRows, encode_time, period_to_row
 from milestones.errors import DatabaseUnavailable
 from milestones.settings import Settings
 from milestones.storage import open_repository, sqlite
@@ -20,9 +24,11 @@ pytestmark = pytest.mark.anyio
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
 
-def add_hours(state: domain.MentorState) -> domain.MentorState:
-    with_period = domain.record_period(state, period(date(2025, 1, 1), hours="5"))
-    return domain.detect_milestones(with_period, ladder(), NOW)
+def add_hours(mentor_id: str) -> Callable[[StoredRows], Change]:
+    row = period_to_row(mentor_id, period(date(2025, 1, 1), hours="5"))
+    return partial(
+        rules.record_summaries, [(1, row)], catalog=rules.RuleCatalog(ladder()), now=encode_time(NOW), actor=ANONYMOUS
+    )
 
 
 async def test_a_stuck_writer_elsewhere_gives_503_and_the_write_is_withdrawn(
@@ -36,11 +42,11 @@ async def test_a_stuck_writer_elsewhere_gives_503_and_the_write_is_withdrawn(
     repository = await open_repository(Settings(database_url=f"sqlite:///{path}"))
     try:
         with pytest.raises(DatabaseUnavailable):
-            await repository.change_mentor("m", add_hours)
+            await repository.change(["m"], add_hours("m"))
         fcntl.flock(holder, fcntl.LOCK_UN)  # the stuck writer lets go
         # The next write runs normally, and the withdrawn one was never applied.
-        _, changed = await repository.change_mentor("other", add_hours)
-        assert changed
+        _, change = await repository.change(["other"], add_hours("other"))
+        assert change.writes_anything
         assert await repository.periods("m") == []
     finally:
         os.close(holder)

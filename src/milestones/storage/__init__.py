@@ -6,14 +6,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from milestones.settings import Settings
-from milestones.storage.base import MilestoneQuery, MilestoneRepository
+from milestones.storage.base import IdempotencyRecord, MilestoneQuery, MilestoneRepository, Replaceable
 from milestones.storage.postgres import PostgresRepository, asyncpg_dsn
 from milestones.storage.sqlite import SqliteRepository
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
-__all__ = ["MilestoneQuery", "MilestoneRepository", "head_revision", "migrate", "open_repository"]
+__all__ = [
+    "IdempotencyRecord",
+    "MilestoneQuery",
+    "MilestoneRepository",
+    "Replaceable",
+    "head_revision",
+    "migrate",
+    "open_repository",
+]
 
 
 # Alembic (and SQLAlchemy under it) is imported only when migrating: it is never on the request path.

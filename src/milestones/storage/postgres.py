@@ -11,27 +11,20 @@ from typing import Any
 
 import asyncpg
 
-from milestones.domain import MentorState, Milestone, Period, Status
-from milestones.errors import DatabaseUnavailable
-from milestones.row_detection import PackedRows, RowsDiff, StoredRows
-from milestones.storage import queries
-from milestones.storage.base import (
-    IdempotencyRecord,
-    MentorChange,
-    MilestoneQuery,
-    Replaceable,
-    RowsChange,
-    StateDiff,
-    diff_states,
+from milestones.domain import Milestone, MilestoneQuery, Period, Status
+from milestones.domain.changes import Change
+from milestones.domain.rows import (
+    MilestoneRow,
+    PeriodRow,
+    StoredRows,
     encode_time,
-    idempotency_from_row,
     milestone_from_row,
-    milestone_to_row,
-    milestones_after,
     period_from_row,
-    period_to_row,
     time_from_text,
 )
+from milestones.errors import DatabaseUnavailable
+from milestones.storage import queries
+from milestones.storage.base import Decide, IdempotencyRecord, PackedRows, Replaceable, idempotency_from_row
 
 # Errors that mean "the database is not there right now", as opposed to a bug in a statement:
 # refused or reset sockets (OSError), timeouts, a connection that died (ConnectionDoesNotExistError is a
@@ -73,8 +66,8 @@ _MENTORS_FINGERPRINT = queries.numbered(queries.MENTORS_FINGERPRINT_POSTGRES)
 # What the batch queries answer for mentors with no rows at all.
 _NO_ROWS = "[]"
 _NO_ROWS_FINGERPRINT = hashlib.md5(b"/", usedforsecurity=False).hexdigest()
-_PERIOD_COPY_COLUMNS = ["mentor_id", *queries.PERIOD_COLUMNS.split(", ")]
-_MILESTONE_COPY_COLUMNS = queries.MILESTONE_COLUMNS.split(", ")
+# Fewer rows than this are written by executemany; more are COPYed and merged (see `_apply`).
+_COPY_FROM_ROWS = 64
 _INSERT_IDEMPOTENCY_KEY = queries.numbered(queries.INSERT_IDEMPOTENCY_KEY)
 _LOCK_IDEMPOTENCY_KEY = queries.numbered(queries.GET_IDEMPOTENCY_KEY + " FOR UPDATE")
 _RESTART_IDEMPOTENCY_KEY = queries.numbered(queries.RESTART_IDEMPOTENCY_KEY)
@@ -103,28 +96,37 @@ def _as_date(value: Any) -> date:
     return value
 
 
-# Row detection works on dates and times as ISO text (SQLite's form); PostgreSQL's own types are converted
-# at the boundary. Cached: summaries hold a handful of distinct dates.
+# Rows carry dates and times as ISO text (SQLite's form); PostgreSQL's own types are converted at the
+# boundary. Cached: summaries hold a handful of distinct dates.
 _date_text = lru_cache(maxsize=4096)(date.isoformat)
 _date_from_text = lru_cache(maxsize=4096)(date.fromisoformat)
-_ACHIEVED_AT = queries.MILESTONE_COLUMNS.split(", ").index("achieved_at")
 
 
-def _row_period(row: Sequence[Any]) -> tuple[Any, ...]:
-    return (row[0], _date_text(row[1]), _date_text(row[2]), *row[3:])
+def _period_row(record: asyncpg.Record) -> PeriodRow:
+    return PeriodRow(*record)._replace(
+        start_date=_date_text(record["start_date"]), end_date=_date_text(record["end_date"])
+    )
 
 
-def _row_milestone(row: Sequence[Any]) -> tuple[Any, ...]:
-    moment = row[_ACHIEVED_AT]
-    return (*row[:_ACHIEVED_AT], None if moment is None else encode_time(moment), *row[_ACHIEVED_AT + 1 :])
+def _milestone_row(record: asyncpg.Record) -> MilestoneRow:
+    moment = record["achieved_at"]
+    return MilestoneRow(*record)._replace(achieved_at=None if moment is None else encode_time(moment))
 
 
-def _copy_period(row: Sequence[Any]) -> tuple[Any, ...]:
-    return (row[0], _date_from_text(row[1]), _date_from_text(row[2]), *row[3:])
+# Slicing rather than _replace, which costs three times as much on the millions of rows of a bulk run.
+_START, _END = PeriodRow._fields.index("start_date"), PeriodRow._fields.index("end_date")
+_ACHIEVED_AT = MilestoneRow._fields.index("achieved_at")
+assert _END == _START + 1
 
 
-def _copy_milestone(row: Sequence[Any]) -> tuple[Any, ...]:
-    moment = row[_ACHIEVED_AT]
+def _period_values(row: PeriodRow) -> tuple[Any, ...]:
+    """A period row as asyncpg binds it: dates as dates."""
+    return (*row[:_START], _date_from_text(row.start_date), _date_from_text(row.end_date), *row[_END + 1 :])
+
+
+def _milestone_values(row: MilestoneRow) -> tuple[Any, ...]:
+    """A milestone row as asyncpg binds it: the time as a datetime."""
+    moment = row.achieved_at
     return (*row[:_ACHIEVED_AT], None if moment is None else time_from_text(moment), *row[_ACHIEVED_AT + 1 :])
 
 
@@ -213,37 +215,38 @@ class PostgresRepository:
             rows = await conn.fetch(_MENTOR_PERIODS, mentor_id)
         return [period_from_row(r, _as_date) for r in rows]
 
-    async def change_mentor(self, mentor_id: str, change: MentorChange) -> tuple[MentorState, bool]:
+    async def change(
+        self,
+        mentors: Sequence[str],
+        decide: Decide,
+        *,
+        seen: PackedRows | None = None,
+        decided: Change | None = None,
+    ) -> tuple[StoredRows | None, Change]:
+        ids = list(mentors)
+        bulk = len(ids) != 1
+        timeout = BULK_COMMAND_TIMEOUT if bulk else None
         async with self._connection() as conn, conn.transaction():
-            await conn.execute(_LOCK_MENTOR, mentor_id)
-            before = MentorState(
-                mentor_id=mentor_id,
-                periods=tuple(period_from_row(r, _as_date) for r in await conn.fetch(_MENTOR_PERIODS, mentor_id)),
-                milestones=tuple(
-                    milestone_from_row(r, _as_time)
-                    for r in await conn.fetch(_MENTOR_MILESTONES, *queries.mentor_range(mentor_id))
-                ),
-            )
-            after = change(before)
-            diff = diff_states(before, after)
-            await self._write_diff(conn, diff)
-        return after, not diff.is_empty
-
-    async def change_mentor_rows(self, mentor_id: str, change: RowsChange) -> tuple[list[Milestone], RowsDiff]:
-        async with self._connection() as conn, conn.transaction():
-            await conn.execute(_LOCK_MENTOR, mentor_id)
-            stored = StoredRows(
-                [_row_period(r) for r in await conn.fetch(_MENTOR_PERIOD_ROWS, mentor_id)],
-                [_row_milestone(r) for r in await conn.fetch(_MENTOR_MILESTONES, *queries.mentor_range(mentor_id))],
-            )
-            diff = change(stored)
-            if diff.delete_milestones:
-                await conn.executemany(_DELETE_MILESTONE, [(i,) for i in diff.delete_milestones])
-            if diff.upsert_periods:
-                await conn.executemany(_UPSERT_PERIOD, [_copy_period(r) for r in diff.upsert_periods])
-            if diff.upsert_milestones:
-                await conn.executemany(_UPSERT_MILESTONE, [_copy_milestone(r) for r in diff.upsert_milestones])
-        return milestones_after(stored, diff), diff
+            if bulk:
+                await conn.execute(queries.PREFER_INDEXES)
+                await conn.execute(_LOCK_MENTORS, ids, timeout=timeout)
+            else:
+                await conn.execute(_LOCK_MENTOR, ids[0])
+            stored: StoredRows | None = None
+            if decided is None or seen is None:
+                stored = await _stored_rows(conn, ids)
+                change = decide(stored)
+            else:
+                # Under the locks nobody else can change these rows; compare their fingerprint with the one read.
+                fingerprint = await conn.fetchval(_MENTORS_FINGERPRINT, ids, ids, timeout=timeout)
+                if seen.as_of is not None and fingerprint == seen.as_of:
+                    change = decided
+                else:
+                    # Written since they were read (by a POST, or another bulk run): decide again.
+                    stored = (await _packed_rows(conn, ids)).unpack()
+                    change = decide(stored)
+            await _apply(conn, change, timeout)
+        return stored, change
 
     async def read_rows(self, mentor_ids: Sequence[str]) -> PackedRows:
         ids = list(mentor_ids)
@@ -255,55 +258,6 @@ class PostgresRepository:
                 return PackedRows(_NO_ROWS, _NO_ROWS, _NO_ROWS_FINGERPRINT)  # a new batch: nothing to fingerprint
             fingerprint = await conn.fetchval(_MENTORS_FINGERPRINT, ids, ids, timeout=BULK_COMMAND_TIMEOUT)
         return PackedRows(rows.periods, rows.milestones, fingerprint)
-
-    async def write_rows(
-        self, mentor_ids: Sequence[str], seen: PackedRows, diff: RowsDiff, change: RowsChange
-    ) -> RowsDiff:
-        ids = list(mentor_ids)
-        timeout = BULK_COMMAND_TIMEOUT
-        async with self._connection() as conn, conn.transaction():
-            await conn.execute(queries.PREFER_INDEXES)
-            await conn.execute(_LOCK_MENTORS, ids, timeout=timeout)
-            # Under the locks nobody else can change these rows; compare their fingerprint with the one read.
-            fingerprint = await conn.fetchval(_MENTORS_FINGERPRINT, ids, ids, timeout=timeout)
-            if seen.as_of is None or fingerprint != seen.as_of:
-                # Written since they were read (by a POST, or another bulk run): work the diff out again.
-                diff = change((await _packed_rows(conn, ids)).unpack())
-            await self._merge_rows(conn, diff)
-        return diff
-
-    async def _merge_rows(self, conn: asyncpg.Connection, diff: RowsDiff) -> None:
-        timeout = BULK_COMMAND_TIMEOUT
-        if diff.delete_milestones:
-            await conn.executemany(_DELETE_MILESTONE, [(i,) for i in diff.delete_milestones], timeout=timeout)
-        # COPY into scratch tables and merge: several times faster than row-by-row upserts.
-        await conn.execute(queries.CREATE_BULK_TABLES, timeout=timeout)
-        if diff.upsert_periods:
-            await conn.copy_records_to_table(
-                "bulk_periods",
-                records=[_copy_period(r) for r in diff.upsert_periods],
-                columns=_PERIOD_COPY_COLUMNS,
-                timeout=timeout,
-            )
-            await conn.execute(queries.MERGE_BULK_PERIODS, timeout=timeout)
-        if diff.upsert_milestones:
-            await conn.copy_records_to_table(
-                "bulk_milestones",
-                records=[_copy_milestone(r) for r in sorted(diff.upsert_milestones)],
-                columns=_MILESTONE_COPY_COLUMNS,
-                timeout=timeout,
-            )
-            await conn.execute(queries.MERGE_BULK_MILESTONES, timeout=timeout)
-
-    async def _write_diff(self, conn: asyncpg.Connection, diff: StateDiff) -> None:
-        if diff.delete_periods:
-            await conn.executemany(_DELETE_PERIOD, [(m, p.start_date, p.end_date) for m, p in diff.delete_periods])
-        if diff.delete_milestones:
-            await conn.executemany(_DELETE_MILESTONE, [(m.id,) for m in diff.delete_milestones])
-        if diff.upsert_periods:
-            await conn.executemany(_UPSERT_PERIOD, [period_to_row(m, p) for m, p in diff.upsert_periods])
-        if diff.upsert_milestones:
-            await conn.executemany(_UPSERT_MILESTONE, [milestone_to_row(m, _same) for m in diff.upsert_milestones])
 
     async def claim_idempotency_key(
         self, key: str, fingerprint: str, now: datetime, replaceable: Replaceable
@@ -336,3 +290,46 @@ class PostgresRepository:
 
     async def close(self) -> None:
         await self._pool.close()
+
+
+async def _stored_rows(conn: asyncpg.Connection, mentors: list[str]) -> StoredRows:
+    """The stored rows of some mentors, read in the write transaction: by key for one mentor (a request),
+    as one JSON array per table for a batch."""
+    if len(mentors) != 1:
+        return (await _packed_rows(conn, mentors)).unpack()
+    (mentor_id,) = mentors
+    return StoredRows(
+        [_period_row(r) for r in await conn.fetch(_MENTOR_PERIOD_ROWS, mentor_id)],
+        [_milestone_row(r) for r in await conn.fetch(_MENTOR_MILESTONES, *queries.mentor_range(mentor_id))],
+    )
+
+
+async def _apply(conn: asyncpg.Connection, change: Change, timeout: float | None) -> None:
+    """Write a change's rows: the only code that writes periods and milestones on PostgreSQL. A request's few
+    rows go by executemany; a bulk batch's thousands are COPYed into scratch tables and merged, several times
+    faster than row-by-row upserts. `timeout` bounds each statement (None: the pool's statement timeout)."""
+    if change.periods_removed:
+        await conn.executemany(
+            _DELETE_PERIOD,
+            [(p.mentor_id, _date_from_text(p.start_date), _date_from_text(p.end_date)) for p in change.periods_removed],
+            timeout=timeout,
+        )
+    if change.milestones_removed:
+        await conn.executemany(_DELETE_MILESTONE, [(i,) for i in change.milestones_removed], timeout=timeout)
+    periods = [_period_values(row) for row in change.periods_written]
+    milestones = [_milestone_values(row) for row in sorted(change.milestones_written)]
+    if len(periods) + len(milestones) < _COPY_FROM_ROWS:
+        if periods:
+            await conn.executemany(_UPSERT_PERIOD, periods, timeout=timeout)
+        if milestones:
+            await conn.executemany(_UPSERT_MILESTONE, milestones, timeout=timeout)
+        return
+    await conn.execute(queries.CREATE_BULK_TABLES, timeout=timeout)
+    if periods:
+        await conn.copy_records_to_table("bulk_periods", records=periods, columns=PeriodRow._fields, timeout=timeout)
+        await conn.execute(queries.MERGE_BULK_PERIODS, timeout=timeout)
+    if milestones:
+        await conn.copy_records_to_table(
+            "bulk_milestones", records=milestones, columns=MilestoneRow._fields, timeout=timeout
+        )
+        await conn.execute(queries.MERGE_BULK_MILESTONES, timeout=timeout)

@@ -9,14 +9,25 @@ from datetime import datetime
 from functools import cache
 from typing import Any, TypeVar
 
-from milestones.storage.base import MilestoneQuery
+from milestones.domain import MilestoneQuery
+from milestones.domain.rows import MilestoneRow, PeriodRow
 
-# Column order of every milestone SELECT; rows are mapped by `milestone_from_row`.
-MILESTONE_COLUMNS = (
-    "id, mentor_id, definition_key, name, type, threshold_centi, position, status, "
-    "current_centi, achieved_centi, achieved_at, set_by_person"
-)
-PERIOD_COLUMNS = "start_date, end_date, year, total_hours_centi, unique_contacts_helped, activity_count"
+# Column lists come from the row types: a milestone SELECT answers MilestoneRow's fields in order, a period
+# row PeriodRow's; PERIOD_COLUMNS leaves out mentor_id, for reads of one mentor's periods.
+MILESTONE_COLUMNS = ", ".join(MilestoneRow._fields)
+PERIOD_ROW_COLUMNS = ", ".join(PeriodRow._fields)
+PERIOD_COLUMNS = ", ".join(PeriodRow._fields[1:])
+_DATE_COLUMNS = frozenset({"start_date", "end_date"})
+_TIME_COLUMNS = frozenset({"achieved_at"})
+
+
+def _placeholders(fields: tuple[str, ...]) -> str:
+    return ", ".join("?" for _ in fields)
+
+
+def _updates(fields: tuple[str, ...], key: tuple[str, ...]) -> str:
+    return ", ".join(f"{c} = excluded.{c}" for c in fields if c not in key)
+
 
 _QUALIFIED_MILESTONE_COLUMNS = ", ".join(f"milestones.{c}" for c in MILESTONE_COLUMNS.split(", "))
 
@@ -28,12 +39,12 @@ MENTOR_MILESTONES_WITH_STATUS = (
 )
 MENTOR_PERIODS = f"SELECT {PERIOD_COLUMNS} FROM periods WHERE mentor_id = ? ORDER BY start_date, end_date"
 # One mentor's period rows as bulk detection and POST read them: led by mentor_id.
-MENTOR_PERIOD_ROWS = f"SELECT mentor_id, {PERIOD_COLUMNS} FROM periods WHERE mentor_id = ?"
+MENTOR_PERIOD_ROWS = f"SELECT {PERIOD_ROW_COLUMNS} FROM periods WHERE mentor_id = ?"
 
 # Several mentors at once, for bulk detection: SQLite takes the ids as a JSON array, PostgreSQL as text[].
 # Each answers one JSON array of rows (row_detection.PackedRows), dates and times as the ISO text SQLite keeps.
 MENTORS_PERIODS_SQLITE = (
-    f"SELECT json_group_array(json_array(mentor_id, {PERIOD_COLUMNS})) FROM periods"
+    f"SELECT json_group_array(json_array({PERIOD_ROW_COLUMNS})) FROM periods"
     " WHERE mentor_id IN (SELECT value FROM json_each(?))"
 )
 MENTORS_MILESTONES_SQLITE = (
@@ -50,16 +61,27 @@ _MENTORS_MILESTONES_POSTGRES = (
 # The JSON forms: text in encode_time's format (UTC, microseconds, "Z"), whatever the session's settings.
 _ISO_DATE = "'YYYY-MM-DD'"
 _ISO_TIME = '\'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\''
+
+
+def _json_columns(table: str, fields: tuple[str, ...]) -> str:
+    """PostgreSQL's columns as the rows' JSON carries them: dates and times as text."""
+
+    def column(name: str) -> str:
+        if name in _DATE_COLUMNS:
+            return f"to_char({table}.{name}, {_ISO_DATE})"
+        if name in _TIME_COLUMNS:
+            return f"to_char({table}.{name} AT TIME ZONE 'UTC', {_ISO_TIME})"
+        return f"{table}.{name}"
+
+    return ", ".join(column(name) for name in fields)
+
+
 MENTORS_PERIODS_POSTGRES = (
-    "SELECT coalesce(json_agg(json_build_array(mentor_id,"
-    f" to_char(start_date, {_ISO_DATE}), to_char(end_date, {_ISO_DATE}),"
-    " year, total_hours_centi, unique_contacts_helped, activity_count)), '[]')::text"
+    f"SELECT coalesce(json_agg(json_build_array({_json_columns('periods', PeriodRow._fields)})), '[]')::text"
     " FROM periods WHERE mentor_id = ANY(?::text[])"
 )
 MENTORS_MILESTONES_POSTGRES = (
-    "SELECT coalesce(json_agg(json_build_array(milestones.id, mentor_id, definition_key, name, type,"
-    " threshold_centi, position, status, current_centi, achieved_centi,"
-    f" to_char(achieved_at AT TIME ZONE 'UTC', {_ISO_TIME}), set_by_person)), '[]')::text"
+    f"SELECT coalesce(json_agg(json_build_array({_json_columns('milestones', MilestoneRow._fields)})), '[]')::text"
     f"{_MENTORS_MILESTONES_POSTGRES}"
 )
 # A fingerprint of a batch's rows on PostgreSQL: each row's key and xmin (the transaction that wrote that
@@ -85,26 +107,22 @@ CREATE TEMP TABLE IF NOT EXISTS bulk_periods (LIKE periods) ON COMMIT DELETE ROW
 CREATE TEMP TABLE IF NOT EXISTS bulk_milestones (LIKE milestones) ON COMMIT DELETE ROWS
 """
 
-UPSERT_MILESTONE = f"""
-INSERT INTO milestones ({MILESTONE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (id) DO UPDATE SET
-    name = excluded.name, type = excluded.type, threshold_centi = excluded.threshold_centi,
-    position = excluded.position, status = excluded.status, current_centi = excluded.current_centi,
-    achieved_centi = excluded.achieved_centi, achieved_at = excluded.achieved_at,
-    set_by_person = excluded.set_by_person
-"""
-DELETE_MILESTONE = "DELETE FROM milestones WHERE id = ?"
-MERGE_BULK_MILESTONES = UPSERT_MILESTONE.replace(
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", f"SELECT {MILESTONE_COLUMNS} FROM bulk_milestones"
+_MILESTONE_CONFLICT = f"ON CONFLICT (id) DO UPDATE SET {_updates(MilestoneRow._fields, ('id',))}"
+UPSERT_MILESTONE = (
+    f"INSERT INTO milestones ({MILESTONE_COLUMNS}) VALUES ({_placeholders(MilestoneRow._fields)}) {_MILESTONE_CONFLICT}"
 )
-UPSERT_PERIOD = f"""
-INSERT INTO periods (mentor_id, {PERIOD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (mentor_id, start_date, end_date) DO UPDATE SET
-    year = excluded.year, total_hours_centi = excluded.total_hours_centi,
-    unique_contacts_helped = excluded.unique_contacts_helped, activity_count = excluded.activity_count
-"""
-MERGE_BULK_PERIODS = UPSERT_PERIOD.replace(
-    "VALUES (?, ?, ?, ?, ?, ?, ?)", f"SELECT mentor_id, {PERIOD_COLUMNS} FROM bulk_periods"
+MERGE_BULK_MILESTONES = (
+    f"INSERT INTO milestones ({MILESTONE_COLUMNS}) SELECT {MILESTONE_COLUMNS} FROM bulk_milestones "
+    f"{_MILESTONE_CONFLICT}"
+)
+DELETE_MILESTONE = "DELETE FROM milestones WHERE id = ?"
+_PERIOD_KEY = ("mentor_id", "start_date", "end_date")
+_PERIOD_CONFLICT = f"ON CONFLICT ({', '.join(_PERIOD_KEY)}) DO UPDATE SET {_updates(PeriodRow._fields, _PERIOD_KEY)}"
+UPSERT_PERIOD = (
+    f"INSERT INTO periods ({PERIOD_ROW_COLUMNS}) VALUES ({_placeholders(PeriodRow._fields)}) {_PERIOD_CONFLICT}"
+)
+MERGE_BULK_PERIODS = (
+    f"INSERT INTO periods ({PERIOD_ROW_COLUMNS}) SELECT {PERIOD_ROW_COLUMNS} FROM bulk_periods {_PERIOD_CONFLICT}"
 )
 DELETE_PERIOD = "DELETE FROM periods WHERE mentor_id = ? AND start_date = ? AND end_date = ?"
 IDEMPOTENCY_COLUMNS = "fingerprint, status_code, content_type, body, created_at"
@@ -145,7 +163,7 @@ class ListingStatements:
 
 
 Row = TypeVar("Row", bound=Sequence[Any])
-_POSITION = MILESTONE_COLUMNS.split(", ").index("position")
+_POSITION = MilestoneRow._fields.index("position")
 
 
 def window_of_whole(rows: list[Row], offset: int, limit: int) -> tuple[list[Row], int]:

@@ -16,31 +16,24 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from milestones.domain import MentorState, Milestone, Period, Status
-from milestones.errors import DatabaseUnavailable
-from milestones.row_detection import PackedRows, RowsDiff, StoredRows
-from milestones.storage import queries
-from milestones.storage.base import (
-    IdempotencyRecord,
-    MentorChange,
-    MilestoneQuery,
-    Replaceable,
-    RowsChange,
-    StateDiff,
-    diff_states,
+from milestones.domain import Milestone, MilestoneQuery, Period, Status
+from milestones.domain.changes import Change
+from milestones.domain.rows import (
+    MilestoneRow,
+    PeriodRow,
+    StoredRows,
     encode_time,
-    idempotency_from_row,
     milestone_from_row,
-    milestone_to_row,
-    milestones_after,
     parse_time,
     period_from_row,
-    period_to_row,
 )
+from milestones.errors import DatabaseUnavailable
+from milestones.storage import queries
+from milestones.storage.base import Decide, IdempotencyRecord, PackedRows, Replaceable, idempotency_from_row
 
 _BUSY_TIMEOUT_MS = 30_000
-# Bulk writes remembered for `_unchanged_since`; a pipeline keeps one or two in flight.
-_BULK_COMMITS_KEPT = 16
+# Writes remembered for `_unchanged_since`; a bulk pipeline keeps one or two in flight.
+_COMMITS_KEPT = 16
 T = TypeVar("T")
 
 
@@ -78,11 +71,11 @@ class SqliteRepository:
         self._lock_path = path.with_name(path.name + ".write-lock")
         self._write_lock = -1
         # What bulk writes need to know whether rows read earlier are still current, without reading them
-        # again: how many write transactions this repository has committed, the mentors of its recent bulk
-        # writes, and an epoch bumped whenever a write transaction finds that another connection (another
-        # process) has committed since this one last looked.
+        # again: how many write transactions this repository has committed, the mentors of its recent
+        # changes (None for a write that is not a change), and an epoch bumped whenever a write transaction
+        # finds that another connection (another process) has committed since this one last looked.
         self._commits = 0
-        self._bulk_commits: deque[tuple[int, frozenset[str]]] = deque(maxlen=_BULK_COMMITS_KEPT)
+        self._recent_commits: deque[tuple[int, frozenset[str] | None]] = deque(maxlen=_COMMITS_KEPT)
         self._foreign_epoch = 0
         self._data_version: int | None = None
 
@@ -115,11 +108,15 @@ class SqliteRepository:
         rows = self._read_all(queries.MENTOR_PERIODS, (mentor_id,))
         return [period_from_row(r, _parse_date) for r in rows]
 
-    async def change_mentor(self, mentor_id: str, change: MentorChange) -> tuple[MentorState, bool]:
-        return await self._in_writer(self._change_mentor, mentor_id, change)
-
-    async def change_mentor_rows(self, mentor_id: str, change: RowsChange) -> tuple[list[Milestone], RowsDiff]:
-        return await self._in_writer(self._change_mentor_rows, mentor_id, change)
+    async def change(
+        self,
+        mentors: Sequence[str],
+        decide: Decide,
+        *,
+        seen: PackedRows | None = None,
+        decided: Change | None = None,
+    ) -> tuple[StoredRows | None, Change]:
+        return await self._in_writer(self._change, list(mentors), decide, seen, decided)
 
     async def read_rows(self, mentor_ids: Sequence[str]) -> PackedRows:
         # Noted before reading: a commit that lands after this note may or may not be in the rows.
@@ -128,11 +125,6 @@ class SqliteRepository:
             return _packed_rows(self._reader, json.dumps(list(mentor_ids)), as_of)
         except sqlite3.OperationalError as exc:
             raise DatabaseUnavailable(f"The database could not be read: {exc}") from exc
-
-    async def write_rows(
-        self, mentor_ids: Sequence[str], seen: PackedRows, diff: RowsDiff, change: RowsChange
-    ) -> RowsDiff:
-        return await self._in_writer(self._write_rows, list(mentor_ids), seen, diff, change)
 
     async def claim_idempotency_key(
         self, key: str, fingerprint: str, now: datetime, replaceable: Replaceable
@@ -199,8 +191,9 @@ class SqliteRepository:
         return self._writer
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, queued behind writers in other processes (other workers, `detect`).
+    def _transaction(self, mentors: frozenset[str] | None = None) -> Iterator[sqlite3.Connection]:
+        """One write transaction, queued behind writers in other processes (other workers, `detect`);
+        `mentors` are those whose rows it writes (None: not a change of mentors' rows).
 
         The queue is a file lock: the kernel hands it to the next writer the moment it is released, where
         SQLite's own busy handler would sleep for up to 100 ms between tries. A holder that never lets go
@@ -224,6 +217,7 @@ class SqliteRepository:
                 yield conn
                 conn.execute("COMMIT")
                 self._commits += 1
+                self._recent_commits.append((self._commits, mentors))
             except BaseException as exc:
                 # After a full disk or an I/O error SQLite has already rolled back by itself, and a second
                 # ROLLBACK would fail and hide the real error.
@@ -255,63 +249,32 @@ class SqliteRepository:
                 return None
             return record
 
-    def _change_mentor(self, mentor_id: str, change: MentorChange) -> tuple[MentorState, bool]:
-        with self._transaction() as conn:
-            before = self._load_state(conn, mentor_id)
-            after = change(before)
-            diff = diff_states(before, after)
-            self._write_diff(conn, diff)
-        return after, not diff.is_empty
-
-    def _change_mentor_rows(self, mentor_id: str, change: RowsChange) -> tuple[list[Milestone], RowsDiff]:
-        with self._transaction() as conn:
-            stored = StoredRows(
-                conn.execute(queries.MENTOR_PERIOD_ROWS, (mentor_id,)).fetchall(),
-                conn.execute(queries.MENTOR_MILESTONES, queries.mentor_range(mentor_id)).fetchall(),
-            )
-            diff = change(stored)
-            _write_rows_diff(conn, diff)
-        return milestones_after(stored, diff), diff
-
-    def _write_rows(self, mentor_ids: list[str], seen: PackedRows, diff: RowsDiff, change: RowsChange) -> RowsDiff:
-        ids = json.dumps(mentor_ids)
-        mentors = frozenset(mentor_ids)
-        with self._transaction() as conn:
-            if not self._unchanged_since(seen.as_of, mentors):
-                stored = _packed_rows(conn, ids)
-                if stored != seen:
-                    # Written since they were read (often by the batch before, sharing a mentor): again.
-                    diff = change(stored.unpack())
-            _write_rows_diff(conn, diff)
-        self._bulk_commits.append((self._commits, mentors))
-        return diff
+    def _change(
+        self, mentors: list[str], decide: Decide, seen: PackedRows | None, decided: Change | None
+    ) -> tuple[StoredRows | None, Change]:
+        with self._transaction(frozenset(mentors)) as conn:
+            stored: StoredRows | None = None
+            if decided is None or seen is None:
+                stored = _stored_rows(conn, mentors)
+                change = decide(stored)
+            elif self._unchanged_since(seen.as_of, frozenset(mentors)):
+                change = decided
+            else:
+                packed = _packed_rows(conn, json.dumps(mentors))
+                # Written since they were read (often by the batch before, sharing a mentor): decide again.
+                change = decided if packed == seen else decide(stored := packed.unpack())
+            _apply(conn, change)
+        return stored, change
 
     def _unchanged_since(self, as_of: object, mentors: frozenset[str]) -> bool:
         """Whether no commit since `as_of` (a read_rows note) can have touched these mentors' rows: none from
-        another connection, and of this repository's own only bulk writes of other mentors."""
+        another connection, and of this repository's own only changes to other mentors."""
         if not isinstance(as_of, tuple) or as_of[1] != self._foreign_epoch:
             return False
         commits_since = self._commits - as_of[0]
-        recent = [written for number, written in self._bulk_commits if number > as_of[0]]
-        return len(recent) == commits_since and all(written.isdisjoint(mentors) for written in recent)
-
-    def _write_diff(self, conn: sqlite3.Connection, diff: StateDiff) -> None:
-        # Dates as ISO text: sqlite3's implicit date adapter is deprecated.
-        conn.executemany(
-            queries.DELETE_PERIOD,
-            [(m, p.start_date.isoformat(), p.end_date.isoformat()) for m, p in diff.delete_periods],
-        )
-        conn.executemany(queries.DELETE_MILESTONE, [(m.id,) for m in diff.delete_milestones])
-        conn.executemany(queries.UPSERT_PERIOD, [_sqlite_period(m, p) for m, p in diff.upsert_periods])
-        conn.executemany(queries.UPSERT_MILESTONE, [milestone_to_row(m, encode_time) for m in diff.upsert_milestones])
-
-    def _load_state(self, conn: sqlite3.Connection, mentor_id: str) -> MentorState:
-        periods = conn.execute(queries.MENTOR_PERIODS, (mentor_id,)).fetchall()
-        milestones = conn.execute(queries.MENTOR_MILESTONES, queries.mentor_range(mentor_id)).fetchall()
-        return MentorState(
-            mentor_id=mentor_id,
-            periods=tuple(period_from_row(r, _parse_date) for r in periods),
-            milestones=tuple(milestone_from_row(r, parse_time) for r in milestones),
+        recent = [written for number, written in self._recent_commits if number > as_of[0]]
+        return len(recent) == commits_since and all(
+            written is not None and written.isdisjoint(mentors) for written in recent
         )
 
     def _close_writer(self) -> None:
@@ -370,12 +333,21 @@ def _packed_rows(conn: sqlite3.Connection, ids: str, as_of: object = None) -> Pa
     )
 
 
-def _write_rows_diff(conn: sqlite3.Connection, diff: RowsDiff) -> None:
-    conn.executemany(queries.DELETE_MILESTONE, [(i,) for i in diff.delete_milestones])
-    conn.executemany(queries.UPSERT_PERIOD, diff.upsert_periods)
-    conn.executemany(queries.UPSERT_MILESTONE, diff.upsert_milestones)
+def _stored_rows(conn: sqlite3.Connection, mentors: list[str]) -> StoredRows:
+    """The stored rows of some mentors, read in the write transaction: by key for one mentor (a request),
+    as one JSON array per table for a batch."""
+    if len(mentors) != 1:
+        return _packed_rows(conn, json.dumps(mentors)).unpack()
+    (mentor_id,) = mentors
+    return StoredRows(
+        [PeriodRow(*row) for row in conn.execute(queries.MENTOR_PERIOD_ROWS, (mentor_id,))],
+        [MilestoneRow(*row) for row in conn.execute(queries.MENTOR_MILESTONES, queries.mentor_range(mentor_id))],
+    )
 
 
-def _sqlite_period(mentor_id: str, period: Period) -> tuple[Any, ...]:
-    row = period_to_row(mentor_id, period)
-    return (row[0], row[1].isoformat(), row[2].isoformat(), *row[3:])
+def _apply(conn: sqlite3.Connection, change: Change) -> None:
+    """Write a change's rows: the only code that writes periods and milestones on SQLite."""
+    conn.executemany(queries.DELETE_PERIOD, [(p.mentor_id, p.start_date, p.end_date) for p in change.periods_removed])
+    conn.executemany(queries.DELETE_MILESTONE, [(i,) for i in change.milestones_removed])
+    conn.executemany(queries.UPSERT_PERIOD, change.periods_written)
+    conn.executemany(queries.UPSERT_MILESTONE, change.milestones_written)

@@ -17,14 +17,13 @@ from litestar.types import Message, Scope
 from milestones import __version__
 from milestones.badges import render_badge
 from milestones.catalog import load_catalog
+from milestones.contract import HealthOut, ProblemDetails
 from milestones.service import Clock, MilestoneService, utc_now
 from milestones.settings import Settings
-from milestones.storage import head_revision, open_repository
 from milestones.web.body_timeout import body_timeout
 from milestones.web.fast_path import CONTRACT_ALIAS_PATH, MILESTONES_PATH, SECURITY_HEADERS, FastPath
 from milestones.web.problems import EXCEPTION_HANDLERS, problem, problem_responses
 from milestones.web.routes import MENTOR_ROUTES, MILESTONE_ROUTES, service_of
-from milestones.web.schemas import HealthOut, ProblemDetails
 
 
 async def add_security_headers(message: Message, scope: Scope) -> None:
@@ -67,7 +66,7 @@ async def healthz() -> HealthOut:
     responses=problem_responses(503),
 )
 async def readyz(state: State) -> Response[HealthOut] | Response[ProblemDetails]:
-    reason = await service_of(state).readiness_problem(state.expected_revision)
+    reason = await service_of(state).readiness_problem()
     if reason is not None:
         return problem(503, reason, type_="/problems/not-ready", headers={"Retry-After": "1"})
     return Response(HealthOut(status="ready"))
@@ -102,18 +101,15 @@ def create_litestar_app(settings: Settings | None = None, *, clock: Clock = utc_
     """The framework application alone; the database is opened at start-up."""
     settings = settings or Settings()
     catalog = load_catalog(settings.catalog_path)
-    expected_revision = head_revision()
 
     async def open_service(app: Litestar) -> None:
-        repository = await open_repository(settings)
-        app.state.service = MilestoneService(repository, catalog, clock)
-        app.state.expected_revision = expected_revision
+        app.state.service = await MilestoneService.open(settings, catalog, clock)
 
     async def close_service(app: Litestar) -> None:
         # Absent when start-up failed (the database was unreachable); there is nothing to close then.
         service = app.state.get("service")
         if service is not None:
-            await service.repository.close()
+            await service.close()
 
     return Litestar(
         route_handlers=[

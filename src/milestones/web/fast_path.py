@@ -25,13 +25,12 @@ from litestar.types import (
     Send,
 )
 
-from milestones.domain import MetricType, Status
+from milestones.contract import cannot_repeat_a_key, decode_summary, is_mentor_id
+from milestones.domain import MetricType, MilestoneQuery, Status
 from milestones.errors import MilestonesError
 from milestones.service import MilestoneService, Window
 from milestones.settings import Settings
-from milestones.storage import MilestoneQuery
 from milestones.web.presenters import etag, milestone_out, page_out
-from milestones.web.schemas import cannot_repeat_a_key, decode_summary, is_mentor_id
 
 MILESTONES_PATH = "/api/v1/milestones"
 # The contract's text shows every path with its prefix doubled; generated clients call those literally.
@@ -131,7 +130,7 @@ class FastPath:
             return await self._list(service, query, send)
         parts = rest[1:].split("/")
         if len(parts) == 1 and parts[0] and not query:
-            milestone = await service.repository.get(parts[0])
+            milestone = await service.get_if_any(parts[0])
             if milestone is None:
                 return False  # the framework answers the 404 problem
             await _send_json(send, _encode(milestone_out(milestone)), etag(milestone))

@@ -8,9 +8,9 @@ import functools
 import msgspec
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from milestones.contract import ProblemDetails
 from milestones.settings import Settings
 from milestones.web.problems import PROBLEM_JSON
-from milestones.web.schemas import ProblemDetails
 
 
 @functools.cache

@@ -15,10 +15,9 @@ from typing import Any, cast
 from litestar import Request
 from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEvent, Message, Receive, Scope, Send
 
+from milestones.contract import FieldError, RequestInvalid
 from milestones.errors import IdempotencyKeyInUse, IdempotencyKeyReused
-from milestones.service import MilestoneService
-from milestones.storage.base import IdempotencyRecord, Replaceable
-from milestones.web.schemas import FieldError, RequestInvalid
+from milestones.service import IdempotencyRecord, MilestoneService, Replaceable
 
 HEADER = "idempotency-key"
 _VALID_KEY = re.compile(r"[\x21-\x7e]{1,255}")
@@ -54,9 +53,8 @@ def idempotency_middleware(app: ASGIApp) -> ASGIApp:
         body = await request.body()
         fingerprint = hashlib.sha256(f"{request.method} {request.url.path}\n".encode() + body).hexdigest()
         service = cast(MilestoneService, request.app.state.service)
-        repository = service.repository
         now = service.now()
-        existing = await repository.claim_idempotency_key(key, fingerprint, now, replaceable_at(now))
+        existing = await service.claim_idempotency_key(key, fingerprint, now, replaceable_at(now))
         if existing is not None:
             await _replay(existing, fingerprint, send)
             return
@@ -79,12 +77,12 @@ def idempotency_middleware(app: ASGIApp) -> ASGIApp:
         try:
             await app(scope, receive, capture)
         except BaseException:
-            await repository.release_idempotency_key(key, fingerprint)
+            await service.release_idempotency_key(key, fingerprint)
             raise
         if status < 500:
-            await repository.finish_idempotency_key(key, fingerprint, status, content_type, b"".join(chunks))
+            await service.finish_idempotency_key(key, fingerprint, status, content_type, b"".join(chunks))
         else:
-            await repository.release_idempotency_key(key, fingerprint)
+            await service.release_idempotency_key(key, fingerprint)
 
     return middleware
 

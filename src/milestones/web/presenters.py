@@ -7,10 +7,11 @@ from decimal import Decimal
 from functools import lru_cache
 
 from milestones.badges import badge_path
-from milestones.domain import Milestone, Period, Status, milestone_version, progress
+from milestones.contract import MilestoneOut, MilestonePage, Pagination, PeriodOut, SummaryOut
+from milestones.domain import Milestone, Period, Status, progress
+from milestones.domain.rows import milestone_version
 from milestones.labels import accessibility_label
 from milestones.service import Window
-from milestones.web.schemas import MilestoneOut, MilestonePage, Pagination, PeriodOut, SummaryOut
 
 
 def etag(milestone: Milestone) -> str:

@@ -11,8 +11,8 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from msgspec import UNSET
 
+from milestones.contract import FieldError, ProblemDetails, RequestInvalid
 from milestones.errors import DatabaseUnavailable, InvalidUpdate, MilestonesError
-from milestones.web.schemas import FieldError, ProblemDetails, RequestInvalid
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("milestones")

@@ -13,13 +13,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body, HeaderParameter, PathParameter, QueryParameter
 from msgspec import UNSET
 
-from milestones.domain import MetricType, MilestoneUpdate, Status
-from milestones.service import MilestoneService, Window, after_day, start_of_day
-from milestones.storage import MilestoneQuery
-from milestones.web.idempotency import idempotency_middleware
-from milestones.web.presenters import decode_cursor, etag, milestone_out, page_out, parse_if_match, period_out
-from milestones.web.problems import problem_responses
-from milestones.web.schemas import (
+from milestones.contract import (
     MENTOR_ID_PATTERN,
     FieldError,
     MilestoneDeleted,
@@ -34,6 +28,11 @@ from milestones.web.schemas import (
     exact,
     is_mentor_id,
 )
+from milestones.domain import MetricType, MilestoneQuery, MilestoneUpdate, Status
+from milestones.service import MilestoneService, Window, after_day, start_of_day
+from milestones.web.idempotency import idempotency_middleware
+from milestones.web.presenters import decode_cursor, etag, milestone_out, page_out, parse_if_match, period_out
+from milestones.web.problems import problem_responses
 
 # The request models refuse unknown fields; this says so in the OpenAPI document too.
 CLOSED_JSON = Body(media_type=RequestEncodingType.JSON, schema_extra={"additionalProperties": False})

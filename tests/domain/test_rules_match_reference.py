@@ -1,9 +1,14 @@
-"""Row detection (`row_detection`) gives what `record_period` + `detect_milestones` give, on generated states."""
+"""Property tests: the service's rules (`domain.rules`) decide what the reference model (`tests/reference_model.py`)
+decides.
+
+States, catalogs, summaries and updates are generated; each is run through both, and the outcomes (the stored
+state afterwards, or the refusal and its message) must be equal.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from functools import cache
@@ -15,28 +20,21 @@ from hypothesis import strategies as st
 
 from milestones.domain import (
     Definition,
-    MentorState,
     MetricType,
     Milestone,
+    MilestoneUpdate,
     Period,
     Status,
     Summary,
-    detect_milestones,
     milestone_id,
-    record_period,
+    rules,
 )
-from milestones.errors import PeriodOverlap
-from milestones.row_detection import (
-    ID,
-    KEY,
-    MilestoneRow,
-    PeriodRow,
-    RowCatalog,
-    detect_rows,
-    period_row,
-    record_period_row,
-)
-from milestones.storage.base import encode_time, from_centi, milestone_from_row, milestone_to_row, parse_time
+from milestones.domain.changes import ANONYMOUS, Cause, Change
+from milestones.domain.rows import encode_time, from_centi, period_to_row, row_version
+from milestones.errors import InvalidUpdate, MilestoneNotFound, PeriodOverlap, PreconditionFailed
+from tests import reference_model as reference
+from tests.domain.on_objects import after, stored_rows
+from tests.reference_model import MentorState
 
 MENTOR = "mentor_001"
 # Stored records whose definition is no longer in the catalog.
@@ -50,70 +48,48 @@ LINE_BY_LINE = settings(max_examples=200, deadline=None)
 T = TypeVar("T")
 
 
-# --- both sides of one step ---------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class Rows:
-    """A mentor's state as bulk detection holds it: period rows by span, milestone rows by definition key."""
-
-    periods: dict[tuple[str, str], PeriodRow]
-    records: dict[str, MilestoneRow]
+# --- both sides ------------------------------------------------------------------------------------
 
 
 def end_of(day: date) -> datetime:
     return datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
 
 
-def rows_of(state: MentorState) -> Rows:
-    # Bulk reads a mentor's periods in no particular order (the query has no ORDER BY): latest first here.
-    return Rows(
-        periods={(r[1], r[2]): r for r in (period_row(state.mentor_id, p) for p in reversed(state.periods))},
-        records={m.definition_key: milestone_to_row(m, encode_time) for m in state.milestones},
-    )
+def in_order(state: MentorState) -> MentorState:
+    return replace(state, milestones=tuple(sorted(state.milestones, key=lambda m: (m.position, m.id))))
 
 
-def domain_step(
+def reference_step(
     state: MentorState, period: Period, catalog: Sequence[Definition], now: datetime
 ) -> MentorState | PeriodOverlap:
     try:
-        return detect_milestones(record_period(state, period), catalog, now)
+        return reference.detect_milestones(reference.record_period(state, period), catalog, now)
     except PeriodOverlap as refused:
         return refused
 
 
-def row_step(rows: Rows, period: Period, catalog: RowCatalog, now: datetime) -> None:
-    """As bulk detection runs a line: the periods are changed in place, the records replaced."""
-    record_period_row(rows.periods, period_row(MENTOR, period))
-    rows.records = detect_rows(MENTOR, rows.periods, rows.records, catalog, encode_time(now))
+def rules_lines(state: MentorState, periods: Sequence[Period], catalog: Sequence[Definition], now: datetime) -> Change:
+    """Summaries posted one after another, decided as one batch, as bulk detection decides a file's lines."""
+    lines = [(number, period_to_row(MENTOR, p)) for number, p in enumerate(periods, start=1)]
+    return rules.record_summaries(
+        lines, stored_rows(state), rules.RuleCatalog(catalog), encode_time(now), actor=ANONYMOUS, cause=Cause.POST
+    )
 
 
-def assert_same(after: MentorState, rows: Rows) -> None:
-    """The row state is the domain state: read back as milestones, and as the rows storage would write."""
-    assert all(row[KEY] == key for key, row in rows.records.items())
-    read_back = {row[ID]: milestone_from_row(row, parse_time) for row in rows.records.values()}
-    assert read_back == {m.id: m for m in after.milestones}
-    assert {row[ID]: row for row in rows.records.values()} == {
-        m.id: milestone_to_row(m, encode_time) for m in after.milestones
-    }
-    assert rows.periods == rows_of(after).periods
-
-
-def assert_same_step(
-    state: MentorState, rows: Rows, period: Period, catalog: Sequence[Definition], now: datetime
-) -> MentorState:
-    """Run one summary through both sides (rows in place); an overlap is refused by both, with the same message."""
-    after = domain_step(state, period, catalog, now)
-    if isinstance(after, PeriodOverlap):
-        stored = dict(rows.periods)
-        with pytest.raises(PeriodOverlap) as row_refused:
-            row_step(rows, period, RowCatalog(catalog), now)
-        assert row_refused.value.detail == after.detail
-        assert rows.periods == stored
+def assert_same_step(state: MentorState, period: Period, catalog: Sequence[Definition], now: datetime) -> MentorState:
+    """Run one summary through both; an overlap is refused by both, with the same message, and writes nothing."""
+    expected = reference_step(state, period, catalog, now)
+    change = rules_lines(state, [period], catalog, now)
+    if isinstance(expected, PeriodOverlap):
+        assert change.refused == [(1, expected.detail)]
+        assert not change.writes_anything
         return state
-    row_step(rows, period, RowCatalog(catalog), now)
-    assert_same(after, rows)
-    return after
+    assert change.refused == []
+    actual = after(state, change)
+    assert actual == expected
+    # What is written is exactly what differs, so posting the same summary again writes nothing.
+    assert not rules_lines(actual, [period], catalog, now).writes_anything
+    return actual
 
 
 # --- strategies ---------------------------------------------------------------------------------
@@ -256,22 +232,112 @@ def stored_states(draw: st.DrawFn, catalog: Sequence[Definition]) -> MentorState
 
 @ONE_SUMMARY
 @given(data=st.data(), catalog=catalogs())
-def test_row_detection_of_one_summary_equals_the_domain(data: st.DataObject, catalog: tuple[Definition, ...]) -> None:
+def test_one_summary_is_decided_as_the_reference_decides(data: st.DataObject, catalog: tuple[Definition, ...]) -> None:
     state = data.draw(stored_states(catalog), label="state")
     period = data.draw(new_periods(state.periods), label="period")
     now = data.draw(nows((*state.periods, period)), label="now")
-    assert_same_step(state, rows_of(state), period, catalog, now)
+    assert_same_step(state, period, catalog, now)
 
 
 @LINE_BY_LINE
 @given(data=st.data(), catalog=catalogs())
-def test_row_detection_line_by_line_equals_the_domain(data: st.DataObject, catalog: tuple[Definition, ...]) -> None:
+def test_a_batch_of_summaries_is_decided_as_the_reference_decides_them_one_by_one(
+    data: st.DataObject, catalog: tuple[Definition, ...]
+) -> None:
     state = data.draw(stored_states(catalog), label="state")
-    rows = rows_of(state)
     now = data.draw(nows(state.periods), label="now")
-    for step in range(data.draw(st.integers(2, 5), label="steps")):
-        period = data.draw(new_periods(state.periods), label=f"period {step}")
-        state = assert_same_step(state, rows, period, catalog, now)
+    expected, periods, refused = state, [], []
+    for number in range(1, data.draw(st.integers(2, 5), label="steps") + 1):
+        period = data.draw(new_periods(expected.periods), label=f"period {number}")
+        periods.append(period)
+        outcome = reference_step(expected, period, catalog, now)
+        if isinstance(outcome, PeriodOverlap):
+            refused.append((number, outcome.detail))
+        else:
+            expected = outcome
+    change = rules_lines(state, periods, catalog, now)
+    assert change.refused == refused
+    # Every line refused leaves the state as generated, in no particular order.
+    assert in_order(after(state, change)) == in_order(expected)
+
+
+updates = st.builds(
+    MilestoneUpdate,
+    status=st.none() | statuses,
+    achieved_value=st.none() | values,
+    achieved_at=st.none() | moments,
+)
+
+
+@ONE_SUMMARY
+@given(data=st.data(), catalog=catalogs())
+def test_a_persons_update_is_decided_as_the_reference_decides(
+    data: st.DataObject, catalog: tuple[Definition, ...]
+) -> None:
+    state = data.draw(stored_states(catalog), label="state")
+    ids = [m.id for m in state.milestones] + [milestone_id(MENTOR, "unknown")]
+    target = data.draw(st.sampled_from(ids), label="id")
+    update = data.draw(updates, label="update")
+    now = data.draw(moments, label="now")
+    try:
+        expected: MentorState | Exception = reference.update_milestone(state, target, update, now)
+    except (InvalidUpdate, MilestoneNotFound) as refused:
+        expected = refused
+    try:
+        actual: MentorState | Exception = after(
+            state, rules.update_milestone(target, update, stored_rows(state), now, actor=ANONYMOUS)
+        )
+    except (InvalidUpdate, MilestoneNotFound) as refused:
+        actual = refused
+    if isinstance(expected, Exception):
+        assert type(actual) is type(expected)
+        assert str(actual) == str(expected)
+    else:
+        assert isinstance(actual, MentorState)
+        assert in_order(actual) == in_order(expected)
+
+
+@ONE_SUMMARY
+@given(data=st.data(), catalog=catalogs())
+def test_removing_a_milestone_or_a_period_is_decided_as_the_reference_decides(
+    data: st.DataObject, catalog: tuple[Definition, ...]
+) -> None:
+    state = data.draw(stored_states(catalog), label="state")
+    now = data.draw(nows(state.periods), label="now")
+    if state.milestones:
+        target = data.draw(st.sampled_from(state.milestones), label="milestone").id
+        change = rules.delete_milestone(target, stored_rows(state), actor=ANONYMOUS)
+        assert in_order(after(state, change)) == in_order(reference.delete_milestone(state, target))
+    if state.periods:
+        removed = data.draw(st.sampled_from(state.periods), label="period")
+        expected = reference.detect_milestones(
+            reference.remove_period(state, removed.start_date, removed.end_date), catalog, now
+        )
+        change = rules.remove_period(
+            MENTOR,
+            removed.start_date.isoformat(),
+            removed.end_date.isoformat(),
+            stored_rows(state),
+            rules.RuleCatalog(catalog),
+            encode_time(now),
+            actor=ANONYMOUS,
+        )
+        assert after(state, change) == expected
+
+
+@ONE_SUMMARY
+@given(data=st.data(), catalog=catalogs())
+def test_a_change_against_an_older_version_is_refused(data: st.DataObject, catalog: tuple[Definition, ...]) -> None:
+    state = data.draw(stored_states(catalog), label="state")
+    if not state.milestones:
+        return
+    target = data.draw(st.sampled_from(state.milestones), label="milestone")
+    stored = stored_rows(state)
+    current = row_version(next(row for row in stored.milestones if row.id == target.id))
+    with pytest.raises(PreconditionFailed):
+        rules.delete_milestone(target.id, stored, actor=ANONYMOUS, if_match=frozenset({"0" * 24}))
+    change = rules.delete_milestone(target.id, stored, actor=ANONYMOUS, if_match=frozenset({current}))
+    assert change.milestones_removed == [target.id]
 
 
 # --- examples -----------------------------------------------------------------------------------
@@ -304,7 +370,7 @@ def record(d: Definition) -> Milestone:
 def both_sides(stored: Sequence[Milestone], period: Period, now: datetime = NOW) -> dict[str, Milestone]:
     """The milestones after one summary, by definition key, once both sides have agreed on them."""
     state = MentorState(MENTOR, (), tuple(stored))
-    after = assert_same_step(state, rows_of(state), period, CATALOG, now)
+    after = assert_same_step(state, period, CATALOG, now)
     return {m.definition_key: m for m in after.milestones}
 
 
@@ -349,14 +415,14 @@ def test_an_overlapping_summary_is_refused_with_the_same_message() -> None:
     state = MentorState(MENTOR, (year_2025("1"),), ())
     overlapping = Period(date(2025, 12, 31), date(2026, 1, 31), 2026, Summary(Decimal(1), 0, 0))
     with pytest.raises(PeriodOverlap, match=r"overlaps the stored period 2025-01-01\.\.2025-12-31;"):
-        record_period(state, overlapping)
-    assert assert_same_step(state, rows_of(state), overlapping, CATALOG, NOW) is state
+        reference.record_period(state, overlapping)
+    assert assert_same_step(state, overlapping, CATALOG, NOW) is state
 
 
 def test_a_total_landing_exactly_on_the_threshold_reaches_it_at_that_period() -> None:
     first_half = Period(date(2025, 1, 1), date(2025, 6, 30), 2025, Summary(Decimal("10.00"), 0, 0))
     state = MentorState(MENTOR, (first_half,), ())
     second_half = Period(date(2025, 7, 1), date(2025, 12, 31), 2025, Summary(Decimal("10"), 0, 0))
-    after = assert_same_step(state, rows_of(state), second_half, CATALOG, NOW)
+    after = assert_same_step(state, second_half, CATALOG, NOW)
     reached = {m.definition_key: m.achieved_at for m in after.milestones}
     assert reached == {"hours_10": end_of(date(2025, 6, 30)), "hours_20": end_of(date(2025, 12, 31))}

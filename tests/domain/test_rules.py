@@ -1,4 +1,4 @@
-"""Pure milestone rules: ids, periods, detection, progress, ordering and a person's updates."""
+"""The milestone rules (`domain.rules`) by example: ids, periods, detection, progress, ordering, a person's updates."""
 
 from __future__ import annotations
 
@@ -10,23 +10,25 @@ import pytest
 
 from milestones.domain import (
     Definition,
-    MentorState,
     MetricType,
     Milestone,
     MilestoneUpdate,
     Period,
     Status,
-    delete_milestone,
-    detect_milestones,
     in_progress_order,
     milestone_id,
     progress,
+)
+from milestones.errors import InvalidUpdate, MilestoneNotFound, PeriodNotFound, PeriodOverlap
+from tests.domain.on_objects import (
+    delete_milestone,
+    detect_milestones,
     record_period,
     remove_period,
     update_milestone,
 )
-from milestones.errors import InvalidUpdate, MilestoneNotFound, PeriodNotFound, PeriodOverlap
 from tests.factories import definition, ladder, mentor_state, period
+from tests.reference_model import MentorState
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 MENTOR = "mentor_001"
@@ -175,8 +177,10 @@ def test_remove_period_removes_only_that_period() -> None:
     state = mentor_state(MENTOR)
     for added in (year(2024, hours="1"), half(H1_2025, hours="2"), half(H2_2025, hours="3")):
         state = record_period(state, added)
-    state = remove_period(state, *H1_2025)
+    state = remove_period(state, *H1_2025, ladder(), NOW)
     assert spans(state) == [(date(2024, 1, 1), date(2024, 12, 31)), H2_2025]
+    # And the mentor is evaluated again: 1 + 3 hours towards the first rung.
+    assert by_key(state)["100h"].current_value == Decimal(4)
 
 
 @pytest.mark.parametrize(
@@ -190,7 +194,7 @@ def test_remove_period_removes_only_that_period() -> None:
 def test_remove_period_of_unknown_dates_raises(start: date, end: date) -> None:
     state = record_period(mentor_state(MENTOR), half(H1_2025, hours="2"))
     with pytest.raises(PeriodNotFound):
-        remove_period(state, start, end)
+        remove_period(state, start, end, ladder(), NOW)
 
 
 # --- detect_milestones --------------------------------------------------------------------------
@@ -446,7 +450,7 @@ def test_decimal_sums_have_no_float_noise() -> None:
     assert found["h03"].status is Status.ACHIEVED
     assert found["h03"].achieved_value == Decimal("0.3")
     assert found["h1"].current_value == Decimal("0.3")
-    assert str(found["h1"].current_value) == "0.3"
+    assert found["h1"].current_value.as_tuple() == Decimal("0.30").as_tuple()  # exact hundredths, no noise
 
 
 # --- progress / in_progress_order ---------------------------------------------------------------

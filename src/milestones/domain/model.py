@@ -1,0 +1,149 @@
+"""The domain's vocabulary: metrics, statuses, definitions, periods and milestones as the service reads them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+MAX_PERIOD_DAYS = 366
+ID_SEPARATOR = "~"
+_ZERO = Decimal(0)
+
+
+class MetricType(StrEnum):
+    """What a milestone counts."""
+
+    HOURS_LOGGED = "hours_logged"
+    CONTACTS_HELPED = "contacts_helped"
+    ACTIVITY_COUNT = "activity_count"
+
+
+class Status(StrEnum):
+    """Where a mentor stands on one milestone."""
+
+    ACHIEVED = "achieved"
+    IN_PROGRESS = "in_progress"
+
+
+@dataclass(frozen=True, slots=True)
+class Definition:
+    """One rung of the milestone ladder, as the catalog describes it."""
+
+    key: str
+    name: str
+    type: MetricType
+    threshold: Decimal
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """What a mentor did in one period."""
+
+    total_hours: Decimal
+    unique_contacts_helped: int
+    activity_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """A mentor's summary for an inclusive date range; (start_date, end_date) identifies it."""
+
+    start_date: date
+    end_date: date
+    year: int
+    summary: Summary
+
+    @property
+    def span(self) -> tuple[date, date]:
+        return (self.start_date, self.end_date)
+
+
+@dataclass(frozen=True, slots=True)
+class Milestone:
+    """A stored milestone of one mentor as it is served: reached, or the next rung being worked towards.
+
+    The rules work on `rows.MilestoneRow` (integer hundredths); this is the same record in exact decimals.
+    """
+
+    id: str
+    mentor_id: str
+    definition_key: str
+    name: str
+    type: MetricType
+    threshold: Decimal
+    position: int
+    status: Status
+    current_value: Decimal
+    achieved_value: Decimal | None = None
+    achieved_at: datetime | None = None
+    # A person's PUT is a decision that later detection must not override.
+    set_by_person: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """How far an in-progress milestone has come."""
+
+    current_value: Decimal
+    percentage: int
+    remaining: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class MilestoneUpdate:
+    """A partial update from a person; None means 'leave as it is'."""
+
+    status: Status | None = None
+    achieved_value: Decimal | None = None
+    achieved_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MilestoneQuery:
+    """Filters and window of a milestone listing; achieved_* bounds are [from, to)."""
+
+    mentor_id: str | None = None
+    type: MetricType | None = None
+    status: Status | None = None
+    achieved_from: datetime | None = None
+    achieved_before: datetime | None = None
+    # Keyset pagination: only ids after this one, in id order, and no count.
+    after_id: str | None = None
+    offset: int = 0
+    limit: int = 20
+
+
+def milestone_id(mentor_id: str, definition_key: str) -> str:
+    """A stable, URL-safe id for (mentor, definition): "<mentor_id>~<definition_key>".
+
+    "~" can occur in neither part (both are validated), so the id is unique per pair and reads back to it.
+    """
+    return f"{mentor_id}{ID_SEPARATOR}{definition_key}"
+
+
+def mentor_of(milestone_id: str) -> str | None:
+    """The mentor a milestone id names, or None when it is not an id of ours."""
+    mentor_id, separator, key = milestone_id.partition(ID_SEPARATOR)
+    return mentor_id if separator and mentor_id and key else None
+
+
+def progress(milestone: Milestone) -> Progress:
+    """Progress towards the threshold: a whole percentage in 0..99 and what is left, never negative."""
+    current, threshold = milestone.current_value, milestone.threshold
+    percentage = int((current * 100) // threshold) if threshold > 0 else 0
+    remaining = threshold - current if current < threshold else _ZERO
+    return Progress(current, 99 if percentage > 99 else max(percentage, 0), remaining)
+
+
+def in_progress_order(milestones: Iterable[Milestone]) -> list[Milestone]:
+    """In-progress milestones closest to completion first."""
+
+    def closeness(m: Milestone) -> tuple[int, Decimal, int, str]:
+        p = progress(m)
+        return (-p.percentage, p.remaining, m.position, m.id)
+
+    return sorted((m for m in milestones if m.status is Status.IN_PROGRESS), key=closeness)

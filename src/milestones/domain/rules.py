@@ -1,0 +1,359 @@
+"""The milestone rules, once: recording and removing periods, detection, and a person's updates, on named rows.
+
+Every write of the service is decided here and returned as a `Change`: a posted summary, a bulk batch, a
+person's update or removal, a removed period. Detection works in integer hundredths on rows (`rows`) and
+never builds an object per milestone, so the same code serves one POST and a bulk run of a million lines.
+`tests/reference_model.py` states the rules again, as plainly as possible, and property tests hold this
+module equal to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from milestones.domain.changes import Cause, Change
+from milestones.domain.model import Definition, MetricType, MilestoneUpdate, Status
+from milestones.domain.rows import (
+    MilestoneRow,
+    PeriodRow,
+    StoredRows,
+    encode_time,
+    end_of_day,
+    new_milestone_row,
+    row_version,
+    to_centi,
+)
+from milestones.errors import InvalidUpdate, MilestoneNotFound, PeriodNotFound, PeriodOverlap, PreconditionFailed
+
+_ACHIEVED = Status.ACHIEVED.value
+_IN_PROGRESS = Status.IN_PROGRESS.value
+# A mentor's periods by (start_date, end_date), and milestone rows by definition key.
+Periods = dict[tuple[str, str], PeriodRow]
+Records = dict[str, MilestoneRow]
+
+
+@dataclass(frozen=True, slots=True)
+class Rung:
+    """A catalog definition in row terms."""
+
+    key: str
+    name: str
+    type: str
+    threshold_centi: int
+    position: int
+
+
+class RuleCatalog:
+    """The catalog arranged for the rules: rungs in catalog order, and each metric's ladder."""
+
+    def __init__(self, catalog: Sequence[Definition]) -> None:
+        self.rungs = tuple(Rung(d.key, d.name, d.type.value, to_centi(d.threshold), d.position) for d in catalog)
+        self.keys = frozenset(r.key for r in self.rungs)
+        # The next rung of a metric is its lowest unreached one, ties broken by position.
+        self.ladders = tuple(
+            tuple(sorted((r for r in self.rungs if r.type == metric), key=lambda r: (r.threshold_centi, r.position)))
+            for metric in dict.fromkeys(r.type for r in self.rungs)
+        )
+
+
+def totals(periods: Periods) -> dict[str, int]:
+    """The mentor's cumulative value of each metric, in hundredths."""
+    values = periods.values()
+    return {
+        MetricType.HOURS_LOGGED.value: sum(p.total_hours_centi for p in values),
+        MetricType.CONTACTS_HELPED.value: 100 * sum(p.unique_contacts_helped for p in values),
+        MetricType.ACTIVITY_COUNT.value: 100 * sum(p.activity_count for p in values),
+    }
+
+
+def _value_of(period: PeriodRow, metric: str) -> int:
+    if metric == MetricType.HOURS_LOGGED.value:
+        return period.total_hours_centi
+    if metric == MetricType.CONTACTS_HELPED.value:
+        return 100 * period.unique_contacts_helped
+    return 100 * period.activity_count
+
+
+# --- one mentor's rows -------------------------------------------------------------------------------------
+
+
+def record_period(periods: Periods, row: PeriodRow) -> None:
+    """Add a period, or replace the stored one with the same dates (a correction); refuse an overlap."""
+    span = (row.start_date, row.end_date)
+    if span not in periods:
+        # Inclusive on both ends: periods that share a day overlap. In date order, so the message names
+        # the earliest stored period it overlaps.
+        for other_start, other_end in sorted(periods):
+            if row.start_date <= other_end and other_start <= row.end_date:
+                raise PeriodOverlap(
+                    f"The period {row.start_date}..{row.end_date} overlaps the stored period "
+                    f"{other_start}..{other_end}; delete that one first or post the same dates."
+                )
+    periods[span] = row
+
+
+def detect(mentor_id: str, periods: Periods, records: Records, catalog: RuleCatalog, now: str) -> Records:
+    """The milestone rows to keep, by definition key, given the mentor's periods and stored rows.
+
+    Reached milestones are kept forever; of the unreached ones only the lowest rung of each metric is kept,
+    as in progress. Records a person has set keep their status and values; only their current value
+    follows the periods. `now` is the current time as rows encode it: nothing is achieved after it.
+    """
+    sums = totals(periods)
+    if not records:
+        return _detect_new(mentor_id, periods, sums, catalog, now)
+    ordered: list[PeriodRow] | None = None
+    kept: Records = {}
+    unreached: set[str] = set()
+
+    for rung in catalog.rungs:
+        record = records.get(rung.key)
+        current = sums[rung.type]
+        if record is not None and record.status == _ACHIEVED:
+            # Reached records keep their history but follow the catalog's current order.
+            kept[rung.key] = record if record.position == rung.position else record._replace(position=rung.position)
+        elif record is not None and record.set_by_person:
+            if record.position == rung.position and record.current_centi == current:
+                kept[rung.key] = record
+            else:
+                kept[rung.key] = record._replace(position=rung.position, current_centi=current)
+        elif current >= rung.threshold_centi:
+            if ordered is None:
+                ordered = [periods[span] for span in sorted(periods)]
+            achieved_at = min(end_of_day(_crossing_day(ordered, rung)), now)
+            kept[rung.key] = _new_row(mentor_id, rung, _ACHIEVED, current, current, achieved_at)
+        else:
+            unreached.add(rung.key)
+
+    for ladder in catalog.ladders:
+        for rung in ladder:
+            if rung.key not in unreached:
+                continue
+            record = records.get(rung.key)
+            current = sums[rung.type]
+            if record is None:
+                kept[rung.key] = _new_row(mentor_id, rung, _IN_PROGRESS, current, None, None)
+            elif (
+                record.current_centi == current
+                and record.name == rung.name
+                and record.threshold_centi == rung.threshold_centi
+                and record.position == rung.position
+                and record.type == rung.type
+            ):
+                kept[rung.key] = record  # a re-run's common case: nothing moved
+            else:
+                # The rung being worked towards shows the catalog's current wording and threshold.
+                kept[rung.key] = record._replace(
+                    name=rung.name,
+                    type=rung.type,
+                    threshold_centi=rung.threshold_centi,
+                    position=rung.position,
+                    current_centi=current,
+                )
+            break
+
+    # Records whose definition left the catalog: reached or person-set ones are history and stay.
+    for key, record in records.items():
+        if key not in kept and key not in catalog.keys:
+            if record.status == _ACHIEVED:
+                kept[key] = record
+            elif record.set_by_person:
+                current = sums[record.type]
+                kept[key] = record if record.current_centi == current else record._replace(current_centi=current)
+    return kept
+
+
+def _detect_new(mentor_id: str, periods: Periods, sums: dict[str, int], catalog: RuleCatalog, now: str) -> Records:
+    """detect for a mentor with no stored milestones, the common case of a first bulk run: each ladder's
+    reached rungs, then its lowest unreached one. The same result as the general loop, in a third of the time."""
+    ordered = [periods[span] for span in sorted(periods)]
+    kept: Records = {}
+    for ladder in catalog.ladders:
+        for rung in ladder:
+            current = sums[rung.type]
+            if current < rung.threshold_centi:
+                kept[rung.key] = _new_row(mentor_id, rung, _IN_PROGRESS, current, None, None)
+                break
+            achieved_at = min(end_of_day(_crossing_day(ordered, rung)), now)
+            kept[rung.key] = _new_row(mentor_id, rung, _ACHIEVED, current, current, achieved_at)
+    return kept
+
+
+def _crossing_day(ordered: list[PeriodRow], rung: Rung) -> str:
+    """The end date of the period whose running total first reached the threshold, walking in date order."""
+    running = 0
+    for period in ordered:
+        running += _value_of(period, rung.type)
+        if running >= rung.threshold_centi:
+            return period.end_date
+    return ordered[-1].end_date
+
+
+def _new_row(
+    mentor_id: str, rung: Rung, status: str, current: int, achieved: int | None, achieved_at: str | None
+) -> MilestoneRow:
+    return new_milestone_row(
+        mentor_id, rung.key, rung.name, rung.type, rung.threshold_centi, rung.position, status, current, achieved,
+        achieved_at,
+    )  # fmt: skip
+
+
+def update_record(record: MilestoneRow, update: MilestoneUpdate, now: datetime) -> MilestoneRow:
+    """A person's partial update of one milestone; absent fields keep their values."""
+    status = (update.status or Status(record.status)).value
+    achieved_centi = None if update.achieved_value is None else to_centi(update.achieved_value)
+    achieved_at = None if update.achieved_at is None else encode_time(update.achieved_at)
+    if status == _IN_PROGRESS:
+        if achieved_at is not None:
+            raise InvalidUpdate("achieved_at cannot be set on a milestone that is in progress.", "achieved_at")
+        if achieved_centi is not None:
+            raise InvalidUpdate(
+                "achieved_value can only be set on an achieved milestone; send status 'achieved' with it.",
+                "achieved_value",
+            )
+        return record._replace(status=status, achieved_centi=None, achieved_at=None, set_by_person=True)
+    was_achieved = record.status == _ACHIEVED
+    if achieved_centi is None:
+        achieved_centi = record.achieved_centi if was_achieved else record.current_centi
+    if achieved_at is None:
+        achieved_at = record.achieved_at if was_achieved and record.achieved_at else encode_time(now)
+    return record._replace(status=status, achieved_centi=achieved_centi, achieved_at=achieved_at, set_by_person=True)
+
+
+def require_version(record: MilestoneRow, accepted: frozenset[str] | None) -> None:
+    """Refuse a change made against an older version; None accepts any (no If-Match, or If-Match: *)."""
+    if accepted is not None and row_version(record) not in accepted:
+        raise PreconditionFailed(record.id)
+
+
+# --- changes: each write of the service, decided on stored rows ------------------------------------------------
+
+
+class MentorRows:
+    """One mentor's stored rows, to be changed by the rules; `change` then says what differs."""
+
+    def __init__(self, mentor_id: str, periods: Periods, records: Records) -> None:
+        self.mentor_id = mentor_id
+        self._stored_periods = periods
+        self._stored_records = records
+        self.periods = dict(periods)
+        self.records = records
+
+    def detect(self, catalog: RuleCatalog, now: str) -> None:
+        self.records = detect(self.mentor_id, self.periods, self.records, catalog, now)
+
+    def add_to(self, change: Change) -> None:
+        """Put the rows that differ from the stored ones into `change`: equal rows are not written again,
+        so the same summary twice writes nothing."""
+        stored_periods, stored_records = self._stored_periods, self._stored_records
+        change.periods_written.extend(row for span, row in self.periods.items() if stored_periods.get(span) != row)
+        change.periods_removed.extend(row for span, row in stored_periods.items() if span not in self.periods)
+        change.milestones_written.extend(row for key, row in self.records.items() if stored_records.get(key) != row)
+        change.milestones_removed.extend(row.id for key, row in stored_records.items() if key not in self.records)
+
+
+def by_mentor(stored: StoredRows) -> dict[str, MentorRows]:
+    """Stored rows grouped by mentor."""
+    periods: dict[str, Periods] = {}
+    for period in stored.periods:
+        periods.setdefault(period.mentor_id, {})[(period.start_date, period.end_date)] = period
+    records: dict[str, Records] = {}
+    for record in stored.milestones:
+        records.setdefault(record.mentor_id, {})[record.definition_key] = record
+    return {
+        mentor_id: MentorRows(mentor_id, periods.get(mentor_id, {}), records.get(mentor_id, {}))
+        for mentor_id in periods.keys() | records.keys()
+    }
+
+
+def record_summaries(
+    lines: list[tuple[int, PeriodRow]],
+    stored: StoredRows,
+    catalog: RuleCatalog,
+    now: str,
+    *,
+    actor: str,
+    cause: Cause = Cause.BULK,
+) -> Change:
+    """Record each numbered period row and detect its mentor's milestones, line by line as a POST each would.
+
+    A line whose period overlaps a stored one is refused (in `Change.refused`), as POST refuses it, and the
+    others go on. `stored` holds the rows of the lines' mentors.
+    """
+    mentors = by_mentor(stored)
+    touched: dict[str, MentorRows] = {}
+    refused: list[tuple[int, str]] = []
+    for number, row in lines:
+        mentor_id = row.mentor_id
+        mentor = touched.get(mentor_id)
+        if mentor is None:
+            mentor = touched[mentor_id] = mentors.get(mentor_id) or MentorRows(mentor_id, {}, {})
+        try:
+            record_period(mentor.periods, row)
+        except PeriodOverlap as exc:
+            refused.append((number, exc.detail))
+            continue
+        mentor.detect(catalog, now)
+    change = Change(cause, actor, list(dict.fromkeys(row.mentor_id for _, row in lines)), refused=refused)
+    if cause is Cause.POST and len(lines) == 1:
+        change.period = (lines[0][1].start_date, lines[0][1].end_date)
+    for mentor in touched.values():
+        mentor.add_to(change)
+    return change
+
+
+def remove_period(
+    mentor_id: str, start_date: str, end_date: str, stored: StoredRows, catalog: RuleCatalog, now: str, *, actor: str
+) -> Change:
+    """Drop one stored period and re-evaluate the mentor."""
+    mentor = by_mentor(stored).get(mentor_id) or MentorRows(mentor_id, {}, {})
+    if mentor.periods.pop((start_date, end_date), None) is None:
+        raise PeriodNotFound(f"Mentor {mentor_id!r} has no period {start_date}..{end_date}.")
+    mentor.detect(catalog, now)
+    change = Change(Cause.PERIOD_REMOVED, actor, [mentor_id], period=(start_date, end_date))
+    mentor.add_to(change)
+    return change
+
+
+def update_milestone(
+    milestone_id: str,
+    update: MilestoneUpdate,
+    stored: StoredRows,
+    now: datetime,
+    *,
+    actor: str,
+    if_match: frozenset[str] | None = None,
+) -> Change:
+    """Apply a person's update to one milestone; with if_match, only to the version the person saw."""
+    record = _stored_milestone(stored, milestone_id)
+    require_version(record, if_match)
+    changed = update_record(record, update, now)
+    written = [changed] if changed != record else []
+    return Change(Cause.PUT, actor, [record.mentor_id], milestones_written=written)
+
+
+def delete_milestone(
+    milestone_id: str, stored: StoredRows, *, actor: str, if_match: frozenset[str] | None = None
+) -> Change:
+    """Remove one milestone record; a later summary that still earns it creates it again, under the same id."""
+    record = _stored_milestone(stored, milestone_id)
+    require_version(record, if_match)
+    return Change(Cause.DELETE, actor, [record.mentor_id], milestones_removed=[milestone_id])
+
+
+def _stored_milestone(stored: StoredRows, milestone_id: str) -> MilestoneRow:
+    for record in stored.milestones:
+        if record.id == milestone_id:
+            return record
+    raise MilestoneNotFound(milestone_id)
+
+
+def milestones_after(stored: StoredRows, change: Change) -> list[MilestoneRow]:
+    """The milestone rows of `stored` once `change` is applied, in catalog order (position, then id)."""
+    rows = {row.id: row for row in stored.milestones}
+    for milestone_id in change.milestones_removed:
+        del rows[milestone_id]
+    rows.update((row.id, row) for row in change.milestones_written)
+    return sorted(rows.values(), key=lambda row: (row.position, row.id))

@@ -1,0 +1,157 @@
+"""The milestone rules stated again, as plainly as possible: Decimals, objects and obvious loops.
+
+`milestones.domain.rules` is the one implementation the service runs; it is written for speed (integer
+hundredths, rows, dictionaries). This model is written to be read. Property tests (`tests/domain`) hold the
+two equal, so a rule changed in one place and not the other fails them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+
+from milestones.domain import Definition, MetricType, Milestone, MilestoneUpdate, Period, Status, milestone_id
+from milestones.errors import InvalidUpdate, MilestoneNotFound, PeriodNotFound, PeriodOverlap
+
+
+@dataclass(frozen=True)
+class MentorState:
+    """Everything stored about one mentor."""
+
+    mentor_id: str
+    periods: tuple[Period, ...]
+    milestones: tuple[Milestone, ...]
+
+
+def span(period: Period) -> tuple[date, date]:
+    return (period.start_date, period.end_date)
+
+
+def value_of(period: Period, metric: MetricType) -> Decimal:
+    if metric is MetricType.HOURS_LOGGED:
+        return period.summary.total_hours
+    if metric is MetricType.CONTACTS_HELPED:
+        return Decimal(period.summary.unique_contacts_helped)
+    return Decimal(period.summary.activity_count)
+
+
+def total(periods: Sequence[Period], metric: MetricType) -> Decimal:
+    result = Decimal(0)
+    for period in periods:
+        result += value_of(period, metric)
+    return result
+
+
+def record_period(state: MentorState, period: Period) -> MentorState:
+    """A new period, or a correction of the stored one with the same dates; an overlap is refused."""
+    for other in sorted(state.periods, key=span):
+        if span(other) != span(period) and other.start_date <= period.end_date and period.start_date <= other.end_date:
+            raise PeriodOverlap(
+                f"The period {period.start_date}..{period.end_date} overlaps the stored period "
+                f"{other.start_date}..{other.end_date}; delete that one first or post the same dates."
+            )
+    others = [p for p in state.periods if span(p) != span(period)]
+    return replace(state, periods=tuple(sorted([*others, period], key=span)))
+
+
+def remove_period(state: MentorState, start_date: date, end_date: date) -> MentorState:
+    kept = tuple(p for p in state.periods if span(p) != (start_date, end_date))
+    if len(kept) == len(state.periods):
+        raise PeriodNotFound(f"Mentor {state.mentor_id!r} has no period {start_date}..{end_date}.")
+    return replace(state, periods=kept)
+
+
+def crossing_time(periods: Sequence[Period], definition: Definition, now: datetime) -> datetime:
+    """The end of the period, in date order, whose running total first reaches the threshold; not after now."""
+    ordered = sorted(periods, key=span)
+    running = Decimal(0)
+    crossed_on = ordered[-1].end_date
+    for period in ordered:
+        running += value_of(period, definition.type)
+        if running >= definition.threshold:
+            crossed_on = period.end_date
+            break
+    return min(datetime.combine(crossed_on, time(23, 59, 59), tzinfo=UTC), now)
+
+
+def detect_milestones(state: MentorState, catalog: Sequence[Definition], now: datetime) -> MentorState:
+    old = {m.definition_key: m for m in state.milestones}
+    new: dict[str, Milestone] = {}
+    # 1. Reached and person-set records stay; rungs reached now are achieved.
+    for d in catalog:
+        value = total(state.periods, d.type)
+        record = old.get(d.key)
+        if record is not None and record.status is Status.ACHIEVED:
+            new[d.key] = replace(record, position=d.position)
+        elif record is not None and record.set_by_person:
+            new[d.key] = replace(record, position=d.position, current_value=value)
+        elif value >= d.threshold:
+            new[d.key] = Milestone(
+                milestone_id(state.mentor_id, d.key), state.mentor_id, d.key, d.name, d.type, d.threshold,
+                d.position, Status.ACHIEVED, value, value, crossing_time(state.periods, d, now),
+            )  # fmt: skip
+    # 2. Of each metric's other rungs, only the lowest (then first by position) is kept, in progress.
+    for metric in MetricType:
+        waiting = [d for d in catalog if d.type is metric and d.key not in new]
+        if not waiting:
+            continue
+        d = min(waiting, key=lambda d: (d.threshold, d.position))
+        value = total(state.periods, metric)
+        record = old.get(d.key)
+        if record is None:
+            new[d.key] = Milestone(
+                milestone_id(state.mentor_id, d.key), state.mentor_id, d.key, d.name, d.type, d.threshold,
+                d.position, Status.IN_PROGRESS, value,
+            )  # fmt: skip
+        else:
+            new[d.key] = replace(
+                record, name=d.name, type=d.type, threshold=d.threshold, position=d.position, current_value=value
+            )
+    # 3. Records whose definition left the catalog: reached or person-set ones are history.
+    catalog_keys = {d.key for d in catalog}
+    for key, record in old.items():
+        if key in catalog_keys:
+            continue
+        if record.status is Status.ACHIEVED:
+            new[key] = record
+        elif record.set_by_person:
+            new[key] = replace(record, current_value=total(state.periods, record.type))
+    return replace(state, milestones=tuple(sorted(new.values(), key=lambda m: (m.position, m.id))))
+
+
+def find_milestone(state: MentorState, milestone_id: str) -> Milestone:
+    for milestone in state.milestones:
+        if milestone.id == milestone_id:
+            return milestone
+    raise MilestoneNotFound(milestone_id)
+
+
+def update_milestone(state: MentorState, milestone_id: str, update: MilestoneUpdate, now: datetime) -> MentorState:
+    record = find_milestone(state, milestone_id)
+    status = update.status or record.status
+    if status is Status.IN_PROGRESS:
+        if update.achieved_at is not None:
+            raise InvalidUpdate("achieved_at cannot be set on a milestone that is in progress.", "achieved_at")
+        if update.achieved_value is not None:
+            raise InvalidUpdate(
+                "achieved_value can only be set on an achieved milestone; send status 'achieved' with it.",
+                "achieved_value",
+            )
+        changed = replace(record, status=status, achieved_value=None, achieved_at=None, set_by_person=True)
+    else:
+        was_achieved = record.status is Status.ACHIEVED
+        value = update.achieved_value
+        if value is None:
+            value = record.achieved_value if was_achieved else record.current_value
+        moment = update.achieved_at
+        if moment is None:
+            moment = record.achieved_at if was_achieved and record.achieved_at else now
+        changed = replace(record, status=status, achieved_value=value, achieved_at=moment, set_by_person=True)
+    return replace(state, milestones=tuple(changed if m.id == milestone_id else m for m in state.milestones))
+
+
+def delete_milestone(state: MentorState, milestone_id: str) -> MentorState:
+    find_milestone(state, milestone_id)
+    return replace(state, milestones=tuple(m for m in state.milestones if m.id != milestone_id))

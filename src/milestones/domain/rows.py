@@ -15,7 +15,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from milestones.domain.model import MetricType, Milestone, Period, Status, Summary, milestone_id
+from milestones.domain.model import MetricType, Milestone, Period, Status, Summary
 
 
 class PeriodRow(NamedTuple):
@@ -204,32 +204,3 @@ def _version(
         f"{achieved_centi}|{achieved_at}|{bool(set_by_person)}"
     )
     return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
-
-
-def new_milestone_row(
-    mentor_id: str,
-    key: str,
-    name: str,
-    type: str,
-    threshold_centi: int,
-    position: int,
-    status: str,
-    current_centi: int,
-    achieved_centi: int | None,
-    achieved_at: str | None,
-) -> MilestoneRow:
-    """A milestone row detection creates (not set by a person)."""
-    return MilestoneRow(
-        milestone_id(mentor_id, key),
-        mentor_id,
-        key,
-        name,
-        type,
-        threshold_centi,
-        position,
-        status,
-        current_centi,
-        achieved_centi,
-        achieved_at,
-        False,
-    )

@@ -94,6 +94,7 @@ async def detect_lines(
         if detecting is not None:
             waited = not detecting.detected.done()
             await _write(detecting, repository, rungs, now_text, reject, report)
+            gc.collect()  # the written batch's rows are garbage now (see _collected_per_batch)
         detecting = started_detecting
 
     with _Worker() as worker, _collected_per_batch():
@@ -180,7 +181,7 @@ def _collected(function: Callable[..., T], *args: Any) -> T:
 
 @contextlib.contextmanager
 def _collected_per_batch() -> Iterator[None]:
-    """Garbage collection in this process once per batch written, not during it (see `_write`).
+    """Garbage collection in this process once per batch written, not during it.
 
     A batch's rows are named tuples, which the collector keeps tracking (it stops tracking only plain
     tuples of plain values), so automatic collections would walk millions of them again and again:
@@ -224,7 +225,6 @@ async def _write(
     report.periods_written += len(change.periods_written)
     report.milestones_written += len(change.milestones_written)
     report.milestones_deleted += len(change.milestones_removed)
-    gc.collect()  # the batch's rows are garbage now; see _collected_per_batch
 
 
 # What crosses between the processes besides strings: MessagePack, a fraction of pickle's cost for rows.

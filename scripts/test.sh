@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Installs the project with its test tools into .venv, then runs lint, format check, type check and the tests.
+# Installs the project with its test tools into .venv, exactly as locked in requirements/test.txt, then runs
+# lint, format check, the layer contracts, type check and the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 python3 -m venv .venv
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[test]'
+.venv/bin/python -m pip install --quiet --require-hashes -r requirements/test.txt
+.venv/bin/python -m pip install --quiet --no-deps -e .
 
 echo "== ruff"
 .venv/bin/ruff check src tests bench

@@ -16,10 +16,11 @@ from litestar.testing import AsyncTestClient
 from milestones.settings import Settings
 from milestones.storage import migrate
 from milestones.web.app import create_app
-from milestones.web.fast_path import FastPath
+from milestones.web.front_door import FrontDoor
 
 POSTGRES_URL = os.environ.get("MILESTONES_TEST_POSTGRES_URL")
-BACKENDS = ["sqlite", "postgres"]
+# Every PostgreSQL test carries the `postgres` marker (`-m "not postgres"` runs without a server).
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 class FakeClock:
@@ -99,7 +100,7 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
     async def truncate() -> None:
         conn = await asyncpg.connect(url)
         try:
-            await conn.execute("TRUNCATE milestones, periods")
+            await conn.execute("TRUNCATE milestones, periods, idempotency_keys")
         finally:
             await conn.close()
 
@@ -107,11 +108,11 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
 
 
 @pytest.fixture
-def app(settings: Settings, clock: FakeClock) -> FastPath:
+def app(settings: Settings, clock: FakeClock) -> FrontDoor:
     return create_app(settings, clock=clock)
 
 
 @pytest.fixture
-async def client(app: FastPath) -> AsyncIterator[AsyncTestClient[FastPath]]:
+async def client(app: FrontDoor) -> AsyncIterator[AsyncTestClient[FrontDoor]]:
     async with AsyncTestClient(app=app) as test_client:
         yield test_client

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from milestones.domain import Definition, MetricType, Milestone, MilestoneUpdate, Period, Status, milestone_id
@@ -130,6 +130,12 @@ def find_milestone(state: MentorState, milestone_id: str) -> Milestone:
 
 def update_milestone(state: MentorState, milestone_id: str, update: MilestoneUpdate, now: datetime) -> MentorState:
     record = find_milestone(state, milestone_id)
+    if update == MilestoneUpdate():
+        return state  # nothing asked, nothing changed
+    if update.achieved_value is not None and not (update.achieved_value.is_finite() and update.achieved_value >= 0):
+        raise InvalidUpdate("achieved_value must be a number of 0 or more.", "achieved_value")
+    if update.achieved_at is not None and update.achieved_at > now + timedelta(minutes=1):
+        raise InvalidUpdate("achieved_at is in the future; a milestone can only be achieved by now.", "achieved_at")
     status = update.status or record.status
     if status is Status.IN_PROGRESS:
         if update.achieved_at is not None:
@@ -138,6 +144,12 @@ def update_milestone(state: MentorState, milestone_id: str, update: MilestoneUpd
             raise InvalidUpdate(
                 "achieved_value can only be set on an achieved milestone; send status 'achieved' with it.",
                 "achieved_value",
+            )
+        if total(state.periods, record.type) >= record.threshold:
+            raise InvalidUpdate(
+                "status cannot be in_progress: the mentor's current value already meets the threshold. "
+                "To take the milestone away, DELETE it.",
+                "status",
             )
         changed = replace(record, status=status, achieved_value=None, achieved_at=None, set_by_person=True)
     else:

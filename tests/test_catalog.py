@@ -86,6 +86,11 @@ def test_load_catalog_rejects_an_unusable_file(tmp_path: Path, text: str) -> Non
         load_catalog(path)
 
 
+def test_whole_count_thresholds_written_as_decimals_are_accepted() -> None:
+    parsed = parse_catalog([entry(type="contacts_helped", threshold=25.0), entry(key="b", type="activity_count")])
+    assert parsed[0].threshold == Decimal(25)
+
+
 def test_parse_catalog_accepts_boundary_values() -> None:
     parsed = parse_catalog([entry(key="k" * 40, threshold=0.01), entry(key="b", threshold=99.99)])
     assert [(d.key, d.threshold) for d in parsed] == [("k" * 40, Decimal("0.01")), ("b", Decimal("99.99"))]
@@ -115,6 +120,8 @@ def test_parse_catalog_accepts_boundary_values() -> None:
         pytest.param([entry(threshold=1.005)], "decimal places", id="three-decimal-places"),
         pytest.param([entry(threshold=0.001)], "decimal places", id="tiny-threshold"),
         pytest.param([], "no milestones", id="empty-catalog"),
+        pytest.param([entry(type="contacts_helped", threshold=12.5)], "whole number", id="fractional-contacts"),
+        pytest.param([entry(type="activity_count", threshold=10.01)], "whole number", id="fractional-activities"),
     ],
 )
 def test_parse_catalog_rejects(entries: list[dict[str, object]], message: str) -> None:

@@ -58,7 +58,30 @@ def test_invalid_configuration_is_a_clear_error(tmp_path: Path) -> None:
     assert "database_url" in result.stderr
 
 
-@pytest.mark.parametrize("served", [[], ["--workers", "2"], ["--postgres"]], indirect=True)
+@pytest.mark.parametrize("command", ["serve", "detect"])
+def test_a_catalog_with_a_fractional_count_is_refused_in_one_line(tmp_path: Path, command: str) -> None:
+    catalog = tmp_path / "catalog.toml"
+    catalog.write_text('[[milestone]]\nkey = "c"\nname = "Half a contact"\ntype = "contacts_helped"\nthreshold = 0.5\n')
+    args = ["serve", "--port", "1"] if command == "serve" else ["detect", "-"]
+    result = subprocess.run(
+        milestones_command(*args),
+        env=clean_environment(
+            MILESTONES_DATABASE_URL=f"sqlite:///{tmp_path / 'm.sqlite3'}", MILESTONES_CATALOG_PATH=str(catalog)
+        ),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert "contacts_helped threshold must be a whole number" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "served", [[], ["--workers", "2"], pytest.param(["--postgres"], marks=pytest.mark.postgres)], indirect=True
+)
 def test_serve_answers_over_real_http(served: str, tmp_path: Path) -> None:
     mentor = f"cli-{time.time_ns()}"
     created = httpx.post(f"{served}/api/v1/milestones", json=summary_body(mentor))

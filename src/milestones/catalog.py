@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import tomllib
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 
-from milestones.domain import Definition, MetricType
+from milestones.domain import Definition, MetricType, is_definition_key
 
-_KEY = re.compile(r"[a-z0-9_]{1,40}")
 # Keeps thresholds (stored as hundredths) well inside a 64-bit integer; rejects inf and nan too.
 MAX_THRESHOLD = 1_000_000_000_000
 
@@ -40,7 +38,7 @@ def parse_catalog(entries: list[dict[str, object]], source: str = "catalog") -> 
     for position, entry in enumerate(entries):
         where = f"{source}, milestone #{position + 1}"
         key, name, metric, threshold = (entry.get(f) for f in ("key", "name", "type", "threshold"))
-        if not isinstance(key, str) or not _KEY.fullmatch(key):
+        if not isinstance(key, str) or not is_definition_key(key):
             raise CatalogError(f"{where}: key must be 1-40 of a-z, 0-9 and _, got {key!r}")
         if key in seen:
             raise CatalogError(f"{where}: key {key!r} appears twice")
@@ -53,6 +51,9 @@ def parse_catalog(entries: list[dict[str, object]], source: str = "catalog") -> 
         value = Decimal(str(threshold))
         if value != value.quantize(Decimal("0.01")):
             raise CatalogError(f"{where}: threshold has more than 2 decimal places")
+        if metric != MetricType.HOURS_LOGGED.value and value != value.to_integral_value():
+            # Contacts and activities are counted in whole numbers: a fractional threshold means a mistake.
+            raise CatalogError(f"{where}: a {metric} threshold must be a whole number, got {threshold}")
         seen.add(key)
         definitions.append(Definition(key, name.strip(), MetricType(metric), value, position))
     if not definitions:

@@ -15,7 +15,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from milestones.bulk import BulkReport, detect_lines
-from milestones.catalog import load_catalog
+from milestones.catalog import CatalogError, load_catalog
 from milestones.service import utc_now
 from milestones.settings import Settings
 from milestones.storage import migrate, open_repository
@@ -43,6 +43,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         migrate(settings)
         print(f"migrated {redacted(settings.database_url)}")
         return
+
+    try:
+        # Checked here, once, so that a bad catalog stops `serve` with one line instead of a worker's traceback.
+        load_catalog(settings.catalog_path)
+    except (CatalogError, OSError) as exc:
+        sys.exit(f"milestones: invalid catalog: {exc}")
 
     if settings.migrate_on_start:
         migrate(settings)

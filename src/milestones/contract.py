@@ -4,20 +4,56 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, TypeVar
+from functools import cache
+from types import UnionType
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-from milestones.domain import MAX_PERIOD_DAYS, MetricType, Period, Status, Summary
+from milestones.domain import MAX_PERIOD_DAYS, MENTOR_ID_PATTERN, MetricType, Period, Status, Summary, is_mentor_id
 
-MENTOR_ID_PATTERN = r"^[A-Za-z0-9._:@-]{1,128}$"
-_MENTOR_ID = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
 MAX_HOURS = 1_000_000
 MAX_COUNT = 10_000_000
 MAX_VALUE = 1_000_000_000_000
+
+# What each field must be, in the words a validation error uses (`Meta.extra["rule"]`); a field whose type
+# cannot say everything also names a `check`, run by the struct and by `decode_strict` alike.
+MENTOR_ID_RULE = "must be 1 to 128 letters, digits or . _ : @ - (and not . or ..)"
+DATE_RULE = "must be a date, as YYYY-MM-DD (for example 2025-12-31)"
+HOURS_RULE = f"must be a number from 0 to {MAX_HOURS:,} with at most 2 decimal places"
+COUNT_RULE = f"must be a whole number from 0 to {MAX_COUNT:,}"
+YEAR_RULE = "must be a whole number from 1 to 9999"
+STATUS_RULE = "must be achieved or in_progress"
+VALUE_RULE = f"must be a number from 0 to {MAX_VALUE:,} with at most 2 decimal places"
+MOMENT_RULE = "must be a date and time with its time zone, as 2026-01-03T09:00:00Z"
+
+
+def exact(value: float) -> Decimal:
+    """The decimal a JSON number was written as: repr is the shortest text that round-trips (312.57, not
+    312.569999...)."""
+    return Decimal(repr(value))
+
+
+def has_two_decimals_at_most(value: float) -> bool:
+    return exact(value).as_tuple().exponent >= -2  # type: ignore[operator]
+
+
+def is_whole(value: float) -> bool:
+    return float(value).is_integer()
+
+
+def has_a_utc_equivalent(moment: datetime) -> bool:
+    """0001-01-01T00:00:00+05:00 is valid RFC 3339 but has no UTC equivalent in Python."""
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        return False
+    return True
+
 
 MentorId = Annotated[
     str,
@@ -25,13 +61,45 @@ MentorId = Annotated[
         min_length=1,
         max_length=128,
         pattern=MENTOR_ID_PATTERN,
-        description="1 to 128 characters: letters, digits and . _ : @ -",
+        description="1 to 128 characters: letters, digits and . _ : @ - (not . or ..)",
         examples=["mentor_001"],
+        extra={"rule": MENTOR_ID_RULE},
     ),
 ]
-Hours = Annotated[float, Meta(ge=0, le=MAX_HOURS, description="At most 2 decimal places.")]
-Count = Annotated[float, Meta(ge=0, le=MAX_COUNT, description="A whole number (47 and 47.0 are both fine).")]
-AwareDatetime = Annotated[datetime, Meta(tz=True)]
+# multipleOf only in the document: msgspec's own check would refuse 312.57, whose float is not a multiple of 0.01.
+Hours = Annotated[
+    float,
+    Meta(
+        ge=0,
+        le=MAX_HOURS,
+        description="At most 2 decimal places.",
+        extra_json_schema={"extra": {"multipleOf": 0.01}},
+        extra={"rule": HOURS_RULE, "check": has_two_decimals_at_most},
+    ),
+]
+Count = Annotated[
+    float,
+    Meta(
+        ge=0,
+        le=MAX_COUNT,
+        description="A whole number (47 and 47.0 are both fine).",
+        extra_json_schema={"extra": {"multipleOf": 1}},
+        extra={"rule": COUNT_RULE, "check": is_whole},
+    ),
+]
+Year = Annotated[int, Meta(ge=1, le=9999, extra={"rule": YEAR_RULE})]
+Day = Annotated[date, Meta(extra={"rule": DATE_RULE})]
+AchievedValue = Annotated[
+    float,
+    Meta(
+        ge=0,
+        le=MAX_VALUE,
+        extra_json_schema={"extra": {"minimum": 0, "multipleOf": 0.01}},
+        extra={"rule": VALUE_RULE, "check": has_two_decimals_at_most},
+    ),
+]
+Moment = Annotated[datetime, Meta(tz=True, extra={"rule": MOMENT_RULE, "check": has_a_utc_equivalent})]
+StatusValue = Annotated[Status, Meta(extra={"rule": STATUS_RULE})]
 # Request structs refuse unknown fields (forbid_unknown_fields); this tells the OpenAPI document so.
 Closed = Meta(extra_json_schema={"extra": {"additionalProperties": False}})
 # Litestar leaves a zero lower bound out of the document on optional fields; this restates it.
@@ -67,25 +135,10 @@ class RequestInvalid(Exception):
         self.status = 400 if malformed else 422
 
 
-def is_mentor_id(value: str) -> bool:
-    # fullmatch, because the schema pattern's `$` would also accept a trailing newline.
-    return _MENTOR_ID.fullmatch(value) is not None
-
-
-def exact(value: float) -> Decimal:
-    """The decimal a JSON number was written as: repr is the shortest text that round-trips (312.57, not
-    312.569999...)."""
-    return Decimal(repr(value))
-
-
-def has_two_decimals_at_most(value: float) -> bool:
-    return exact(value).as_tuple().exponent >= -2  # type: ignore[operator]
-
-
 class PeriodIn(Struct, forbid_unknown_fields=True):
-    year: Annotated[int, Meta(ge=1, le=9999)]
-    start_date: date
-    end_date: date
+    year: Year
+    start_date: Day
+    end_date: Day
 
 
 class SummaryIn(Struct, forbid_unknown_fields=True):
@@ -94,11 +147,7 @@ class SummaryIn(Struct, forbid_unknown_fields=True):
     activity_count: Count
 
     def __post_init__(self) -> None:
-        if not has_two_decimals_at_most(self.total_hours):
-            raise ValueError("`total_hours` may have at most 2 decimal places")
-        for name in ("unique_contacts_helped", "activity_count"):
-            if not float(getattr(self, name)).is_integer():
-                raise ValueError(f"`{name}` must be a whole number")
+        _check_fields(self)
 
 
 class RecordSummaryIn(Struct, forbid_unknown_fields=True):
@@ -110,14 +159,17 @@ class RecordSummaryIn(Struct, forbid_unknown_fields=True):
 
     def __post_init__(self) -> None:
         if not is_mentor_id(self.mentor_id):
-            raise ValueError("`mentor_id` may hold only letters, digits and . _ : @ -")
+            raise ValueError(f"`mentor_id` {MENTOR_ID_RULE}")
         p = self.period
+        problems = []
         if p.end_date < p.start_date:
-            raise ValueError("`period.end_date` is before start_date")
+            problems.append("`period.end_date` must not be before period.start_date")
+        elif (p.end_date - p.start_date).days + 1 > MAX_PERIOD_DAYS:
+            problems.append(f"`period.end_date` is too far: a period spans at most {MAX_PERIOD_DAYS} days")
         if p.year != p.start_date.year:
-            raise ValueError("`period.year` must be the year of start_date")
-        if (p.end_date - p.start_date).days + 1 > MAX_PERIOD_DAYS:
-            raise ValueError(f"`period.end_date` is too far: a period spans at most {MAX_PERIOD_DAYS} days")
+            problems.append("`period.year` must be the year of period.start_date")
+        if problems:
+            raise ValueError(_JOINED.join(problems))
 
     def to_period(self) -> Period:
         return Period(
@@ -135,19 +187,12 @@ class RecordSummaryIn(Struct, forbid_unknown_fields=True):
 class MilestoneUpdateIn(Struct, forbid_unknown_fields=True):
     """A partial update: fields left out keep their values."""
 
-    status: Status | UnsetType = UNSET
-    achieved_value: Annotated[float, Meta(ge=0, le=MAX_VALUE, extra_json_schema=_MINIMUM_ZERO)] | UnsetType = UNSET
-    achieved_at: AwareDatetime | UnsetType = UNSET
+    status: StatusValue | UnsetType = UNSET
+    achieved_value: AchievedValue | UnsetType = UNSET
+    achieved_at: Moment | UnsetType = UNSET
 
     def __post_init__(self) -> None:
-        if self.achieved_value is not UNSET and not has_two_decimals_at_most(self.achieved_value):
-            raise ValueError("`achieved_value` may have at most 2 decimal places")
-        if self.achieved_at is not UNSET:
-            try:
-                # 0001-01-01T00:00:00+05:00 is valid RFC 3339 but has no UTC equivalent in Python.
-                self.achieved_at.astimezone(UTC)
-            except OverflowError:
-                raise ValueError("`achieved_at` is out of range once converted to UTC") from None
+        _check_fields(self)
 
 
 class Pagination(Struct, kw_only=True, omit_defaults=True):
@@ -231,31 +276,116 @@ def cannot_repeat_a_key(body: bytes) -> bool:
 
 
 def decode_strict(raw: bytes, model: type[T]) -> T:
-    """Decode a JSON body with no type coercion, refusing duplicate keys, NaN and Infinity."""
+    """Decode a JSON body with no type coercion, refusing duplicate keys, NaN and Infinity. A body that is not
+    valid is refused naming every offending field, each in plain words."""
     try:
         document = json.loads(raw, object_pairs_hook=_refuse_duplicate_keys, parse_constant=_refuse_constant)
     except _DuplicateKey as exc:
-        raise RequestInvalid("The JSON body repeats a key.", [FieldError(str(exc), "duplicate key")]) from exc
+        raise RequestInvalid("The JSON body repeats a key.", [FieldError(str(exc), "is given twice")]) from exc
     except (ValueError, RecursionError) as exc:
         raise RequestInvalid(
             "The body is not valid JSON.", [FieldError("body", str(exc)[:200])], malformed=True
         ) from exc
-    try:
-        return msgspec.convert(document, model, strict=True)
-    except msgspec.ValidationError as exc:
-        field, message = _field_and_message(str(exc))
-        raise RequestInvalid(f"The body is not valid: {field}: {message}.", [FieldError(field, message)]) from exc
+    errors = field_errors(document, model)
+    if not errors:
+        try:
+            return msgspec.convert(document, model, strict=True)
+        except msgspec.ValidationError as exc:  # rules across fields (__post_init__)
+            errors = _post_init_errors(str(exc))
+    raise RequestInvalid("; ".join(f"{e.field} {e.message}" for e in errors) + ".", errors)
 
 
-def _field_and_message(error: str) -> tuple[str, str]:
-    """Turn msgspec's "message - at `$.a.b`" (our checks start with "`field` ...") into a dotted path."""
+def field_errors(document: Any, model: type[Any], prefix: str = "") -> list[FieldError]:
+    """Every field of `document` that `model` (a request Struct) does not accept, with its rule."""
+    if not isinstance(document, dict):
+        return [FieldError(prefix or "body", "must be a JSON object")]
+    fields = msgspec.structs.fields(model)
+    known = {f.encode_name for f in fields}
+    errors = [
+        FieldError(_joined(prefix, key), "is not a field of this request") for key in document if key not in known
+    ]
+    for f in fields:
+        where = _joined(prefix, f.encode_name)
+        if f.encode_name not in document:
+            if f.required:
+                errors.append(FieldError(where, "is required"))
+            continue
+        value, kind = document[f.encode_name], _without_unset(f.type)
+        nested = _struct_of(kind)
+        if nested is not None:
+            errors.extend(field_errors(value, nested, where))
+            continue
+        rule, check = _rule_of(kind)
+        try:
+            converted = msgspec.convert(value, kind, strict=True)
+        except msgspec.ValidationError:
+            errors.append(FieldError(where, rule or "is not valid"))
+            continue
+        if check is not None and not check(converted):
+            errors.append(FieldError(where, rule or "is not valid"))
+    return errors
+
+
+_JOINED = "; "
+
+
+def _check_fields(struct: Struct) -> None:
+    """Run the fields' own checks (`Meta.extra["check"]`), which their types cannot state."""
+    for name, encode_name, rule, check in _checks_of(type(struct)):
+        value = getattr(struct, name)
+        if value is not UNSET and not check(value):
+            raise ValueError(f"`{encode_name}` {rule}")
+
+
+@cache  # runs on every decoded body and bulk line; reading a struct's fields resolves its annotations
+def _checks_of(model: type[Struct]) -> tuple[tuple[str, str, str | None, Callable[[Any], bool]], ...]:
+    found = []
+    for f in msgspec.structs.fields(model):
+        rule, check = _rule_of(_without_unset(f.type))
+        if check is not None:
+            found.append((f.name, f.encode_name, rule, check))
+    return tuple(found)
+
+
+def _post_init_errors(error: str) -> list[FieldError]:
+    """msgspec's "`a` rule; `b` rule - at `$.x`" from a __post_init__, as field errors."""
     message, _, path = error.partition(" - at `$")
-    parts = [p for p in path.rstrip("`").split(".") if p]
-    named = re.match(r"`([\w.]+)` (.*)", message) or re.search(r"field `(\w+)`", message)
-    if named:
-        parts.append(named.group(1))
-        message = named.group(2) if named.re.pattern.startswith("`") else message
-    return ".".join(parts) or "body", message
+    prefix = ".".join(p for p in path.rstrip("`").split(".") if p)
+    errors = []
+    for problem in message.split(_JOINED):
+        named = re.match(r"`([\w.]+)` (.*)", problem)
+        if named:
+            errors.append(FieldError(_joined(prefix, named.group(1)), named.group(2)))
+        else:
+            errors.append(FieldError(prefix or "body", problem))
+    return errors
+
+
+def _joined(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _without_unset(kind: Any) -> Any:
+    """`X | UnsetType` as X: absent is handled before conversion."""
+    if get_origin(kind) in (Union, UnionType):
+        args = [a for a in get_args(kind) if a is not UnsetType]
+        return args[0] if len(args) == 1 else Union[tuple(args)]  # noqa: UP007
+    return kind
+
+
+def _struct_of(kind: Any) -> type[Struct] | None:
+    base = get_args(kind)[0] if get_origin(kind) is Annotated else kind
+    return base if isinstance(base, type) and issubclass(base, Struct) else None
+
+
+def _rule_of(kind: Any) -> tuple[str | None, Callable[[Any], bool] | None]:
+    """A field's rule in plain words and its extra check, from its `Meta.extra`."""
+    if get_origin(kind) is not Annotated:
+        return None, None
+    for meta in get_args(kind)[1:]:
+        if isinstance(meta, Meta) and meta.extra:
+            return meta.extra.get("rule"), meta.extra.get("check")
+    return None, None
 
 
 class _DuplicateKey(ValueError):

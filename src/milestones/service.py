@@ -126,13 +126,14 @@ class MilestoneService:
         return await self.repository.periods(mentor_id)
 
     async def get(self, milestone_id: str) -> Milestone:
-        milestone = await self.repository.get(milestone_id)
+        milestone = await self.get_if_any(milestone_id)
         if milestone is None:
             raise MilestoneNotFound(milestone_id)
         return milestone
 
     async def get_if_any(self, milestone_id: str) -> Milestone | None:
-        return await self.repository.get(milestone_id)
+        """The milestone, or None; an id that cannot be one of ours is not looked up."""
+        return None if mentor_of(milestone_id) is None else await self.repository.get(milestone_id)
 
     async def find(self, query: MilestoneQuery) -> Listing:
         """A window of milestones; id-ordered listings also say where the next window starts."""
@@ -198,10 +199,10 @@ class MilestoneService:
         return None
 
     async def claim_idempotency_key(
-        self, key: str, fingerprint: str, now: datetime, replaceable: Replaceable
+        self, key: str, fingerprint: str, now: datetime, replaceable: Replaceable, expired_before: datetime
     ) -> IdempotencyRecord | None:
-        """Claim `key` for a request, or return the record already stored under it."""
-        return await self.repository.claim_idempotency_key(key, fingerprint, now, replaceable)
+        """Claim `key` for a request, or return the record already stored under it; expired keys go."""
+        return await self.repository.claim_idempotency_key(key, fingerprint, now, replaceable, expired_before)
 
     async def finish_idempotency_key(
         self, key: str, fingerprint: str, status_code: int, content_type: str, body: bytes

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -360,10 +360,10 @@ def test_a_person_set_achievement_is_kept_after_totals_drop() -> None:
 
 
 def test_a_person_set_in_progress_record_keeps_its_status_and_only_current_value_changes() -> None:
-    state = record_period(mentor_state(MENTOR), year(2024, hours="150"))
+    state = record_period(mentor_state(MENTOR), year(2024, hours="80"))
     state = detect_milestones(state, ladder(), NOW)
     state = update_milestone(state, milestone_id(MENTOR, "100h"), MilestoneUpdate(status=Status.IN_PROGRESS), NOW)
-    state = record_period(state, year(2025, hours="50"))
+    state = record_period(state, year(2025, hours="120"))
     found = by_key(detect_milestones(state, ladder(), NOW))
     record = found["100h"]
     assert record.status is Status.IN_PROGRESS
@@ -577,16 +577,13 @@ def test_re_achieving_keeps_a_previously_set_achieved_value(at_150_hours: Mentor
     assert record.achieved_at == end_of(date(2025, 12, 31))
 
 
-def test_an_empty_update_on_an_achieved_record_changes_only_who_set_it(at_150_hours: MentorState) -> None:
-    before = by_key(at_150_hours)["100h"]
-    after = by_key(update_milestone(at_150_hours, ID_100H, MilestoneUpdate(), NOW))["100h"]
-    assert before.set_by_person is False
-    assert after.set_by_person is True
-    assert (after.status, after.achieved_value, after.achieved_at) == (
-        before.status,
-        before.achieved_value,
-        before.achieved_at,
-    )
+@pytest.mark.parametrize("fixture", ["at_80_hours", "at_150_hours"])
+def test_an_empty_update_changes_nothing(request: pytest.FixtureRequest, fixture: str) -> None:
+    state: MentorState = request.getfixturevalue(fixture)
+    assert update_milestone(state, ID_100H, MilestoneUpdate(), NOW) == state
+    # Not marked as a person's decision either: detection still moves it.
+    later = detect_milestones(record_period(state, year(2026, hours="500")), ladder(), NOW)
+    assert by_key(later)["500h"].status is Status.ACHIEVED
 
 
 def test_a_partial_update_of_achieved_at_keeps_status_and_value(at_150_hours: MentorState) -> None:
@@ -597,8 +594,9 @@ def test_a_partial_update_of_achieved_at_keeps_status_and_value(at_150_hours: Me
     assert record.achieved_value == Decimal("150")
 
 
-def test_setting_in_progress_clears_the_achievement(at_150_hours: MentorState) -> None:
-    state = update_milestone(at_150_hours, ID_100H, MilestoneUpdate(status=Status.IN_PROGRESS), NOW)
+def test_setting_in_progress_clears_an_achievement_given_by_hand(at_80_hours: MentorState) -> None:
+    awarded = update_milestone(at_80_hours, ID_100H, MilestoneUpdate(status=Status.ACHIEVED), NOW)
+    state = update_milestone(awarded, ID_100H, MilestoneUpdate(status=Status.IN_PROGRESS), NOW)
     record = by_key(state)["100h"]
     assert record.status is Status.IN_PROGRESS
     assert record.achieved_at is None
@@ -606,8 +604,38 @@ def test_setting_in_progress_clears_the_achievement(at_150_hours: MentorState) -
     assert record.set_by_person is True
 
 
+def test_in_progress_is_refused_while_the_current_value_meets_the_threshold(at_150_hours: MentorState) -> None:
+    with pytest.raises(InvalidUpdate, match=r"already meets the threshold.*DELETE") as caught:
+        update_milestone(at_150_hours, ID_100H, MilestoneUpdate(status=Status.IN_PROGRESS), NOW)
+    assert caught.value.field == "status"
+
+
+def test_achieved_below_the_threshold_is_allowed_by_hand(at_80_hours: MentorState) -> None:
+    state = update_milestone(at_80_hours, ID_100H, MilestoneUpdate(status=Status.ACHIEVED), NOW)
+    assert by_key(state)["100h"].status is Status.ACHIEVED
+    assert by_key(state)["100h"].achieved_value == Decimal(80)
+
+
+def test_achieved_at_may_be_a_minute_ahead_but_no_more(at_80_hours: MentorState) -> None:
+    ahead = MilestoneUpdate(status=Status.ACHIEVED, achieved_at=NOW + timedelta(minutes=1))
+    assert by_key(update_milestone(at_80_hours, ID_100H, ahead, NOW))["100h"].achieved_at == NOW + timedelta(minutes=1)
+    future = MilestoneUpdate(status=Status.ACHIEVED, achieved_at=NOW + timedelta(minutes=1, seconds=1))
+    with pytest.raises(InvalidUpdate, match="in the future") as caught:
+        update_milestone(at_80_hours, ID_100H, future, NOW)
+    assert caught.value.field == "achieved_at"
+
+
+@pytest.mark.parametrize("value", ["-0.01", "-1", "Infinity", "NaN"])
+def test_a_negative_or_non_finite_achieved_value_is_refused(at_80_hours: MentorState, value: str) -> None:
+    update = MilestoneUpdate(status=Status.ACHIEVED, achieved_value=Decimal(value))
+    with pytest.raises(InvalidUpdate, match="0 or more") as caught:
+        update_milestone(at_80_hours, ID_100H, update, NOW)
+    assert caught.value.field == "achieved_value"
+
+
 def test_update_changes_only_the_targeted_record(at_150_hours: MentorState) -> None:
-    state = update_milestone(at_150_hours, ID_100H, MilestoneUpdate(status=Status.IN_PROGRESS), NOW)
+    state = update_milestone(at_150_hours, ID_100H, MilestoneUpdate(achieved_value=Decimal(120)), NOW)
+    assert by_key(state)["100h"].achieved_value == Decimal(120)
     assert by_key(state)["300h"] == by_key(at_150_hours)["300h"]
     assert state.periods == at_150_hours.periods
     assert [m.id for m in state.milestones] == [m.id for m in at_150_hours.milestones]

@@ -221,6 +221,7 @@ def postgres_databases() -> Iterator[tuple[str, str]]:
             drop_postgres_database(url)
 
 
+@pytest.mark.postgres
 def test_postgres_four_workers_serialize_one_mentors_writers(
     postgres_databases: tuple[str, str], tmp_path: Path
 ) -> None:

@@ -32,7 +32,7 @@ from tests.reliability.servers import (
     via_proxy,
 )
 
-pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason=POSTGRES_SKIP_REASON)
+pytestmark = [pytest.mark.postgres, pytest.mark.skipif(not POSTGRES_URL, reason=POSTGRES_SKIP_REASON)]
 
 # The service's PostgreSQL timeouts here, shorter than the defaults (5 s and 10 s): the bounds below then
 # also show that the settings are honoured, since a wait on the defaults would exceed them.

@@ -401,7 +401,7 @@ async def test_duplicate_keys_anywhere_are_422_and_store_nothing(client: Client,
     response = await client.post(BASE, content=raw, headers=JSON)
 
     assert_problem(response.status_code, response.headers["content-type"], response.content, 422)
-    assert response.json()["errors"][0]["message"] == "duplicate key"
+    assert response.json()["errors"][0]["message"] == "is given twice"
     assert await stored_nothing(client)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -31,15 +32,18 @@ HOT_QUERIES: list[tuple[str, str, tuple[Any, ...]]] = [
 ]
 
 
-# Bulk detection loads a batch of mentors at once; each database has its own form.
+A_DAY_AGO = datetime(2026, 3, 1, tzinfo=UTC)
+# Bulk detection loads a batch of mentors at once; each database has its own form (and so do times).
 BULK_QUERIES: dict[str, list[tuple[str, str, tuple[Any, ...]]]] = {
     "sqlite": [
         ("batch's periods", queries.MENTORS_PERIODS_SQLITE, ('["a", "b"]',)),
         ("batch's milestones", queries.MENTORS_MILESTONES_SQLITE, ('["a", "b"]',)),
+        ("expired idempotency keys", queries.DELETE_EXPIRED_IDEMPOTENCY_KEYS, (encode_time(A_DAY_AGO),)),
     ],
     "postgres": [
         ("batch's periods", queries.MENTORS_PERIODS_POSTGRES, (["a", "b"],)),
         ("batch's milestones", queries.MENTORS_MILESTONES_POSTGRES, (["a", "b"],)),
+        ("expired idempotency keys", queries.DELETE_EXPIRED_IDEMPOTENCY_KEYS, (A_DAY_AGO,)),
     ],
 }
 

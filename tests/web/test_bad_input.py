@@ -108,7 +108,7 @@ async def test_duplicate_keys_are_refused(client: Client) -> None:
     raw = b'{"mentor_id": "a", "mentor_id": "b", "period": {}, "summary": {}}'
     response = await client.post(BASE, content=raw, headers={"content-type": "application/json"})
     assert response.status_code == 422
-    assert response.json()["errors"] == [{"field": "mentor_id", "message": "duplicate key"}]
+    assert response.json()["errors"] == [{"field": "mentor_id", "message": "is given twice"}]
 
 
 async def test_body_over_the_limit_is_413_from_content_length(client: Client) -> None:

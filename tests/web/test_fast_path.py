@@ -10,7 +10,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from milestones.settings import Settings
-from milestones.web.app import create_app, create_litestar_app
+from milestones.web.app import create_app
 from tests.conftest import FakeClock
 from tests.factories import summary_body
 
@@ -24,7 +24,7 @@ async def both(settings: Settings, clock: FakeClock) -> AsyncIterator[tuple[Any,
     """A client through the fast path and one to a framework-only app, both on the same database."""
     async with (
         AsyncTestClient(app=create_app(settings, clock=clock)) as fast,
-        AsyncTestClient(app=create_litestar_app(settings, clock=clock)) as direct,
+        AsyncTestClient(app=create_app(settings, clock=clock, fast_path=False)) as direct,
     ):
         await fast.post(BASE, json=summary_body("alice"))
         await fast.post(BASE, json=summary_body("bob", hours=20, contacts=5, activities=7))
@@ -128,7 +128,8 @@ PLAIN = json.dumps(summary_body("odd-m"))
         (PLAIN.replace("312.5", '"312.5"'), JSON, 422),
         (PLAIN.replace("312.5", "NaN"), JSON, 400),
         (PLAIN[:-1], JSON, 400),
-        (PLAIN, {"content-type": "text/plain"}, 201),  # the framework reads it as JSON all the same
+        (PLAIN, {"content-type": "text/plain"}, 415),
+        (PLAIN, {"content-type": "application/json; charset=utf-8"}, 201),
         (PLAIN.replace("2025-12-31", "2025-06-30"), JSON, 201),  # a legitimate body with more spaces
         (PLAIN.replace("2025-12-31", "2026-06-30"), JSON, 422),
         (PLAIN.replace('"year": 2025', '"year": 2024'), JSON, 422),

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from datetime import timedelta
 from typing import Any
 
+import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
@@ -66,7 +68,7 @@ async def test_a_key_still_in_flight_is_409(client: Client, settings: Settings, 
 
     repository = await open_repository(settings)
     try:
-        assert await repository.claim_idempotency_key("k-4", fingerprint, clock.now, never) is None
+        assert await repository.claim_idempotency_key("k-4", fingerprint, clock.now, never, clock.now) is None
     finally:
         await repository.close()
     response = await client.post(BASE, content=raw, headers={**keyed("k-4"), "content-type": "application/json"})
@@ -76,6 +78,33 @@ async def test_a_key_still_in_flight_is_409(client: Client, settings: Settings, 
     clock.now += timedelta(minutes=1)
     retry = await client.post(BASE, content=raw, headers={**keyed("k-4"), "content-type": "application/json"})
     assert retry.status_code == 201
+
+
+async def test_keys_expire_after_a_day_and_are_removed(client: Client, settings: Settings, clock: FakeClock) -> None:
+    await client.post(BASE, json=summary_body(), headers=keyed("old-1"))
+    await client.post(BASE, json=summary_body(), headers=keyed("old-2"))
+    clock.now += timedelta(hours=23, minutes=59)
+    await client.post(BASE, json=summary_body(), headers=keyed("recent"))
+    assert await stored_keys(settings) == ["old-1", "old-2", "recent"]
+    clock.now += timedelta(minutes=2)  # the first two are now more than 24 hours old
+    await client.post(BASE, json=summary_body(), headers=keyed("new"))
+    assert await stored_keys(settings) == ["new", "recent"]
+
+
+async def stored_keys(settings: Settings) -> list[str]:
+    """The keys in the database, read directly."""
+    sql = "SELECT key FROM idempotency_keys ORDER BY key"
+    if settings.is_sqlite:
+        conn = sqlite3.connect(settings.sqlite_path)
+        try:
+            return [row[0] for row in conn.execute(sql)]
+        finally:
+            conn.close()
+    pg = await asyncpg.connect(settings.database_url)
+    try:
+        return [row["key"] for row in await pg.fetch(sql)]
+    finally:
+        await pg.close()
 
 
 @pytest.mark.parametrize("key", [b"", b"x" * 256, b"with space", "naïve".encode()])

@@ -255,16 +255,19 @@ async def test_put_achieved_without_time_stamps_now_and_keeps_an_existing_time(
 
 
 async def test_put_in_progress_clears_the_time_and_detection_respects_it(client: Client) -> None:
-    hundred = by_name(await post_summary(client))["100 Hours Milestone"]
-    response = await client.put(f"{BASE}/{hundred['id']}", json={"status": "in_progress"})
+    five_hundred = by_name(await post_summary(client))["500 Hours Milestone"]
+    # Awarded by hand at 312.5 hours, then taken back: allowed, as the mentor has not reached 500 hours.
+    awarded = await client.put(f"{BASE}/{five_hundred['id']}", json={"status": "achieved"})
+    assert awarded.status_code == 200
+    response = await client.put(f"{BASE}/{five_hundred['id']}", json={"status": "in_progress"})
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "in_progress" and "achieved_at" not in body
-    assert body["progress_percentage"] == 99 and body["remaining"] == 0
-    # A later summary still earns it, but a person's decision is not overridden.
-    after = by_name(await post_summary(client, hours=400))["100 Hours Milestone"]
+    assert body["progress_percentage"] == 62 and body["remaining"] == 187.5
+    # A later summary reaches it, but a person's decision is not overridden.
+    after = by_name(await post_summary(client, hours=600))["500 Hours Milestone"]
     assert after["status"] == "in_progress"
-    assert after["current_value"] == 400
+    assert after["current_value"] == 600
 
 
 async def test_put_rejects_achieved_at_with_in_progress_and_changes_nothing(client: Client) -> None:

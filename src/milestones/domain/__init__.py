@@ -7,6 +7,7 @@
 from milestones.domain.model import (
     ID_SEPARATOR,
     MAX_PERIOD_DAYS,
+    MENTOR_ID_PATTERN,
     Definition,
     MetricType,
     Milestone,
@@ -17,6 +18,8 @@ from milestones.domain.model import (
     Status,
     Summary,
     in_progress_order,
+    is_definition_key,
+    is_mentor_id,
     mentor_of,
     milestone_id,
     progress,
@@ -25,6 +28,7 @@ from milestones.domain.model import (
 __all__ = [
     "ID_SEPARATOR",
     "MAX_PERIOD_DAYS",
+    "MENTOR_ID_PATTERN",
     "Definition",
     "MetricType",
     "Milestone",
@@ -35,6 +39,8 @@ __all__ = [
     "Status",
     "Summary",
     "in_progress_order",
+    "is_definition_key",
+    "is_mentor_id",
     "mentor_of",
     "milestone_id",
     "progress",

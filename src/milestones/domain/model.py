@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -10,6 +11,10 @@ from enum import StrEnum
 
 MAX_PERIOD_DAYS = 366
 ID_SEPARATOR = "~"
+# Not "." or "..": clients resolve such path segments away, so those mentors' URLs could not be reached.
+MENTOR_ID_PATTERN = r"^(?!\.\.?$)[A-Za-z0-9._:@-]{1,128}$"
+_MENTOR_ID = re.compile(MENTOR_ID_PATTERN[1:-1])
+_DEFINITION_KEY = re.compile(r"[a-z0-9_]{1,40}")
 _ZERO = Decimal(0)
 
 
@@ -125,10 +130,22 @@ def milestone_id(mentor_id: str, definition_key: str) -> str:
     return f"{mentor_id}{ID_SEPARATOR}{definition_key}"
 
 
+def is_mentor_id(value: str) -> bool:
+    """1 to 128 ASCII letters, digits and . _ : @ -, other than "." and ".."."""
+    # fullmatch, because a pattern's `$` would also accept a trailing newline.
+    return _MENTOR_ID.fullmatch(value) is not None
+
+
+def is_definition_key(value: str) -> bool:
+    """1 to 40 of a-z, 0-9 and _."""
+    return _DEFINITION_KEY.fullmatch(value) is not None
+
+
 def mentor_of(milestone_id: str) -> str | None:
-    """The mentor a milestone id names, or None when it is not an id of ours."""
+    """The mentor a milestone id names, or None when it cannot be an id of ours (which no database is asked
+    about: such an id may hold what a database cannot even store, such as a NUL character)."""
     mentor_id, separator, key = milestone_id.partition(ID_SEPARATOR)
-    return mentor_id if separator and mentor_id and key else None
+    return mentor_id if separator and is_mentor_id(mentor_id) and is_definition_key(key) else None
 
 
 def progress(milestone: Milestone) -> Progress:

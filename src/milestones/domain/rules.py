@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from milestones.domain.changes import Cause, Change
 from milestones.domain.model import Definition, MetricType, MilestoneUpdate, Status, milestone_id
@@ -225,10 +225,22 @@ def _new_row(
 _make_row = tuple.__new__
 
 
-def update_record(record: MilestoneRow, update: MilestoneUpdate, now: datetime) -> MilestoneRow:
-    """A person's partial update of one milestone; absent fields keep their values."""
+# A person's clock may run a little ahead of ours: achieved_at up to this far in the future is accepted.
+CLOCK_SKEW = timedelta(minutes=1)
+
+
+def update_record(record: MilestoneRow, update: MilestoneUpdate, now: datetime, current: int) -> MilestoneRow:
+    """A person's partial update of one milestone; absent fields keep their values, and an update with no
+    fields changes nothing. `current` is the mentor's value of the milestone's metric, in hundredths."""
+    if update == MilestoneUpdate():
+        return record
+    value = update.achieved_value
+    if value is not None and (not value.is_finite() or value < 0):
+        raise InvalidUpdate("achieved_value must be a number of 0 or more.", "achieved_value")
+    if update.achieved_at is not None and update.achieved_at > now + CLOCK_SKEW:
+        raise InvalidUpdate("achieved_at is in the future; a milestone can only be achieved by now.", "achieved_at")
     status = (update.status or Status(record.status)).value
-    achieved_centi = None if update.achieved_value is None else to_centi(update.achieved_value)
+    achieved_centi = None if value is None else to_centi(value)
     achieved_at = None if update.achieved_at is None else encode_time(update.achieved_at)
     if status == _IN_PROGRESS:
         if achieved_at is not None:
@@ -237,6 +249,12 @@ def update_record(record: MilestoneRow, update: MilestoneUpdate, now: datetime) 
             raise InvalidUpdate(
                 "achieved_value can only be set on an achieved milestone; send status 'achieved' with it.",
                 "achieved_value",
+            )
+        if current >= record.threshold_centi:
+            raise InvalidUpdate(
+                "status cannot be in_progress: the mentor's current value already meets the threshold. "
+                "To take the milestone away, DELETE it.",
+                "status",
             )
         return record._replace(status=status, achieved_centi=None, achieved_at=None, set_by_person=True)
     was_achieved = record.status == _ACHIEVED
@@ -358,7 +376,8 @@ def update_milestone(
     """Apply a person's update to one milestone; with if_match, only to the version the person saw."""
     record = _stored_milestone(stored, milestone_id)
     require_version(record, if_match)
-    changed = update_record(record, update, now)
+    periods = {(p.start_date, p.end_date): p for p in stored.periods if p.mentor_id == record.mentor_id}
+    changed = update_record(record, update, now, totals(periods)[record.type])
     written = [changed] if changed != record else []
     return Change(Cause.PUT, actor, [record.mentor_id], milestones_written=written)
 

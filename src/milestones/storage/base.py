@@ -90,9 +90,12 @@ class MilestoneRepository(Protocol):
         ...
 
     async def claim_idempotency_key(
-        self, key: str, fingerprint: str, now: datetime, replaceable: Replaceable
+        self, key: str, fingerprint: str, now: datetime, replaceable: Replaceable, expired_before: datetime
     ) -> IdempotencyRecord | None:
-        """Claim `key` for a request and return None, or return the record already stored under it."""
+        """Claim `key` for a request and return None, or return the record already stored under it.
+
+        In the same transaction, keys created before `expired_before` are removed: they live no longer.
+        """
         ...
 
     async def finish_idempotency_key(

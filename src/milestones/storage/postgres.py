@@ -73,6 +73,7 @@ _LOCK_IDEMPOTENCY_KEY = queries.numbered(queries.GET_IDEMPOTENCY_KEY + " FOR UPD
 _RESTART_IDEMPOTENCY_KEY = queries.numbered(queries.RESTART_IDEMPOTENCY_KEY)
 _FINISH_IDEMPOTENCY_KEY = queries.numbered(queries.FINISH_IDEMPOTENCY_KEY)
 _RELEASE_IDEMPOTENCY_KEY = queries.numbered(queries.RELEASE_IDEMPOTENCY_KEY)
+_DELETE_EXPIRED_IDEMPOTENCY_KEYS = queries.numbered(queries.DELETE_EXPIRED_IDEMPOTENCY_KEYS)
 
 
 async def _keep_session(_: asyncpg.Connection) -> None:
@@ -260,9 +261,10 @@ class PostgresRepository:
         return PackedRows(rows.periods, rows.milestones, fingerprint)
 
     async def claim_idempotency_key(
-        self, key: str, fingerprint: str, now: datetime, replaceable: Replaceable
+        self, key: str, fingerprint: str, now: datetime, replaceable: Replaceable, expired_before: datetime
     ) -> IdempotencyRecord | None:
         async with self._connection() as conn, conn.transaction():
+            await conn.execute(_DELETE_EXPIRED_IDEMPOTENCY_KEYS, expired_before)
             inserted = await conn.execute(_INSERT_IDEMPOTENCY_KEY, key, fingerprint, now)
             if inserted.endswith(" 1"):
                 return None

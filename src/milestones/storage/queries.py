@@ -138,6 +138,8 @@ FINISH_IDEMPOTENCY_KEY = (
     "UPDATE idempotency_keys SET status_code = ?, content_type = ?, body = ? "
     "WHERE key = ? AND fingerprint = ? AND status_code IS NULL"
 )
+# Keys older than their lifetime go on the next claim; the index on created_at keeps this a short range.
+DELETE_EXPIRED_IDEMPOTENCY_KEYS = "DELETE FROM idempotency_keys WHERE created_at < ?"
 RELEASE_IDEMPOTENCY_KEY = "DELETE FROM idempotency_keys WHERE key = ? AND fingerprint = ? AND status_code IS NULL"
 SCHEMA_REVISION = "SELECT version_num FROM alembic_version"
 # Serializes writers of one mentor on PostgreSQL; SQLite has a single writer anyway.

@@ -127,9 +127,9 @@ class SqliteRepository:
             raise DatabaseUnavailable(f"The database could not be read: {exc}") from exc
 
     async def claim_idempotency_key(
-        self, key: str, fingerprint: str, now: datetime, replaceable: Replaceable
+        self, key: str, fingerprint: str, now: datetime, replaceable: Replaceable, expired_before: datetime
     ) -> IdempotencyRecord | None:
-        return await self._in_writer(self._claim_idempotency_key, key, fingerprint, now, replaceable)
+        return await self._in_writer(self._claim_idempotency_key, key, fingerprint, now, replaceable, expired_before)
 
     async def finish_idempotency_key(
         self, key: str, fingerprint: str, status_code: int, content_type: str, body: bytes
@@ -237,9 +237,10 @@ class SqliteRepository:
             conn.execute(sql, params)
 
     def _claim_idempotency_key(
-        self, key: str, fingerprint: str, now: datetime, replaceable: Replaceable
+        self, key: str, fingerprint: str, now: datetime, replaceable: Replaceable, expired_before: datetime
     ) -> IdempotencyRecord | None:
         with self._transaction() as conn:
+            conn.execute(queries.DELETE_EXPIRED_IDEMPOTENCY_KEYS, (encode_time(expired_before),))
             inserted = conn.execute(queries.INSERT_IDEMPOTENCY_KEY, (key, fingerprint, encode_time(now))).rowcount
             if inserted:
                 return None

@@ -6,7 +6,8 @@ import re
 from functools import cache
 from typing import Annotated, Any
 
-from litestar import Litestar, Response, Router, get
+import msgspec
+from litestar import Litestar, Request, Response, Router, get
 from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig
@@ -21,17 +22,12 @@ from milestones.contract import HealthOut, ProblemDetails
 from milestones.service import Clock, MilestoneService, utc_now
 from milestones.settings import Settings
 from milestones.web.body_timeout import body_timeout
-from milestones.web.fast_path import CONTRACT_ALIAS_PATH, MILESTONES_PATH, SECURITY_HEADERS, FastPath
+from milestones.web.fast_path import CONTRACT_ALIAS_PATH, MILESTONES_PATH, FastPath
+from milestones.web.front_door import FrontDoor
 from milestones.web.problems import EXCEPTION_HANDLERS, problem, problem_responses
 from milestones.web.routes import MENTOR_ROUTES, MILESTONE_ROUTES, service_of
 
-
-async def add_security_headers(message: Message, scope: Scope) -> None:
-    """Runs on every message the app sends, so errors raised before routing get the headers too."""
-    if message["type"] == "http.response.start":
-        message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
-
-
+OPENAPI_JSON = "application/vnd.oai.openapi+json"
 _TYPED_PARAMETER = re.compile(r"\{(\w+):[^}]*\}")
 
 
@@ -91,10 +87,23 @@ async def badge(state: State, file_name: Annotated[str, PathParameter(max_length
     )
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> FastPath:
-    """The ASGI application for the given settings: the fast path in front of the Litestar app."""
+@get("/openapi.json", include_in_schema=False, media_type=OPENAPI_JSON)
+async def openapi_document(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """The OpenAPI document where most tools look first; the same as /schema/openapi.json."""
+    return Response(_document_of(request.app), media_type=OPENAPI_JSON)
+
+
+@cache
+def _document_of(app: Litestar) -> bytes:
+    return msgspec.json.encode(app.openapi_schema.to_schema())
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock = utc_now, fast_path: bool = True) -> FrontDoor:
+    """The ASGI application for the given settings: the outer layer, then the fast path in front of the
+    Litestar app. Without `fast_path`, the framework answers everything (tests compare the two)."""
     settings = settings or Settings()
-    return FastPath(create_litestar_app(settings, clock=clock), settings)
+    litestar = create_litestar_app(settings, clock=clock)
+    return FrontDoor(FastPath(litestar, settings) if fast_path else litestar)
 
 
 def create_litestar_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> Litestar:
@@ -119,11 +128,12 @@ def create_litestar_app(settings: Settings | None = None, *, clock: Clock = utc_
             healthz,
             readyz,
             badge,
+            openapi_document,
         ],
         on_startup=[open_service],
         on_shutdown=[close_service],
         exception_handlers=EXCEPTION_HANDLERS,
-        before_send=[add_security_headers, list_every_method_on_options],
+        before_send=[list_every_method_on_options],
         middleware=[body_timeout(settings.body_timeout_seconds)],
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(

@@ -1,20 +1,25 @@
 """Serves the hottest requests without the framework's per-request machinery: three reads and POST.
 
-Only plainly well-formed requests are answered here; anything else (unknown ids, odd or invalid query
-strings or bodies, errors, other methods and paths) falls through to the Litestar app, which owns
-validation and errors. Both paths shape responses with the same presenters, and the tests check they
-answer the same bytes.
+Requests are routed from one table, `FAST_ROUTES`, whose templates must be routes of the framework app too
+(checked when the app is built). Only plainly well-formed requests are answered here; anything else
+(unknown ids, odd or invalid query strings or bodies, and every error, expected or not) falls through to
+the Litestar app, which owns validation and renders errors. Both paths shape responses with the same
+presenters, and the tests check they answer the same bytes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import cast
 from urllib.parse import parse_qsl
 
 import msgspec
 from litestar import Litestar
 from litestar.enums import ScopeType
+from litestar.routes import HTTPRoute
 from litestar.types import (
     HTTPResponseBodyEvent,
     HTTPResponseStartEvent,
@@ -25,9 +30,8 @@ from litestar.types import (
     Send,
 )
 
-from milestones.contract import cannot_repeat_a_key, decode_summary, is_mentor_id
-from milestones.domain import MetricType, MilestoneQuery, Status
-from milestones.errors import MilestonesError
+from milestones.contract import cannot_repeat_a_key, decode_summary
+from milestones.domain import MetricType, MilestoneQuery, Status, is_mentor_id
 from milestones.service import MilestoneService, Window
 from milestones.settings import Settings
 from milestones.web.presenters import etag, milestone_out, page_out
@@ -35,41 +39,139 @@ from milestones.web.presenters import etag, milestone_out, page_out
 MILESTONES_PATH = "/api/v1/milestones"
 # The contract's text shows every path with its prefix doubled; generated clients call those literally.
 CONTRACT_ALIAS_PATH = MILESTONES_PATH + MILESTONES_PATH
-SECURITY_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
-]
 _LIST_PARAMS = frozenset({"mentor_id", "type", "status", "page", "limit"})
 _WINDOW_PARAMS = frozenset({"page", "limit"})
 _encode = msgspec.json.Encoder().encode
+
+
+@dataclass(frozen=True, slots=True)
+class FastAnswer:
+    """A response the fast path has ready to send."""
+
+    body: bytes
+    status: int = 200
+    entity_tag: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FastRoute:
+    """A route the fast path may answer: a method and a path template in the framework's own terms."""
+
+    method: str
+    template: str
+    name: str
+
+    def aliases(self) -> tuple[FastRoute, ...]:
+        """This route, and under the contract's doubled prefix."""
+        alias = FastRoute(self.method, self.template.replace(MILESTONES_PATH, CONTRACT_ALIAS_PATH, 1), self.name)
+        return (self, alias)
+
+
+FAST_ROUTES = tuple(
+    alias
+    for route in (
+        FastRoute("GET", MILESTONES_PATH, "list"),
+        FastRoute("GET", MILESTONES_PATH + "/{milestone_id}", "one"),
+        FastRoute("GET", MILESTONES_PATH + "/{mentor_id}/in-progress", "in_progress"),
+        FastRoute("POST", MILESTONES_PATH, "record_summary"),
+    )
+    for alias in route.aliases()
+)
+
+
+class RouteTable:
+    """Matches a method and path to a fast route on whole segments: a literal segment must be equal, a
+    {parameter} takes one non-empty segment. A trailing slash is ignored, as the framework ignores it."""
+
+    def __init__(self, routes: tuple[FastRoute, ...]) -> None:
+        self._by_shape: dict[tuple[str, int], list[tuple[FastRoute, tuple[str | None, ...]]]] = {}
+        for route in routes:
+            # None marks a parameter; the framework's templates start with "/".
+            segments = tuple(None if s.startswith("{") else s for s in route.template.split("/")[1:])
+            self._by_shape.setdefault((route.method, len(segments)), []).append((route, segments))
+
+    def match(self, method: str, path: str) -> tuple[FastRoute, list[str]] | None:
+        segments = path.split("/")[1:]
+        if len(segments) > 1 and not segments[-1]:
+            segments.pop()
+        for route, template in self._by_shape.get((method, len(segments)), ()):
+            params: list[str] = []
+            for expected, actual in zip(template, segments, strict=True):
+                if expected is None:
+                    if not actual:
+                        break
+                    params.append(actual)
+                elif expected != actual:
+                    break
+            else:
+                return route, params
+        return None
+
+
+_TYPED_PARAMETER = re.compile(r"\{(\w+):[^}]*\}")
+
+
+def framework_routes(app: Litestar) -> set[tuple[str, str]]:
+    """Every (method, path template) the framework app answers, templates written as FAST_ROUTES writes them."""
+    return {
+        (method, _TYPED_PARAMETER.sub(r"{\1}", route.path))
+        for route in app.routes
+        if isinstance(route, HTTPRoute)
+        for method in route.methods
+    }
 
 
 class FastPath:
     """ASGI app in front of Litestar: GET one, a mentor's list and in-progress, and POST, answered directly."""
 
     def __init__(self, app: Litestar, settings: Settings) -> None:
+        missing = {(r.method, r.template) for r in FAST_ROUTES} - framework_routes(app)
+        if missing:
+            raise RuntimeError(f"fast routes the framework does not serve: {sorted(missing)}")
         self.litestar = app
+        self._routes = RouteTable(FAST_ROUTES)
         self._max_body_bytes = settings.max_body_bytes
         self._body_timeout = settings.body_timeout_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == ScopeType.HTTP:
-            if scope["method"] == "GET":
-                try:
-                    handled = await self._answer(scope, send)
-                except MilestonesError:
-                    handled = False  # the framework renders it (a 503 problem with Retry-After)
-                if handled:
+            found = self._routes.match(scope["method"], scope["path"])
+            if found is not None:
+                route, params = found
+                if route.name == "record_summary":
+                    if self._plain_post(scope):
+                        await self._record_summary(scope, receive, send)
+                        return
+                elif (answer := await self._read(route.name, params, scope)) is not None:
+                    await _send_json(send, answer)
                     return
-            elif scope["method"] == "POST" and self._plain_post(scope):
-                await self._record_summary(scope, receive, send)
-                return
         await self.litestar(scope, receive, send)
 
+    async def _record(self, body: bytes) -> FastAnswer | None:
+        try:
+            summary = decode_summary(body)
+            milestones, changed = await self._service.record_summary(summary.mentor_id, summary.to_period())
+        except Exception:
+            return None  # invalid, refused or unexpected: the framework runs it again and renders it
+        page = page_out(milestones, len(milestones), Window(1, max(20, len(milestones))))
+        return FastAnswer(_encode(page), status=201 if changed else 200)
+
+    async def _read(self, name: str, params: list[str], scope: HTTPScope) -> FastAnswer | None:
+        query = _simple_query(scope["query_string"])
+        if query is None:
+            return None
+        try:
+            return await _READS[name](self._service, params, query)
+        except Exception:
+            return None
+
+    @property
+    def _service(self) -> MilestoneService:
+        return cast(MilestoneService, self.litestar.state.service)
+
     def _plain_post(self, scope: HTTPScope) -> bool:
-        """A POST of a JSON body of known, acceptable length to the collection, without an Idempotency-Key."""
-        if scope["path"] not in (MILESTONES_PATH, CONTRACT_ALIAS_PATH) or scope["query_string"]:
+        """A POST of a JSON body of known, acceptable length, without a query or an Idempotency-Key."""
+        if scope["query_string"]:
             return False
         length = content_type = None
         for name, value in scope["headers"]:
@@ -90,10 +192,9 @@ class FastPath:
     async def _record_summary(self, scope: HTTPScope, receive: Receive, send: Send) -> None:
         """Store a summary whose body arrives in one piece and decodes strictly; otherwise the framework does.
 
-        Errors (a period overlap, a database away) write nothing, so the framework can run the request
-        again from the start and render the problem.
+        A failure writes nothing (the change is one transaction), so the framework can run the request again
+        from the start and render the problem.
         """
-        service = cast(MilestoneService, self.litestar.state.service)
         try:
             async with asyncio.timeout(self._body_timeout):
                 message = await receive()
@@ -103,62 +204,52 @@ class FastPath:
             return
         body = message.get("body", b"") if message["type"] == "http.request" else b""
         if not message.get("more_body", False) and cannot_repeat_a_key(body):
-            try:
-                summary = decode_summary(body)
-                milestones, changed = await service.record_summary(summary.mentor_id, summary.to_period())
-            except (msgspec.ValidationError, msgspec.DecodeError, MilestonesError):
-                pass
-            else:
-                page = page_out(milestones, len(milestones), Window(1, max(20, len(milestones))))
-                await _send_json(send, _encode(page), status=201 if changed else 200)
+            answer = await self._record(body)
+            if answer is not None:
+                await _send_json(send, answer)
                 return
         await self.litestar(scope, _replaying(message, receive), send)
 
-    async def _answer(self, scope: HTTPScope, send: Send) -> bool:
-        path: str = scope["path"]
-        if path.startswith(CONTRACT_ALIAS_PATH):
-            path = path[len(MILESTONES_PATH) :]
-        if not path.startswith(MILESTONES_PATH):
-            return False
-        rest = path[len(MILESTONES_PATH) :]
-        query = _simple_query(scope["query_string"])
-        if query is None:
-            return False
-        service = cast(MilestoneService, self.litestar.state.service)
 
-        if rest in ("", "/"):
-            return await self._list(service, query, send)
-        parts = rest[1:].split("/")
-        if len(parts) == 1 and parts[0] and not query:
-            milestone = await service.get_if_any(parts[0])
-            if milestone is None:
-                return False  # the framework answers the 404 problem
-            await _send_json(send, _encode(milestone_out(milestone)), etag(milestone))
-            return True
-        if len(parts) == 2 and parts[1] == "in-progress" and is_mentor_id(parts[0]):
-            window = _window(query) if query.keys() <= _WINDOW_PARAMS else None
-            if window is None:
-                return False
-            items, total = await service.in_progress(parts[0], window)
-            await _send_json(send, _encode(page_out(items, total, window)))
-            return True
-        return False
+async def _one(service: MilestoneService, params: list[str], query: dict[str, str]) -> FastAnswer | None:
+    if query:
+        return None
+    milestone = await service.get_if_any(params[0])
+    if milestone is None:
+        return None  # the framework answers the 404 problem
+    return FastAnswer(_encode(milestone_out(milestone)), entity_tag=etag(milestone))
 
-    async def _list(self, service: MilestoneService, query: dict[str, str], send: Send) -> bool:
-        mentor_id = query.get("mentor_id")
-        window = _window(query)
-        if not query.keys() <= _LIST_PARAMS or mentor_id is None or not is_mentor_id(mentor_id) or window is None:
-            return False
-        try:
-            metric = MetricType(query["type"]) if "type" in query else None
-            status = Status(query["status"]) if "status" in query else None
-        except ValueError:
-            return False
-        listing = await service.find(
-            MilestoneQuery(mentor_id=mentor_id, type=metric, status=status, offset=window.offset, limit=window.limit)
-        )
-        await _send_json(send, _encode(page_out(listing.items, listing.total, window, listing.next_after)))
-        return True
+
+async def _in_progress(service: MilestoneService, params: list[str], query: dict[str, str]) -> FastAnswer | None:
+    mentor_id = params[0]
+    window = _window(query) if query.keys() <= _WINDOW_PARAMS else None
+    if window is None or not is_mentor_id(mentor_id):
+        return None
+    items, total = await service.in_progress(mentor_id, window)
+    return FastAnswer(_encode(page_out(items, total, window)))
+
+
+async def _list(service: MilestoneService, params: list[str], query: dict[str, str]) -> FastAnswer | None:
+    mentor_id = query.get("mentor_id")
+    window = _window(query)
+    if not query.keys() <= _LIST_PARAMS or mentor_id is None or not is_mentor_id(mentor_id) or window is None:
+        return None
+    try:
+        metric = MetricType(query["type"]) if "type" in query else None
+        status = Status(query["status"]) if "status" in query else None
+    except ValueError:
+        return None
+    listing = await service.find(
+        MilestoneQuery(mentor_id=mentor_id, type=metric, status=status, offset=window.offset, limit=window.limit)
+    )
+    return FastAnswer(_encode(page_out(listing.items, listing.total, window, listing.next_after)))
+
+
+_READS: dict[str, Callable[[MilestoneService, list[str], dict[str, str]], Awaitable[FastAnswer | None]]] = {
+    "list": _list,
+    "one": _one,
+    "in_progress": _in_progress,
+}
 
 
 def _simple_query(raw: bytes) -> dict[str, str] | None:
@@ -195,15 +286,14 @@ async def _stalled() -> ReceiveMessage:
     raise TimeoutError
 
 
-async def _send_json(send: Send, body: bytes, entity_tag: str | None = None, status: int = 200) -> None:
+async def _send_json(send: Send, answer: FastAnswer) -> None:
     headers: list[tuple[bytes, bytes]] = [
         (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        *SECURITY_HEADERS,
+        (b"content-length", str(len(answer.body)).encode()),
     ]
-    if entity_tag is not None:
-        headers.append((b"etag", entity_tag.encode()))
-    start: HTTPResponseStartEvent = {"type": "http.response.start", "status": status, "headers": headers}
+    if answer.entity_tag is not None:
+        headers.append((b"etag", answer.entity_tag.encode()))
+    start: HTTPResponseStartEvent = {"type": "http.response.start", "status": answer.status, "headers": headers}
     await send(start)
-    end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
+    end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": answer.body, "more_body": False}
     await send(end)

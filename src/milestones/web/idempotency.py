@@ -47,14 +47,16 @@ def idempotency_middleware(app: ASGIApp) -> ASGIApp:
         if not _VALID_KEY.fullmatch(key):
             raise RequestInvalid(
                 "Idempotency-Key must be 1 to 255 visible ASCII characters.",
-                [FieldError("Idempotency-Key", "invalid")],
+                [FieldError("Idempotency-Key", "must be 1 to 255 visible ASCII characters")],
             )
         # Reads (and caches for the handler) the body, enforcing the size limit.
         body = await request.body()
         fingerprint = hashlib.sha256(f"{request.method} {request.url.path}\n".encode() + body).hexdigest()
         service = cast(MilestoneService, request.app.state.service)
         now = service.now()
-        existing = await service.claim_idempotency_key(key, fingerprint, now, replaceable_at(now))
+        existing = await service.claim_idempotency_key(
+            key, fingerprint, now, replaceable_at(now), expired_before=now - EXPIRES_AFTER
+        )
         if existing is not None:
             await _replay(existing, fingerprint, send)
             return

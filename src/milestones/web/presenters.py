@@ -8,7 +8,7 @@ from functools import lru_cache
 
 from milestones.badges import badge_path
 from milestones.contract import MilestoneOut, MilestonePage, Pagination, PeriodOut, SummaryOut
-from milestones.domain import Milestone, Period, Status, progress
+from milestones.domain import Milestone, Period, Status, mentor_of, progress
 from milestones.domain.rows import milestone_version
 from milestones.labels import accessibility_label
 from milestones.service import Window
@@ -77,7 +77,8 @@ def decode_cursor(cursor: str) -> str | None:
         after_id = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
     except (ValueError, UnicodeDecodeError):
         return None
-    return after_id or None
+    # Only an id we could have issued: anything else (a NUL byte, say) never reaches the database.
+    return after_id if mentor_of(after_id) is not None else None
 
 
 def period_out(p: Period) -> PeriodOut:

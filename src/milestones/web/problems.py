@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import date
 from http import HTTPStatus
 from typing import Any
 
@@ -11,7 +13,16 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from msgspec import UNSET
 
-from milestones.contract import FieldError, ProblemDetails, RequestInvalid
+from milestones.contract import (
+    DATE_RULE,
+    MENTOR_ID_RULE,
+    STATUS_RULE,
+    YEAR_RULE,
+    FieldError,
+    ProblemDetails,
+    RequestInvalid,
+)
+from milestones.domain import MetricType, Status, is_mentor_id
 from milestones.errors import DatabaseUnavailable, InvalidUpdate, MilestonesError
 
 PROBLEM_JSON = "application/problem+json"
@@ -24,8 +35,50 @@ _DESCRIPTIONS = {
     409: "Conflicts with stored data",
     412: "The If-Match precondition failed",
     413: "Body larger than the limit",
+    415: "The body is not declared as JSON (Content-Type: application/json)",
     422: "The request is well formed but not valid; `errors` names the fields",
     503: "The database is unavailable; retry after the Retry-After delay",
+}
+
+
+INVALID_REQUEST = "/problems/invalid-request"
+MALFORMED_REQUEST = "/problems/malformed-request"
+# One title per problem type, whichever code raises it.
+_TITLES = {
+    INVALID_REQUEST: InvalidUpdate.title,
+    MALFORMED_REQUEST: "Malformed request",
+    "/problems/not-ready": "Not ready",
+}
+
+
+_METRICS = [m.value for m in MetricType]
+
+
+def _whole_number(low: int, high: int) -> Callable[[str], bool]:
+    return lambda text: text.isdigit() and low <= int(text) <= high
+
+
+def _is_date(text: str) -> bool:
+    try:
+        return len(text) == 10 and date.fromisoformat(text) is not None
+    except ValueError:
+        return False
+
+
+# Query and path parameters: each one's rule in plain words, and a check that tells a given value is valid.
+# The framework stops at the first bad parameter; these let a 422 name every one.
+_PARAMETERS: dict[str, tuple[str, Callable[[str], bool]]] = {
+    "page": ("must be a whole number from 1 to 1,000,000", _whole_number(1, 1_000_000)),
+    "limit": ("must be a whole number from 1 to 100", _whole_number(1, 100)),
+    "year": (YEAR_RULE, _whole_number(1, 9999)),
+    "mentor_id": (MENTOR_ID_RULE, is_mentor_id),
+    "type": (f"must be {', '.join(_METRICS[:-1])} or {_METRICS[-1]}", lambda text: text in _METRICS),
+    "status": (STATUS_RULE, lambda text: text in {s.value for s in Status}),
+    "achieved_from": (DATE_RULE, _is_date),
+    "achieved_to": (DATE_RULE, _is_date),
+    "start_date": (DATE_RULE, _is_date),
+    "end_date": (DATE_RULE, _is_date),
+    "cursor": ("must be a next_cursor from a previous page", lambda text: len(text) <= 400),
 }
 
 
@@ -49,7 +102,7 @@ def problem(
 ) -> Response[ProblemDetails]:
     body = ProblemDetails(
         type=type_,
-        title=title or HTTPStatus(status).phrase,
+        title=title or _TITLES.get(type_) or HTTPStatus(status).phrase,
         status=status,
         detail=clipped(detail, 1000),
         errors=UNSET if errors is None else [clipped_error(e) for e in errors],
@@ -93,16 +146,24 @@ def on_milestones_error(_: Request[Any, Any, Any], exc: MilestonesError) -> Resp
 
 
 def on_request_invalid(_: Request[Any, Any, Any], exc: RequestInvalid) -> Response[ProblemDetails]:
-    slug = "malformed-request" if exc.status == 400 else "invalid-request"
-    return problem(exc.status, exc.detail, type_=f"/problems/{slug}", errors=exc.errors)
+    type_ = MALFORMED_REQUEST if exc.status == 400 else INVALID_REQUEST
+    return problem(exc.status, exc.detail, type_=type_, errors=exc.errors)
 
 
-def on_validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response[ProblemDetails]:
-    """Litestar's query, path and header validation, answered as 422 naming each parameter."""
-    extra = exc.extra if isinstance(exc.extra, list) else []
-    errors = [FieldError(str(e.get("key", "request")), str(e.get("message", ""))) for e in extra]
-    detail = "; ".join(f"{e.field}: {e.message}" for e in errors) or "The request is not valid."
-    return problem(422, detail, type_="/problems/invalid-request", errors=errors)
+def on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[ProblemDetails]:
+    """Litestar's query, path and header validation, answered as 422 naming every bad parameter in plain words."""
+    given = {**request.path_params, **dict(request.query_params)}
+    named = {
+        name: rule
+        for name, (rule, valid) in _PARAMETERS.items()
+        if name in given and isinstance(given[name], str) and not valid(given[name])
+    }
+    for e in exc.extra if isinstance(exc.extra, list) else []:
+        name = str(e.get("key", "request"))
+        named.setdefault(name, _PARAMETERS[name][0] if name in _PARAMETERS else "is not valid")
+    errors = [FieldError(name, rule) for name, rule in named.items()]
+    detail = "; ".join(f"{e.field} {e.message}" for e in errors) or "The request is not valid."
+    return problem(422, detail + ".", type_=INVALID_REQUEST, errors=errors)
 
 
 def on_http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[ProblemDetails]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date
 from typing import Annotated, Any, cast
@@ -14,7 +15,8 @@ from litestar.params import Body, HeaderParameter, PathParameter, QueryParameter
 from msgspec import UNSET
 
 from milestones.contract import (
-    MENTOR_ID_PATTERN,
+    DATE_RULE,
+    MENTOR_ID_RULE,
     FieldError,
     MilestoneDeleted,
     MilestoneOut,
@@ -26,11 +28,11 @@ from milestones.contract import (
     RequestInvalid,
     decode_strict,
     exact,
-    is_mentor_id,
 )
-from milestones.domain import MetricType, MilestoneQuery, MilestoneUpdate, Status
+from milestones.domain import MENTOR_ID_PATTERN, MetricType, MilestoneQuery, MilestoneUpdate, Status, is_mentor_id
 from milestones.service import MilestoneService, Window, after_day, start_of_day
 from milestones.web.idempotency import idempotency_middleware
+from milestones.web.json_body import require_json_body
 from milestones.web.presenters import decode_cursor, etag, milestone_out, page_out, parse_if_match, period_out
 from milestones.web.problems import problem_responses
 
@@ -47,11 +49,20 @@ IdempotencyKeyHeader = Annotated[
         description="Retries with the same key and body get the first response (kept 24 hours)",
     ),
 ]
-ETAG_HEADER = ResponseHeader(name="ETag", description="Strong entity tag of the milestone", documentation_only=True)
+# Documentation only (the handlers set it); the value, an example, gives the header its schema in the document.
+ETAG_HEADER = ResponseHeader(
+    name="ETag",
+    value='"6f1d0c2e9a4b7d3f5e8a1c20"',
+    description="Strong entity tag of the milestone",
+    documentation_only=True,
+)
 MentorIdParam = Annotated[str, PathParameter(pattern=MENTOR_ID_PATTERN, min_length=1, max_length=128)]
 PageParam = Annotated[int, QueryParameter(ge=1, le=1_000_000, description="1-based page number")]
-FromPathDate = Annotated[date, PathParameter()]
-MilestoneIdParam = Annotated[str, PathParameter(max_length=200)]
+# A string, parsed by the handler: the framework answers a path date it cannot parse with 404, and a
+# malformed date deserves a 422 that names it.
+PathDate = Annotated[str, PathParameter(description="A date, YYYY-MM-DD", schema_extra={"format": "date"})]
+# Any text: an id that cannot be one of ours is simply not found (404), like any other unknown id.
+MilestoneIdParam = Annotated[str, PathParameter(description="A milestone id, <mentor_id>~<key>")]
 LimitParam = Annotated[int, QueryParameter(ge=1, le=100, description="Items per page")]
 
 
@@ -70,10 +81,7 @@ def strict_body(model: type[Any]) -> Callable[[Request[Any, Any, Any]], Awaitabl
 
 def checked_mentor_id(mentor_id: str) -> str:
     if not is_mentor_id(mentor_id):
-        raise RequestInvalid(
-            "mentor_id may hold only 1 to 128 letters, digits and . _ : @ -",
-            [FieldError("mentor_id", "invalid characters or length")],
-        )
+        raise RequestInvalid(f"mentor_id {MENTOR_ID_RULE}.", [FieldError("mentor_id", MENTOR_ID_RULE)])
     return mentor_id
 
 
@@ -93,7 +101,9 @@ async def list_milestones(
     cursor: Annotated[
         str | None,
         QueryParameter(
+            min_length=1,
             max_length=400,
+            pattern=r"^[A-Za-z0-9_-]+$",
             description="Resume an id-ordered walk after `pagination.next_cursor` of the previous page",
         ),
     ] = None,
@@ -102,9 +112,8 @@ async def list_milestones(
     if cursor is not None:
         after_id = decode_cursor(cursor)
         if after_id is None or page != 1:
-            raise RequestInvalid(
-                "cursor must be a next_cursor from a previous page, without page.", [FieldError("cursor", "invalid")]
-            )
+            rule = "must be a next_cursor from a previous page, given without page"
+            raise RequestInvalid(f"cursor {rule}.", [FieldError("cursor", rule)])
     if achieved_from and achieved_to and achieved_from > achieved_to:
         raise RequestInvalid(
             "achieved_from is after achieved_to.",
@@ -145,10 +154,10 @@ async def get_milestone(state: State, milestone_id: MilestoneIdParam) -> Respons
     description="201 when anything new or different was stored, 200 when the call changed nothing.",
     status_code=201,
     before_request=strict_body(RecordSummaryIn),
-    middleware=[idempotency_middleware],
+    middleware=[require_json_body, idempotency_middleware],
     responses={
         200: ResponseSpec(MilestonePage, description="Nothing changed: the same summary was already stored"),
-        **problem_responses(400, 408, 409, 413, 422, 503),
+        **problem_responses(400, 408, 409, 413, 415, 422, 503),
     },
 )
 async def record_summary(
@@ -165,8 +174,9 @@ async def record_summary(
     summary="Update a milestone's status or values",
     description="Send the ETag from GET as If-Match to update only the version you saw (412 otherwise).",
     before_request=strict_body(MilestoneUpdateIn),
+    middleware=[require_json_body],
     response_headers=[ETAG_HEADER],
-    responses=problem_responses(400, 404, 408, 412, 413, 422, 503),
+    responses=problem_responses(400, 404, 408, 412, 413, 415, 422, 503),
 )
 async def update_milestone(
     state: State,
@@ -250,21 +260,40 @@ async def list_periods(state: State, mentor_id: MentorIdParam) -> PeriodList:
 
 
 @delete(
-    "/{mentor_id:str}/periods/{start_date:date}/{end_date:date}",
+    "/{mentor_id:str}/periods/{start_date:str}/{end_date:str}",
     summary="Remove a stored period and re-evaluate the mentor",
     status_code=200,
     responses=problem_responses(404, 422, 503),
 )
 async def delete_period(
-    state: State, mentor_id: MentorIdParam, start_date: FromPathDate, end_date: FromPathDate
+    state: State, mentor_id: MentorIdParam, start_date: PathDate, end_date: PathDate
 ) -> PeriodDeleted:
-    await service_of(state).remove_period(checked_mentor_id(mentor_id), start_date, end_date)
-    return PeriodDeleted(deleted=True, mentor_id=mentor_id, start_date=start_date, end_date=end_date)
+    first, last = path_dates(start_date=start_date, end_date=end_date)
+    await service_of(state).remove_period(checked_mentor_id(mentor_id), first, last)
+    return PeriodDeleted(deleted=True, mentor_id=mentor_id, start_date=first, end_date=last)
 
 
 MENTOR_ROUTES = [list_periods, delete_period]
 
 # --- shaping ---------------------------------------------------------------------------------------
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def path_dates(**values: str) -> tuple[date, ...]:
+    """Dates given in the path, as YYYY-MM-DD; a 422 names every one that is not a date."""
+    parsed: list[date] = []
+    errors: list[FieldError] = []
+    for name, value in values.items():
+        try:
+            if not _ISO_DATE.fullmatch(value):
+                raise ValueError(value)
+            parsed.append(date.fromisoformat(value))
+        except ValueError:
+            errors.append(FieldError(name, DATE_RULE))
+    if errors:
+        raise RequestInvalid("; ".join(f"{e.field} {e.message}" for e in errors), errors)
+    return tuple(parsed)
 
 
 def period_bounds(year: int | None, start_date: date | None, end_date: date | None) -> tuple[date | None, date | None]:
@@ -272,13 +301,14 @@ def period_bounds(year: int | None, start_date: date | None, end_date: date | No
     if year is not None and (start_date or end_date):
         raise RequestInvalid(
             "Give either year or start_date and end_date, not both.",
-            [FieldError("year", "conflicts with start_date/end_date")],
+            [FieldError("year", "cannot be given with start_date and end_date")],
         )
     if year is not None:
         return date(year, 1, 1), date(year, 12, 31)
     if (start_date is None) != (end_date is None):
         missing = "end_date" if end_date is None else "start_date"
-        raise RequestInvalid(f"{missing} is required with the other date.", [FieldError(missing, "required")])
+        other = "start_date" if missing == "end_date" else "end_date"
+        raise RequestInvalid(f"{missing} is required with {other}.", [FieldError(missing, f"is required with {other}")])
     if start_date and end_date and start_date > end_date:
-        raise RequestInvalid("start_date is after end_date.", [FieldError("start_date", "after end_date")])
+        raise RequestInvalid("start_date is after end_date.", [FieldError("start_date", "must not be after end_date")])
     return start_date, end_date

@@ -212,9 +212,9 @@ async def _write(
         return record_summaries(_LINES.decode(decoded.lines), stored, rungs, now, actor=COMMAND_LINE)
 
     encoded: bytes = await asyncio.wrap_future(detecting.detected)
-    _, change = await repository.change(
-        decoded.mentor_ids, again, seen=detecting.seen, decided=_CHANGES.decode(encoded)
-    )
+    change = (
+        await repository.change(decoded.mentor_ids, again, seen=detecting.seen, decided=_CHANGES.decode(encoded))
+    ).change
     for number, message in change.refused:
         reject(number, message)
     report.summaries += decoded.valid - len(change.refused)

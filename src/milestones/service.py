@@ -19,7 +19,7 @@ from milestones.domain import (
     rules,
 )
 from milestones.domain.changes import ANONYMOUS, Cause
-from milestones.domain.rows import encode_time, milestone_from_row, period_to_row
+from milestones.domain.rows import encode_time, period_to_row
 from milestones.errors import MilestoneNotFound, PeriodOverlap
 from milestones.settings import Settings
 from milestones.storage import IdempotencyRecord, MilestoneRepository, Replaceable, head_revision, open_repository
@@ -104,11 +104,10 @@ class MilestoneService:
             actor=ANONYMOUS,
             cause=Cause.POST,
         )
-        stored, change = await self.repository.change([mentor_id], decide)
-        if change.refused:
-            raise PeriodOverlap(change.refused[0][1])
-        assert stored is not None
-        return [milestone_from_row(row) for row in rules.milestones_after(stored, change)], change.writes_anything
+        result = await self.repository.change([mentor_id], decide)
+        if result.change.refused:
+            raise PeriodOverlap(result.change.refused[0][1])
+        return result.milestones, result.change.writes_anything
 
     async def remove_period(self, mentor_id: str, start_date: date, end_date: date) -> None:
         decide = partial(
@@ -154,10 +153,9 @@ class MilestoneService:
         decide = partial(
             rules.update_milestone, milestone_id, update, now=self._clock(), actor=ANONYMOUS, if_match=if_match
         )
-        stored, change = await self.repository.change([mentor_id], decide)
-        assert stored is not None
-        (row,) = (row for row in rules.milestones_after(stored, change) if row.id == milestone_id)
-        return milestone_from_row(row)
+        result = await self.repository.change([mentor_id], decide)
+        (milestone,) = (m for m in result.milestones if m.id == milestone_id)
+        return milestone
 
     async def delete(self, milestone_id: str, if_match: frozenset[str] | None = None) -> None:
         decide = partial(rules.delete_milestone, milestone_id, actor=ANONYMOUS, if_match=if_match)

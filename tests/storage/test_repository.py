@@ -15,7 +15,7 @@ import pytest
 
 from milestones.domain import Milestone, MilestoneUpdate, Status, rules
 from milestones.domain.changes import ANONYMOUS, Cause, Change
-from milestones.domain.rows import PeriodRow, StoredRows, encode_time, milestone_from_row, period_to_row
+from milestones.domain.rows import PeriodRow, StoredRows, encode_time, period_to_row
 from milestones.settings import Settings
 from milestones.storage import MilestoneQuery, MilestoneRepository, head_revision, open_repository
 from milestones.storage.base import Decide
@@ -42,9 +42,8 @@ async def post(
     repository: MilestoneRepository, mentor_id: str, hours: str, year: int = 2025, contacts: int = 0
 ) -> tuple[list[Milestone], Change]:
     """Apply a POST's change; the mentor's milestones afterwards, and the change."""
-    stored, change = await repository.change([mentor_id], add_period(mentor_id, hours, year, contacts))
-    assert stored is not None
-    return [milestone_from_row(row) for row in rules.milestones_after(stored, change)], change
+    result = await repository.change([mentor_id], add_period(mentor_id, hours, year, contacts))
+    return result.milestones, result.change
 
 
 async def test_a_change_is_stored_and_the_same_change_again_writes_nothing(repository: MilestoneRepository) -> None:
@@ -203,7 +202,7 @@ async def test_a_batch_decided_ahead_is_applied_as_it_is_when_the_rows_are_as_se
     decide = detect_one("m1", 31_250, calls)
     seen = await repository.read_rows(["m1"])
     assert seen.unpack() == StoredRows([], [])
-    _, written = await repository.change(["m1"], decide, seen=seen, decided=decide(seen.unpack()))
+    written = (await repository.change(["m1"], decide, seen=seen, decided=decide(seen.unpack()))).change
     assert len(calls) == 1  # the rows were as seen: not decided again
     assert [row.definition_key for row in written.milestones_written] == [
         "100h", "300h", "500h", "25contacts", "100activities",
@@ -214,7 +213,7 @@ async def test_a_batch_decided_ahead_is_applied_as_it_is_when_the_rows_are_as_se
     assert stored.periods == [PeriodRow("m1", "2025-01-01", "2025-12-31", 2025, 31_250, 0, 0)]
     assert sorted(stored.milestones) == sorted(written.milestones_written)
     assert {row.achieved_at for row in stored.milestones} == {"2025-12-31T23:59:59.000000Z", None}
-    _, again = await repository.change(["m1"], decide, seen=packed, decided=decide(stored))
+    again = (await repository.change(["m1"], decide, seen=packed, decided=decide(stored))).change
     assert not again.writes_anything
     # What the batch wrote reads back through the ordinary reads.
     [by_key] = [m for m in await repository.mentor_milestones("m1") if m.definition_key == "300h"]
@@ -230,7 +229,7 @@ async def test_a_batch_whose_rows_changed_since_they_were_read_is_decided_again(
     stale = decide(seen.unpack())
     # Between the read and the write, a POST stores another period for the same mentor.
     await post(repository, "m1", "200", year=2024)
-    _, written = await repository.change(["m1"], decide, seen=seen, decided=stale)
+    written = (await repository.change(["m1"], decide, seen=seen, decided=stale)).change
     assert len(calls) == 2
     assert calls[1] != seen.unpack()
     hours = {m.definition_key: m for m in await repository.mentor_milestones("m1")}

@@ -45,8 +45,8 @@ async def test_a_stuck_writer_elsewhere_gives_503_and_the_write_is_withdrawn(
             await repository.change(["m"], add_hours("m"))
         fcntl.flock(holder, fcntl.LOCK_UN)  # the stuck writer lets go
         # The next write runs normally, and the withdrawn one was never applied.
-        _, change = await repository.change(["other"], add_hours("other"))
-        assert change.writes_anything
+        result = await repository.change(["other"], add_hours("other"))
+        assert result.change.writes_anything
         assert await repository.periods("m") == []
     finally:
         os.close(holder)

@@ -24,7 +24,15 @@ from milestones.domain.rows import (
 )
 from milestones.errors import DatabaseUnavailable
 from milestones.storage import queries
-from milestones.storage.base import Decide, IdempotencyRecord, PackedRows, Replaceable, idempotency_from_row
+from milestones.storage.base import (
+    Applied,
+    Decide,
+    IdempotencyRecord,
+    PackedRows,
+    Replaceable,
+    applied,
+    idempotency_from_row,
+)
 
 # Errors that mean "the database is not there right now", as opposed to a bug in a statement:
 # refused or reset sockets (OSError), timeouts, a connection that died (ConnectionDoesNotExistError is a
@@ -223,7 +231,7 @@ class PostgresRepository:
         *,
         seen: PackedRows | None = None,
         decided: Change | None = None,
-    ) -> tuple[StoredRows | None, Change]:
+    ) -> Applied:
         ids = list(mentors)
         bulk = len(ids) != 1
         timeout = BULK_COMMAND_TIMEOUT if bulk else None
@@ -247,7 +255,7 @@ class PostgresRepository:
                     stored = (await _packed_rows(conn, ids)).unpack()
                     change = decide(stored)
             await _apply(conn, change, timeout)
-        return stored, change
+        return applied(stored, change)
 
     async def read_rows(self, mentor_ids: Sequence[str]) -> PackedRows:
         ids = list(mentor_ids)

@@ -107,7 +107,10 @@ CREATE TEMP TABLE IF NOT EXISTS bulk_periods (LIKE periods) ON COMMIT DELETE ROW
 CREATE TEMP TABLE IF NOT EXISTS bulk_milestones (LIKE milestones) ON COMMIT DELETE ROWS
 """
 
-_MILESTONE_CONFLICT = f"ON CONFLICT (id) DO UPDATE SET {_updates(MilestoneRow._fields, ('id',))}"
+# The id names the mentor and the key, so an update never changes those (nor has the CHECK to test them).
+_MILESTONE_CONFLICT = (
+    f"ON CONFLICT (id) DO UPDATE SET {_updates(MilestoneRow._fields, ('id', 'mentor_id', 'definition_key'))}"
+)
 UPSERT_MILESTONE = (
     f"INSERT INTO milestones ({MILESTONE_COLUMNS}) VALUES ({_placeholders(MilestoneRow._fields)}) {_MILESTONE_CONFLICT}"
 )

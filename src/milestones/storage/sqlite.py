@@ -29,7 +29,15 @@ from milestones.domain.rows import (
 )
 from milestones.errors import DatabaseUnavailable
 from milestones.storage import queries
-from milestones.storage.base import Decide, IdempotencyRecord, PackedRows, Replaceable, idempotency_from_row
+from milestones.storage.base import (
+    Applied,
+    Decide,
+    IdempotencyRecord,
+    PackedRows,
+    Replaceable,
+    applied,
+    idempotency_from_row,
+)
 
 _BUSY_TIMEOUT_MS = 30_000
 # Writes remembered for `_unchanged_since`; a bulk pipeline keeps one or two in flight.
@@ -115,7 +123,7 @@ class SqliteRepository:
         *,
         seen: PackedRows | None = None,
         decided: Change | None = None,
-    ) -> tuple[StoredRows | None, Change]:
+    ) -> Applied:
         return await self._in_writer(self._change, list(mentors), decide, seen, decided)
 
     async def read_rows(self, mentor_ids: Sequence[str]) -> PackedRows:
@@ -250,9 +258,7 @@ class SqliteRepository:
                 return None
             return record
 
-    def _change(
-        self, mentors: list[str], decide: Decide, seen: PackedRows | None, decided: Change | None
-    ) -> tuple[StoredRows | None, Change]:
+    def _change(self, mentors: list[str], decide: Decide, seen: PackedRows | None, decided: Change | None) -> Applied:
         with self._transaction(frozenset(mentors)) as conn:
             stored: StoredRows | None = None
             if decided is None or seen is None:
@@ -265,7 +271,7 @@ class SqliteRepository:
                 # Written since they were read (often by the batch before, sharing a mentor): decide again.
                 change = decided if packed == seen else decide(stored := packed.unpack())
             _apply(conn, change)
-        return stored, change
+        return applied(stored, change)
 
     def _unchanged_since(self, as_of: object, mentors: frozenset[str]) -> bool:
         """Whether no commit since `as_of` (a read_rows note) can have touched these mentors' rows: none from

@@ -16,6 +16,7 @@ from milestones.domain import (
     Period,
     Status,
     in_progress_order,
+    mentor_of,
     milestone_id,
     progress,
 )
@@ -90,6 +91,15 @@ def test_milestone_id_differs_across_mentors_and_keys() -> None:
 @pytest.mark.parametrize("mentor", MENTOR_IDS)
 def test_milestone_id_reads_back_to_its_mentor_and_key(mentor: str) -> None:
     assert milestone_id(mentor, "100h").split("~") == [mentor, "100h"]
+    assert mentor_of(milestone_id(mentor, "100h")) == mentor
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["noseparator", "m~", "~100h", "m~NOPE", "m~100h~x", ".~100h", "..~100h", "a b~k", "m\x00~k", "x" * 129 + "~k"],
+)
+def test_text_that_cannot_be_a_milestone_id_names_no_mentor(text: str) -> None:
+    assert mentor_of(text) is None
 
 
 @pytest.mark.parametrize(

@@ -11,10 +11,14 @@ from enum import StrEnum
 
 MAX_PERIOD_DAYS = 366
 ID_SEPARATOR = "~"
+_MENTOR_CHARACTERS = r"[A-Za-z0-9._:@-]{1,128}"
+_DEFINITION_KEY_PATTERN = r"[a-z0-9_]{1,40}"
 # Not "." or "..": clients resolve such path segments away, so those mentors' URLs could not be reached.
-MENTOR_ID_PATTERN = r"^(?!\.\.?$)[A-Za-z0-9._:@-]{1,128}$"
+MENTOR_ID_PATTERN = rf"^(?!\.\.?$){_MENTOR_CHARACTERS}$"
 _MENTOR_ID = re.compile(MENTOR_ID_PATTERN[1:-1])
-_DEFINITION_KEY = re.compile(r"[a-z0-9_]{1,40}")
+_DEFINITION_KEY = re.compile(_DEFINITION_KEY_PATTERN)
+# "<mentor_id>~<definition_key>" in one pattern: every GET of one milestone checks it.
+_MILESTONE_ID = re.compile(rf"(?!\.\.?~)(?P<mentor>{_MENTOR_CHARACTERS})~{_DEFINITION_KEY_PATTERN}")
 _ZERO = Decimal(0)
 
 
@@ -144,8 +148,8 @@ def is_definition_key(value: str) -> bool:
 def mentor_of(milestone_id: str) -> str | None:
     """The mentor a milestone id names, or None when it cannot be an id of ours (which no database is asked
     about: such an id may hold what a database cannot even store, such as a NUL character)."""
-    mentor_id, separator, key = milestone_id.partition(ID_SEPARATOR)
-    return mentor_id if separator and is_mentor_id(mentor_id) and is_definition_key(key) else None
+    found = _MILESTONE_ID.fullmatch(milestone_id)
+    return None if found is None else found["mentor"]
 
 
 def progress(milestone: Milestone) -> Progress:

@@ -80,31 +80,37 @@ FAST_ROUTES = tuple(
 
 
 class RouteTable:
-    """Matches a method and path to a fast route on whole segments: a literal segment must be equal, a
-    {parameter} takes one non-empty segment. A trailing slash is ignored, as the framework ignores it."""
+    """Matches a method and path to a fast route on whole segments: a literal part must be equal, a
+    {parameter} takes one non-empty segment. A trailing slash is ignored, as the framework ignores it.
+
+    Each template has at most one parameter, so a route is a literal path, or a literal prefix and suffix
+    around one segment: a dictionary lookup, or two string comparisons, per request.
+    """
 
     def __init__(self, routes: tuple[FastRoute, ...]) -> None:
-        self._by_shape: dict[tuple[str, int], list[tuple[FastRoute, tuple[str | None, ...]]]] = {}
+        self._literal: dict[tuple[str, str], FastRoute] = {}
+        self._around: dict[str, list[tuple[str, str, FastRoute]]] = {}
         for route in routes:
-            # None marks a parameter; the framework's templates start with "/".
-            segments = tuple(None if s.startswith("{") else s for s in route.template.split("/")[1:])
-            self._by_shape.setdefault((route.method, len(segments)), []).append((route, segments))
+            prefix, brace, rest = route.template.partition("{")
+            if not brace:
+                self._literal[(route.method, route.template)] = route
+                continue
+            _, _, suffix = rest.partition("}")
+            if "{" in suffix or not prefix.endswith("/") or (suffix and not suffix.startswith("/")):
+                raise ValueError(f"a fast route takes one whole segment as its parameter: {route.template}")
+            self._around.setdefault(route.method, []).append((prefix, suffix, route))
 
     def match(self, method: str, path: str) -> tuple[FastRoute, list[str]] | None:
-        segments = path.split("/")[1:]
-        if len(segments) > 1 and not segments[-1]:
-            segments.pop()
-        for route, template in self._by_shape.get((method, len(segments)), ()):
-            params: list[str] = []
-            for expected, actual in zip(template, segments, strict=True):
-                if expected is None:
-                    if not actual:
-                        break
-                    params.append(actual)
-                elif expected != actual:
-                    break
-            else:
-                return route, params
+        if len(path) > 1 and path[-1] == "/":
+            path = path[:-1]
+        route = self._literal.get((method, path))
+        if route is not None:
+            return route, []
+        for prefix, suffix, route in self._around.get(method, ()):
+            if path.startswith(prefix) and path.endswith(suffix):
+                segment = path[len(prefix) : len(path) - len(suffix)]
+                if segment and "/" not in segment:
+                    return route, [segment]
         return None
 
 

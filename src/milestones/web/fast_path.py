@@ -136,6 +136,8 @@ class FastPath:
             raise RuntimeError(f"fast routes the framework does not serve: {sorted(missing)}")
         self.litestar = app
         self._routes = RouteTable(FAST_ROUTES)
+        # The service opened at start-up, looked up once: the framework's State costs a microsecond a request.
+        self._opened: MilestoneService | None = None
         self._max_body_bytes = settings.max_body_bytes
         self._body_timeout = settings.body_timeout_seconds
 
@@ -151,6 +153,8 @@ class FastPath:
                 elif (answer := await self._read(route.name, params, scope)) is not None:
                     await _send_json(send, answer)
                     return
+        elif cast(str, scope["type"]) == "lifespan":
+            self._opened = None  # a new start-up opens a new service
         await self.litestar(scope, receive, send)
 
     async def _record(self, body: bytes) -> FastAnswer | None:
@@ -173,7 +177,9 @@ class FastPath:
 
     @property
     def _service(self) -> MilestoneService:
-        return cast(MilestoneService, self.litestar.state.service)
+        if self._opened is None:
+            self._opened = cast(MilestoneService, self.litestar.state.service)
+        return self._opened
 
     def _plain_post(self, scope: HTTPScope) -> bool:
         """A POST of a JSON body of known, acceptable length, without a query or an Idempotency-Key."""

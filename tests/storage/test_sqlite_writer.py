@@ -5,6 +5,8 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import sqlite3
+import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from functools import partial
@@ -51,3 +53,28 @@ async def test_a_stuck_writer_elsewhere_gives_503_and_the_write_is_withdrawn(
     finally:
         os.close(holder)
         await repository.close()
+
+
+def test_workers_opening_a_new_file_at_once_all_start(tmp_path: Path) -> None:
+    """Two workers of `serve` open the file at the same moment; the one that loses the race to put it in WAL
+    mode tries again instead of failing its start-up ("database is locked")."""
+    for attempt in range(20):
+        path = tmp_path / f"race-{attempt}.sqlite3"
+        sqlite3.connect(path).execute("CREATE TABLE t (x)").connection.close()  # a new file, not yet WAL
+        start = threading.Barrier(4)
+        failures: list[BaseException] = []
+        threads = [threading.Thread(target=open_at_once, args=(path, start, failures)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert failures == []
+        assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def open_at_once(path: Path, start: threading.Barrier, failures: list[BaseException]) -> None:
+    start.wait()
+    try:
+        sqlite.connect(path, read_only=True).close()
+    except BaseException as exc:  # collected for the test's assertion
+        failures.append(exc)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from milestones.settings import Settings
 from milestones.storage.base import IdempotencyRecord, MilestoneQuery, MilestoneRepository, Replaceable
 from milestones.storage.postgres import PostgresRepository, asyncpg_dsn
-from milestones.storage.sqlite import SqliteRepository
+from milestones.storage.sqlite import SqliteRepository, connect
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -47,6 +47,9 @@ def migrate(settings: Settings) -> None:
     if settings.is_sqlite:
         settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(_alembic_config(settings.database_url), "head")
+    if settings.is_sqlite:
+        # WAL from here on, before any worker starts: workers opening a new file at once would race to set it.
+        connect(settings.sqlite_path).close()
 
 
 def head_revision() -> str | None:

@@ -46,6 +46,16 @@ def is_whole(value: float) -> bool:
     return float(value).is_integer()
 
 
+def iso_date(text: str) -> date | None:
+    """A YYYY-MM-DD date given as text (a path or query parameter), or None when it is not one."""
+    if len(text) != 10 or text[4] != "-" or text[7] != "-":
+        return None  # date.fromisoformat would also take 20250101 and 2025-W01-1
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
 def has_a_utc_equivalent(moment: datetime) -> bool:
     """0001-01-01T00:00:00+05:00 is valid RFC 3339 but has no UTC equivalent in Python."""
     try:

@@ -187,13 +187,12 @@ class MilestoneService:
 
     async def readiness_problem(self) -> str | None:
         """Why the service cannot serve requests, or None when the database is up and migrated."""
-        expected_revision = self.expected_revision
         try:
             revision = await self.repository.schema_revision()
         except Exception as exc:  # readiness reports any failure rather than raising it
             return f"The database did not answer: {type(exc).__name__}"
-        if revision != expected_revision:
-            return f"The database schema is at {revision!r}, the code expects {expected_revision!r}."
+        if revision != self.expected_revision:
+            return f"The database schema is at {revision!r}, the code expects {self.expected_revision!r}."
         return None
 
     async def claim_idempotency_key(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from functools import cache
 from typing import Annotated, Any
 
@@ -22,20 +21,19 @@ from milestones.contract import HealthOut, ProblemDetails
 from milestones.service import Clock, MilestoneService, utc_now
 from milestones.settings import Settings
 from milestones.web.body_timeout import body_timeout
-from milestones.web.fast_path import CONTRACT_ALIAS_PATH, MILESTONES_PATH, FastPath
+from milestones.web.fast_path import CONTRACT_ALIAS_PATH, MILESTONES_PATH, FastPath, template_of
 from milestones.web.front_door import FrontDoor
 from milestones.web.problems import EXCEPTION_HANDLERS, problem, problem_responses
 from milestones.web.routes import MENTOR_ROUTES, MILESTONE_ROUTES, service_of
 
 OPENAPI_JSON = "application/vnd.oai.openapi+json"
-_TYPED_PARAMETER = re.compile(r"\{(\w+):[^}]*\}")
 
 
 @cache
 def _allowed_methods(app: Litestar) -> dict[str, bytes]:
     """Each route's path template (as in the ASGI scope) and the methods it answers."""
     return {
-        _TYPED_PARAMETER.sub(r"{\1}", route.path): ", ".join(sorted(route.methods)).encode()
+        template_of(route): ", ".join(sorted(route.methods)).encode()
         for route in app.routes
         if isinstance(route, HTTPRoute)
     }

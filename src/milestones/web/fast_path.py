@@ -117,13 +117,15 @@ class RouteTable:
 _TYPED_PARAMETER = re.compile(r"\{(\w+):[^}]*\}")
 
 
+def template_of(route: HTTPRoute) -> str:
+    """A framework route's path template as the ASGI scope and FAST_ROUTES write it: {name}, not {name:str}."""
+    return _TYPED_PARAMETER.sub(r"{\1}", route.path)
+
+
 def framework_routes(app: Litestar) -> set[tuple[str, str]]:
-    """Every (method, path template) the framework app answers, templates written as FAST_ROUTES writes them."""
+    """Every (method, path template) the framework app answers."""
     return {
-        (method, _TYPED_PARAMETER.sub(r"{\1}", route.path))
-        for route in app.routes
-        if isinstance(route, HTTPRoute)
-        for method in route.methods
+        (method, template_of(route)) for route in app.routes if isinstance(route, HTTPRoute) for method in route.methods
     }
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import date
 from http import HTTPStatus
 from typing import Any
 
@@ -21,6 +20,7 @@ from milestones.contract import (
     FieldError,
     ProblemDetails,
     RequestInvalid,
+    iso_date,
 )
 from milestones.domain import MetricType, Status, is_mentor_id
 from milestones.errors import DatabaseUnavailable, InvalidUpdate, MilestonesError
@@ -59,10 +59,7 @@ def _whole_number(low: int, high: int) -> Callable[[str], bool]:
 
 
 def _is_date(text: str) -> bool:
-    try:
-        return len(text) == 10 and date.fromisoformat(text) is not None
-    except ValueError:
-        return False
+    return iso_date(text) is not None
 
 
 # Query and path parameters: each one's rule in plain words, and a check that tells a given value is valid.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date
 from typing import Annotated, Any, cast
@@ -28,6 +27,7 @@ from milestones.contract import (
     RequestInvalid,
     decode_strict,
     exact,
+    iso_date,
 )
 from milestones.domain import MENTOR_ID_PATTERN, MetricType, MilestoneQuery, MilestoneUpdate, Status, is_mentor_id
 from milestones.service import MilestoneService, Window, after_day, start_of_day
@@ -277,20 +277,17 @@ MENTOR_ROUTES = [list_periods, delete_period]
 
 # --- shaping ---------------------------------------------------------------------------------------
 
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
 
 def path_dates(**values: str) -> tuple[date, ...]:
     """Dates given in the path, as YYYY-MM-DD; a 422 names every one that is not a date."""
     parsed: list[date] = []
     errors: list[FieldError] = []
     for name, value in values.items():
-        try:
-            if not _ISO_DATE.fullmatch(value):
-                raise ValueError(value)
-            parsed.append(date.fromisoformat(value))
-        except ValueError:
+        day = iso_date(value)
+        if day is None:
             errors.append(FieldError(name, DATE_RULE))
+        else:
+            parsed.append(day)
     if errors:
         raise RequestInvalid("; ".join(f"{e.field} {e.message}" for e in errors), errors)
     return tuple(parsed)

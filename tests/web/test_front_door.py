@@ -102,6 +102,8 @@ async def test_the_outer_layer_is_on_every_answer_success_and_error(client: Any,
         response = await client.request(call.method, call.path, content=content, headers=JSON)
         assert response.status_code == call.status, (call, response.text)
         assert response.headers[OUTER_HEADER] == "nosniff", call
+        assert response.headers["referrer-policy"] == "no-referrer", call
+        assert response.headers["content-security-policy"] == "default-src 'self'", call
         if call.status >= 400:
             assert response.headers["content-type"] == "application/problem+json"
 

@@ -10,6 +10,7 @@ from litestar import Litestar, Request, Response, Router, get
 from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, OpenAPI, OpenAPIResponse, SecurityScheme
 from litestar.params import PathParameter
 from litestar.routes import HTTPRoute
 from litestar.types import Message, Scope
@@ -20,13 +21,20 @@ from milestones.catalog import load_catalog
 from milestones.contract import HealthOut, ProblemDetails
 from milestones.service import Clock, MilestoneService, utc_now
 from milestones.settings import Settings
+from milestones.web.access import AccessPolicy, needed_scope
 from milestones.web.body_timeout import body_timeout
+from milestones.web.cors import CorsPolicy
 from milestones.web.fast_path import CONTRACT_ALIAS_PATH, MILESTONES_PATH, FastPath, template_of
 from milestones.web.front_door import FrontDoor
 from milestones.web.problems import EXCEPTION_HANDLERS, problem, problem_responses
 from milestones.web.routes import MENTOR_ROUTES, MILESTONE_ROUTES, service_of
 
 OPENAPI_JSON = "application/vnd.oai.openapi+json"
+SECURITY_SCHEME = "accessKey"
+_KEY_PROBLEMS = {
+    "401": "No valid access key: missing, unknown or revoked (`WWW-Authenticate: Bearer`)",
+    "403": "The access key lacks the scope this operation needs",
+}
 
 
 @cache
@@ -96,21 +104,57 @@ def _document_of(app: Litestar) -> bytes:
     return msgspec.json.encode(app.openapi_schema.to_schema())
 
 
+def declare_access(document: OpenAPI, *, read_requires_key: bool) -> None:
+    """State in the document which operations need which key scope, by the very rule the front door applies
+    (`access.needed_scope`), with their 401 and 403 answers."""
+    document.components.security_schemes = {
+        SECURITY_SCHEME: SecurityScheme(
+            type="http",
+            scheme="bearer",
+            description="An access key, `Authorization: Bearer <key>`, with the scope an operation names (admin "
+            "includes write, write includes read). A service with no keys configured lets anyone write.",
+        )
+    }
+    for path, item in (document.paths or {}).items():
+        for method in ("get", "put", "post", "delete"):
+            operation = getattr(item, method)
+            scope = needed_scope(method.upper(), path, read_requires_key=read_requires_key)
+            if operation is None or scope is None:
+                continue
+            operation.security = [{SECURITY_SCHEME: [scope.label]}]
+            problem = operation.responses["400"]
+            assert isinstance(problem, OpenAPIResponse)
+            for status, description in _KEY_PROBLEMS.items():
+                operation.responses[status] = OpenAPIResponse(description=description, content=problem.content)
+            operation.responses = dict(sorted(operation.responses.items()))
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock = utc_now, fast_path: bool = True) -> FrontDoor:
     """The ASGI application for the given settings: the outer layer, then the fast path in front of the
     Litestar app. Without `fast_path`, the framework answers everything (tests compare the two)."""
     settings = settings or Settings()
-    litestar = create_litestar_app(settings, clock=clock)
-    return FrontDoor(FastPath(litestar, settings) if fast_path else litestar)
+    access = AccessPolicy(settings.api_keys, read_requires_key=settings.read_requires_key)
+    litestar = create_litestar_app(settings, clock=clock, access=access)
+    return FrontDoor(
+        FastPath(litestar, settings) if fast_path else litestar,
+        access=access,
+        cors=CorsPolicy(settings.cors_origins) if settings.cors_origins else None,
+        trusted_proxies=settings.trusted_proxies,
+    )
 
 
-def create_litestar_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> Litestar:
-    """The framework application alone; the database is opened at start-up."""
+def create_litestar_app(
+    settings: Settings | None = None, *, clock: Clock = utc_now, access: AccessPolicy | None = None
+) -> Litestar:
+    """The framework application alone; the database is opened at start-up, and from then on `access` reads
+    the stored keys through the service."""
     settings = settings or Settings()
     catalog = load_catalog(settings.catalog_path)
 
     async def open_service(app: Litestar) -> None:
-        app.state.service = await MilestoneService.open(settings, catalog, clock)
+        app.state.service = service = await MilestoneService.open(settings, catalog, clock)
+        if access is not None:
+            access.attach(service.key_ring)
 
     async def close_service(app: Litestar) -> None:
         # Absent when start-up failed (the database was unreachable); there is nothing to close then.
@@ -118,7 +162,7 @@ def create_litestar_app(settings: Settings | None = None, *, clock: Clock = utc_
         if service is not None:
             await service.close()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             Router(MILESTONES_PATH, route_handlers=MILESTONE_ROUTES),
             Router(CONTRACT_ALIAS_PATH, route_handlers=MILESTONE_ROUTES, include_in_schema=False),
@@ -139,9 +183,12 @@ def create_litestar_app(settings: Settings | None = None, *, clock: Clock = utc_
             version=__version__,
             description="Detects, stores and serves mentoring milestones.",
             path="/schema",
+            components=Components(),
         ),
         debug=False,
     )
+    declare_access(app.openapi_schema, read_requires_key=settings.read_requires_key)
+    return app
 
 
 def app_from_environment() -> Any:

@@ -31,6 +31,7 @@ from milestones.contract import (
 )
 from milestones.domain import MENTOR_ID_PATTERN, MetricType, MilestoneQuery, MilestoneUpdate, Status, is_mentor_id
 from milestones.service import MilestoneService, Window, after_day, start_of_day
+from milestones.web.front_door import actor_of
 from milestones.web.idempotency import idempotency_middleware
 from milestones.web.json_body import require_json_body
 from milestones.web.presenters import decode_cursor, etag, milestone_out, page_out, parse_if_match, period_out
@@ -161,9 +162,14 @@ async def get_milestone(state: State, milestone_id: MilestoneIdParam) -> Respons
     },
 )
 async def record_summary(
-    state: State, data: Annotated[RecordSummaryIn, CLOSED_JSON], idempotency_key: IdempotencyKeyHeader = None
+    request: Request[Any, Any, Any],
+    state: State,
+    data: Annotated[RecordSummaryIn, CLOSED_JSON],
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response[MilestonePage]:
-    milestones, changed = await service_of(state).record_summary(data.mentor_id, data.to_period())
+    milestones, changed = await service_of(state).record_summary(
+        data.mentor_id, data.to_period(), actor_of(request.scope)
+    )
     total = len(milestones)
     body = page_out(milestones, total, Window(1, max(20, total)))
     return Response(body, status_code=201 if changed else 200)
@@ -179,6 +185,7 @@ async def record_summary(
     responses=problem_responses(400, 404, 408, 412, 413, 415, 422, 503),
 )
 async def update_milestone(
+    request: Request[Any, Any, Any],
     state: State,
     milestone_id: MilestoneIdParam,
     data: Annotated[MilestoneUpdateIn, CLOSED_JSON],
@@ -189,7 +196,9 @@ async def update_milestone(
         achieved_value=None if data.achieved_value is UNSET else exact(data.achieved_value),
         achieved_at=None if data.achieved_at is UNSET else data.achieved_at.astimezone(UTC),
     )
-    milestone = await service_of(state).update(milestone_id, update, parse_if_match(if_match))
+    milestone = await service_of(state).update(
+        milestone_id, update, parse_if_match(if_match), actor=actor_of(request.scope)
+    )
     return Response(milestone_out(milestone), headers={"ETag": etag(milestone)})
 
 
@@ -200,9 +209,9 @@ async def update_milestone(
     responses=problem_responses(404, 412, 422, 503),
 )
 async def delete_milestone(
-    state: State, milestone_id: MilestoneIdParam, if_match: IfMatchHeader = None
+    request: Request[Any, Any, Any], state: State, milestone_id: MilestoneIdParam, if_match: IfMatchHeader = None
 ) -> MilestoneDeleted:
-    await service_of(state).delete(milestone_id, parse_if_match(if_match))
+    await service_of(state).delete(milestone_id, parse_if_match(if_match), actor=actor_of(request.scope))
     return MilestoneDeleted(deleted=True, id=milestone_id)
 
 
@@ -266,10 +275,10 @@ async def list_periods(state: State, mentor_id: MentorIdParam) -> PeriodList:
     responses=problem_responses(404, 422, 503),
 )
 async def delete_period(
-    state: State, mentor_id: MentorIdParam, start_date: PathDate, end_date: PathDate
+    request: Request[Any, Any, Any], state: State, mentor_id: MentorIdParam, start_date: PathDate, end_date: PathDate
 ) -> PeriodDeleted:
     first, last = path_dates(start_date=start_date, end_date=end_date)
-    await service_of(state).remove_period(checked_mentor_id(mentor_id), first, last)
+    await service_of(state).remove_period(checked_mentor_id(mentor_id), first, last, actor_of(request.scope))
     return PeriodDeleted(deleted=True, mentor_id=mentor_id, start_date=first, end_date=last)
 
 

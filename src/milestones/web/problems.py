@@ -12,6 +12,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from msgspec import UNSET
 
+from milestones.badges import SIZES, BadgeState
 from milestones.contract import (
     DATE_RULE,
     MENTOR_ID_RULE,
@@ -52,6 +53,7 @@ _TITLES = {
 
 
 _METRICS = [m.value for m in MetricType]
+_SIZES = [str(size) for size in SIZES]
 
 
 def _whole_number(low: int, high: int) -> Callable[[str], bool]:
@@ -76,7 +78,17 @@ _PARAMETERS: dict[str, tuple[str, Callable[[str], bool]]] = {
     "start_date": (DATE_RULE, _is_date),
     "end_date": (DATE_RULE, _is_date),
     "cursor": ("must be a next_cursor from a previous page", lambda text: len(text) <= 400),
+    "size": (f"must be {', '.join(_SIZES[:-1])} or {_SIZES[-1]} (pixels)", lambda text: text in _SIZES),
+    "state": (
+        f"must be {BadgeState.LOCKED} or {BadgeState.UNLOCKED}",
+        lambda text: text in {s.value for s in BadgeState},
+    ),
 }
+
+
+# Handler arguments named apart from their query parameter (the framework reserves `state`), as the
+# framework's errors name them.
+_ARGUMENT_NAMES = {"variant": "state"}
 
 
 def clipped(text: str, limit: int) -> str:
@@ -157,6 +169,7 @@ def on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> 
     }
     for e in exc.extra if isinstance(exc.extra, list) else []:
         name = str(e.get("key", "request"))
+        name = _ARGUMENT_NAMES.get(name, name)
         named.setdefault(name, _PARAMETERS[name][0] if name in _PARAMETERS else "is not valid")
     errors = [FieldError(name, rule) for name, rule in named.items()]
     detail = "; ".join(f"{e.field} {e.message}" for e in errors) or "The request is not valid."

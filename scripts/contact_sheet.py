@@ -4,15 +4,19 @@
     .venv/bin/python scripts/contact_sheet.py --catalog my.toml --out /tmp
 
 Each badge is the PNG the service serves, placed by a sheet drawn as SVG and rendered with the same font.
+Needs Pillow (installed with the test tools) to store the sheets in a palette, a third of the size.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import io
 import sys
 from pathlib import Path
 from xml.sax.saxutils import escape
+
+from PIL import Image
 
 from milestones.badges import FONT_FAMILY, BadgeState, badge_image, render_png
 from milestones.catalog import CatalogError, load_catalog
@@ -55,6 +59,16 @@ def sheet_svg(definitions: tuple[Definition, ...], size: int) -> tuple[str, int,
     return "".join(parts), width, height
 
 
+def compact(png: bytes) -> bytes:
+    """The sheet in 256 colours without dithering: it looks the same and keeps the repository small."""
+    sheet = Image.open(io.BytesIO(png)).convert("RGB")
+    buffer = io.BytesIO()
+    sheet.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
+        buffer, "PNG", optimize=True
+    )
+    return buffer.getvalue()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Draw contact sheets of every badge.")
     parser.add_argument("--catalog", type=Path, help="a catalog TOML file (default: the packaged catalog)")
@@ -68,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     for size, name in ((256, "badges.png"), (128, "badges-128.png")):
         svg, width, height = sheet_svg(definitions, size)
         target = args.out / name
-        target.write_bytes(render_png(svg))
+        target.write_bytes(compact(render_png(svg)))
         print(f"wrote {target} ({width}x{height})")
     return 0
 

@@ -161,6 +161,8 @@ def badge_svg(definition: Definition, size: int = DEFAULT_SIZE, state: BadgeStat
     ribbon = "NOT YET" if locked else tier_word.upper()
     ident = f"{definition.key}-{state}"
     dashes = ' stroke-dasharray="4 5"' if locked else ""
+    # Captions drawn larger in small images, so that they stay readable at 128 pixels.
+    small_text = 17 if size >= DEFAULT_SIZE else 21
     title = definition.name
     what = f"{tier_word} badge showing {number} {caption.lower()}"
     desc = (
@@ -197,14 +199,15 @@ def badge_svg(definition: Definition, size: int = DEFAULT_SIZE, state: BadgeStat
         f'<g transform="translate(109.4 38) scale(1.55)" fill="none" stroke="{colours.ink}" stroke-width="2" '
         f'stroke-linecap="round" stroke-linejoin="round">{_ICONS[definition.type]}</g>'
         f'<text x="128" y="138" font-size="{_number_size(number)}" fill="{colours.ink}">{number}</text>'
-        f'<text x="128" y="165" font-size="16" letter-spacing="1.6" fill="{colours.ink}">{caption}</text>'
+        f'<text x="128" y="165" font-size="{small_text}" letter-spacing="1.4" fill="{colours.ink}">{caption}</text>'
         f"</g>"
         # The ribbon: folded tails behind a band that names the tier.
         f'<path d="M18 196h34v34H18l9-17z" fill="{colours.tail}"/>'
         f'<path d="M238 196h-34v34h34l-9-17z" fill="{colours.tail}"/>'
         f'<g {font} text-anchor="middle">'
         f'<path d="M36 186h184v36H36z" fill="{colours.ribbon}"/>'
-        f'<text x="128" y="210" font-size="17" letter-spacing="2.2" fill="{colours.ribbon_ink}">{ribbon}</text>'
+        f'<text x="128" y="{210 + (small_text - 17) // 2}" font-size="{small_text + 1}" letter-spacing="2" '
+        f'fill="{colours.ribbon_ink}">{ribbon}</text>'
         f"</g>"
         f"{lock}"
         f"</g></svg>"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from functools import cache
 from typing import Annotated, Any
 
@@ -102,7 +103,12 @@ async def badge(
     definition = None if wanted is None else service_of(state).definitions.get(wanted[0])
     if wanted is None or definition is None:
         raise NotFoundException(f"There is no badge {file_name!r}.")
-    image = badge_image(definition, wanted[1], size, variant)
+    if wanted[1] == "png":
+        # A first rendering takes 10 to 40 ms (resvg lets go of the GIL): off the event loop, so it holds up
+        # no other request. Later ones come from the cache.
+        image = await asyncio.to_thread(badge_image, definition, wanted[1], size, variant)
+    else:
+        image = badge_image(definition, wanted[1], size, variant)
     headers = {"ETag": image.etag, "Cache-Control": BADGE_CACHE_CONTROL}
     if none_match(if_none_match, image.etag):
         return Response(b"", status_code=304, headers=headers)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 
+from milestones.catalog import catalog_version
 from milestones.domain import (
     Definition,
     Milestone,
@@ -79,6 +80,7 @@ class MilestoneService:
         self.repository = repository
         self.catalog = tuple(catalog)
         self.definitions = {d.key: d for d in self.catalog}
+        self.catalog_version = catalog_version(self.catalog)
         self.rules = rules.RuleCatalog(self.catalog)
         self.expected_revision = expected_revision
         self._clock = clock

@@ -16,6 +16,7 @@ from msgspec import UNSET
 from milestones.contract import (
     DATE_RULE,
     MENTOR_ID_RULE,
+    DefinitionCatalog,
     FieldError,
     MilestoneDeleted,
     MilestoneOut,
@@ -34,7 +35,16 @@ from milestones.service import MilestoneService, Window, after_day, start_of_day
 from milestones.web.front_door import actor_of
 from milestones.web.idempotency import idempotency_middleware
 from milestones.web.json_body import require_json_body
-from milestones.web.presenters import decode_cursor, etag, milestone_out, page_out, parse_if_match, period_out
+from milestones.web.presenters import (
+    catalog_out,
+    decode_cursor,
+    etag,
+    milestone_out,
+    none_match,
+    page_out,
+    parse_if_match,
+    period_out,
+)
 from milestones.web.problems import problem_responses
 
 # The request models refuse unknown fields; this says so in the OpenAPI document too.
@@ -57,6 +67,21 @@ ETAG_HEADER = ResponseHeader(
     description="Strong entity tag of the milestone",
     documentation_only=True,
 )
+IfNoneMatchHeader = Annotated[
+    str | None, HeaderParameter(name="If-None-Match", description="An ETag from an earlier answer: 304 if unchanged")
+]
+NOT_MODIFIED = ResponseSpec(data_container=None, description="Not modified: the ETag given in If-None-Match is current")
+# Badges change only when the catalog does, which takes a restart; a day keeps embeds cheap and still fresh.
+BADGE_CACHE_CONTROL = "public, max-age=86400"
+BADGE_HEADERS = [
+    ResponseHeader(
+        name="ETag",
+        value='"3f2a9c0d1e4b5a6978c1d2e3f4a5b6c7"',
+        description="Strong entity tag of the image (a hash of its bytes)",
+        documentation_only=True,
+    ),
+    ResponseHeader(name="Cache-Control", value=BADGE_CACHE_CONTROL, documentation_only=True),
+]
 MentorIdParam = Annotated[str, PathParameter(pattern=MENTOR_ID_PATTERN, min_length=1, max_length=128)]
 PageParam = Annotated[int, QueryParameter(ge=1, le=1_000_000, description="1-based page number")]
 # A string, parsed by the handler: the framework answers a path date it cannot parse with 404, and a
@@ -283,6 +308,31 @@ async def delete_period(
 
 
 MENTOR_ROUTES = [list_periods, delete_period]
+
+
+# --- /api/v1/milestone-definitions -------------------------------------------------------------------
+
+
+@get(
+    "/api/v1/milestone-definitions",
+    summary="Every milestone that can be reached, with its badges",
+    responses={**problem_responses(), 304: NOT_MODIFIED},
+    response_headers=[
+        ResponseHeader(
+            name="ETag",
+            value='"9b1f0c3a5d7e2b48"',
+            description="Strong entity tag: the catalog version",
+            documentation_only=True,
+        )
+    ],
+)
+async def list_definitions(state: State, if_none_match: IfNoneMatchHeader = None) -> Response[DefinitionCatalog]:
+    service = service_of(state)
+    headers = {"ETag": f'"{service.catalog_version}"'}
+    if none_match(if_none_match, headers["ETag"]):
+        return Response(None, status_code=304, headers=headers)  # type: ignore[arg-type]
+    return Response(catalog_out(service.catalog, service.catalog_version), headers=headers)
+
 
 # --- shaping ---------------------------------------------------------------------------------------
 

@@ -127,21 +127,30 @@ _MINIMUM_ZERO = {"extra": {"minimum": 0}}
 T = TypeVar("T")
 
 
+def described(text: str) -> Meta:
+    """A field's description in the OpenAPI document."""
+    return Meta(description=text)
+
+
 class FieldError(Struct):
     """One reason a request was refused, naming the offending field."""
 
-    field: str
-    message: str
+    field: Annotated[str, described("The field or parameter, as a dotted path for body fields (summary.total_hours)")]
+    message: Annotated[str, described("What the value must be, in plain words")]
 
 
 class ProblemDetails(Struct, kw_only=True, omit_defaults=True):
     """An RFC 9457 problem details document."""
 
-    type: str
-    title: str
-    status: Annotated[int, Meta(ge=400, le=599)]
-    detail: str
-    errors: list[FieldError] | UnsetType = UNSET
+    type: Annotated[
+        str, described("The problem type: a URI reference whose page (GET it) says what it means and how to fix it")
+    ]
+    title: Annotated[str, described("A short summary of the problem type, the same for every problem of the type")]
+    status: Annotated[int, Meta(ge=400, le=599, description="The HTTP status code")]
+    detail: Annotated[str, described("What went wrong with this request")]
+    errors: Annotated[list[FieldError], described("Every invalid field, on 422 and some 400 answers")] | UnsetType = (
+        UNSET
+    )
 
 
 class RequestInvalid(Exception):
@@ -155,15 +164,19 @@ class RequestInvalid(Exception):
 
 
 class PeriodIn(Struct, forbid_unknown_fields=True):
-    year: Year
-    start_date: Day
-    end_date: Day
+    """The period a summary covers: at most 366 days, inclusive."""
+
+    year: Annotated[Year, described("The year of start_date")]
+    start_date: Annotated[Day, described("First day of the period (inclusive)")]
+    end_date: Annotated[Day, described("Last day of the period (inclusive), not before start_date")]
 
 
 class SummaryIn(Struct, forbid_unknown_fields=True):
-    total_hours: Hours
-    unique_contacts_helped: Count
-    activity_count: Count
+    """What the mentor did in the period."""
+
+    total_hours: Annotated[Hours, described("Hours mentored in the period, at most 2 decimal places")]
+    unique_contacts_helped: Annotated[Count, described("Distinct people the mentor helped in the period")]
+    activity_count: Annotated[Count, described("Mentoring activities (sessions, reviews, ...) in the period")]
 
     def __post_init__(self) -> None:
         _check_fields(self)
@@ -172,7 +185,7 @@ class SummaryIn(Struct, forbid_unknown_fields=True):
 class RecordSummaryIn(Struct, forbid_unknown_fields=True):
     """A mentor's summary for one period, as the platform sends it."""
 
-    mentor_id: MentorId
+    mentor_id: Annotated[MentorId, described("The platform's id for the mentor")]
     period: Annotated[PeriodIn, Closed]
     summary: Annotated[SummaryIn, Closed]
 
@@ -206,87 +219,115 @@ class RecordSummaryIn(Struct, forbid_unknown_fields=True):
 class MilestoneUpdateIn(Struct, forbid_unknown_fields=True):
     """A partial update: fields left out keep their values."""
 
-    status: StatusValue | UnsetType = UNSET
-    achieved_value: AchievedValue | UnsetType = UNSET
-    achieved_at: Moment | UnsetType = UNSET
+    status: Annotated[StatusValue, described("achieved, or in_progress (only below the threshold)")] | UnsetType = UNSET
+    achieved_value: Annotated[AchievedValue, described("The value the milestone was achieved with")] | UnsetType = UNSET
+    achieved_at: (
+        Annotated[Moment, described("When it was achieved, with a time zone; not in the future")] | UnsetType
+    ) = UNSET
 
     def __post_init__(self) -> None:
         _check_fields(self)
 
 
 class Pagination(Struct, kw_only=True, omit_defaults=True):
-    page: int
-    limit: int
+    """Where this page sits in the listing."""
+
+    page: Annotated[int, described("This page's number, from 1")]
+    limit: Annotated[int, described("Items per page")]
     # Left out of a cursor walk, which does not count.
-    total: int | UnsetType = UNSET
+    total: Annotated[int, described("Matching items in all pages (left out of a cursor walk)")] | UnsetType = UNSET
     # Present when more items follow in id order: pass it as `cursor` to get them.
-    next_cursor: str | UnsetType = UNSET
+    next_cursor: (
+        Annotated[str, described("Present when more items follow: pass it as `cursor` for the next page")] | UnsetType
+    ) = UNSET
 
 
 class MilestoneOut(Struct, kw_only=True, omit_defaults=True):
     """A milestone as served; fields that do not apply to its status are left out."""
 
-    id: str
-    mentor_id: str
-    name: str
-    type: MetricType
-    status: Status
-    threshold: float
-    achieved_value: float | UnsetType = UNSET
-    achieved_at: datetime | UnsetType = UNSET
-    current_value: float | UnsetType = UNSET
-    progress_percentage: Annotated[int, Meta(ge=0, le=99, extra_json_schema=_MINIMUM_ZERO)] | UnsetType = UNSET
-    remaining: float | UnsetType = UNSET
-    accessibility_label: str
-    badge_image_url: str
+    id: Annotated[str, described("The milestone's id: the mentor's id, ~, and the definition's key")]
+    mentor_id: Annotated[str, described("The mentor it belongs to")]
+    name: Annotated[str, described("The milestone's name, from the catalog")]
+    type: Annotated[MetricType, described("What it counts: hours, unique contacts or activities")]
+    status: Annotated[Status, described("achieved, or in_progress")]
+    threshold: Annotated[float, described("The value that achieves it")]
+    achieved_value: (
+        Annotated[float, described("Achieved: the value it was achieved with; in progress: the value so far")]
+        | UnsetType
+    ) = UNSET
+    achieved_at: Annotated[datetime, described("When it was achieved (UTC); achieved only")] | UnsetType = UNSET
+    current_value: Annotated[float, described("The mentor's value so far; in progress only")] | UnsetType = UNSET
+    progress_percentage: (
+        Annotated[
+            int, Meta(ge=0, le=99, extra_json_schema=_MINIMUM_ZERO, description="Percent of the way; in progress only")
+        ]
+        | UnsetType
+    ) = UNSET
+    remaining: Annotated[float, described("What is left to reach the threshold; in progress only")] | UnsetType = UNSET
+    accessibility_label: Annotated[str, described("A sentence a screen reader can speak about this milestone")]
+    badge_image_url: Annotated[str, described("The badge image (PNG; the same path ending .svg gives the SVG)")]
 
 
 class MilestonePage(Struct):
-    data: list[MilestoneOut]
+    """A page of milestones."""
+
+    data: Annotated[list[MilestoneOut], described("The milestones on this page")]
     pagination: Pagination
 
 
 class MilestoneDeleted(Struct):
-    deleted: bool
-    id: str
+    """The milestone record was removed."""
+
+    deleted: Annotated[bool, described("Always true")]
+    id: Annotated[str, described("The removed milestone's id")]
 
 
 class SummaryOut(Struct):
-    total_hours: float
-    unique_contacts_helped: int
-    activity_count: int
+    """What the mentor did in the period, as stored."""
+
+    total_hours: Annotated[float, described("Hours mentored in the period")]
+    unique_contacts_helped: Annotated[int, described("Distinct people helped in the period")]
+    activity_count: Annotated[int, described("Mentoring activities in the period")]
 
 
 class PeriodOut(Struct):
-    year: int
-    start_date: date
-    end_date: date
+    """A stored period and its summary."""
+
+    year: Annotated[int, described("The year of start_date")]
+    start_date: Annotated[date, described("First day (inclusive)")]
+    end_date: Annotated[date, described("Last day (inclusive)")]
     summary: SummaryOut
 
 
 class PeriodList(Struct):
-    data: list[PeriodOut]
+    """A mentor's stored periods, oldest first."""
+
+    data: Annotated[list[PeriodOut], described("The periods")]
 
 
 class PeriodDeleted(Struct):
-    deleted: bool
-    mentor_id: str
-    start_date: date
-    end_date: date
+    """The period was removed and the mentor's milestones evaluated again."""
+
+    deleted: Annotated[bool, described("Always true")]
+    mentor_id: Annotated[str, described("The mentor")]
+    start_date: Annotated[date, described("First day of the removed period")]
+    end_date: Annotated[date, described("Last day of the removed period")]
 
 
 class DefinitionOut(Struct, kw_only=True, omit_defaults=True):
     """One rung of the catalog: what it takes, and where its badge is."""
 
-    key: str
-    name: str
-    description: str
-    type: MetricType
-    threshold: float
+    key: Annotated[str, described("The definition's key, the end of its milestones' ids")]
+    name: Annotated[str, described("The milestone's name")]
+    description: Annotated[str, described("What it takes, in a sentence")]
+    type: Annotated[MetricType, described("What it counts")]
+    threshold: Annotated[float, described("The value that achieves it")]
     # Left out when the catalog names no tier for it.
-    tier: Tier | UnsetType = UNSET
-    badge_image_url: str
-    badge_locked_image_url: str
+    tier: (
+        Annotated[Tier, described("Its tier (the badge's colours); left out when the catalog names none")] | UnsetType
+    ) = UNSET
+    badge_image_url: Annotated[str, described("The badge (PNG; .svg for the SVG)")]
+    badge_locked_image_url: Annotated[str, described("The greyed, not yet achieved badge")]
 
 
 class DefinitionCatalog(Struct):
@@ -295,11 +336,13 @@ class DefinitionCatalog(Struct):
     catalog_version: Annotated[
         str, Meta(description="A content hash of the catalog: it changes when any definition does")
     ]
-    data: list[DefinitionOut]
+    data: Annotated[list[DefinitionOut], described("The definitions, in catalog order")]
 
 
 class HealthOut(Struct):
-    status: str
+    """The service's state."""
+
+    status: Annotated[str, described("ok (live) or ready")]
 
 
 # A summary body has 9 keys and 3 string values (mentor_id and the dates, which hold no quotes), so 24

@@ -11,7 +11,8 @@ from litestar import Litestar, Request, Response, Router, get
 from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.spec import Components, OpenAPI, OpenAPIResponse, SecurityScheme
+from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
+from litestar.openapi.spec import Components, OpenAPI, OpenAPIResponse, SecurityScheme, Tag
 from litestar.params import PathParameter, QueryParameter
 from litestar.routes import HTTPRoute
 from litestar.types import Message, Scope
@@ -25,15 +26,22 @@ from milestones.settings import Settings
 from milestones.web.access import AccessPolicy, needed_scope
 from milestones.web.body_timeout import body_timeout
 from milestones.web.cors import CorsPolicy
+from milestones.web.docs import DOCS_ROUTES
 from milestones.web.fast_path import CONTRACT_ALIAS_PATH, MILESTONES_PATH, FastPath, template_of
 from milestones.web.front_door import FrontDoor
 from milestones.web.presenters import none_match
-from milestones.web.problems import EXCEPTION_HANDLERS, problem, problem_responses
+from milestones.web.problem_types import PROBLEM_TYPES
+from milestones.web.problems import EXCEPTION_HANDLERS, problem, problem_description, problem_responses
 from milestones.web.routes import (
     BADGE_CACHE_CONTROL,
     BADGE_HEADERS,
+    BADGES,
+    DEFINITIONS,
+    HEALTH,
     MENTOR_ROUTES,
+    MENTORS,
     MILESTONE_ROUTES,
+    MILESTONES,
     NOT_MODIFIED,
     IfNoneMatchHeader,
     list_definitions,
@@ -43,8 +51,8 @@ from milestones.web.routes import (
 OPENAPI_JSON = "application/vnd.oai.openapi+json"
 SECURITY_SCHEME = "accessKey"
 _KEY_PROBLEMS = {
-    "401": "No valid access key: missing, unknown or revoked (`WWW-Authenticate: Bearer`)",
-    "403": "The access key lacks the scope this operation needs",
+    "401": problem_description(401, [PROBLEM_TYPES["key-required"].uri]),
+    "403": problem_description(403, [PROBLEM_TYPES["scope-required"].uri]),
 }
 
 
@@ -68,25 +76,29 @@ async def list_every_method_on_options(message: Message, scope: Scope) -> None:
         message["headers"] = [*headers, (b"allow", allowed)]
 
 
-@get("/healthz", summary="Liveness: the process is running", include_in_schema=True)
+@get("/healthz", operation_id="getLiveness", tags=[HEALTH], summary="Liveness: the process is running")
 async def healthz() -> HealthOut:
     return HealthOut(status="ok")
 
 
 @get(
     "/readyz",
+    operation_id="getReadiness",
+    tags=[HEALTH],
     summary="Readiness: the database answers and its schema is current",
-    responses=problem_responses(503),
+    responses=problem_responses("not-ready"),
 )
 async def readyz(state: State) -> Response[HealthOut] | Response[ProblemDetails]:
     reason = await service_of(state).readiness_problem()
     if reason is not None:
-        return problem(503, reason, type_="/problems/not-ready", headers={"Retry-After": "1"})
+        return problem(503, reason, type_=PROBLEM_TYPES["not-ready"].uri, headers={"Retry-After": "1"})
     return Response(HealthOut(status="ready"))
 
 
 @get(
     "/assets/badges/{file_name:str}",
+    operation_id="getBadge",
+    tags=[BADGES],
     summary="A milestone's badge image",
     description=(
         "`{key}.png` is a PNG of `size` pixels square; `{key}.svg` the SVG it is drawn from. "
@@ -202,6 +214,7 @@ def create_litestar_app(
             badge,
             list_definitions,
             openapi_document,
+            *DOCS_ROUTES,
         ],
         on_startup=[open_service],
         on_shutdown=[close_service],
@@ -212,8 +225,19 @@ def create_litestar_app(
         openapi_config=OpenAPIConfig(
             title="Milestones",
             version=__version__,
-            description="Detects, stores and serves mentoring milestones.",
+            description="Detects, stores and serves mentoring milestones. Errors are RFC 9457 problem details; "
+            "each problem `type` is a page (GET it) saying what it means and how to fix the request.",
             path="/schema",
+            # The document only (/schema/openapi.json, .yaml): the pages are /docs and /redoc, from files
+            # shipped in the package, where Litestar's own pages load their scripts from CDNs.
+            render_plugins=[JsonRenderPlugin(), YamlRenderPlugin()],
+            tags=[
+                Tag(name=MILESTONES, description="Summaries in, milestones out"),
+                Tag(name=MENTORS, description="A mentor's stored periods"),
+                Tag(name=DEFINITIONS, description="The catalog of milestones that can be reached"),
+                Tag(name=BADGES, description="Badge images"),
+                Tag(name=HEALTH, description="Liveness and readiness"),
+            ],
             components=Components(),
         ),
         debug=False,

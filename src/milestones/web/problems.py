@@ -26,12 +26,15 @@ from milestones.contract import (
 )
 from milestones.domain import MetricType, Status, is_mentor_id
 from milestones.errors import DatabaseUnavailable, InvalidUpdate, MilestonesError
+from milestones.web.problem_types import BLANK, DEFAULT_TYPES, PROBLEM_TYPES
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("milestones")
 
 _DESCRIPTIONS = {
     400: "Malformed request (for example, a body that is not JSON or an invalid Host header)",
+    401: "No valid access key: missing, unknown or revoked (`WWW-Authenticate: Bearer`)",
+    403: "The access key lacks the scope this operation needs",
     404: "No such resource",
     408: "The request body did not arrive in time; the connection is closed",
     409: "Conflicts with stored data",
@@ -43,14 +46,10 @@ _DESCRIPTIONS = {
 }
 
 
-INVALID_REQUEST = "/problems/invalid-request"
-MALFORMED_REQUEST = "/problems/malformed-request"
+INVALID_REQUEST = PROBLEM_TYPES[InvalidUpdate.slug].uri
+MALFORMED_REQUEST = PROBLEM_TYPES["malformed-request"].uri
 # One title per problem type, whichever code raises it.
-_TITLES = {
-    INVALID_REQUEST: InvalidUpdate.title,
-    MALFORMED_REQUEST: "Malformed request",
-    "/problems/not-ready": "Not ready",
-}
+_TITLES = {problem.uri: problem.title for problem in PROBLEM_TYPES.values()}
 
 
 _METRICS = [m.value for m in MetricType]
@@ -115,22 +114,36 @@ def problem(
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI entries for the problems an operation can answer with, always including 400.
+def problem_description(status: int, types: list[str]) -> str:
+    named = ", ".join(f"`{t}`" for t in dict.fromkeys(types))
+    return f"{_DESCRIPTIONS[status]}. Problem type: {named}."
+
+
+def problem_responses(*problems: int | str) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the problems an operation can answer with, each naming its problem types: a
+    status (its usual type, or about:blank) or a type's slug. 400 is always included.
 
     Any request can be malformed (an invalid Host or Content-Length header is refused before routing), and
     Litestar documents its own 400 body on every operation with parameters; the entry here replaces that one
     with the problem document this service actually sends (its validation errors are answered as 422).
     """
+    types: dict[int, list[str]] = {400: [PROBLEM_TYPES["malformed-request"].uri]}
+    for given in problems:
+        if isinstance(given, str):
+            problem_type = PROBLEM_TYPES[given]
+            types.setdefault(problem_type.status, []).append(problem_type.uri)
+        else:
+            default = DEFAULT_TYPES.get(given)
+            types.setdefault(given, []).append(BLANK if default is None else PROBLEM_TYPES[default].uri)
     return {
         status: ResponseSpec(
             data_container=ProblemDetails,
-            description=_DESCRIPTIONS[status],
+            description=problem_description(status, types[status]),
             media_type=PROBLEM_JSON,
             # Litestar would otherwise attach random example values to the shared ProblemDetails schema.
             generate_examples=False,
         )
-        for status in sorted({400, *statuses})
+        for status in sorted(types)
     }
 
 

@@ -10,6 +10,7 @@ from litestar import Request, Response, delete, get, post, put
 from litestar.datastructures import ResponseHeader, State
 from litestar.enums import RequestEncodingType
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
 from litestar.params import Body, HeaderParameter, PathParameter, QueryParameter
 from msgspec import UNSET
 
@@ -32,6 +33,7 @@ from milestones.contract import (
 )
 from milestones.domain import MENTOR_ID_PATTERN, MetricType, MilestoneQuery, MilestoneUpdate, Status, is_mentor_id
 from milestones.service import MilestoneService, Window, after_day, start_of_day
+from milestones.web import examples
 from milestones.web.front_door import actor_of
 from milestones.web.idempotency import idempotency_middleware
 from milestones.web.json_body import require_json_body
@@ -47,8 +49,30 @@ from milestones.web.presenters import (
 )
 from milestones.web.problems import problem_responses
 
-# The request models refuse unknown fields; this says so in the OpenAPI document too.
-CLOSED_JSON = Body(media_type=RequestEncodingType.JSON, schema_extra={"additionalProperties": False})
+# Tags group operations by resource, in the docs and in generated clients (milestones.record_summary(...)).
+MILESTONES, MENTORS, DEFINITIONS, BADGES, HEALTH = "milestones", "mentors", "definitions", "badges", "health"
+
+
+def closed_json(example: dict[str, Any]) -> Any:
+    """A JSON request body with the contract's example; the request models refuse unknown fields, and this
+    tells the OpenAPI document so."""
+    return Body(
+        media_type=RequestEncodingType.JSON,
+        schema_extra={"additionalProperties": False},
+        examples=[Example(summary="The contract's example", value=example)],
+    )
+
+
+def example_response(model: type[Any], example: Any, *, description: str = "OK") -> ResponseSpec:
+    """A success response with this service's answer to the contract's example request."""
+    return ResponseSpec(
+        model,
+        description=description,
+        examples=[Example(summary="The answer to the contract's example", value=example)],
+        generate_examples=False,
+    )
+
+
 IfMatchHeader = Annotated[
     str | None, HeaderParameter(name="If-Match", description="An ETag from GET, to refuse lost updates")
 ]
@@ -82,7 +106,12 @@ BADGE_HEADERS = [
     ),
     ResponseHeader(name="Cache-Control", value=BADGE_CACHE_CONTROL, documentation_only=True),
 ]
-MentorIdParam = Annotated[str, PathParameter(pattern=MENTOR_ID_PATTERN, min_length=1, max_length=128)]
+MentorIdParam = Annotated[
+    str,
+    PathParameter(
+        pattern=MENTOR_ID_PATTERN, min_length=1, max_length=128, description="The platform's id for the mentor"
+    ),
+]
 PageParam = Annotated[int, QueryParameter(ge=1, le=1_000_000, description="1-based page number")]
 # A string, parsed by the handler: the framework answers a path date it cannot parse with 404, and a
 # malformed date deserves a 422 that names it.
@@ -114,12 +143,22 @@ def checked_mentor_id(mentor_id: str) -> str:
 # --- /api/v1/milestones ----------------------------------------------------------------------------
 
 
-@get("/", summary="List milestones", responses=problem_responses(422, 503))
+@get(
+    "/",
+    operation_id="listMilestones",
+    tags=[MILESTONES],
+    summary="List milestones",
+    description="Filtered and paged. One mentor's milestones come in catalog order; any other listing in id "
+    "order, which `cursor` can walk however deep it goes.",
+    responses={200: example_response(MilestonePage, examples.LIST), **problem_responses(422, 503)},
+)
 async def list_milestones(
     state: State,
-    mentor_id: Annotated[str | None, QueryParameter(pattern=MENTOR_ID_PATTERN, max_length=128)] = None,
-    type: Annotated[MetricType | None, QueryParameter()] = None,
-    status: Annotated[Status | None, QueryParameter()] = None,
+    mentor_id: Annotated[
+        str | None, QueryParameter(pattern=MENTOR_ID_PATTERN, max_length=128, description="Only this mentor's")
+    ] = None,
+    type: Annotated[MetricType | None, QueryParameter(description="Only milestones of this type")] = None,
+    status: Annotated[Status | None, QueryParameter(description="Only achieved, or only in progress")] = None,
     achieved_from: Annotated[date | None, QueryParameter(description="Inclusive date (UTC)")] = None,
     achieved_to: Annotated[date | None, QueryParameter(description="Inclusive date (UTC)")] = None,
     page: PageParam = 1,
@@ -165,9 +204,11 @@ async def list_milestones(
 
 @get(
     "/{milestone_id:str}",
+    operation_id="getMilestone",
+    tags=[MILESTONES],
     summary="Get one milestone",
     response_headers=[ETAG_HEADER],
-    responses=problem_responses(404, 422, 503),
+    responses={200: example_response(MilestoneOut, examples.ONE), **problem_responses("milestone-not-found", 503)},
 )
 async def get_milestone(state: State, milestone_id: MilestoneIdParam) -> Response[MilestoneOut]:
     milestone = await service_of(state).get(milestone_id)
@@ -176,20 +217,29 @@ async def get_milestone(state: State, milestone_id: MilestoneIdParam) -> Respons
 
 @post(
     "/",
+    operation_id="recordSummary",
+    tags=[MILESTONES],
     summary="Detect and persist milestones for a mentor from a period's summary",
-    description="201 when anything new or different was stored, 200 when the call changed nothing.",
+    description="Stores the period's summary (replacing the summary of the same period), evaluates the mentor "
+    "against every definition and answers all the mentor's milestones: 201 when anything new or different was "
+    "stored, 200 when the call changed nothing.",
     status_code=201,
     before_request=strict_body(RecordSummaryIn),
     middleware=[require_json_body, idempotency_middleware],
     responses={
-        200: ResponseSpec(MilestonePage, description="Nothing changed: the same summary was already stored"),
-        **problem_responses(400, 408, 409, 413, 415, 422, 503),
+        201: example_response(MilestonePage, examples.RECORDED, description="Stored; the mentor's milestones"),
+        200: example_response(
+            MilestonePage, examples.RECORDED, description="Nothing changed: the same summary was already stored"
+        ),
+        **problem_responses(
+            408, "period-overlap", "idempotency-key-in-use", 413, 415, 422, "idempotency-key-reused", 503
+        ),
     },
 )
 async def record_summary(
     request: Request[Any, Any, Any],
     state: State,
-    data: Annotated[RecordSummaryIn, CLOSED_JSON],
+    data: Annotated[RecordSummaryIn, closed_json(examples.RECORD_SUMMARY)],
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response[MilestonePage]:
     milestones, changed = await service_of(state).record_summary(
@@ -202,18 +252,25 @@ async def record_summary(
 
 @put(
     "/{milestone_id:str}",
+    operation_id="updateMilestone",
+    tags=[MILESTONES],
     summary="Update a milestone's status or values",
-    description="Send the ETag from GET as If-Match to update only the version you saw (412 otherwise).",
+    description="A partial update by a person: fields left out keep their values, and detection no longer "
+    "moves what the person set. Send the ETag from GET as If-Match to update only the version you saw (412 "
+    "otherwise).",
     before_request=strict_body(MilestoneUpdateIn),
     middleware=[require_json_body],
     response_headers=[ETAG_HEADER],
-    responses=problem_responses(400, 404, 408, 412, 413, 415, 422, 503),
+    responses={
+        200: example_response(MilestoneOut, examples.UPDATED),
+        **problem_responses("milestone-not-found", 408, 412, 413, 415, 422, 503),
+    },
 )
 async def update_milestone(
     request: Request[Any, Any, Any],
     state: State,
     milestone_id: MilestoneIdParam,
-    data: Annotated[MilestoneUpdateIn, CLOSED_JSON],
+    data: Annotated[MilestoneUpdateIn, closed_json(examples.UPDATE)],
     if_match: IfMatchHeader = None,
 ) -> Response[MilestoneOut]:
     update = MilestoneUpdate(
@@ -229,9 +286,15 @@ async def update_milestone(
 
 @delete(
     "/{milestone_id:str}",
+    operation_id="deleteMilestone",
+    tags=[MILESTONES],
     summary="Remove a milestone record",
+    description="The record is gone until a summary brings the mentor to it again. If-Match as for PUT.",
     status_code=200,
-    responses=problem_responses(404, 412, 422, 503),
+    responses={
+        200: example_response(MilestoneDeleted, examples.DELETED),
+        **problem_responses("milestone-not-found", 412, 503),
+    },
 )
 async def delete_milestone(
     request: Request[Any, Any, Any], state: State, milestone_id: MilestoneIdParam, if_match: IfMatchHeader = None
@@ -242,14 +305,16 @@ async def delete_milestone(
 
 @get(
     "/{mentor_id:str}/new",
+    operation_id="listNewlyAchieved",
+    tags=[MILESTONES],
     summary="Milestones a mentor achieved in a period",
     description="Give `year`, or both `start_date` and `end_date` (inclusive, UTC); default the current year.",
-    responses=problem_responses(422, 503),
+    responses={200: example_response(MilestonePage, examples.NEW), **problem_responses(422, 503)},
 )
 async def newly_achieved(
     state: State,
     mentor_id: MentorIdParam,
-    year: Annotated[int | None, QueryParameter(ge=1, le=9999)] = None,
+    year: Annotated[int | None, QueryParameter(ge=1, le=9999, description="A calendar year (UTC)")] = None,
     start_date: Annotated[date | None, QueryParameter(description="Inclusive, with end_date")] = None,
     end_date: Annotated[date | None, QueryParameter(description="Inclusive, with start_date")] = None,
     page: PageParam = 1,
@@ -263,8 +328,10 @@ async def newly_achieved(
 
 @get(
     "/{mentor_id:str}/in-progress",
+    operation_id="listInProgress",
+    tags=[MILESTONES],
     summary="A mentor's milestones in progress, closest to completion first",
-    responses=problem_responses(422, 503),
+    responses={200: example_response(MilestonePage, examples.IN_PROGRESS), **problem_responses(422, 503)},
 )
 async def in_progress(
     state: State, mentor_id: MentorIdParam, page: PageParam = 1, limit: LimitParam = 20
@@ -287,7 +354,13 @@ MILESTONE_ROUTES = [
 # --- /api/v1/mentors -------------------------------------------------------------------------------
 
 
-@get("/{mentor_id:str}/periods", summary="A mentor's stored periods", responses=problem_responses(422, 503))
+@get(
+    "/{mentor_id:str}/periods",
+    operation_id="listPeriods",
+    tags=[MENTORS],
+    summary="A mentor's stored periods",
+    responses={200: example_response(PeriodList, examples.PERIODS), **problem_responses(422, 503)},
+)
 async def list_periods(state: State, mentor_id: MentorIdParam) -> PeriodList:
     periods = await service_of(state).periods(checked_mentor_id(mentor_id))
     return PeriodList(data=[period_out(p) for p in periods])
@@ -295,9 +368,15 @@ async def list_periods(state: State, mentor_id: MentorIdParam) -> PeriodList:
 
 @delete(
     "/{mentor_id:str}/periods/{start_date:str}/{end_date:str}",
+    operation_id="deletePeriod",
+    tags=[MENTORS],
     summary="Remove a stored period and re-evaluate the mentor",
+    description="For a summary sent by mistake: the mentor's milestones are evaluated again without it.",
     status_code=200,
-    responses=problem_responses(404, 422, 503),
+    responses={
+        200: example_response(PeriodDeleted, examples.PERIOD_DELETED),
+        **problem_responses("period-not-found", 422, 503),
+    },
 )
 async def delete_period(
     request: Request[Any, Any, Any], state: State, mentor_id: MentorIdParam, start_date: PathDate, end_date: PathDate
@@ -315,6 +394,8 @@ MENTOR_ROUTES = [list_periods, delete_period]
 
 @get(
     "/api/v1/milestone-definitions",
+    operation_id="listDefinitions",
+    tags=[DEFINITIONS],
     summary="Every milestone that can be reached, with its badges",
     responses={**problem_responses(), 304: NOT_MODIFIED},
     response_headers=[

@@ -1,0 +1,147 @@
+"""Examples in the OpenAPI document: the contract's example requests, and what this service answers to them.
+
+The answers were produced by the service itself (the contract's POST body, then each operation on its
+mentor, at 2026-01-03T09:00:00Z) and shortened to the items the contract shows; tests/web/test_examples.py
+replays the requests and checks every example still matches a real answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# The contract's example requests, as it gives them.
+RECORD_SUMMARY: Any = {
+    "mentor_id": "mentor_001",
+    "period": {"year": 2025, "start_date": "2025-01-01", "end_date": "2025-12-31"},
+    "summary": {"total_hours": 312.5, "unique_contacts_helped": 47, "activity_count": 198},
+}
+UPDATE: Any = {"status": "achieved", "achieved_value": 315, "achieved_at": "2026-01-03T09:00:00Z"}
+
+RECORDED: Any = {
+    "data": [
+        {
+            "id": "mentor_001~100h",
+            "mentor_id": "mentor_001",
+            "name": "100 Hours Milestone",
+            "type": "hours_logged",
+            "status": "achieved",
+            "threshold": 100,
+            "achieved_value": 312.5,
+            "achieved_at": "2025-12-31T23:59:59Z",
+            "accessibility_label": "You reached 100 hours of mentoring on December 31, 2025",
+            "badge_image_url": "/assets/badges/100h.png",
+        },
+        {
+            "id": "mentor_001~50contacts",
+            "mentor_id": "mentor_001",
+            "name": "50 Unique Contacts",
+            "type": "contacts_helped",
+            "status": "in_progress",
+            "threshold": 50,
+            "achieved_value": 47,
+            "current_value": 47,
+            "progress_percentage": 94,
+            "remaining": 3,
+            "accessibility_label": "You have helped 47 out of 50 unique contacts, 3 remaining",
+            "badge_image_url": "/assets/badges/50contacts.png",
+        },
+    ],
+    "pagination": {"page": 1, "limit": 20, "total": 11},
+}
+
+LIST: Any = {
+    "data": [
+        {
+            "id": "mentor_001~100h",
+            "mentor_id": "mentor_001",
+            "name": "100 Hours Milestone",
+            "type": "hours_logged",
+            "status": "achieved",
+            "threshold": 100,
+            "achieved_value": 312.5,
+            "achieved_at": "2025-12-31T23:59:59Z",
+            "accessibility_label": "You reached 100 hours of mentoring on December 31, 2025",
+            "badge_image_url": "/assets/badges/100h.png",
+        }
+    ],
+    "pagination": {"page": 1, "limit": 20, "total": 11},
+}
+
+ONE: Any = {
+    "id": "mentor_001~100h",
+    "mentor_id": "mentor_001",
+    "name": "100 Hours Milestone",
+    "type": "hours_logged",
+    "status": "achieved",
+    "threshold": 100,
+    "achieved_value": 312.5,
+    "achieved_at": "2025-12-31T23:59:59Z",
+    "accessibility_label": "You reached 100 hours of mentoring on December 31, 2025",
+    "badge_image_url": "/assets/badges/100h.png",
+}
+
+NEW: Any = {
+    "data": [
+        {
+            "id": "mentor_001~300h",
+            "mentor_id": "mentor_001",
+            "name": "300 Hours Milestone",
+            "type": "hours_logged",
+            "status": "achieved",
+            "threshold": 300,
+            "achieved_value": 312.5,
+            "achieved_at": "2025-12-31T23:59:59Z",
+            "accessibility_label": "You reached 300 hours of mentoring on December 31, 2025",
+            "badge_image_url": "/assets/badges/300h.png",
+        }
+    ],
+    "pagination": {"page": 1, "limit": 20, "total": 8},
+}
+
+IN_PROGRESS: Any = {
+    "data": [
+        {
+            "id": "mentor_001~50contacts",
+            "mentor_id": "mentor_001",
+            "name": "50 Unique Contacts",
+            "type": "contacts_helped",
+            "status": "in_progress",
+            "threshold": 50,
+            "achieved_value": 47,
+            "current_value": 47,
+            "progress_percentage": 94,
+            "remaining": 3,
+            "accessibility_label": "You have helped 47 out of 50 unique contacts, 3 remaining",
+            "badge_image_url": "/assets/badges/50contacts.png",
+        }
+    ],
+    "pagination": {"page": 1, "limit": 20, "total": 3},
+}
+
+PERIODS: Any = {
+    "data": [
+        {
+            "year": 2025,
+            "start_date": "2025-01-01",
+            "end_date": "2025-12-31",
+            "summary": {"total_hours": 312.5, "unique_contacts_helped": 47, "activity_count": 198},
+        }
+    ]
+}
+
+UPDATED: Any = {
+    "id": "mentor_001~300h",
+    "mentor_id": "mentor_001",
+    "name": "300 Hours Milestone",
+    "type": "hours_logged",
+    "status": "achieved",
+    "threshold": 300,
+    "achieved_value": 315,
+    "achieved_at": "2026-01-03T09:00:00Z",
+    "accessibility_label": "You reached 300 hours of mentoring on January 3, 2026",
+    "badge_image_url": "/assets/badges/300h.png",
+}
+
+DELETED: Any = {"deleted": True, "id": "mentor_001~100h"}
+
+PERIOD_DELETED: Any = {"deleted": True, "mentor_id": "mentor_001", "start_date": "2025-01-01", "end_date": "2025-12-31"}

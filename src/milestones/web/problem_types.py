@@ -1,0 +1,137 @@
+"""Every problem type the service answers with: what it means and how to fix the request, as RFC 9457 asks
+of a type URI. `GET /problems/{slug}` serves each one as a page; the OpenAPI document names them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from milestones.errors import (
+    DatabaseUnavailable,
+    IdempotencyKeyInUse,
+    IdempotencyKeyReused,
+    InvalidUpdate,
+    KeyRequired,
+    MilestoneNotFound,
+    MilestonesError,
+    OriginRefused,
+    PeriodNotFound,
+    PeriodOverlap,
+    PreconditionFailed,
+    ScopeRequired,
+)
+
+PREFIX = "/problems/"
+# Errors answered with a status and no type of their own (RFC 9457: the status says it all).
+BLANK = "about:blank"
+
+
+@dataclass(frozen=True, slots=True)
+class ProblemType:
+    slug: str
+    status: int
+    title: str
+    means: str
+    fix: str
+
+    @property
+    def uri(self) -> str:
+        return PREFIX + self.slug
+
+
+def _of(error: type[MilestonesError], means: str, fix: str) -> ProblemType:
+    return ProblemType(error.slug, error.status, error.title, means, fix)
+
+
+PROBLEM_TYPES: dict[str, ProblemType] = {
+    problem.slug: problem
+    for problem in (
+        ProblemType(
+            "malformed-request",
+            400,
+            "Malformed request",
+            "The request could not be read: its body is not JSON, or a header is not valid.",
+            "Send the body as JSON (UTF-8) and check the headers; `errors` names what could not be read.",
+        ),
+        _of(
+            InvalidUpdate,
+            "The request was read, but a field or parameter is not valid, or the fields together ask for something "
+            "the rules do not allow (in_progress at or above the threshold, a date in the future, a year that is "
+            "not the year of start_date).",
+            "Correct every field `errors` names; each message says, in plain words, what the value must be.",
+        ),
+        _of(
+            KeyRequired,
+            "The service has access keys, and this request needs one, but it sent none, or one that is unknown "
+            "or was revoked.",
+            "Send `Authorization: Bearer <key>` with a live key; an operator makes one with `milestones keys create`.",
+        ),
+        _of(
+            ScopeRequired,
+            "The access key is valid, but its scope does not allow this (scopes nest: admin includes write, "
+            "write includes read).",
+            "Use a key with the scope `detail` names, or ask an operator for one.",
+        ),
+        _of(
+            OriginRefused,
+            "A browser asked (a CORS preflight) whether a page from this origin may call the API, and it may not.",
+            "Call from an allowed origin, or have the operator add yours to MILESTONES_CORS_ORIGINS.",
+        ),
+        _of(
+            MilestoneNotFound,
+            "No stored milestone has this id. Ids are `<mentor_id>~<key>`; a mentor has a milestone of a "
+            "definition only once a summary brought them to it or under way.",
+            "List the mentor's milestones (GET /api/v1/milestones?mentor_id=...) for their ids.",
+        ),
+        _of(
+            PeriodNotFound,
+            "The mentor has no stored period with exactly these start and end dates.",
+            "List the mentor's periods (GET /api/v1/mentors/{mentor_id}/periods) and use their dates.",
+        ),
+        _of(
+            PeriodOverlap,
+            "The summary's period overlaps a period stored for the mentor with other dates; counting both would "
+            "count some days twice.",
+            "Send the stored period's exact dates to replace its summary, or remove the stored period first "
+            "(DELETE /api/v1/mentors/{mentor_id}/periods/{start_date}/{end_date}).",
+        ),
+        _of(
+            PreconditionFailed,
+            "If-Match named a version of the milestone that is no longer the stored one: someone changed it "
+            "since you read it.",
+            "GET the milestone again, check your change still makes sense, and retry with its new ETag.",
+        ),
+        _of(
+            IdempotencyKeyReused,
+            "This Idempotency-Key was already used for a request with another body.",
+            "Use a new Idempotency-Key for each new request; reuse one only to retry the very same request.",
+        ),
+        _of(
+            IdempotencyKeyInUse,
+            "The first request with this Idempotency-Key is still being processed.",
+            "Wait a moment and retry; you will get the first request's answer.",
+        ),
+        _of(
+            DatabaseUnavailable,
+            "The database did not answer in time, or refused the write; nothing was changed.",
+            "Retry after the Retry-After delay. Operators: check the database and `/readyz`.",
+        ),
+        ProblemType(
+            "not-ready",
+            503,
+            "Not ready",
+            "The service is running but cannot serve yet: its database does not answer, or its schema is not "
+            "at the version the code expects.",
+            "Retry after the Retry-After delay. Operators: run `milestones migrate`, and check the database.",
+        ),
+    )
+}
+
+# The problem type an answer of a status has when the operation names none in particular.
+DEFAULT_TYPES = {
+    400: "malformed-request",
+    401: "key-required",
+    403: "scope-required",
+    412: "precondition-failed",
+    422: "invalid-request",
+    503: "database-unavailable",
+}

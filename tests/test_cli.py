@@ -53,9 +53,11 @@ def test_invalid_configuration_is_a_clear_error(tmp_path: Path) -> None:
         text=True,
         check=False,
     )
-    assert result.returncode != 0
-    assert "invalid configuration" in result.stderr
-    assert "database_url" in result.stderr
+    assert result.returncode == 2
+    assert result.stderr == (
+        "milestones: invalid configuration: MILESTONES_DATABASE_URL: must start with sqlite:/// (a file path)"
+        " or postgresql://\n"
+    )
 
 
 @pytest.mark.parametrize("command", ["serve", "detect"])

@@ -57,12 +57,12 @@ def milestones(capsys: pytest.CaptureFixture[str]) -> Command:
     return command
 
 
-def in_a_process(*args: str, cwd: Path, stdin: bytes | None = None, **env: str) -> Ran:
+def in_a_process(*args: str, cwd: Path, env: dict[str, str] | None = None, stdin: bytes | None = None) -> Ran:
     """`milestones ARGS` as a user runs it, in its own process, configured only by `env`."""
     done = subprocess.run(
         milestones_command(*args),
         cwd=cwd,
-        env=clean_environment(**env),
+        env=clean_environment(**(env or {})),
         input=stdin,
         stdin=None if stdin is not None else subprocess.DEVNULL,
         capture_output=True,

@@ -297,7 +297,7 @@ def test_what_cannot_run_is_one_line_and_exit_2(
         (tmp_path / "latin1.jsonl").write_bytes('{"mentor_id": "Jos\u00e9"}\n'.encode("latin-1"))
     elif setup == "bad header":
         (tmp_path / "in.csv").write_text(HEADER.replace("total_hours", "hours") + "\na,2025\n")
-    ran = in_a_process(*args, cwd=tmp_path, **sqlite_env(tmp_path))
+    ran = in_a_process(*args, cwd=tmp_path, env=sqlite_env(tmp_path))
     assert ran.status == 2
     assert len(ran.err_lines) == 1, ran.err
     assert "Traceback" not in ran.err
@@ -314,13 +314,15 @@ def test_a_database_that_cannot_be_reached_is_one_line(tmp_path: Path) -> None:
         "MILESTONES_POSTGRES_CONNECT_TIMEOUT_SECONDS": "2",
     }
     for migrate in ("true", "false"):
-        ran = in_a_process("detect", str(path), cwd=tmp_path, MILESTONES_MIGRATE_ON_START=migrate, **unreachable)
+        ran = in_a_process(
+            "detect", str(path), cwd=tmp_path, env={**unreachable, "MILESTONES_MIGRATE_ON_START": migrate}
+        )
         assert ran.status == 2
         assert len(ran.err_lines) == 1, ran.err
         assert "Traceback" not in ran.err
         assert "127.0.0.1:9" in ran.err or "PostgreSQL cannot be reached" in ran.err
     not_a_folder = in_a_process(
-        "detect", str(path), cwd=tmp_path, MILESTONES_DATABASE_URL="sqlite:////dev/null/m.sqlite3"
+        "detect", str(path), cwd=tmp_path, env={"MILESTONES_DATABASE_URL": "sqlite:////dev/null/m.sqlite3"}
     )
     assert not_a_folder.status == 2
     assert len(not_a_folder.err_lines) == 1, not_a_folder.err
@@ -330,10 +332,14 @@ def test_a_database_that_cannot_be_reached_is_one_line(tmp_path: Path) -> None:
 def test_bad_settings_and_catalogs_are_one_line(tmp_path: Path) -> None:
     catalog = tmp_path / "catalog.toml"
     catalog.write_text("[[milestone]]\nkey = 'x'\n")
-    ran = in_a_process("detect", "-", cwd=tmp_path, MILESTONES_CATALOG_PATH=str(catalog), **sqlite_env(tmp_path))
+    ran = in_a_process(
+        "detect", "-", cwd=tmp_path, env={**sqlite_env(tmp_path), "MILESTONES_CATALOG_PATH": str(catalog)}
+    )
     assert ran.status == 2
     assert ran.err_lines == [f"milestones: invalid catalog: {catalog}, milestone #1: name must be a non-empty string"]
-    ran = in_a_process("detect", "-", cwd=tmp_path, MILESTONES_POSTGRES_POOL_SIZE="lots", **sqlite_env(tmp_path))
+    ran = in_a_process(
+        "detect", "-", cwd=tmp_path, env={**sqlite_env(tmp_path), "MILESTONES_POSTGRES_POOL_SIZE": "lots"}
+    )
     assert ran.status == 2
     assert ran.err_lines == [
         "milestones: invalid configuration: MILESTONES_POSTGRES_POOL_SIZE: "
@@ -343,17 +349,19 @@ def test_bad_settings_and_catalogs_are_one_line(tmp_path: Path) -> None:
 
 def test_standard_input_is_read_with_a_dash(tmp_path: Path) -> None:
     good = jsonl(summary_body("in1"), summary_body("in2"))
-    ran = in_a_process("detect", "-", cwd=tmp_path, stdin=good.encode(), **sqlite_env(tmp_path))
+    ran = in_a_process("detect", "-", cwd=tmp_path, stdin=good.encode(), env=sqlite_env(tmp_path))
     assert ran.status == 0, ran.err
     assert ran.err == ""  # not a terminal: quiet until the summary
     assert ran.out.startswith("2 lines read: 2 summaries stored, 0 lines rejected; 2 mentors changed")
     csv_input = f"{HEADER}\nin3,2025,2025-01-01,2025-12-31,5,1,1\nin4,2025,2025-01-01,2025-12-31,x,1,1\n"
-    ran = in_a_process("detect", "--format", "csv", "-", cwd=tmp_path, stdin=csv_input.encode(), **sqlite_env(tmp_path))
+    ran = in_a_process(
+        "detect", "--format", "csv", "-", cwd=tmp_path, stdin=csv_input.encode(), env=sqlite_env(tmp_path)
+    )
     assert ran.status == 1
     assert ran.err_lines == [
         "line 3: summary.total_hours: must be a number from 0 to 1,000,000 with at most 2 decimal places"
     ]
-    binary = in_a_process("detect", "-", cwd=tmp_path, stdin=png_bytes(), **sqlite_env(tmp_path))
+    binary = in_a_process("detect", "-", cwd=tmp_path, stdin=png_bytes(), env=sqlite_env(tmp_path))
     assert binary.status == 2
     assert binary.err_lines == [
         "milestones: standard input: is not a text file (it holds NUL bytes); expected JSON Lines or CSV"
@@ -363,12 +371,12 @@ def test_standard_input_is_read_with_a_dash(tmp_path: Path) -> None:
 def test_a_terminal_gets_a_progress_bar_and_a_pipe_does_not(tmp_path: Path) -> None:
     path = tmp_path / "in.jsonl"
     path.write_text(jsonl(*(summary_body(f"p{i}") for i in range(30))))
-    quiet = in_a_process("detect", "--batch-size", "10", str(path), cwd=tmp_path, **sqlite_env(tmp_path))
+    quiet = in_a_process("detect", "--batch-size", "10", str(path), cwd=tmp_path, env=sqlite_env(tmp_path))
     assert quiet.status == 0
     assert quiet.err == ""
     # TTY_COMPATIBLE=1 is rich's own switch for "this output is a terminal".
     shown = in_a_process(
-        "detect", "--batch-size", "10", str(path), cwd=tmp_path, TTY_COMPATIBLE="1", **sqlite_env(tmp_path)
+        "detect", "--batch-size", "10", str(path), cwd=tmp_path, env={**sqlite_env(tmp_path), "TTY_COMPATIBLE": "1"}
     )
     assert shown.status == 0
     frames = shown.err.replace("\r", "\n")

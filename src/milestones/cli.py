@@ -87,7 +87,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         return REJECTED
     except Exception as exc:  # the last resort: still one line, never a traceback
         print(f"milestones: unexpected error: {type(exc).__name__}: {one_line(str(exc))}", file=sys.stderr)
-        return REJECTED
+        return CANNOT_RUN
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -231,7 +231,7 @@ def add_detect(commands: Any) -> None:
         help="the file's format (default: csv for a .csv file, else jsonl)",
     )
     detect.add_argument(
-        "--batch-size", type=_at_least_one, default=5000, help="summaries per transaction (default 5000)"
+        "--batch-size", type=_at_least_one, default=5000, metavar="N", help="summaries per transaction (default 5000)"
     )
     detect.add_argument(
         "--rejects", type=Path, metavar="FILE", help="also write the rejected lines to FILE, in the input's format"
@@ -295,6 +295,8 @@ def _open_input(name: str, stack: ExitStack) -> tuple[IO[bytes], int | None]:
     stops at once on a missing file, a directory or a file that is not text."""
     if name == "-":
         stream: IO[bytes] = sys.stdin.buffer
+        if sys.stdin.isatty():  # nothing piped in: say what it waits for rather than seem to hang
+            print("milestones: reading summaries from the terminal; end with Ctrl-D", file=sys.stderr)
     else:
         path = Path(name)
         if path.is_dir():
@@ -445,8 +447,10 @@ def add_export(commands: Any) -> None:
         "Write the stored milestones (id order; one mentor's in catalog order) with their values in the API's\n"
         "units, or with --periods the stored summaries as the POST bodies that store them, which\n"
         "`milestones detect` takes back. Streams page by page, in constant memory however much is stored.\n"
-        f"CSV columns: milestones {','.join(MILESTONE_COLUMNS)};\n"
-        f"summaries {','.join(SUMMARY_COLUMNS)}.",
+        "\n"
+        "CSV columns of milestones, and of summaries (--periods):\n"
+        f"  {','.join(MILESTONE_COLUMNS)}\n"
+        f"  {','.join(SUMMARY_COLUMNS)}",
         "milestones export --mentor demo_ada",
         "milestones export --format csv --output milestones.csv",
         "milestones export --periods --output backup.jsonl   # later: milestones detect backup.jsonl",

@@ -386,3 +386,13 @@ def test_a_terminal_gets_a_progress_bar_and_a_pipe_does_not(tmp_path: Path) -> N
     assert "100%" in frames
     assert "0:00:00" in frames  # time left
     assert shown.out.startswith("30 lines read: 30 summaries stored")
+
+
+def test_a_file_of_only_bad_lines_stores_nothing(database: Settings, milestones: Command, tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text(jsonl(*(summary_body(f"m{i}", hours=-1) for i in range(5))))
+    ran = milestones("detect", "--batch-size", "2", "--json", str(path))
+    assert ran.status == 1
+    assert [line.split(":")[0] for line in ran.err_lines] == [f"line {n}" for n in range(1, 6)]
+    assert json.loads(ran.out)["summaries"] == 0
+    assert milestones("export").out == ""

@@ -9,8 +9,8 @@ python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --no-deps -e .
 
 echo "== ruff"
-.venv/bin/ruff check src tests bench
-.venv/bin/ruff format --check src tests bench
+.venv/bin/ruff check src tests bench scripts
+.venv/bin/ruff format --check src tests bench scripts
 echo "== import-linter (layers)"
 .venv/bin/lint-imports
 echo "== mypy (strict)"

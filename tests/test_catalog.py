@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from milestones.catalog import CatalogError, load_catalog, parse_catalog
-from milestones.domain import Definition, MetricType
+from milestones.catalog import CatalogError, catalog_version, load_catalog, parse_catalog
+from milestones.domain import Definition, MetricType, Tier
 
 
 def entry(**changes: Any) -> dict[str, Any]:
@@ -122,6 +122,11 @@ def test_parse_catalog_accepts_boundary_values() -> None:
         pytest.param([], "no milestones", id="empty-catalog"),
         pytest.param([entry(type="contacts_helped", threshold=12.5)], "whole number", id="fractional-contacts"),
         pytest.param([entry(type="activity_count", threshold=10.01)], "whole number", id="fractional-activities"),
+        pytest.param([entry(tier="copper")], "tier", id="unknown-tier"),
+        pytest.param([entry(tier="Gold")], "tier", id="tier-wrong-case"),
+        pytest.param([entry(description="")], "description", id="empty-description"),
+        pytest.param([entry(description=7)], "description", id="description-not-a-string"),
+        pytest.param([entry(description="x" * 301)], "description", id="description-too-long"),
     ],
 )
 def test_parse_catalog_rejects(entries: list[dict[str, object]], message: str) -> None:
@@ -134,3 +139,45 @@ def test_parse_catalog_rejects_unbounded_thresholds(threshold: float) -> None:
     entry = {"key": "k", "name": "K", "type": "hours_logged", "threshold": threshold}
     with pytest.raises(CatalogError, match="threshold"):
         parse_catalog([entry])
+
+
+def test_every_packaged_definition_has_a_description_and_a_tier() -> None:
+    for d in load_catalog():
+        assert d.description and d.tier is not None, d.key
+
+
+def test_description_and_tier_are_optional() -> None:
+    plain, full = parse_catalog([entry(key="a"), entry(key="b", tier="gold", description="  Well done.  ")])
+    assert (plain.description, plain.tier) == (None, None)
+    assert (full.description, full.tier) == ("Well done.", Tier.GOLD)
+
+
+def test_the_catalog_version_is_a_hash_of_its_content_not_its_layout(tmp_path: Path) -> None:
+    packaged = resources.files("milestones").joinpath("catalog.toml").read_text(encoding="utf-8")
+    relaid = tmp_path / "relaid.toml"
+    relaid.write_text("# comments and spacing only\n\n" + packaged.replace(" = ", "="), encoding="utf-8")
+    version = catalog_version(load_catalog())
+    assert catalog_version(load_catalog(relaid)) == version
+    assert len(version) == 16 and int(version, 16) >= 0
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"name": "Renamed"},
+        {"threshold": 101},
+        {"tier": "silver"},
+        {"description": "Another sentence."},
+        {"type": "activity_count"},
+        {"key": "other"},
+    ],
+)
+def test_the_catalog_version_changes_with_any_field(change: dict[str, object]) -> None:
+    base = [entry(tier="gold", description="A sentence."), entry(key="b", threshold=200)]
+    changed = [{**base[0], **change}, base[1]]
+    assert catalog_version(parse_catalog(changed)) != catalog_version(parse_catalog(base))
+
+
+def test_the_catalog_version_follows_the_order() -> None:
+    first, second = entry(key="a"), entry(key="b", threshold=200)
+    assert catalog_version(parse_catalog([first, second])) != catalog_version(parse_catalog([second, first]))

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from milestones.domain import MetricType, Milestone, Status, milestone_id
-from milestones.labels import accessibility_label, format_date, format_number
+from milestones.domain import Definition, MetricType, Milestone, Status, milestone_id
+from milestones.labels import accessibility_label, description_of, format_date, format_number
 
 HOURS = MetricType.HOURS_LOGGED
 CONTACTS = MetricType.CONTACTS_HELPED
@@ -182,3 +182,25 @@ def test_format_date_uses_the_utc_date() -> None:
 
     late_in_utc = datetime(2025, 7, 15, 1, 0, tzinfo=timezone(timedelta(hours=5)))
     assert format_date(late_in_utc) == "July 14, 2025"
+
+
+@pytest.mark.parametrize(
+    ("metric", "threshold", "sentence"),
+    [
+        (HOURS, "100", "Log 100 hours of mentoring."),
+        (HOURS, "12.5", "Log 12.5 hours of mentoring."),
+        (HOURS, "1", "Log 1 hour of mentoring."),
+        (CONTACTS, "1000", "Help 1,000 unique contacts."),
+        (CONTACTS, "1", "Help 1 unique contact."),
+        (ACTIVITIES, "250", "Complete 250 mentoring activities."),
+    ],
+)
+def test_a_definition_without_a_description_gets_one_worded_from_it(
+    metric: MetricType, threshold: str, sentence: str
+) -> None:
+    assert description_of(Definition("k", "K", metric, Decimal(threshold), 0)) == sentence
+
+
+def test_a_catalog_description_is_kept_as_written() -> None:
+    given = Definition("k", "K", HOURS, Decimal(100), 0, description="A hundred hours.")
+    assert description_of(given) == "A hundred hours."

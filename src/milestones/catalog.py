@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import tomllib
+from collections.abc import Sequence
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 
-from milestones.domain import Definition, MetricType, is_definition_key
+from milestones.domain import Definition, MetricType, Tier, is_definition_key
 
 # Keeps thresholds (stored as hundredths) well inside a 64-bit integer; rejects inf and nan too.
 MAX_THRESHOLD = 1_000_000_000_000
+MAX_DESCRIPTION = 300
+_TIERS = [t.value for t in Tier]
 
 
 class CatalogError(ValueError):
@@ -54,8 +59,37 @@ def parse_catalog(entries: list[dict[str, object]], source: str = "catalog") -> 
         if metric != MetricType.HOURS_LOGGED.value and value != value.to_integral_value():
             # Contacts and activities are counted in whole numbers: a fractional threshold means a mistake.
             raise CatalogError(f"{where}: a {metric} threshold must be a whole number, got {threshold}")
+        description, tier = entry.get("description"), entry.get("tier")
+        if description is not None and (
+            not isinstance(description, str) or not description.strip() or len(description) > MAX_DESCRIPTION
+        ):
+            raise CatalogError(
+                f"{where}: description must be a non-empty string of at most {MAX_DESCRIPTION} characters"
+            )
+        if tier is not None and tier not in _TIERS:
+            raise CatalogError(f"{where}: tier must be one of {_TIERS}, got {tier!r}")
         seen.add(key)
-        definitions.append(Definition(key, name.strip(), MetricType(metric), value, position))
+        definitions.append(
+            Definition(
+                key,
+                name.strip(),
+                MetricType(metric),
+                value,
+                position,
+                description=None if description is None else description.strip(),
+                tier=None if tier is None else Tier(tier),
+            )
+        )
     if not definitions:
         raise CatalogError(f"{source}: defines no milestones")
     return tuple(definitions)
+
+
+def catalog_version(definitions: Sequence[Definition]) -> str:
+    """A content hash of the catalog: the same definitions in the same order give the same version, whatever
+    the file's comments or layout."""
+    content = [
+        [d.key, d.name, d.description, d.type.value, format(d.threshold.normalize(), "f"), d.tier and d.tier.value]
+        for d in definitions
+    ]
+    return hashlib.sha256(json.dumps(content, separators=(",", ":")).encode()).hexdigest()[:16]

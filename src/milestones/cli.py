@@ -1,4 +1,4 @@
-"""The `milestones` command: serve the API, migrate, detect in bulk, export, check a catalog, load a demo."""
+"""The `milestones` command: serve the API, migrate, detect in bulk, export, check a catalog, load a demo, keys."""
 
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ from milestones.formats import (
     period_cells,
     refuse_unless_text,
 )
-from milestones.service import utc_now
+from milestones.keys import Scope
+from milestones.service import MilestoneService, utc_now
 from milestones.settings import Settings
 from milestones.storage import MilestoneRepository, migrate, open_repository
 
@@ -109,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_export(commands)
     add_catalog(commands)
     add_demo(commands)
+    add_key_commands(commands)
     return parser
 
 
@@ -151,6 +153,12 @@ def run_serve(args: argparse.Namespace) -> int:
     settings = _settings()
     _catalog(settings)  # checked once here, so a bad catalog stops with one line instead of a worker's traceback
     _migrated(settings)
+    if not settings.api_keys and not asyncio.run(stored_keys_exist(settings)):
+        print(
+            "milestones: WARNING: no access keys are configured, so anyone who can reach this port can write; "
+            "set MILESTONES_API_KEYS or run `milestones keys create` before exposing it",
+            file=sys.stderr,
+        )
     run_server(
         settings,
         host=args.host or settings.host,
@@ -602,6 +610,80 @@ def run_demo(args: argparse.Namespace) -> int:
     return OK
 
 
+# --- keys ----------------------------------------------------------------------------------------------------
+
+
+def add_key_commands(commands: Any) -> None:
+    keys = _command(
+        commands,
+        "keys",
+        "create, list and revoke the access keys stored in the database",
+        "Access keys stored in the database, as SHA-256 digests. Keys given in MILESTONES_API_KEYS are "
+        "listed too, but are changed there.",
+        "milestones keys create --name importer --scope write",
+        "milestones keys list",
+        "milestones keys revoke db:1a2b3c4d",
+    )
+    actions = keys.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="make a key; it is printed once, on standard output")
+    create.add_argument("--name", required=True, help="who or what uses the key (shown by `keys list`)")
+    create.add_argument("--scope", required=True, choices=[s.label for s in Scope], help="what the key may do")
+    actions.add_parser("list", help="every key: id, scope, name, when created and revoked")
+    revoke = actions.add_parser("revoke", help="stop a stored key working (within a second, in every worker)")
+    revoke.add_argument("id", help="the key's id, as `keys list` shows it (db:...)")
+    keys.set_defaults(run=run_keys)
+
+
+def run_keys(args: argparse.Namespace) -> int:
+    settings = _settings()
+    catalog = _catalog(settings)
+    _migrated(settings)
+
+    async def run() -> int:
+        service = await MilestoneService.open(settings, catalog)
+        try:
+            if args.action == "create":
+                name = args.name.strip()
+                if not name or len(name) > 200:
+                    print("milestones: --name must be 1 to 200 characters", file=sys.stderr)
+                    return 2
+                key, secret = await service.create_access_key(name, Scope.named(args.scope))
+                print(
+                    f"Created {key.id} ({key.scope.label}) for {name!r}. "
+                    "This is the only time the key is shown; keep it now:",
+                    file=sys.stderr,
+                )
+                print(secret)
+            elif args.action == "list":
+                for key in [*settings.api_keys, *await service.access_keys()]:
+                    created = key.created_at.isoformat(timespec="seconds") if key.created_at else "-"
+                    state = f"revoked {key.revoked_at.isoformat(timespec='seconds')}" if key.revoked_at else "live"
+                    print(f"{key.id}\t{key.scope.label}\t{created}\t{state}\t{key.name}")
+            else:
+                if any(key.id == args.id for key in settings.api_keys):
+                    print(f"milestones: {args.id} comes from MILESTONES_API_KEYS; remove it there", file=sys.stderr)
+                    return 1
+                revoked = await service.revoke_access_key(args.id)
+                if revoked is None:
+                    unknown = f"milestones: no stored key has the id {args.id!r} (see `milestones keys list`)"
+                    print(unknown, file=sys.stderr)
+                    return 1
+                print(f"Revoked {revoked.id} ({revoked.name!r}); it stops working within a second.")
+            return 0
+        finally:
+            await service.close()
+
+    return asyncio.run(run())
+
+
+async def stored_keys_exist(settings: Settings) -> bool:
+    repository = await open_repository(settings)
+    try:
+        return bool(await repository.access_keys())
+    finally:
+        await repository.close()
+
+
 # --- shared --------------------------------------------------------------------------------------------------
 
 
@@ -609,12 +691,17 @@ def _settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"MILESTONES_{'_'.join(str(part) for part in error['loc']).upper()}: "
-            f"{str(error['msg']).removeprefix('Value error, ')}"
-            for error in exc.errors()
-        )
-        raise CommandError(f"invalid configuration: {problems}") from None
+        raise CommandError(f"invalid configuration: {configuration_errors(exc)}") from None
+
+
+def configuration_errors(exc: ValidationError) -> str:
+    """Each bad setting as its environment variable and the reason, on one line; never the value given, which
+    may be a key or a password."""
+    return "; ".join(
+        f"MILESTONES_{'_'.join(str(part) for part in error['loc'][:1]).upper()}: "
+        f"{error['msg'].removeprefix('Value error, ')}"
+        for error in exc.errors()
+    )
 
 
 def _catalog(settings: Settings) -> tuple[Definition, ...]:

@@ -14,7 +14,16 @@ from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-from milestones.domain import MAX_PERIOD_DAYS, MENTOR_ID_PATTERN, MetricType, Period, Status, Summary, is_mentor_id
+from milestones.domain import (
+    MAX_PERIOD_DAYS,
+    MENTOR_ID_PATTERN,
+    MetricType,
+    Period,
+    Status,
+    Summary,
+    Tier,
+    is_mentor_id,
+)
 
 MAX_HOURS = 1_000_000
 MAX_COUNT = 10_000_000
@@ -264,6 +273,29 @@ class PeriodDeleted(Struct):
     mentor_id: str
     start_date: date
     end_date: date
+
+
+class DefinitionOut(Struct, kw_only=True, omit_defaults=True):
+    """One rung of the catalog: what it takes, and where its badge is."""
+
+    key: str
+    name: str
+    description: str
+    type: MetricType
+    threshold: float
+    # Left out when the catalog names no tier for it.
+    tier: Tier | UnsetType = UNSET
+    badge_image_url: str
+    badge_locked_image_url: str
+
+
+class DefinitionCatalog(Struct):
+    """Every milestone that can be reached, in catalog order."""
+
+    catalog_version: Annotated[
+        str, Meta(description="A content hash of the catalog: it changes when any definition does")
+    ]
+    data: list[DefinitionOut]
 
 
 class HealthOut(Struct):

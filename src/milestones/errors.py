@@ -79,3 +79,31 @@ class DatabaseUnavailable(MilestonesError):
     status = 503
     slug = "database-unavailable"
     title = "Database unavailable"
+
+
+class KeyRequired(MilestonesError):
+    """No key, or one that is unknown or revoked: answered 401 with `WWW-Authenticate: Bearer`."""
+
+    status = 401
+    slug = "key-required"
+    title = "A valid access key is required"
+
+    def __init__(self, detail: str, *, presented: bool) -> None:
+        super().__init__(detail)
+        self.presented = presented  # a key was sent, but it is unknown or revoked
+
+
+class ScopeRequired(MilestonesError):
+    """A valid key without the scope the operation needs: answered 403."""
+
+    status = 403
+    slug = "scope-required"
+    title = "The access key lacks the scope this needs"
+
+
+class OriginRefused(MilestonesError):
+    """A CORS preflight from an origin that is not in MILESTONES_CORS_ORIGINS."""
+
+    status = 403
+    slug = "origin-refused"
+    title = "Origin not allowed"

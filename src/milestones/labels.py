@@ -1,4 +1,5 @@
-"""Sentences a screen reader speaks for a milestone, generated from its current values."""
+"""Sentences a screen reader speaks for a milestone, generated from its current values, and the words of a
+definition that its catalog entry leaves out."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
 
-from milestones.domain import MetricType, Milestone, Progress, Status, progress
+from milestones.domain import Definition, MetricType, Milestone, Progress, Status, progress
 
 # (singular, plural) of the noun that follows the threshold in each type's sentences.
 _NOUNS: dict[MetricType, tuple[str, str]] = {
@@ -24,6 +25,21 @@ _WORKING: dict[MetricType, str] = {
     MetricType.CONTACTS_HELPED: "You have helped {current} out of {threshold} {noun}, {remaining} remaining",
     MetricType.ACTIVITY_COUNT: "You have completed {current} out of {threshold} {noun}, {remaining} remaining",
 }
+
+_GOAL: dict[MetricType, str] = {
+    MetricType.HOURS_LOGGED: "Log {threshold} {noun} of mentoring.",
+    MetricType.CONTACTS_HELPED: "Help {threshold} {noun}.",
+    MetricType.ACTIVITY_COUNT: "Complete {threshold} {noun}.",
+}
+
+
+def description_of(definition: Definition) -> str:
+    """The catalog's description of a definition, or one worded from its type and threshold."""
+    if definition.description is not None:
+        return definition.description
+    return _GOAL[definition.type].format(
+        threshold=format_number(definition.threshold), noun=_noun(definition.type, definition.threshold)
+    )
 
 
 def accessibility_label(milestone: Milestone, state: Progress | None = None) -> str:

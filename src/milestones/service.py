@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 
+from milestones.catalog import catalog_version
 from milestones.domain import (
     Definition,
     Milestone,
@@ -21,6 +22,7 @@ from milestones.domain import (
 from milestones.domain.changes import ANONYMOUS, Cause
 from milestones.domain.rows import encode_time, period_to_row
 from milestones.errors import MilestoneNotFound, PeriodOverlap
+from milestones.keys import AccessKey, KeyRing, Scope, digest_of, key_id, new_secret
 from milestones.settings import Settings
 from milestones.storage import IdempotencyRecord, MilestoneRepository, Replaceable, head_revision, open_repository
 
@@ -78,6 +80,7 @@ class MilestoneService:
         self.repository = repository
         self.catalog = tuple(catalog)
         self.definitions = {d.key: d for d in self.catalog}
+        self.catalog_version = catalog_version(self.catalog)
         self.rules = rules.RuleCatalog(self.catalog)
         self.expected_revision = expected_revision
         self._clock = clock
@@ -93,7 +96,9 @@ class MilestoneService:
     def now(self) -> datetime:
         return self._clock()
 
-    async def record_summary(self, mentor_id: str, period: Period) -> tuple[list[Milestone], bool]:
+    async def record_summary(
+        self, mentor_id: str, period: Period, actor: str = ANONYMOUS
+    ) -> tuple[list[Milestone], bool]:
         """Store the period's summary, re-evaluate the mentor, and say whether anything changed."""
         lines = [(0, period_to_row(mentor_id, period))]
         decide = partial(
@@ -101,7 +106,7 @@ class MilestoneService:
             lines,
             catalog=self.rules,
             now=encode_time(self._clock()),
-            actor=ANONYMOUS,
+            actor=actor,
             cause=Cause.POST,
         )
         result = await self.repository.change([mentor_id], decide)
@@ -109,7 +114,7 @@ class MilestoneService:
             raise PeriodOverlap(result.change.refused[0][1])
         return result.milestones, result.change.writes_anything
 
-    async def remove_period(self, mentor_id: str, start_date: date, end_date: date) -> None:
+    async def remove_period(self, mentor_id: str, start_date: date, end_date: date, actor: str = ANONYMOUS) -> None:
         decide = partial(
             rules.remove_period,
             mentor_id,
@@ -117,7 +122,7 @@ class MilestoneService:
             end_date.isoformat(),
             catalog=self.rules,
             now=encode_time(self._clock()),
-            actor=ANONYMOUS,
+            actor=actor,
         )
         await self.repository.change([mentor_id], decide)
 
@@ -146,19 +151,23 @@ class MilestoneService:
         return Listing(items, total, next_after=items[-1].id if more else None)
 
     async def update(
-        self, milestone_id: str, update: MilestoneUpdate, if_match: frozenset[str] | None = None
+        self,
+        milestone_id: str,
+        update: MilestoneUpdate,
+        if_match: frozenset[str] | None = None,
+        actor: str = ANONYMOUS,
     ) -> Milestone:
         """Apply a person's update; with if_match, only to the version the person saw."""
         mentor_id = _mentor_of(milestone_id)
         decide = partial(
-            rules.update_milestone, milestone_id, update, now=self._clock(), actor=ANONYMOUS, if_match=if_match
+            rules.update_milestone, milestone_id, update, now=self._clock(), actor=actor, if_match=if_match
         )
         result = await self.repository.change([mentor_id], decide)
         (milestone,) = (m for m in result.milestones if m.id == milestone_id)
         return milestone
 
-    async def delete(self, milestone_id: str, if_match: frozenset[str] | None = None) -> None:
-        decide = partial(rules.delete_milestone, milestone_id, actor=ANONYMOUS, if_match=if_match)
+    async def delete(self, milestone_id: str, if_match: frozenset[str] | None = None, actor: str = ANONYMOUS) -> None:
+        decide = partial(rules.delete_milestone, milestone_id, actor=actor, if_match=if_match)
         await self.repository.change([_mentor_of(milestone_id)], decide)
 
     async def newly_achieved(
@@ -194,6 +203,25 @@ class MilestoneService:
         if revision != self.expected_revision:
             return f"The database schema is at {revision!r}, the code expects {self.expected_revision!r}."
         return None
+
+    async def key_ring(self, from_settings: Sequence[AccessKey]) -> KeyRing:
+        """The keys a request may present: those from the settings and the stored ones not revoked."""
+        stored = await self.repository.access_keys()
+        return KeyRing.of([*from_settings, *stored])
+
+    async def access_keys(self) -> list[AccessKey]:
+        return await self.repository.access_keys()
+
+    async def create_access_key(self, name: str, scope: Scope) -> tuple[AccessKey, str]:
+        """A new stored key and its secret, which is shown once and kept nowhere."""
+        secret = new_secret()
+        digest = digest_of(secret)
+        key = AccessKey(key_id("db", digest), name, scope, digest, created_at=self._clock())
+        await self.repository.add_access_key(key)
+        return key, secret
+
+    async def revoke_access_key(self, key_id: str) -> AccessKey | None:
+        return await self.repository.revoke_access_key(key_id, self._clock())
 
     async def claim_idempotency_key(
         self, key: str, fingerprint: str, now: datetime, replaceable: Replaceable, expired_before: datetime

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import re
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from milestones.keys import AccessKey, parse_key_list
+
+# Lists are comma-separated in the environment (not JSON), as people write them by hand.
+CommaList = Annotated[list[str], NoDecode]
 
 
 class Settings(BaseSettings):
@@ -43,6 +51,24 @@ class Settings(BaseSettings):
         description="Longest wait for a pooled PostgreSQL connection, and for any one statement of a request",
     )
     log_level: str = "info"
+    api_keys: Annotated[list[AccessKey], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated KEY or KEY:scope (read, write, admin; a bare key has every scope); "
+        "sha256:<hex> gives a key by its digest",
+        repr=False,
+    )
+    read_requires_key: bool = Field(
+        default=False,
+        description="Reads of mentor data need a key with the read scope (badges, docs, health stay open)",
+    )
+    trusted_proxies: Annotated[list[IPv4Network | IPv6Network], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated addresses or networks whose X-Forwarded-For / Forwarded headers are believed",
+    )
+    cors_origins: CommaList = Field(
+        default_factory=list,
+        description="Comma-separated origins (https://app.example.org) allowed to call from a browser",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -50,6 +76,32 @@ class Settings(BaseSettings):
         if url.startswith("sqlite:///") or url.startswith(("postgresql://", "postgres://")):
             return url
         raise ValueError("must start with sqlite:/// (a file path) or postgresql://")
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _key_list(cls, value: object) -> object:
+        return parse_key_list(value) if isinstance(value, str) else value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        try:
+            return [ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip()]
+        except ValueError as exc:
+            raise ValueError(f"must be IP addresses or networks: {exc}") from None
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        origins = [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
+        for origin in origins:
+            if not re.fullmatch(r"https?://[^/\s]+", origin):
+                raise ValueError(f"{origin!r} is not an origin such as https://app.example.org")
+        return origins
 
     @property
     def is_sqlite(self) -> bool:

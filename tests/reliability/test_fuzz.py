@@ -18,6 +18,11 @@ from schemathesis.engine import StopReason, events, from_schema
 from schemathesis.engine.recorder import ScenarioRecorder
 from schemathesis.python import asgi
 
+from milestones.keys import parse_key_list
+from milestones.settings import Settings
+from milestones.web.app import create_app
+from milestones.web.front_door import FrontDoor
+from tests.conftest import FakeClock
 from tests.factories import summary_body
 
 # Per operation and generation mode (positive and negative) in the fuzzing phase; the examples, coverage
@@ -49,12 +54,29 @@ MUST_SUCCEED = {
     "DELETE /api/v1/milestones/{milestone_id}": 200,
 }
 Client = AsyncTestClient[Litestar]
+# The service runs with access keys configured, as in production; the fuzzer sends this admin key.
+FUZZ_KEY = "fuzz-admin-key"
+KEYED = {"Authorization": f"Bearer {FUZZ_KEY}"}
+
+
+@pytest.fixture
+def app(settings: Settings, clock: FakeClock) -> FrontDoor:
+    """The app with an access key configured (this module's tests send it)."""
+    return create_app(settings.model_copy(update={"api_keys": parse_key_list(FUZZ_KEY)}), clock=clock)
+
+
+@pytest.fixture
+async def client(app: FrontDoor) -> Any:
+    async with AsyncTestClient(app=app) as test_client:
+        test_client.headers.update(KEYED)
+        yield test_client
 
 
 def fuzz_config() -> schemathesis.Config:
     return schemathesis.Config.from_dict(
         {
             **({"seed": int(SEED)} if SEED else {}),
+            "headers": KEYED,
             # The engine already runs Hypothesis without a deadline; on a busy 2-core machine slow generation
             # must not fail the run either (these checks judge the generator, never the service).
             "suppress-health-check": ["too_slow", "filter_too_much", "data_too_large", "large_base_example"],
@@ -181,7 +203,7 @@ def fuzz_schema(app: Any) -> Iterator[BaseSchema]:
     record = schema["/api/v1/milestones"]["POST"]
     milestone_ids = []
     for body in SEEDED_BODIES:
-        response = record.Case(body=body, media_type="application/json").call()
+        response = record.Case(body=body, media_type="application/json").call(headers=KEYED)
         assert response.status_code == 201, response.text
         milestone_ids += [item["id"] for item in response.json()["data"]]
     real_mentors = [{"mentor_id": body["mentor_id"]} for body in SEEDED_BODIES]

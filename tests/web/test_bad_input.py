@@ -185,3 +185,11 @@ async def test_unknown_route_and_method_are_problems(client: Client) -> None:
     assert wrong.status_code == 405
     assert "PUT" in wrong.headers["allow"]
     assert wrong.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize("stray", ["size=3", "state=grey", "year=0"])
+async def test_a_422_names_only_the_operations_own_parameters(client: Client, stray: str) -> None:
+    """Another operation's parameter, given here with a value it would refuse, is not reported as wrong."""
+    response = await client.get(f"{BASE}?mentor_id=alice&limit=0&{stray}")
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["errors"]] == ["limit"]

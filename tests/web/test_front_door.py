@@ -84,7 +84,13 @@ OPERATIONS: dict[tuple[str, str], list[Call]] = {
     ("GET", "/readyz"): [Call("GET", "/readyz", 200), Call("GET", "/readyz/extra", 404)],
     ("GET", "/assets/badges/{file_name}"): [
         Call("GET", "/assets/badges/100h.png", 200),
+        Call("GET", "/assets/badges/100h.svg?size=512&state=locked", 200),
         Call("GET", "/assets/badges/nothing.png", 404),
+        Call("GET", "/assets/badges/100h.png?size=100", 422),
+    ],
+    ("GET", "/api/v1/milestone-definitions"): [
+        Call("GET", "/api/v1/milestone-definitions", 200),
+        Call("DELETE", "/api/v1/milestone-definitions", 405),
     ],
 }
 
@@ -102,6 +108,8 @@ async def test_the_outer_layer_is_on_every_answer_success_and_error(client: Any,
         response = await client.request(call.method, call.path, content=content, headers=JSON)
         assert response.status_code == call.status, (call, response.text)
         assert response.headers[OUTER_HEADER] == "nosniff", call
+        assert response.headers["referrer-policy"] == "no-referrer", call
+        assert response.headers["content-security-policy"] == "default-src 'self'", call
         if call.status >= 400:
             assert response.headers["content-type"] == "application/problem+json"
 
@@ -223,6 +231,10 @@ READS = [
     f"{BASE}/alice/new?year=2025",
     "/api/v1/mentors/alice/periods",
     "/assets/badges/100h.png",
+    "/assets/badges/100h.svg",
+    "/assets/badges/100h.png?size=512&state=locked",
+    "/assets/badges/100h.png?size=7",
+    "/api/v1/milestone-definitions",
     "/healthz",
     "/readyz",
     "/schema/openapi.json",

@@ -68,7 +68,9 @@ async def test_a_key_still_in_flight_is_409(client: Client, settings: Settings, 
 
     repository = await open_repository(settings)
     try:
-        assert await repository.claim_idempotency_key("k-4", fingerprint, clock.now, never, clock.now) is None
+        # Stored under the sender's access key id ("anonymous" without keys) and the client's key.
+        claimed = "anonymous k-4"
+        assert await repository.claim_idempotency_key(claimed, fingerprint, clock.now, never, clock.now) is None
     finally:
         await repository.close()
     response = await client.post(BASE, content=raw, headers={**keyed("k-4"), "content-type": "application/json"})
@@ -85,10 +87,10 @@ async def test_keys_expire_after_a_day_and_are_removed(client: Client, settings:
     await client.post(BASE, json=summary_body(), headers=keyed("old-2"))
     clock.now += timedelta(hours=23, minutes=59)
     await client.post(BASE, json=summary_body(), headers=keyed("recent"))
-    assert await stored_keys(settings) == ["old-1", "old-2", "recent"]
+    assert await stored_keys(settings) == ["anonymous old-1", "anonymous old-2", "anonymous recent"]
     clock.now += timedelta(minutes=2)  # the first two are now more than 24 hours old
     await client.post(BASE, json=summary_body(), headers=keyed("new"))
-    assert await stored_keys(settings) == ["new", "recent"]
+    assert await stored_keys(settings) == ["anonymous new", "anonymous recent"]
 
 
 async def stored_keys(settings: Settings) -> list[str]:

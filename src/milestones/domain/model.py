@@ -30,6 +30,16 @@ class MetricType(StrEnum):
     ACTIVITY_COUNT = "activity_count"
 
 
+class Tier(StrEnum):
+    """How high a rung stands on its ladder; a badge takes its colours from it."""
+
+    BRONZE = "bronze"
+    SILVER = "silver"
+    GOLD = "gold"
+    PLATINUM = "platinum"
+    DIAMOND = "diamond"
+
+
 class Status(StrEnum):
     """Where a mentor stands on one milestone."""
 
@@ -46,6 +56,10 @@ class Definition:
     type: MetricType
     threshold: Decimal
     position: int
+    # Both optional in a catalog: without a description one is worded from the type and threshold, and
+    # without a tier the badge takes its type's colours.
+    description: str | None = None
+    tier: Tier | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from milestones.domain import Milestone, MilestoneQuery, Period, Status
 from milestones.domain.changes import Change
 from milestones.domain.rows import MilestoneRow, PeriodRow, StoredRows, milestone_from_row
 from milestones.domain.rules import milestones_after
+from milestones.keys import AccessKey, Scope
 
 __all__ = [
     "Applied",
@@ -142,6 +143,16 @@ class MilestoneRepository(Protocol):
         """Forget an unfinished claim, so that a retry runs the request again."""
         ...
 
+    async def access_keys(self) -> list[AccessKey]:
+        """Every key made by `milestones keys create`, revoked ones included, oldest first."""
+        ...
+
+    async def add_access_key(self, key: AccessKey) -> None: ...
+
+    async def revoke_access_key(self, key_id: str, now: datetime) -> AccessKey | None:
+        """Revoke a key (once: revoking again keeps the first time); None when no key has this id."""
+        ...
+
     async def schema_revision(self) -> str | None: ...
 
     async def close(self) -> None: ...
@@ -156,4 +167,15 @@ def idempotency_from_row(row: Sequence[Any], parse_time: Callable[[Any], datetim
         content_type=row[2],
         body=None if row[3] is None else bytes(row[3]),
         created_at=created_at,
+    )
+
+
+def access_key_from_row(row: Sequence[Any], parse_time: Callable[[Any], datetime | None]) -> AccessKey:
+    return AccessKey(
+        id=row[0],
+        name=row[1],
+        scope=Scope.named(row[2]),
+        digest=row[3],
+        created_at=parse_time(row[4]),
+        revoked_at=parse_time(row[5]),
     )

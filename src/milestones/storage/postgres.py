@@ -23,6 +23,7 @@ from milestones.domain.rows import (
     time_from_text,
 )
 from milestones.errors import DatabaseUnavailable
+from milestones.keys import AccessKey
 from milestones.storage import queries
 from milestones.storage.base import (
     Applied,
@@ -30,6 +31,7 @@ from milestones.storage.base import (
     IdempotencyRecord,
     PackedRows,
     Replaceable,
+    access_key_from_row,
     applied,
     idempotency_from_row,
 )
@@ -85,6 +87,8 @@ _RESTART_IDEMPOTENCY_KEY = queries.numbered(queries.RESTART_IDEMPOTENCY_KEY)
 _FINISH_IDEMPOTENCY_KEY = queries.numbered(queries.FINISH_IDEMPOTENCY_KEY)
 _RELEASE_IDEMPOTENCY_KEY = queries.numbered(queries.RELEASE_IDEMPOTENCY_KEY)
 _DELETE_EXPIRED_IDEMPOTENCY_KEYS = queries.numbered(queries.DELETE_EXPIRED_IDEMPOTENCY_KEYS)
+_INSERT_ACCESS_KEY = queries.numbered(queries.INSERT_ACCESS_KEY)
+_REVOKE_ACCESS_KEY = queries.numbered(queries.REVOKE_ACCESS_KEY)
 
 
 async def _keep_session(_: asyncpg.Connection) -> None:
@@ -329,6 +333,20 @@ class PostgresRepository:
     async def release_idempotency_key(self, key: str, fingerprint: str) -> None:
         async with self._connection() as conn:
             await conn.execute(_RELEASE_IDEMPOTENCY_KEY, key, fingerprint)
+
+    async def access_keys(self) -> list[AccessKey]:
+        async with self._connection() as conn:
+            rows = await conn.fetch(queries.ACCESS_KEYS)
+        return [access_key_from_row(row, _as_time) for row in rows]
+
+    async def add_access_key(self, key: AccessKey) -> None:
+        async with self._connection() as conn:
+            await conn.execute(_INSERT_ACCESS_KEY, key.id, key.name, key.scope.label, key.digest, key.created_at)
+
+    async def revoke_access_key(self, key_id: str, now: datetime) -> AccessKey | None:
+        async with self._connection() as conn:
+            row = await conn.fetchrow(_REVOKE_ACCESS_KEY, now, key_id)
+        return None if row is None else access_key_from_row(row, _as_time)
 
     async def schema_revision(self) -> str | None:
         async with self._connection() as conn:

@@ -154,6 +154,13 @@ FINISH_IDEMPOTENCY_KEY = (
 DELETE_EXPIRED_IDEMPOTENCY_KEYS = "DELETE FROM idempotency_keys WHERE created_at < ?"
 RELEASE_IDEMPOTENCY_KEY = "DELETE FROM idempotency_keys WHERE key = ? AND fingerprint = ? AND status_code IS NULL"
 SCHEMA_REVISION = "SELECT version_num FROM alembic_version"
+ACCESS_KEY_COLUMNS = "id, name, scope, digest, created_at, revoked_at"
+ACCESS_KEYS = f"SELECT {ACCESS_KEY_COLUMNS} FROM access_keys ORDER BY created_at, id"
+INSERT_ACCESS_KEY = f"INSERT INTO access_keys ({ACCESS_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, NULL)"
+# Revoking twice keeps the first time; the key is returned either way, or nothing for an unknown id.
+REVOKE_ACCESS_KEY = (
+    f"UPDATE access_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ? RETURNING {ACCESS_KEY_COLUMNS}"
+)
 # Serializes writers of one mentor on PostgreSQL; SQLite has a single writer anyway.
 LOCK_MENTOR = "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))"
 

@@ -29,6 +29,7 @@ from milestones.domain.rows import (
     period_from_row,
 )
 from milestones.errors import DatabaseUnavailable
+from milestones.keys import AccessKey
 from milestones.storage import queries
 from milestones.storage.base import (
     Applied,
@@ -36,6 +37,7 @@ from milestones.storage.base import (
     IdempotencyRecord,
     PackedRows,
     Replaceable,
+    access_key_from_row,
     applied,
     idempotency_from_row,
 )
@@ -185,6 +187,18 @@ class SqliteRepository:
     async def release_idempotency_key(self, key: str, fingerprint: str) -> None:
         await self._write(queries.RELEASE_IDEMPOTENCY_KEY, (key, fingerprint))
 
+    async def access_keys(self) -> list[AccessKey]:
+        return [access_key_from_row(row, parse_time) for row in self._read_all(queries.ACCESS_KEYS, ())]
+
+    async def add_access_key(self, key: AccessKey) -> None:
+        assert key.created_at is not None
+        params = (key.id, key.name, key.scope.label, key.digest, encode_time(key.created_at))
+        await self._write(queries.INSERT_ACCESS_KEY, params)
+
+    async def revoke_access_key(self, key_id: str, now: datetime) -> AccessKey | None:
+        row = await self._in_writer(self._fetch_in_writer, queries.REVOKE_ACCESS_KEY, (encode_time(now), key_id))
+        return None if row is None else access_key_from_row(row, parse_time)
+
     async def schema_revision(self) -> str | None:
         row = self._read_one(queries.SCHEMA_REVISION, ())
         return None if row is None else str(row[0])
@@ -280,6 +294,10 @@ class SqliteRepository:
         # _transaction turns SQLite's operational errors into DatabaseUnavailable.
         with self._transaction() as conn:
             conn.execute(sql, params)
+
+    def _fetch_in_writer(self, sql: str, params: Any) -> Any:
+        with self._transaction() as conn:
+            return conn.execute(sql, params).fetchone()
 
     def _claim_idempotency_key(
         self, key: str, fingerprint: str, now: datetime, replaceable: Replaceable, expired_before: datetime

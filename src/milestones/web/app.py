@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from functools import cache
 from typing import Annotated, Any
 
@@ -10,23 +11,41 @@ from litestar import Litestar, Request, Response, Router, get
 from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig
-from litestar.params import PathParameter
+from litestar.openapi.spec import Components, OpenAPI, OpenAPIResponse, SecurityScheme
+from litestar.params import PathParameter, QueryParameter
 from litestar.routes import HTTPRoute
 from litestar.types import Message, Scope
 
 from milestones import __version__
-from milestones.badges import render_badge
+from milestones.badges import DEFAULT_SIZE, BadgeSize, BadgeState, badge_file, badge_image
 from milestones.catalog import load_catalog
 from milestones.contract import HealthOut, ProblemDetails
 from milestones.service import Clock, MilestoneService, utc_now
 from milestones.settings import Settings
+from milestones.web.access import AccessPolicy, needed_scope
 from milestones.web.body_timeout import body_timeout
+from milestones.web.cors import CorsPolicy
 from milestones.web.fast_path import CONTRACT_ALIAS_PATH, MILESTONES_PATH, FastPath, template_of
 from milestones.web.front_door import FrontDoor
+from milestones.web.presenters import none_match
 from milestones.web.problems import EXCEPTION_HANDLERS, problem, problem_responses
-from milestones.web.routes import MENTOR_ROUTES, MILESTONE_ROUTES, service_of
+from milestones.web.routes import (
+    BADGE_CACHE_CONTROL,
+    BADGE_HEADERS,
+    MENTOR_ROUTES,
+    MILESTONE_ROUTES,
+    NOT_MODIFIED,
+    IfNoneMatchHeader,
+    list_definitions,
+    service_of,
+)
 
 OPENAPI_JSON = "application/vnd.oai.openapi+json"
+SECURITY_SCHEME = "accessKey"
+_KEY_PROBLEMS = {
+    "401": "No valid access key: missing, unknown or revoked (`WWW-Authenticate: Bearer`)",
+    "403": "The access key lacks the scope this operation needs",
+}
 
 
 @cache
@@ -69,20 +88,39 @@ async def readyz(state: State) -> Response[HealthOut] | Response[ProblemDetails]
 @get(
     "/assets/badges/{file_name:str}",
     summary="A milestone's badge image",
+    description=(
+        "`{key}.png` is a PNG of `size` pixels square; `{key}.svg` the SVG it is drawn from. "
+        "`state=locked` is the greyed badge of a milestone not reached yet. Answers carry a strong ETag "
+        "and answer a matching If-None-Match with 304."
+    ),
     media_type="image/png",
-    responses=problem_responses(404, 422),
+    responses={**problem_responses(404, 422), 304: NOT_MODIFIED},
+    response_headers=BADGE_HEADERS,
     cache_control=None,
 )
-async def badge(state: State, file_name: Annotated[str, PathParameter(max_length=64)]) -> Response[bytes]:
-    key = file_name.removesuffix(".png")
-    definition = service_of(state).definitions.get(key)
-    if definition is None or not file_name.endswith(".png"):
+async def badge(
+    state: State,
+    file_name: Annotated[str, PathParameter(max_length=64, description="`{key}.png` or `{key}.svg`")],
+    size: Annotated[BadgeSize, QueryParameter(description="Width and height in pixels")] = DEFAULT_SIZE,
+    variant: Annotated[BadgeState, QueryParameter(name="state", description="locked: greyed, not yet reached")] = (
+        BadgeState.UNLOCKED
+    ),
+    if_none_match: IfNoneMatchHeader = None,
+) -> Response[bytes]:
+    wanted = badge_file(file_name)
+    definition = None if wanted is None else service_of(state).definitions.get(wanted[0])
+    if wanted is None or definition is None:
         raise NotFoundException(f"There is no badge {file_name!r}.")
-    return Response(
-        render_badge(definition),
-        media_type="image/png",
-        headers={"Cache-Control": "public, max-age=86400"},
-    )
+    if wanted[1] == "png":
+        # A first rendering takes 10 to 40 ms (resvg lets go of the GIL): off the event loop, so it holds up
+        # no other request. Later ones come from the cache.
+        image = await asyncio.to_thread(badge_image, definition, wanted[1], size, variant)
+    else:
+        image = badge_image(definition, wanted[1], size, variant)
+    headers = {"ETag": image.etag, "Cache-Control": BADGE_CACHE_CONTROL}
+    if none_match(if_none_match, image.etag):
+        return Response(b"", status_code=304, headers=headers)
+    return Response(image.body, media_type=image.media_type, headers=headers)
 
 
 @get("/openapi.json", include_in_schema=False, media_type=OPENAPI_JSON)
@@ -96,21 +134,57 @@ def _document_of(app: Litestar) -> bytes:
     return msgspec.json.encode(app.openapi_schema.to_schema())
 
 
+def declare_access(document: OpenAPI, *, read_requires_key: bool) -> None:
+    """State in the document which operations need which key scope, by the very rule the front door applies
+    (`access.needed_scope`), with their 401 and 403 answers."""
+    document.components.security_schemes = {
+        SECURITY_SCHEME: SecurityScheme(
+            type="http",
+            scheme="bearer",
+            description="An access key, `Authorization: Bearer <key>`, with the scope an operation names (admin "
+            "includes write, write includes read). A service with no keys configured lets anyone write.",
+        )
+    }
+    for path, item in (document.paths or {}).items():
+        for method in ("get", "put", "post", "delete"):
+            operation = getattr(item, method)
+            scope = needed_scope(method.upper(), path, read_requires_key=read_requires_key)
+            if operation is None or scope is None:
+                continue
+            operation.security = [{SECURITY_SCHEME: [scope.label]}]
+            problem = operation.responses["400"]
+            assert isinstance(problem, OpenAPIResponse)
+            for status, description in _KEY_PROBLEMS.items():
+                operation.responses[status] = OpenAPIResponse(description=description, content=problem.content)
+            operation.responses = dict(sorted(operation.responses.items()))
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock = utc_now, fast_path: bool = True) -> FrontDoor:
     """The ASGI application for the given settings: the outer layer, then the fast path in front of the
     Litestar app. Without `fast_path`, the framework answers everything (tests compare the two)."""
     settings = settings or Settings()
-    litestar = create_litestar_app(settings, clock=clock)
-    return FrontDoor(FastPath(litestar, settings) if fast_path else litestar)
+    access = AccessPolicy(settings.api_keys, read_requires_key=settings.read_requires_key)
+    litestar = create_litestar_app(settings, clock=clock, access=access)
+    return FrontDoor(
+        FastPath(litestar, settings) if fast_path else litestar,
+        access=access,
+        cors=CorsPolicy(settings.cors_origins) if settings.cors_origins else None,
+        trusted_proxies=settings.trusted_proxies,
+    )
 
 
-def create_litestar_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> Litestar:
-    """The framework application alone; the database is opened at start-up."""
+def create_litestar_app(
+    settings: Settings | None = None, *, clock: Clock = utc_now, access: AccessPolicy | None = None
+) -> Litestar:
+    """The framework application alone; the database is opened at start-up, and from then on `access` reads
+    the stored keys through the service."""
     settings = settings or Settings()
     catalog = load_catalog(settings.catalog_path)
 
     async def open_service(app: Litestar) -> None:
-        app.state.service = await MilestoneService.open(settings, catalog, clock)
+        app.state.service = service = await MilestoneService.open(settings, catalog, clock)
+        if access is not None:
+            access.attach(service.key_ring)
 
     async def close_service(app: Litestar) -> None:
         # Absent when start-up failed (the database was unreachable); there is nothing to close then.
@@ -118,7 +192,7 @@ def create_litestar_app(settings: Settings | None = None, *, clock: Clock = utc_
         if service is not None:
             await service.close()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             Router(MILESTONES_PATH, route_handlers=MILESTONE_ROUTES),
             Router(CONTRACT_ALIAS_PATH, route_handlers=MILESTONE_ROUTES, include_in_schema=False),
@@ -126,6 +200,7 @@ def create_litestar_app(settings: Settings | None = None, *, clock: Clock = utc_
             healthz,
             readyz,
             badge,
+            list_definitions,
             openapi_document,
         ],
         on_startup=[open_service],
@@ -139,9 +214,12 @@ def create_litestar_app(settings: Settings | None = None, *, clock: Clock = utc_
             version=__version__,
             description="Detects, stores and serves mentoring milestones.",
             path="/schema",
+            components=Components(),
         ),
         debug=False,
     )
+    declare_access(app.openapi_schema, read_requires_key=settings.read_requires_key)
+    return app
 
 
 def app_from_environment() -> Any:

@@ -34,6 +34,7 @@ from milestones.contract import cannot_repeat_a_key, decode_summary
 from milestones.domain import MetricType, MilestoneQuery, Status, is_mentor_id
 from milestones.service import MilestoneService, Window
 from milestones.settings import Settings
+from milestones.web.front_door import actor_of
 from milestones.web.presenters import etag, milestone_out, page_out
 
 MILESTONES_PATH = "/api/v1/milestones"
@@ -159,10 +160,10 @@ class FastPath:
             self._opened = None  # a new start-up opens a new service
         await self.litestar(scope, receive, send)
 
-    async def _record(self, body: bytes) -> FastAnswer | None:
+    async def _record(self, body: bytes, actor: str) -> FastAnswer | None:
         try:
             summary = decode_summary(body)
-            milestones, changed = await self._service.record_summary(summary.mentor_id, summary.to_period())
+            milestones, changed = await self._service.record_summary(summary.mentor_id, summary.to_period(), actor)
         except Exception:
             return None  # invalid, refused or unexpected: the framework runs it again and renders it
         page = page_out(milestones, len(milestones), Window(1, max(20, len(milestones))))
@@ -218,7 +219,7 @@ class FastPath:
             return
         body = message.get("body", b"") if message["type"] == "http.request" else b""
         if not message.get("more_body", False) and cannot_repeat_a_key(body):
-            answer = await self._record(body)
+            answer = await self._record(body, actor_of(scope))
             if answer is not None:
                 await _send_json(send, answer)
                 return

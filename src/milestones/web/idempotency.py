@@ -18,6 +18,7 @@ from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEven
 from milestones.contract import FieldError, RequestInvalid
 from milestones.errors import IdempotencyKeyInUse, IdempotencyKeyReused
 from milestones.service import IdempotencyRecord, MilestoneService, Replaceable
+from milestones.web.front_door import actor_of
 
 HEADER = "idempotency-key"
 _VALID_KEY = re.compile(r"[\x21-\x7e]{1,255}")
@@ -49,6 +50,9 @@ def idempotency_middleware(app: ASGIApp) -> ASGIApp:
                 "Idempotency-Key must be 1 to 255 visible ASCII characters.",
                 [FieldError("Idempotency-Key", "must be 1 to 255 visible ASCII characters")],
             )
+        # Each client's keys are its own: the same key from another access key is another claim, so no client
+        # can replay (read) another's response.
+        key = f"{actor_of(scope)} {key}"
         # Reads (and caches for the handler) the body, enforcing the size limit.
         body = await request.body()
         fingerprint = hashlib.sha256(f"{request.method} {request.url.path}\n".encode() + body).hexdigest()

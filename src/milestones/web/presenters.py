@@ -6,11 +6,19 @@ import base64
 from decimal import Decimal
 from functools import lru_cache
 
-from milestones.badges import badge_path
-from milestones.contract import MilestoneOut, MilestonePage, Pagination, PeriodOut, SummaryOut
-from milestones.domain import Milestone, Period, Status, mentor_of, progress
+from milestones.badges import badge_path, locked_badge_path
+from milestones.contract import (
+    DefinitionCatalog,
+    DefinitionOut,
+    MilestoneOut,
+    MilestonePage,
+    Pagination,
+    PeriodOut,
+    SummaryOut,
+)
+from milestones.domain import Definition, Milestone, Period, Status, mentor_of, progress
 from milestones.domain.rows import milestone_version
-from milestones.labels import accessibility_label
+from milestones.labels import accessibility_label, description_of
 from milestones.service import Window
 
 
@@ -25,6 +33,16 @@ def parse_if_match(header: str | None) -> frozenset[str] | None:
         return None
     tags = (tag.strip() for tag in header.split(","))
     return frozenset(tag[1:-1] for tag in tags if len(tag) >= 2 and tag[0] == tag[-1] == '"')
+
+
+def none_match(header: str | None, entity_tag: str) -> bool:
+    """Whether an If-None-Match header names this representation (compared weakly, as RFC 9110 says), so
+    the answer is 304."""
+    if header is None:
+        return False
+    if header.strip() == "*":
+        return True
+    return any(tag.strip().removeprefix("W/") == entity_tag for tag in header.split(","))
 
 
 @lru_cache(maxsize=4096)  # thresholds and common values repeat in every listing
@@ -92,3 +110,22 @@ def period_out(p: Period) -> PeriodOut:
             activity_count=p.summary.activity_count,
         ),
     )
+
+
+def catalog_out(definitions: tuple[Definition, ...], version: str) -> DefinitionCatalog:
+    return DefinitionCatalog(catalog_version=version, data=[definition_out(d) for d in definitions])
+
+
+def definition_out(d: Definition) -> DefinitionOut:
+    out = DefinitionOut(
+        key=d.key,
+        name=d.name,
+        description=description_of(d),
+        type=d.type,
+        threshold=number(d.threshold),
+        badge_image_url=badge_path(d.key),
+        badge_locked_image_url=locked_badge_path(d.key),
+    )
+    if d.tier is not None:
+        out.tier = d.tier
+    return out

@@ -8,10 +8,12 @@ from http import HTTPStatus
 from typing import Any
 
 from litestar import Request, Response
+from litestar.constants import RESERVED_KWARGS
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from msgspec import UNSET
 
+from milestones.badges import SIZES, BadgeState
 from milestones.contract import (
     DATE_RULE,
     MENTOR_ID_RULE,
@@ -52,6 +54,7 @@ _TITLES = {
 
 
 _METRICS = [m.value for m in MetricType]
+_SIZES = [str(size) for size in SIZES]
 
 
 def _whole_number(low: int, high: int) -> Callable[[str], bool]:
@@ -76,6 +79,11 @@ _PARAMETERS: dict[str, tuple[str, Callable[[str], bool]]] = {
     "start_date": (DATE_RULE, _is_date),
     "end_date": (DATE_RULE, _is_date),
     "cursor": ("must be a next_cursor from a previous page", lambda text: len(text) <= 400),
+    "size": (f"must be {', '.join(_SIZES[:-1])} or {_SIZES[-1]} (pixels)", lambda text: text in _SIZES),
+    "state": (
+        f"must be {BadgeState.LOCKED} or {BadgeState.UNLOCKED}",
+        lambda text: text in {s.value for s in BadgeState},
+    ),
 }
 
 
@@ -149,18 +157,31 @@ def on_request_invalid(_: Request[Any, Any, Any], exc: RequestInvalid) -> Respon
 
 def on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[ProblemDetails]:
     """Litestar's query, path and header validation, answered as 422 naming every bad parameter in plain words."""
+    declared = _parameter_names(request)
     given = {**request.path_params, **dict(request.query_params)}
     named = {
         name: rule
         for name, (rule, valid) in _PARAMETERS.items()
-        if name in given and isinstance(given[name], str) and not valid(given[name])
+        if name in given and name in declared.values() and isinstance(given[name], str) and not valid(given[name])
     }
     for e in exc.extra if isinstance(exc.extra, list) else []:
-        name = str(e.get("key", "request"))
+        key = str(e.get("key", "request"))
+        name = declared.get(key, key)
         named.setdefault(name, _PARAMETERS[name][0] if name in _PARAMETERS else "is not valid")
     errors = [FieldError(name, rule) for name, rule in named.items()]
     detail = "; ".join(f"{e.field} {e.message}" for e in errors) or "The request is not valid."
     return problem(422, detail + ".", type_=INVALID_REQUEST, errors=errors)
+
+
+def _parameter_names(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """The handler's arguments and the names a request gives them: the framework's errors name the argument
+    (`variant`), a client knows the parameter (`state`, a name the framework reserves for itself). Only these
+    are checked, so a stray `size=3` on another operation is not reported as one of its parameters."""
+    return {
+        argument: getattr(field.kwarg_definition, "name", None) or argument
+        for argument, field in request.route_handler.parsed_fn_signature.parameters.items()
+        if argument not in RESERVED_KWARGS  # the framework's own: State, Request, ...
+    }
 
 
 def on_http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[ProblemDetails]:

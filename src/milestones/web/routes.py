@@ -16,6 +16,7 @@ from msgspec import UNSET
 from milestones.contract import (
     DATE_RULE,
     MENTOR_ID_RULE,
+    DefinitionCatalog,
     FieldError,
     MilestoneDeleted,
     MilestoneOut,
@@ -31,9 +32,19 @@ from milestones.contract import (
 )
 from milestones.domain import MENTOR_ID_PATTERN, MetricType, MilestoneQuery, MilestoneUpdate, Status, is_mentor_id
 from milestones.service import MilestoneService, Window, after_day, start_of_day
+from milestones.web.front_door import actor_of
 from milestones.web.idempotency import idempotency_middleware
 from milestones.web.json_body import require_json_body
-from milestones.web.presenters import decode_cursor, etag, milestone_out, page_out, parse_if_match, period_out
+from milestones.web.presenters import (
+    catalog_out,
+    decode_cursor,
+    etag,
+    milestone_out,
+    none_match,
+    page_out,
+    parse_if_match,
+    period_out,
+)
 from milestones.web.problems import problem_responses
 
 # The request models refuse unknown fields; this says so in the OpenAPI document too.
@@ -56,6 +67,21 @@ ETAG_HEADER = ResponseHeader(
     description="Strong entity tag of the milestone",
     documentation_only=True,
 )
+IfNoneMatchHeader = Annotated[
+    str | None, HeaderParameter(name="If-None-Match", description="An ETag from an earlier answer: 304 if unchanged")
+]
+NOT_MODIFIED = ResponseSpec(data_container=None, description="Not modified: the ETag given in If-None-Match is current")
+# Badges change only when the catalog does, which takes a restart; a day keeps embeds cheap and still fresh.
+BADGE_CACHE_CONTROL = "public, max-age=86400"
+BADGE_HEADERS = [
+    ResponseHeader(
+        name="ETag",
+        value='"3f2a9c0d1e4b5a6978c1d2e3f4a5b6c7"',
+        description="Strong entity tag of the image (a hash of its bytes)",
+        documentation_only=True,
+    ),
+    ResponseHeader(name="Cache-Control", value=BADGE_CACHE_CONTROL, documentation_only=True),
+]
 MentorIdParam = Annotated[str, PathParameter(pattern=MENTOR_ID_PATTERN, min_length=1, max_length=128)]
 PageParam = Annotated[int, QueryParameter(ge=1, le=1_000_000, description="1-based page number")]
 # A string, parsed by the handler: the framework answers a path date it cannot parse with 404, and a
@@ -161,9 +187,14 @@ async def get_milestone(state: State, milestone_id: MilestoneIdParam) -> Respons
     },
 )
 async def record_summary(
-    state: State, data: Annotated[RecordSummaryIn, CLOSED_JSON], idempotency_key: IdempotencyKeyHeader = None
+    request: Request[Any, Any, Any],
+    state: State,
+    data: Annotated[RecordSummaryIn, CLOSED_JSON],
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response[MilestonePage]:
-    milestones, changed = await service_of(state).record_summary(data.mentor_id, data.to_period())
+    milestones, changed = await service_of(state).record_summary(
+        data.mentor_id, data.to_period(), actor_of(request.scope)
+    )
     total = len(milestones)
     body = page_out(milestones, total, Window(1, max(20, total)))
     return Response(body, status_code=201 if changed else 200)
@@ -179,6 +210,7 @@ async def record_summary(
     responses=problem_responses(400, 404, 408, 412, 413, 415, 422, 503),
 )
 async def update_milestone(
+    request: Request[Any, Any, Any],
     state: State,
     milestone_id: MilestoneIdParam,
     data: Annotated[MilestoneUpdateIn, CLOSED_JSON],
@@ -189,7 +221,9 @@ async def update_milestone(
         achieved_value=None if data.achieved_value is UNSET else exact(data.achieved_value),
         achieved_at=None if data.achieved_at is UNSET else data.achieved_at.astimezone(UTC),
     )
-    milestone = await service_of(state).update(milestone_id, update, parse_if_match(if_match))
+    milestone = await service_of(state).update(
+        milestone_id, update, parse_if_match(if_match), actor=actor_of(request.scope)
+    )
     return Response(milestone_out(milestone), headers={"ETag": etag(milestone)})
 
 
@@ -200,9 +234,9 @@ async def update_milestone(
     responses=problem_responses(404, 412, 422, 503),
 )
 async def delete_milestone(
-    state: State, milestone_id: MilestoneIdParam, if_match: IfMatchHeader = None
+    request: Request[Any, Any, Any], state: State, milestone_id: MilestoneIdParam, if_match: IfMatchHeader = None
 ) -> MilestoneDeleted:
-    await service_of(state).delete(milestone_id, parse_if_match(if_match))
+    await service_of(state).delete(milestone_id, parse_if_match(if_match), actor=actor_of(request.scope))
     return MilestoneDeleted(deleted=True, id=milestone_id)
 
 
@@ -266,14 +300,39 @@ async def list_periods(state: State, mentor_id: MentorIdParam) -> PeriodList:
     responses=problem_responses(404, 422, 503),
 )
 async def delete_period(
-    state: State, mentor_id: MentorIdParam, start_date: PathDate, end_date: PathDate
+    request: Request[Any, Any, Any], state: State, mentor_id: MentorIdParam, start_date: PathDate, end_date: PathDate
 ) -> PeriodDeleted:
     first, last = path_dates(start_date=start_date, end_date=end_date)
-    await service_of(state).remove_period(checked_mentor_id(mentor_id), first, last)
+    await service_of(state).remove_period(checked_mentor_id(mentor_id), first, last, actor_of(request.scope))
     return PeriodDeleted(deleted=True, mentor_id=mentor_id, start_date=first, end_date=last)
 
 
 MENTOR_ROUTES = [list_periods, delete_period]
+
+
+# --- /api/v1/milestone-definitions -------------------------------------------------------------------
+
+
+@get(
+    "/api/v1/milestone-definitions",
+    summary="Every milestone that can be reached, with its badges",
+    responses={**problem_responses(), 304: NOT_MODIFIED},
+    response_headers=[
+        ResponseHeader(
+            name="ETag",
+            value='"9b1f0c3a5d7e2b48"',
+            description="Strong entity tag: the catalog version",
+            documentation_only=True,
+        )
+    ],
+)
+async def list_definitions(state: State, if_none_match: IfNoneMatchHeader = None) -> Response[DefinitionCatalog]:
+    service = service_of(state)
+    headers = {"ETag": f'"{service.catalog_version}"'}
+    if none_match(if_none_match, headers["ETag"]):
+        return Response(None, status_code=304, headers=headers)  # type: ignore[arg-type]
+    return Response(catalog_out(service.catalog, service.catalog_version), headers=headers)
+
 
 # --- shaping ---------------------------------------------------------------------------------------
 

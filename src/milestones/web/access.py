@@ -1,0 +1,114 @@
+"""Who may do what: the scope each request needs, and the live keys it is checked against.
+
+The front door asks `AccessPolicy.check` about every request before either path sees it. Keys come from
+MILESTONES_API_KEYS and from the database (`milestones keys create`); the stored ones are read again at most
+`REFRESH_SECONDS` after the last reading, on the next request that needs a key, so a key revoked by any
+process stops working in every worker within a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+
+from milestones.errors import KeyRequired, ScopeRequired
+from milestones.keys import AccessKey, KeyRing, Scope
+
+REFRESH_SECONDS = 0.5
+# Open even when reads need a key: an <img> cannot send one, and the docs, problem pages and health checks
+# describe the service rather than any mentor. Whole path segments: "/healthz" does not open "/healthzz".
+PUBLIC_PATHS = ("/assets/", "/api/v1/milestone-definitions", "/healthz", "/readyz", "/openapi.json", "/schema")
+PUBLIC_PREFIXES = ("/problems/", "/docs", "/redoc")
+_READS = frozenset({"GET", "HEAD"})
+_UNSAFE_FREE = frozenset({"GET", "HEAD", "OPTIONS"})
+
+LoadKeys = Callable[[Sequence[AccessKey]], Awaitable[KeyRing]]
+
+
+def is_public(path: str) -> bool:
+    for public in PUBLIC_PATHS:
+        if path.startswith(public) and (public[-1] == "/" or len(path) == len(public) or path[len(public)] == "/"):
+            return True
+    return path.startswith(PUBLIC_PREFIXES)
+
+
+def needed_scope(method: str, path: str, *, read_requires_key: bool) -> Scope | None:
+    """The scope a request needs when keys are configured, or None when anyone may make it."""
+    if method not in _UNSAFE_FREE:
+        return Scope.WRITE
+    if method == "OPTIONS" or not read_requires_key or is_public(path):
+        return None  # a CORS preflight never carries credentials
+    return Scope.READ
+
+
+def bearer_of(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header (the scheme is case-insensitive), or None."""
+    for name, value in headers:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").strip().partition(" ")
+            token = token.strip()
+            return token if scheme.lower() == "bearer" and token else None
+    return None
+
+
+class AccessPolicy:
+    """Decides whether a request may go on, and as whom (the actor its changes record)."""
+
+    def __init__(self, from_settings: Sequence[AccessKey], *, read_requires_key: bool) -> None:
+        self._from_settings = tuple(from_settings)
+        self.read_requires_key = read_requires_key
+        # Until the database is open (start-up), only the settings' keys are known.
+        self._ring = KeyRing.of(self._from_settings)
+        self._load: LoadKeys | None = None
+        self._loaded_at = float("-inf")
+        self._loading: asyncio.Task[KeyRing] | None = None
+
+    def attach(self, load: LoadKeys) -> None:
+        """Read stored keys with `load` from now on (called once the database is open)."""
+        self._load = load
+        self._loaded_at = float("-inf")
+
+    async def ring(self) -> KeyRing:
+        """The current keys, read again from the database when the last reading is older than REFRESH_SECONDS.
+
+        Concurrent requests share one reading. When the database cannot be read, the error propagates (a 503
+        problem): a revoked key must not keep working because the database is away.
+        """
+        if self._load is None or time.monotonic() - self._loaded_at < REFRESH_SECONDS:
+            return self._ring
+        if self._loading is None:
+            self._loading = asyncio.ensure_future(self._reload(self._load))
+        loading = self._loading
+        try:
+            return await asyncio.shield(loading)
+        finally:
+            if self._loading is loading and loading.done():
+                self._loading = None
+
+    async def _reload(self, load: LoadKeys) -> KeyRing:
+        started = time.monotonic()
+        self._ring = await load(self._from_settings)
+        self._loaded_at = started
+        return self._ring
+
+    async def check(self, method: str, path: str, headers: Iterable[tuple[bytes, bytes]]) -> tuple[str | None, bool]:
+        """The id of the key the request presented (None without one), and whether the answer needed a key.
+
+        Raises KeyRequired or ScopeRequired when the request may not go on.
+        """
+        scope = needed_scope(method, path, read_requires_key=self.read_requires_key)
+        if scope is None:
+            return None, False
+        ring = await self.ring()
+        if not ring.configured:
+            return None, False
+        token = bearer_of(headers)
+        key = None if token is None else ring.find(token)
+        if key is None:
+            if token is None:
+                raise KeyRequired("Send a valid access key as `Authorization: Bearer <key>`.", presented=False)
+            raise KeyRequired("The access key is not valid: it is unknown or was revoked.", presented=True)
+        if key.scope < scope:
+            raise ScopeRequired(f"This needs a key with the {scope.label} scope; this key has {key.scope.label}.")
+        return key.id, True

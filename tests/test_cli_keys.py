@@ -1,0 +1,147 @@
+"""`milestones keys` and the access-key behaviour of `milestones serve`, as a user runs them."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from milestones.cli import main
+from milestones.keys import digest_of
+from milestones.settings import Settings
+from tests.factories import summary_body
+from tests.served import clean_environment, milestones_command, serving
+
+BASE = "/api/v1/milestones"
+
+
+def run_cli(monkeypatch: pytest.MonkeyPatch, settings: Settings, *args: str, **env: str) -> int:
+    """`milestones *args` in this process, configured only by `settings`' database and `env`."""
+    for name in [n for n in __import__("os").environ if n.startswith("MILESTONES_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("MILESTONES_DATABASE_URL", settings.database_url)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    try:
+        main(list(args))
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
+    return 0
+
+
+def created_id(stderr: str) -> str:
+    found = re.search(r"Created (db:[0-9a-f]{8})", stderr)
+    assert found, stderr
+    return found.group(1)
+
+
+def test_create_prints_the_key_once_and_stores_only_its_digest(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], settings: Settings
+) -> None:
+    assert run_cli(monkeypatch, settings, "keys", "create", "--name", "importer", "--scope", "write") == 0
+    out, err = capsys.readouterr()
+    secret = out.strip()
+    assert secret.startswith("ms_") and "\n" not in secret
+    key_id = created_id(err)
+    assert key_id == "db:" + digest_of(secret)[:8]
+    assert "only time" in err
+
+    assert run_cli(monkeypatch, settings, "keys", "list") == 0
+    listed, _ = capsys.readouterr()
+    assert listed.split("\t")[:2] == [key_id, "write"]
+    assert "live" in listed and "importer" in listed
+    assert secret not in listed
+
+
+def test_revoke_marks_the_key_and_list_shows_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], settings: Settings
+) -> None:
+    run_cli(monkeypatch, settings, "keys", "create", "--name", "old", "--scope", "admin")
+    key_id = created_id(capsys.readouterr().err)
+    assert run_cli(monkeypatch, settings, "keys", "revoke", key_id) == 0
+    assert "Revoked" in capsys.readouterr().out
+    run_cli(monkeypatch, settings, "keys", "list")
+    assert "\trevoked 20" in capsys.readouterr().out
+
+
+def test_env_keys_are_listed_but_revoked_only_in_the_environment(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], settings: Settings
+) -> None:
+    env = {"MILESTONES_API_KEYS": "the-env-secret:read"}
+    env_id = "env:" + digest_of("the-env-secret")[:8]
+    assert run_cli(monkeypatch, settings, "keys", "list", **env) == 0
+    listed = capsys.readouterr().out
+    assert listed.startswith(f"{env_id}\tread\t")
+    assert "the-env-secret" not in listed
+    assert run_cli(monkeypatch, settings, "keys", "revoke", env_id, **env) == 1
+    assert capsys.readouterr().err.strip() == f"milestones: {env_id} comes from MILESTONES_API_KEYS; remove it there"
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["keys", "revoke", "db:nothing"], 1, "milestones: no stored key has the id 'db:nothing'"),
+        (["keys", "create", "--name", " ", "--scope", "read"], 2, "milestones: --name must be 1 to 200 characters"),
+        (["keys", "create", "--name", "x", "--scope", "owner"], 2, "invalid choice: 'owner'"),
+    ],
+)
+def test_mistakes_are_one_line_and_a_non_zero_exit(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    settings: Settings,
+    args: list[str],
+    code: int,
+    message: str,
+) -> None:
+    assert run_cli(monkeypatch, settings, *args) == code
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_a_bad_key_list_is_one_line_that_never_repeats_the_key(settings: Settings) -> None:
+    env = clean_environment(MILESTONES_DATABASE_URL=settings.database_url, MILESTONES_API_KEYS="good,with space")
+    result = subprocess.run(milestones_command("keys", "list"), env=env, capture_output=True, text=True, check=False)
+    assert result.returncode != 0
+    assert result.stderr.strip() == (
+        "milestones: invalid configuration: MILESTONES_API_KEYS: entry 2: a key may hold letters, digits and "
+        "-._~+/ only"
+    )
+    assert "with space" not in result.stderr
+
+
+def test_a_revoked_key_stops_working_in_another_process_within_a_second(settings: Settings, tmp_path: Path) -> None:
+    """The server runs in its own process; the key is created and revoked by commands, as an operator would."""
+    env = clean_environment(MILESTONES_DATABASE_URL=settings.database_url)
+
+    def command(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(milestones_command(*args), env=env, capture_output=True, text=True, check=True)
+
+    created = command("keys", "create", "--name", "importer", "--scope", "write")
+    secret, key_id = created.stdout.strip(), created_id(created.stderr)
+    headers = {"Authorization": f"Bearer {secret}"}
+    with serving(cwd=tmp_path, env=env) as server:
+        accepted = httpx.post(server.url + BASE, json=summary_body("before"), headers=headers)
+        assert accepted.status_code == 201, accepted.text
+        command("keys", "revoke", key_id)
+        time.sleep(1.0)
+        refused = httpx.post(server.url + BASE, json=summary_body("after"), headers=headers)
+        assert refused.status_code == 401, refused.text
+        assert httpx.get(server.url + BASE, params={"mentor_id": "after"}).json()["data"] == []
+        assert "no access keys are configured" not in server.log_text()
+
+
+def test_serve_warns_in_one_line_when_writes_are_open_to_anyone(settings: Settings, tmp_path: Path) -> None:
+    env = clean_environment(MILESTONES_DATABASE_URL=settings.database_url)
+    with serving(cwd=tmp_path, env=env) as server:
+        warnings = [line for line in server.log_text().splitlines() if "WARNING" in line]
+    assert warnings == [
+        "milestones: WARNING: no access keys are configured, so anyone who can reach this port can write; "
+        "set MILESTONES_API_KEYS or run `milestones keys create` before exposing it"
+    ]
+    with serving(cwd=tmp_path, env={**env, "MILESTONES_API_KEYS": "some-key"}) as server:
+        assert "no access keys are configured" not in server.log_text()

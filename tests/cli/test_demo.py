@@ -11,29 +11,31 @@ from milestones.cli import run
 from milestones.demo import DEMO_MENTORS
 from milestones.settings import Settings
 from milestones.web.app import create_app
-from tests.cli.conftest import Command, in_a_process, stored
+from tests.cli.conftest import in_a_process, stored
 
 
-def test_demo_then_a_read(database: Settings, milestones: Command) -> None:
-    ran = milestones("demo")
+def test_demo_then_a_read(settings: Settings, tmp_path: Path) -> None:
+    """In a process of its own: this test builds the app, whose logging must not be bound to a captured stream."""
+    env = {"MILESTONES_DATABASE_URL": settings.database_url}
+    ran = in_a_process("demo", cwd=tmp_path, env=env)
     assert ran.status == 0, ran.err
     assert ran.out.startswith(f"demo loaded: {len(DEMO_MENTORS)} mentors, ")
-    every = stored(database, *(f"demo_{name}" for name in DEMO_MENTORS))
+    every = stored(settings, *(f"demo_{name}" for name in DEMO_MENTORS))
     assert all(every.values())
     achieved = {m.definition_key for milestones in every.values() for m in milestones if m.status == "achieved"}
     assert {"10h", "100h", "500h", "1000h", "10contacts", "50contacts"} <= achieved  # the whole range shows
 
-    with TestClient(app=create_app(database)) as client:
+    with TestClient(app=create_app(settings)) as client:
         in_progress = client.get("/api/v1/milestones/demo_ada/in-progress")
         assert in_progress.status_code == 200
         assert in_progress.json()["data"]
         listing = client.get("/api/v1/milestones", params={"status": "achieved", "limit": 5})
         assert listing.json()["pagination"]["total"] > 100
 
-    again = milestones("demo")
+    again = in_a_process("demo", cwd=tmp_path, env=env)
     assert again.status == 0
     assert again.out.startswith("demo already loaded, nothing changed")
-    assert stored(database, *(f"demo_{name}" for name in DEMO_MENTORS)) == every
+    assert stored(settings, *(f"demo_{name}" for name in DEMO_MENTORS)) == every
 
 
 def test_demo_creates_and_migrates_a_new_sqlite_file(tmp_path: Path) -> None:

@@ -105,7 +105,7 @@ def detect_available() -> bool:
 def run_detect(database: str, label: str, database_url: str, bulk: BulkFile) -> DetectRun:
     log(f"  milestones detect ({label}) on {database}: {bulk.summaries:,} summaries")
     env = {**os.environ, "MILESTONES_DATABASE_URL": database_url}
-    argv = [sys.executable, "-c", _MEASURED, milestones_command(), "detect", str(bulk.path)]
+    argv = [sys.executable, "-c", _MEASURED, milestones_command(), "detect", "--json", str(bulk.path)]
     done = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         return DetectRun(database, label, bulk.summaries, error=f"wrapper failed: {done.stderr[-300:]}")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from litestar.testing import AsyncTestClient
 
-from milestones.bulk import detect_lines
+from milestones.bulk import Rejected, detect_lines
 from milestones.catalog import load_catalog
 from milestones.domain import Milestone
 from milestones.settings import Settings
@@ -45,12 +45,10 @@ async def test_bulk_stores_the_same_state_as_posting_each_line(settings: Setting
         for body in bodies:
             response = await client.post("/api/v1/milestones", json={**body, "mentor_id": "api-" + body["mentor_id"]})
             assert response.status_code == 201
-    rejected: list[tuple[int, str]] = []
+    rejected: list[Rejected] = []
     repository = await open_repository(settings)
     try:
-        report = await detect_lines(
-            lines(*bodies), repository, load_catalog(), NOW, lambda n, m: rejected.append((n, m)), batch_size=2
-        )
+        report = await detect_lines(lines(*bodies), repository, load_catalog(), NOW, rejected.append, batch_size=2)
         for mentor in ("a", "b"):
             bulk = await repository.mentor_milestones(mentor)
             posted = await repository.mentor_milestones("api-" + mentor)
@@ -79,7 +77,7 @@ async def test_batches_sharing_a_mentor_apply_in_line_order(settings: Settings) 
             assert response.status_code == 201
     repository = await open_repository(settings)
     try:
-        report = await detect_lines(lines(*bodies), repository, load_catalog(), NOW, lambda n, m: None, batch_size=1)
+        report = await detect_lines(lines(*bodies), repository, load_catalog(), NOW, lambda r: None, batch_size=1)
         for mentor in ("a", "b"):
             bulk = await repository.mentor_milestones(mentor)
             assert comparable(bulk) == comparable(await repository.mentor_milestones("api-" + mentor))
@@ -94,9 +92,9 @@ async def test_rerunning_a_file_changes_nothing(settings: Settings) -> None:
     data = lines(*(summary_body(f"m{i}", hours=i * 10, contacts=i, activities=i * 3) for i in range(30)))
     repository = await open_repository(settings)
     try:
-        first = await detect_lines(data, repository, load_catalog(), NOW, lambda n, m: None, batch_size=7)
+        first = await detect_lines(data, repository, load_catalog(), NOW, lambda r: None, batch_size=7)
         before = [await repository.mentor_milestones(f"m{i}") for i in range(30)]
-        second = await detect_lines(data, repository, load_catalog(), NOW, lambda n, m: None, batch_size=7)
+        second = await detect_lines(data, repository, load_catalog(), NOW, lambda r: None, batch_size=7)
         after = [await repository.mentor_milestones(f"m{i}") for i in range(30)]
     finally:
         await repository.close()
@@ -114,16 +112,19 @@ async def test_bad_lines_are_reported_and_skipped(settings: Settings) -> None:
         b"",
         summary_body("ok2"),
     )
-    rejected: list[tuple[int, str]] = []
+    rejected: list[Rejected] = []
     repository = await open_repository(settings)
     try:
-        report = await detect_lines(data, repository, load_catalog(), NOW, lambda n, m: rejected.append((n, m)))
+        report = await detect_lines(data, repository, load_catalog(), NOW, rejected.append)
         stored_bad = await repository.periods("bad")
         stored_ok = await repository.periods("ok")
     finally:
         await repository.close()
-    assert [n for n, _ in rejected] == [2, 3, 4]
-    assert "overlaps" in rejected[2][1]
+    assert [r.line for r in rejected] == [2, 3, 4]
+    assert rejected[1].errors == (("summary.unique_contacts_helped", "must be a whole number from 0 to 10,000,000"),)
+    assert rejected[2].errors[0][0] == "period"
+    assert "overlaps" in rejected[2].errors[0][1]
+    assert rejected[2].text == data[3]
     assert report.summaries == 2
     assert report.rejected == 3
     assert stored_bad == []
@@ -135,7 +136,11 @@ def test_detect_command_prints_a_report(tmp_path: Path) -> None:
     path.write_text("\n".join(json.dumps(summary_body(f"cli-{i}")) for i in range(5)) + "\n")
     env = {"MILESTONES_DATABASE_URL": f"sqlite:///{tmp_path / 'm.sqlite3'}", "PATH": "/usr/bin:/bin"}
     result = subprocess.run(
-        [sys.executable, "-m", "milestones", "detect", str(path)], env=env, capture_output=True, text=True, check=False
+        [sys.executable, "-m", "milestones", "detect", "--json", str(path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
@@ -153,15 +158,18 @@ async def test_a_line_that_repeats_a_key_is_refused_as_post_refuses_it(settings:
     plain = json.dumps(summary_body("twice"))
     repeated = plain.replace('"summary"', '"mentor_id": "other", "summary"').encode()
     escaped = plain.replace('"summary"', '"mentor\\u005fid": "other", "summary"').encode()
-    rejected: list[tuple[int, str]] = []
+    rejected: list[Rejected] = []
     repository = await open_repository(settings)
     try:
         report = await detect_lines(
-            [repeated, escaped, plain.encode()], repository, load_catalog(), NOW, lambda n, m: rejected.append((n, m))
+            [repeated, escaped, plain.encode()], repository, load_catalog(), NOW, rejected.append
         )
         assert await repository.periods("other") == []
         assert len(await repository.periods("twice")) == 1
     finally:
         await repository.close()
-    assert rejected == [(1, "The JSON body repeats a key."), (2, "The JSON body repeats a key.")]
+    assert [(r.line, r.errors) for r in rejected] == [
+        (1, (("mentor_id", "is given twice"),)),
+        (2, (("mentor_id", "is given twice"),)),
+    ]
     assert report.summaries == 1

@@ -53,7 +53,7 @@ def test_invalid_configuration_is_a_clear_error(tmp_path: Path) -> None:
         text=True,
         check=False,
     )
-    assert result.returncode != 0
+    assert result.returncode == 2
     # One line, naming the variable and the rule, not the value given (it may hold a password).
     assert result.stderr.splitlines() == [
         "milestones: invalid configuration: MILESTONES_DATABASE_URL: "

@@ -1,11 +1,13 @@
-"""Bulk detection: streams a JSON Lines file of summaries through detection into storage, in batches."""
+"""Bulk detection: streams numbered summaries (POST bodies) through detection into storage, in batches."""
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import gc
 import multiprocessing
+import operator
 import os
 import time
 from collections import deque
@@ -13,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import msgspec
 
@@ -25,28 +27,46 @@ from milestones.contract import (
     decode_summary,
     exact,
 )
-from milestones.domain import ID_SEPARATOR, Definition
+from milestones.domain import ID_SEPARATOR, Definition, Status
 from milestones.domain.changes import COMMAND_LINE, Change
-from milestones.domain.rows import PeriodRow, StoredRows, encode_time, to_centi
+from milestones.domain.rows import MilestoneRow, PeriodRow, StoredRows, encode_time, to_centi
 from milestones.domain.rules import RuleCatalog, record_summaries
 from milestones.storage import MilestoneRepository
 from milestones.storage.base import PackedRows
 
-Reject = Callable[[int, str], None]
 # A batch's valid lines as period rows, with their line numbers.
 Lines = list[tuple[int, PeriodRow]]
+# Numbered lines as read, before decoding.
+RawBatch = list[tuple[int, bytes]]
 T = TypeVar("T")
+_ACHIEVED = Status.ACHIEVED.value
+_STATUS = operator.itemgetter(MilestoneRow._fields.index("status"))
+
+
+class Rejected(NamedTuple):
+    """A line that was not stored: its number, its text as read, and each reason as (field, reason) in the
+    plain words of the API's errors."""
+
+    line: int
+    text: bytes
+    errors: tuple[tuple[str, str], ...]
+
+
+Reject = Callable[[Rejected], None]
 
 
 @dataclass(slots=True)
 class BulkReport:
-    """What a bulk run did; printed as JSON by `milestones detect`."""
+    """What a bulk run did; `milestones detect` prints it as its summary (and, with --json, as JSON)."""
 
+    lines: int = 0  # non-blank lines read (summaries and rejected lines)
     summaries: int = 0
     rejected: int = 0
-    mentors_changed: int = 0
+    mentors_changed: int = 0  # counted once per batch that changed them
     periods_written: int = 0
     milestones_written: int = 0
+    milestones_achieved: int = 0  # written as achieved and not achieved before
+    milestones_in_progress: int = 0  # in-progress milestones created or moved
     milestones_deleted: int = 0
     seconds: float = 0.0
 
@@ -58,12 +78,28 @@ async def detect_lines(
     now: datetime,
     reject: Reject,
     batch_size: int = 5000,
+    progress: Callable[[BulkReport], None] | None = None,
 ) -> BulkReport:
-    """Store each line's summary (the POST body shape) and re-evaluate its mentor, as POST would.
+    """detect_numbered on lines numbered from 1, as a JSON Lines file's are."""
+    return await detect_numbered(enumerate(lines, start=1), repository, catalog, now, reject, batch_size, progress)
 
-    Lines are validated like POST bodies; a bad line is reported through `reject` and skipped. Each batch
-    commits on its own, so a large file never builds one huge transaction. Each batch is one change
-    (`domain.rules.record_summaries`), applied by the repository's one write path.
+
+async def detect_numbered(
+    lines: Iterable[tuple[int, bytes]],
+    repository: MilestoneRepository,
+    catalog: Sequence[Definition],
+    now: datetime,
+    reject: Reject,
+    batch_size: int = 5000,
+    progress: Callable[[BulkReport], None] | None = None,
+) -> BulkReport:
+    """Store each numbered line's summary (the POST body shape) and re-evaluate its mentor, as POST would.
+
+    Lines are validated like POST bodies; a bad line is skipped and reported through `reject`, in line
+    order (each batch's rejected lines once the batch is written). Each batch commits on its own, so a
+    large file never builds one huge transaction. Each batch is one change
+    (`domain.rules.record_summaries`), applied by the repository's one write path. `progress` is called
+    with the report so far after each batch.
 
     The stages overlap: while this process writes one batch, a second process (when there is a second
     core) detects the next, on its mentors' rows as read before that write, and decodes the one after
@@ -75,37 +111,40 @@ async def detect_lines(
     started = time.perf_counter()
     rungs = RuleCatalog(catalog)
     now_text = encode_time(now)
-    decoding: deque[Future[DecodedBatch]] = deque()
+    decoding: deque[tuple[RawBatch, Future[DecodedBatch]]] = deque()
     detecting: _Detecting | None = None
     # Whether this process last had to wait for a detection. Then it decodes the next batch itself: on a
     # re-run there is little to write and the detecting process has the most to do; on a first run writing
     # is the longer stage and the other process decodes.
     waited = False
 
-    async def detect(decoding_batch: Future[DecodedBatch]) -> None:
+    async def detect(raw: RawBatch, decoding_batch: Future[DecodedBatch]) -> None:
         """Read a decoded batch's rows and start detecting it; meanwhile, write the batch before."""
         nonlocal detecting, waited
         decoded = await asyncio.wrap_future(decoding_batch)
-        for number, message in decoded.refused:
-            reject(number, message)
-        report.rejected += len(decoded.refused)
         seen = await repository.read_rows(decoded.mentor_ids)
-        started_detecting = _Detecting(decoded, seen, worker.run(detect_packed, decoded.lines, seen, rungs, now_text))
+        detected = worker.run(detect_packed, decoded.lines, seen, rungs, now_text)
+        started_detecting = _Detecting(raw, decoded, seen, detected)
         if detecting is not None:
             waited = not detecting.detected.done()
-            await _write(detecting, repository, rungs, now_text, reject, report)
+            await _write_batch(detecting)
             gc.collect()  # the written batch's rows are garbage now (see _collected_per_batch)
         detecting = started_detecting
 
+    async def _write_batch(batch: _Detecting) -> None:
+        await _write(batch, repository, rungs, now_text, reject, report)
+        if progress is not None:
+            progress(report)
+
     with _Worker() as worker, _collected_per_batch():
         for raw in _raw_batches(lines, batch_size):
-            decoding.append(worker.run(decode_lines, raw, here=waited))
+            decoding.append((raw, worker.run(decode_lines, raw, here=waited)))
             if len(decoding) > 1:  # one batch decodes ahead
-                await detect(decoding.popleft())
+                await detect(*decoding.popleft())
         while decoding:
-            await detect(decoding.popleft())
+            await detect(*decoding.popleft())
         if detecting is not None:
-            await _write(detecting, repository, rungs, now_text, reject, report)
+            await _write_batch(detecting)
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 
@@ -118,16 +157,17 @@ class DecodedBatch:
     mentor_ids: list[str]
     lines: bytes  # Lines
     valid: int
-    refused: list[tuple[int, str]]
+    refused: list[Rejected]
 
 
 @dataclass(frozen=True, slots=True)
 class _Detecting:
-    """A batch whose detection is under way, with the rows it is detected on."""
+    """A batch whose detection is under way, with its lines as read and the rows it is detected on."""
 
+    raw: RawBatch
     decoded: DecodedBatch
     seen: PackedRows
-    detected: Future[bytes]  # a Change, from detect_packed
+    detected: Future[Detected]
 
 
 class _Worker:
@@ -207,18 +247,32 @@ async def _write(
     report: BulkReport,
 ) -> None:
     decoded = detecting.decoded
+    encoded, achieved, in_progress = await asyncio.wrap_future(detecting.detected)
 
     def again(stored: StoredRows) -> Change:
-        return record_summaries(_LINES.decode(decoded.lines), stored, rungs, now, actor=COMMAND_LINE)
+        nonlocal achieved, in_progress
+        change = record_summaries(_LINES.decode(decoded.lines), stored, rungs, now, actor=COMMAND_LINE)
+        achieved, in_progress = tally(change, stored)
+        return change
 
-    encoded: bytes = await asyncio.wrap_future(detecting.detected)
     change = (
         await repository.change(decoded.mentor_ids, again, seen=detecting.seen, decided=_CHANGES.decode(encoded))
     ).change
-    for number, message in change.refused:
-        reject(number, message)
+    refused = decoded.refused
+    if change.refused:
+        raw = detecting.raw
+        overlapping = [
+            Rejected(number, raw[bisect.bisect_left(raw, (number,))][1], (("period", message),))
+            for number, message in change.refused
+        ]
+        refused = sorted([*refused, *overlapping])
+    for rejected in refused:
+        reject(rejected)
+    report.lines += len(detecting.raw)
     report.summaries += decoded.valid - len(change.refused)
-    report.rejected += len(change.refused)
+    report.rejected += len(refused)
+    report.milestones_achieved += achieved
+    report.milestones_in_progress += in_progress
     changed = {row.mentor_id for row in change.periods_written} | {row.mentor_id for row in change.milestones_written}
     changed |= {milestone_id.partition(ID_SEPARATOR)[0] for milestone_id in change.milestones_removed}
     report.mentors_changed += len(changed)
@@ -233,16 +287,34 @@ _CHANGES = msgspec.msgpack.Decoder(Change)
 _encode = msgspec.msgpack.Encoder().encode
 
 
-def detect_packed(lines: bytes, stored: PackedRows, catalog: RuleCatalog, now: str) -> bytes:
+# A batch's change as MessagePack, with the milestones it newly achieves and the in-progress ones it writes.
+Detected = tuple[bytes, int, int]
+
+
+def detect_packed(lines: bytes, stored: PackedRows, catalog: RuleCatalog, now: str) -> Detected:
     """record_summaries as the detecting process runs it: lines and change as MessagePack, rows as the
-    database packed them."""
-    return _encode(record_summaries(_LINES.decode(lines), stored.unpack(), catalog, now, actor=COMMAND_LINE))
+    database packed them; the change's tally is worked out here too, off the writing process."""
+    rows = stored.unpack()
+    change = record_summaries(_LINES.decode(lines), rows, catalog, now, actor=COMMAND_LINE)
+    return (_encode(change), *tally(change, rows))
 
 
-def _raw_batches(lines: Iterable[bytes], batch_size: int) -> Iterator[list[tuple[int, bytes]]]:
-    """The non-blank lines with their line numbers, batch_size at a time."""
-    batch: list[tuple[int, bytes]] = []
-    for number, line in enumerate(lines, start=1):
+def tally(change: Change, stored: StoredRows) -> tuple[int, int]:
+    """The milestones a change newly achieves, and the in-progress ones it creates or moves."""
+    written = change.milestones_written
+    achieved = list(map(_STATUS, written)).count(_ACHIEVED)  # in C: a batch writes tens of thousands of rows
+    in_progress = len(written) - achieved
+    if achieved and stored.milestones:
+        # An achieved row is rewritten when the catalog moved it: that one was achieved before.
+        before = {row.id for row in stored.milestones if row.status == _ACHIEVED}
+        achieved = sum(1 for row in written if row.status == _ACHIEVED and row.id not in before)
+    return achieved, in_progress
+
+
+def _raw_batches(lines: Iterable[tuple[int, bytes]], batch_size: int) -> Iterator[RawBatch]:
+    """The non-blank numbered lines, batch_size at a time."""
+    batch: RawBatch = []
+    for number, line in lines:
         if line.strip():
             batch.append((number, line))
             if len(batch) >= batch_size:
@@ -252,23 +324,32 @@ def _raw_batches(lines: Iterable[bytes], batch_size: int) -> Iterator[list[tuple
         yield batch
 
 
-def decode_lines(raw: list[tuple[int, bytes]]) -> DecodedBatch:
+def decode_lines(raw: RawBatch) -> DecodedBatch:
     """Decode numbered lines as POST bodies, as strictly as POST: period rows, and the lines refused with why."""
     rows: Lines = []
-    refused: list[tuple[int, str]] = []
+    refused: list[Rejected] = []
     for number, line in raw:
         try:
             # As POST does: lines that might repeat a key get the strict decoding, which refuses them.
             summary = decode_summary(line) if cannot_repeat_a_key(line) else decode_strict(line, RecordSummaryIn)
-        except RequestInvalid as exc:
-            refused.append((number, exc.detail))
-            continue
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            refused.append((number, str(exc)))
+        except (RequestInvalid, msgspec.ValidationError, msgspec.DecodeError):
+            refused.append(Rejected(number, line, reasons(line)))
             continue
         rows.append((number, _period_row(summary)))
     mentor_ids = list(dict.fromkeys(row.mentor_id for _, row in rows))
     return DecodedBatch(mentor_ids, _encode(rows), len(rows), refused)
+
+
+def reasons(line: bytes) -> tuple[tuple[str, str], ...]:
+    """Why a line is not a valid summary, field by field, as the API words it (decode_strict's errors, which
+    name every bad field; the fast decoder stops at the first)."""
+    try:
+        decode_strict(line, RecordSummaryIn)
+    except RequestInvalid as exc:
+        if exc.status == 400:  # not JSON at all: say so before the parser's own words
+            return tuple((e.field, f"is not valid JSON ({e.message})") for e in exc.errors)
+        return tuple((e.field, e.message) for e in exc.errors)
+    return (("body", "is not a valid summary"),)
 
 
 def _period_row(summary: RecordSummaryIn) -> PeriodRow:

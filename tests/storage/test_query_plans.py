@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import asyncpg
@@ -39,11 +39,15 @@ BULK_QUERIES: dict[str, list[tuple[str, str, tuple[Any, ...]]]] = {
         ("batch's periods", queries.MENTORS_PERIODS_SQLITE, ('["a", "b"]',)),
         ("batch's milestones", queries.MENTORS_MILESTONES_SQLITE, ('["a", "b"]',)),
         ("expired idempotency keys", queries.DELETE_EXPIRED_IDEMPOTENCY_KEYS, (encode_time(A_DAY_AGO),)),
+        ("export's milestone page", queries.MILESTONES_AFTER, ("m~100h", 5000)),
+        ("export's period page", queries.PERIODS_AFTER, ("m", "2025-01-01", "2025-12-31", 5000)),
     ],
     "postgres": [
         ("batch's periods", queries.MENTORS_PERIODS_POSTGRES, (["a", "b"],)),
         ("batch's milestones", queries.MENTORS_MILESTONES_POSTGRES, (["a", "b"],)),
         ("expired idempotency keys", queries.DELETE_EXPIRED_IDEMPOTENCY_KEYS, (A_DAY_AGO,)),
+        ("export's milestone page", queries.MILESTONES_AFTER, ("m~100h", 5000)),
+        ("export's period page", queries.PERIODS_AFTER, ("m", date(2025, 1, 1), date(2025, 12, 31), 5000)),
     ],
 }
 

@@ -264,3 +264,44 @@ async def test_sqlite_notices_rows_written_by_another_process(sqlite_settings: S
     finally:
         await repository.close()
     assert hours["300h"].status is Status.ACHIEVED
+
+
+async def test_rows_stream_in_key_order_a_page_at_a_time(repository: MilestoneRepository) -> None:
+    """Export's reads: every row once, in key order, in pages no larger than asked, resuming after each page's
+    last key (mentor ids chosen so that a plain text comparison and a key-by-key one would differ)."""
+    mentors = ["a", "a.b", "ab", "b", "m-1", "m1", "m10", "m2"]
+    for index, mentor in enumerate(mentors):
+        for year in (2023, 2024):
+            await post(repository, mentor, str(40 + index * 30), year=year, contacts=index * 5)
+    pages = [page async for page in repository.milestone_rows(page_size=4)]
+    assert all(1 <= len(page) <= 4 for page in pages)
+    ids = [row.id for page in pages for row in page]
+    every = [m.id for mentor in mentors for m in await repository.mentor_milestones(mentor)]
+    assert ids == sorted(every)
+    assert len(pages) == -(-len(ids) // 4)
+
+    period_pages = [page async for page in repository.period_rows(page_size=3)]
+    assert all(1 <= len(page) <= 3 for page in period_pages)
+    keys = [(row.mentor_id, row.start_date, row.end_date) for page in period_pages for row in page]
+    assert keys == sorted(keys)
+    assert len(keys) == 16
+    assert all(
+        isinstance(row.start_date, str) and isinstance(row.total_hours_centi, int)
+        for page in period_pages
+        for row in page
+    )
+
+
+async def test_one_mentors_rows_stream_as_one_page(repository: MilestoneRepository) -> None:
+    await post(repository, "m1", "150", year=2024)
+    await post(repository, "m1", "100", year=2025)
+    await post(repository, "m2", "10")
+    milestone_pages = [page async for page in repository.milestone_rows("m1", page_size=1)]
+    assert [[row.id for row in page] for page in milestone_pages] == [
+        [m.id for m in await repository.mentor_milestones("m1")]
+    ]
+    period_pages = [page async for page in repository.period_rows("m1", page_size=1)]
+    assert [[(row.mentor_id, row.start_date) for row in page] for page in period_pages] == [
+        [("m1", "2024-01-01"), ("m1", "2025-01-01")]
+    ]
+    assert [page async for page in repository.period_rows("nobody")] == [[]]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -95,6 +95,15 @@ class MilestoneRepository(Protocol):
     async def mentor_milestones(self, mentor_id: str, status: Status | None = None) -> list[Milestone]: ...
 
     async def periods(self, mentor_id: str) -> list[Period]: ...
+
+    def milestone_rows(self, mentor_id: str | None = None, page_size: int = 5000) -> AsyncIterator[list[MilestoneRow]]:
+        """Every stored milestone row (or one mentor's), in id order, a page at a time: constant memory
+        however many there are. Pages are read one after another, each in its own short read."""
+        ...
+
+    def period_rows(self, mentor_id: str | None = None, page_size: int = 5000) -> AsyncIterator[list[PeriodRow]]:
+        """Every stored period row (or one mentor's), by mentor and dates, a page at a time, as milestone_rows."""
+        ...
 
     async def change(
         self,

@@ -64,6 +64,9 @@ _MENTOR_MILESTONES = queries.numbered(queries.MENTOR_MILESTONES)
 _MENTOR_MILESTONES_WITH_STATUS = queries.numbered(queries.MENTOR_MILESTONES_WITH_STATUS)
 _MENTOR_PERIODS = queries.numbered(queries.MENTOR_PERIODS)
 _MENTOR_PERIOD_ROWS = queries.numbered(queries.MENTOR_PERIOD_ROWS)
+_MENTOR_PERIOD_ROWS_IN_ORDER = queries.numbered(queries.MENTOR_PERIOD_ROWS_IN_ORDER)
+_MILESTONES_AFTER = queries.numbered(queries.MILESTONES_AFTER)
+_PERIODS_AFTER = queries.numbered(queries.PERIODS_AFTER)
 _UPSERT_MILESTONE = queries.numbered(queries.UPSERT_MILESTONE)
 _DELETE_MILESTONE = queries.numbered(queries.DELETE_MILESTONE)
 _UPSERT_PERIOD = queries.numbered(queries.UPSERT_PERIOD)
@@ -227,6 +230,40 @@ class PostgresRepository:
         async with self._connection() as conn:
             rows = await conn.fetch(_MENTOR_PERIODS, mentor_id)
         return [period_from_row(r, _as_date) for r in rows]
+
+    async def milestone_rows(
+        self, mentor_id: str | None = None, page_size: int = 5000
+    ) -> AsyncIterator[list[MilestoneRow]]:
+        if mentor_id is not None:  # a mentor has a row per catalog definition at most, plus history
+            async with self._connection() as conn:
+                records = await conn.fetch(_MENTOR_MILESTONES, *queries.mentor_range(mentor_id))
+            yield [_milestone_row(r) for r in records]
+            return
+        after = ""
+        while True:
+            # A connection per page, given back before the page is handed on: a slow reader holds none.
+            async with self._connection() as conn:
+                records = await conn.fetch(_MILESTONES_AFTER, after, page_size)
+            if not records:
+                return
+            yield [_milestone_row(r) for r in records]
+            after = records[-1]["id"]
+
+    async def period_rows(self, mentor_id: str | None = None, page_size: int = 5000) -> AsyncIterator[list[PeriodRow]]:
+        if mentor_id is not None:
+            async with self._connection() as conn:
+                records = await conn.fetch(_MENTOR_PERIOD_ROWS_IN_ORDER, mentor_id)
+            yield [_period_row(r) for r in records]
+            return
+        after: tuple[str, date, date] = ("", date.min, date.min)  # no mentor id is empty
+        while True:
+            async with self._connection() as conn:
+                records = await conn.fetch(_PERIODS_AFTER, *after, page_size)
+            if not records:
+                return
+            yield [_period_row(r) for r in records]
+            last = records[-1]
+            after = (last["mentor_id"], last["start_date"], last["end_date"])
 
     async def change(
         self,

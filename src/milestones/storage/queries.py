@@ -41,6 +41,15 @@ MENTOR_PERIODS = f"SELECT {PERIOD_COLUMNS} FROM periods WHERE mentor_id = ? ORDE
 # One mentor's period rows as bulk detection and POST read them: led by mentor_id.
 MENTOR_PERIOD_ROWS = f"SELECT {PERIOD_ROW_COLUMNS} FROM periods WHERE mentor_id = ?"
 
+# Every row in key order, a page at a time (export): each page resumes after the last key of the one
+# before, from the primary key, so the millionth page costs what the first does and nothing is held open.
+MILESTONES_AFTER = f"SELECT {MILESTONE_COLUMNS} FROM milestones WHERE id > ? ORDER BY id LIMIT ?"
+PERIODS_AFTER = (
+    f"SELECT {PERIOD_ROW_COLUMNS} FROM periods WHERE (mentor_id, start_date, end_date) > (?, ?, ?)"
+    " ORDER BY mentor_id, start_date, end_date LIMIT ?"
+)
+MENTOR_PERIOD_ROWS_IN_ORDER = f"{MENTOR_PERIOD_ROWS} ORDER BY start_date, end_date"
+
 # Several mentors at once, for bulk detection: SQLite takes the ids as a JSON array, PostgreSQL as text[].
 # Each answers one JSON array of rows (row_detection.PackedRows), dates and times as the ISO text SQLite keeps.
 MENTORS_PERIODS_SQLITE = (

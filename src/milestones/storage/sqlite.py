@@ -10,7 +10,7 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -133,6 +133,27 @@ class SqliteRepository:
     async def periods(self, mentor_id: str) -> list[Period]:
         rows = self._read_all(queries.MENTOR_PERIODS, (mentor_id,))
         return [period_from_row(r, _parse_date) for r in rows]
+
+    async def milestone_rows(
+        self, mentor_id: str | None = None, page_size: int = 5000
+    ) -> AsyncIterator[list[MilestoneRow]]:
+        if mentor_id is not None:  # a mentor has a row per catalog definition at most, plus history
+            low, high = queries.mentor_range(mentor_id)
+            yield [MilestoneRow(*row) for row in self._read_all(queries.MENTOR_MILESTONES, (low, high))]
+            return
+        after = ""
+        while rows := self._read_all(queries.MILESTONES_AFTER, (after, page_size)):
+            yield [MilestoneRow(*row) for row in rows]
+            after = rows[-1][0]
+
+    async def period_rows(self, mentor_id: str | None = None, page_size: int = 5000) -> AsyncIterator[list[PeriodRow]]:
+        if mentor_id is not None:
+            yield [PeriodRow(*row) for row in self._read_all(queries.MENTOR_PERIOD_ROWS_IN_ORDER, (mentor_id,))]
+            return
+        after: tuple[str, str, str] = ("", "", "")  # no mentor id is empty
+        while rows := self._read_all(queries.PERIODS_AFTER, (*after, page_size)):
+            yield [PeriodRow(*row) for row in rows]
+            after = rows[-1][:3]
 
     async def change(
         self,

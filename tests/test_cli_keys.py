@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import time
@@ -138,10 +139,14 @@ def test_a_revoked_key_stops_working_in_another_process_within_a_second(settings
 def test_serve_warns_in_one_line_when_writes_are_open_to_anyone(settings: Settings, tmp_path: Path) -> None:
     env = clean_environment(MILESTONES_DATABASE_URL=settings.database_url)
     with serving(cwd=tmp_path, env=env) as server:
-        warnings = [line for line in server.log_text().splitlines() if "WARNING" in line]
-    assert warnings == [
-        "milestones: WARNING: no access keys are configured, so anyone who can reach this port can write; "
-        "set MILESTONES_API_KEYS or run `milestones keys create` before exposing it"
+        warnings = [line for line in server.log_text().splitlines() if "warning" in line]
+    assert [json.loads(line) for line in warnings] == [
+        {
+            "time": json.loads(warnings[0])["time"],
+            "level": "warning",
+            "event": "WARNING: no access keys are configured, so anyone who can reach this port can write; "
+            "set MILESTONES_API_KEYS or run `milestones keys create` before exposing it",
+        }
     ]
     with serving(cwd=tmp_path, env={**env, "MILESTONES_API_KEYS": "some-key"}) as server:
         assert "no access keys are configured" not in server.log_text()

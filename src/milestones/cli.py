@@ -9,8 +9,10 @@ import csv
 import dataclasses
 import io
 import json
+import logging
 import os
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import ExitStack, asynccontextmanager
@@ -19,6 +21,7 @@ from typing import IO, Any, NoReturn
 
 from pydantic import ValidationError
 
+from milestones import __version__
 from milestones.bulk import BulkReport, Rejected, detect_lines, detect_numbered
 from milestones.catalog import CatalogError, load_catalog
 from milestones.contract import MENTOR_ID_RULE
@@ -39,9 +42,11 @@ from milestones.formats import (
     refuse_unless_text,
 )
 from milestones.keys import Scope
+from milestones.logs import configure_logging, event
+from milestones.metrics import MULTIPROCESS_DIR
 from milestones.service import MilestoneService, utc_now
 from milestones.settings import Settings
-from milestones.storage import MilestoneRepository, migrate, open_repository
+from milestones.storage import MilestoneRepository, head_revision, migrate, open_repository
 
 # Exit statuses: everything went in; some lines were rejected; nothing could be done (a bad option, file,
 # configuration or catalog, or a database that cannot be reached).
@@ -103,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"milestones {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_serve(commands)
     add_migrate(commands)
@@ -146,26 +152,84 @@ def add_serve(commands: Any) -> None:
     serve.add_argument("--host", help="address to bind (default MILESTONES_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=_port, help="port (default MILESTONES_PORT or 8000)")
     serve.add_argument("--workers", type=_at_least_one, help="worker processes (default MILESTONES_WORKERS or 1)")
+    serve.add_argument(
+        "--wait-for-database",
+        type=_seconds,
+        default=0,
+        metavar="SECONDS",
+        help="keep trying to reach the database for this long before giving up (default 0: try once)",
+    )
     serve.set_defaults(run=run_serve)
 
 
 def run_serve(args: argparse.Namespace) -> int:
     settings = _settings()
+    configure_logging(settings.log_format, settings.log_level)
     _catalog(settings)  # checked once here, so a bad catalog stops with one line instead of a worker's traceback
-    _migrated(settings)
-    if not settings.api_keys and not asyncio.run(stored_keys_exist(settings)):
-        print(
-            "milestones: WARNING: no access keys are configured, so anyone who can reach this port can write; "
-            "set MILESTONES_API_KEYS or run `milestones keys create` before exposing it",
-            file=sys.stderr,
-        )
-    run_server(
-        settings,
-        host=args.host or settings.host,
-        port=args.port if args.port is not None else settings.port,
-        workers=args.workers or settings.workers,
+    revision = _database_ready(settings, args.wait_for_database)
+    host = args.host or settings.host
+    port = args.port if args.port is not None else settings.port
+    workers = args.workers or settings.workers
+    event(
+        f"milestones {__version__} serving http://{host}:{port}{settings.root_path} with {workers} "
+        f"worker{'s' if workers > 1 else ''}; database {redacted(settings.database_url)} at schema {revision}",
+        version=__version__,
+        address=f"http://{host}:{port}{settings.root_path}",
+        workers=workers,
+        database=redacted(settings.database_url),
+        schema=revision,
     )
+    if not settings.api_keys and not asyncio.run(stored_keys_exist(settings)):
+        event(
+            "WARNING: no access keys are configured, so anyone who can reach this port can write; "
+            "set MILESTONES_API_KEYS or run `milestones keys create` before exposing it",
+            logging.WARNING,
+        )
+    run_server(settings, host=host, port=port, workers=workers)
+    event("stopped")
     return OK
+
+
+def _database_ready(settings: Settings, wait_seconds: float) -> str:
+    """Migrate (or, with MILESTONES_MIGRATE_ON_START=false, check) the database, trying again for up to
+    `wait_seconds` while it cannot be reached; returns the schema revision it is at."""
+    deadline = time.monotonic() + wait_seconds
+    waiting = False
+    while True:
+        try:
+            _migrated(settings)
+            revision = asyncio.run(_schema_revision(settings))
+        except (CommandError, MilestonesError, OSError) as exc:
+            if time.monotonic() >= deadline:
+                raise CommandError(str(exc) if isinstance(exc, CommandError) else one_line(str(exc))) from None
+            if not waiting:
+                event(f"waiting up to {wait_seconds:g} s for the database", database=redacted(settings.database_url))
+                waiting = True
+            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+            continue
+        expected = head_revision()
+        if revision != expected:
+            raise CommandError(
+                f"the database {redacted(settings.database_url)} is at schema {revision}, this version needs "
+                f"{expected}: run `milestones migrate`"
+            )
+        if settings.migrate_on_start:
+            event("database migrated", database=redacted(settings.database_url), schema=revision)
+        return str(revision)
+
+
+async def _schema_revision(settings: Settings) -> str | None:
+    try:
+        repository = await open_repository(settings)
+    except Exception as exc:  # asyncpg's and the OS's ways of saying the database is not there
+        raise CommandError(
+            f"the database {redacted(settings.database_url)} cannot be reached: {type(exc).__name__}: "
+            f"{one_line(str(exc))}"
+        ) from None
+    try:
+        return await repository.schema_revision()
+    finally:
+        await repository.close()
 
 
 def run_server(settings: Settings, *, host: str, port: int, workers: int) -> None:
@@ -175,18 +239,27 @@ def run_server(settings: Settings, *, host: str, port: int, workers: int) -> Non
 
     # Worker processes build their app from the environment, so hand them the resolved settings.
     os.environ["MILESTONES_DATABASE_URL"] = settings.database_url
-    uvicorn.run(
-        "milestones.web.app:app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        loop="uvloop" if sys.platform != "win32" else "asyncio",
-        http=HeadTimeoutProtocol,  # httptools, with a deadline for request heads
-        access_log=False,
-        log_level=settings.log_level,
-        proxy_headers=False,
-    )
+    with ExitStack() as stack:
+        if workers > 1:
+            # Each worker keeps its metrics in a file here, and /metrics adds them up (prometheus-client's
+            # multiprocess mode); a fresh directory, so that no earlier run's counts are added in.
+            directory = stack.enter_context(tempfile.TemporaryDirectory(prefix="milestones-metrics-"))
+            os.environ[MULTIPROCESS_DIR] = directory
+        uvicorn.run(
+            "milestones.web.app:app_from_environment",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            loop="uvloop" if sys.platform != "win32" else "asyncio",
+            http=HeadTimeoutProtocol,  # httptools, with a deadline for request heads
+            access_log=False,  # the front door writes one line per request instead
+            log_config=None,  # the service's own logging, configured above and in each worker
+            log_level=settings.log_level,
+            proxy_headers=False,
+            root_path=settings.root_path,
+            timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
+        )
 
 
 def add_migrate(commands: Any) -> None:
@@ -743,6 +816,16 @@ async def _repository(settings: Settings) -> AsyncIterator[MilestoneRepository]:
 
 def one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 86400:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds from 0 to 86400, got {text!r}")
+    return value
 
 
 def _at_least_one(text: str) -> int:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 
+from milestones import metrics
 from milestones.catalog import catalog_version
 from milestones.domain import (
     Definition,
@@ -112,6 +113,8 @@ class MilestoneService:
         result = await self.repository.change([mentor_id], decide)
         if result.change.refused:
             raise PeriodOverlap(result.change.refused[0][1])
+        if result.achieved_types:
+            metrics.achieved(result.achieved_types)
         return result.milestones, result.change.writes_anything
 
     async def remove_period(self, mentor_id: str, start_date: date, end_date: date, actor: str = ANONYMOUS) -> None:
@@ -163,6 +166,8 @@ class MilestoneService:
             rules.update_milestone, milestone_id, update, now=self._clock(), actor=actor, if_match=if_match
         )
         result = await self.repository.change([mentor_id], decide)
+        if result.achieved_types:
+            metrics.achieved(result.achieved_types)
         (milestone,) = (m for m in result.milestones if m.id == milestone_id)
         return milestone
 

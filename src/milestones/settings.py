@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -50,7 +50,20 @@ class Settings(BaseSettings):
         le=300,
         description="Longest wait for a pooled PostgreSQL connection, and for any one statement of a request",
     )
-    log_level: str = "info"
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
+        default="info", description="critical, error, warning, info or debug"
+    )
+    log_format: Literal["auto", "json", "text"] = Field(
+        default="auto", description="json, text, or auto: text on a terminal, JSON otherwise"
+    )
+    root_path: str = Field(
+        default="",
+        pattern=r"^(/[A-Za-z0-9._~-]+)*$",
+        description="The path prefix the service is mounted under behind a proxy that strips it (/milestones)",
+    )
+    shutdown_timeout_seconds: int = Field(
+        default=30, ge=1, le=3600, description="On SIGTERM, how long requests in flight may take to finish"
+    )
     api_keys: Annotated[list[AccessKey], NoDecode] = Field(
         default_factory=list,
         description="Comma-separated KEY or KEY:scope (read, write, admin; a bare key has every scope); "

@@ -30,6 +30,7 @@ from milestones.domain.rows import (
 )
 from milestones.errors import DatabaseUnavailable
 from milestones.keys import AccessKey
+from milestones.metrics import WRITER_WAIT
 from milestones.storage import queries
 from milestones.storage.base import (
     Applied,
@@ -232,6 +233,7 @@ class SqliteRepository:
             return work(*args)
         job = _WriterJob(work, args)
         future = asyncio.get_running_loop().run_in_executor(self._writer_thread, job.run)
+        future.add_done_callback(job.record_wait)
         try:
             return cast(T, await asyncio.wait_for(asyncio.shield(future), _BUSY_TIMEOUT_MS / 1000))
         except TimeoutError:
@@ -354,11 +356,14 @@ class _WriterJob:
     def __init__(self, work: Callable[..., Any], args: tuple[Any, ...]) -> None:
         self._work = work
         self._args = args
+        self._queued_at = time.perf_counter()
+        self._waited: float | None = None
         self._state_lock = threading.Lock()
         self._withdrawn = False
         self._started = False
 
     def run(self) -> Any:
+        self._waited = time.perf_counter() - self._queued_at
         _WriterJob._current.job = self
         try:
             return self._work(*self._args)
@@ -375,6 +380,11 @@ class _WriterJob:
             if job._withdrawn:
                 raise DatabaseUnavailable("The request stopped waiting for the database.")
             job._started = True
+
+    def record_wait(self, _: object) -> None:
+        """Counts how long the job queued for the writer thread (on the event loop, once it is done)."""
+        if self._waited is not None:
+            WRITER_WAIT.observe(self._waited)
 
     def withdraw(self) -> bool:
         """Withdraw the work if it has not started its transaction; False when it already has."""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from functools import cache
-from typing import Annotated, Any
+from typing import IO, Annotated, Any
 
 import msgspec
 from litestar import Litestar, Request, Response, Router, get
@@ -12,7 +14,7 @@ from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
-from litestar.openapi.spec import Components, OpenAPI, OpenAPIResponse, SecurityScheme, Tag
+from litestar.openapi.spec import Components, OpenAPI, OpenAPIResponse, SecurityScheme, Server, Tag
 from litestar.params import PathParameter, QueryParameter
 from litestar.routes import HTTPRoute
 from litestar.types import Message, Scope
@@ -21,6 +23,9 @@ from milestones import __version__
 from milestones.badges import DEFAULT_SIZE, BadgeSize, BadgeState, badge_file, badge_image
 from milestones.catalog import load_catalog
 from milestones.contract import HealthOut, ProblemDetails
+from milestones.logs import configure_logging, event, log_format
+from milestones.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from milestones.metrics import exposition
 from milestones.service import Clock, MilestoneService, utc_now
 from milestones.settings import Settings
 from milestones.web.access import AccessPolicy, needed_scope
@@ -29,6 +34,7 @@ from milestones.web.cors import CorsPolicy
 from milestones.web.docs import DOCS_ROUTES
 from milestones.web.fast_path import CONTRACT_ALIAS_PATH, MILESTONES_PATH, FastPath, template_of
 from milestones.web.front_door import FrontDoor
+from milestones.web.observability import DatabaseWatch, RequestObserver
 from milestones.web.presenters import none_match
 from milestones.web.problem_types import PROBLEM_TYPES
 from milestones.web.problems import EXCEPTION_HANDLERS, problem, problem_description, problem_responses
@@ -135,6 +141,12 @@ async def badge(
     return Response(image.body, media_type=image.media_type, headers=headers)
 
 
+@get("/metrics", include_in_schema=False, media_type=METRICS_CONTENT_TYPE)
+async def metrics() -> bytes:
+    """Prometheus's text format: every worker's counts when there are several."""
+    return exposition()
+
+
 @get("/openapi.json", include_in_schema=False, media_type=OPENAPI_JSON)
 async def openapi_document(request: Request[Any, Any, Any]) -> Response[bytes]:
     """The OpenAPI document where most tools look first; the same as /schema/openapi.json."""
@@ -171,22 +183,35 @@ def declare_access(document: OpenAPI, *, read_requires_key: bool) -> None:
             operation.responses = dict(sorted(operation.responses.items()))
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock = utc_now, fast_path: bool = True) -> FrontDoor:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock = utc_now,
+    fast_path: bool = True,
+    request_log: IO[bytes] | None = None,
+) -> FrontDoor:
     """The ASGI application for the given settings: the outer layer, then the fast path in front of the
     Litestar app. Without `fast_path`, the framework answers everything (tests compare the two)."""
     settings = settings or Settings()
     access = AccessPolicy(settings.api_keys, read_requires_key=settings.read_requires_key)
-    litestar = create_litestar_app(settings, clock=clock, access=access)
+    database = DatabaseWatch()
+    litestar = create_litestar_app(settings, clock=clock, access=access, database=database)
     return FrontDoor(
         FastPath(litestar, settings) if fast_path else litestar,
         access=access,
         cors=CorsPolicy(settings.cors_origins) if settings.cors_origins else None,
         trusted_proxies=settings.trusted_proxies,
+        observer=RequestObserver(request_log, as_json=log_format(settings.log_format, sys.stderr) == "json"),
+        database=database,
     )
 
 
 def create_litestar_app(
-    settings: Settings | None = None, *, clock: Clock = utc_now, access: AccessPolicy | None = None
+    settings: Settings | None = None,
+    *,
+    clock: Clock = utc_now,
+    access: AccessPolicy | None = None,
+    database: DatabaseWatch | None = None,
 ) -> Litestar:
     """The framework application alone; the database is opened at start-up, and from then on `access` reads
     the stored keys through the service."""
@@ -194,15 +219,18 @@ def create_litestar_app(
     catalog = load_catalog(settings.catalog_path)
 
     async def open_service(app: Litestar) -> None:
+        app.state.database_watch = database or DatabaseWatch()
         app.state.service = service = await MilestoneService.open(settings, catalog, clock)
         if access is not None:
             access.attach(service.key_ring)
+        event("worker started", pid=os.getpid())
 
     async def close_service(app: Litestar) -> None:
         # Absent when start-up failed (the database was unreachable); there is nothing to close then.
         service = app.state.get("service")
         if service is not None:
             await service.close()
+        event("worker stopped", pid=os.getpid())
 
     app = Litestar(
         route_handlers=[
@@ -214,6 +242,7 @@ def create_litestar_app(
             badge,
             list_definitions,
             openapi_document,
+            metrics,
             *DOCS_ROUTES,
         ],
         on_startup=[open_service],
@@ -228,6 +257,7 @@ def create_litestar_app(
             description="Detects, stores and serves mentoring milestones. Errors are RFC 9457 problem details; "
             "each problem `type` is a page (GET it) saying what it means and how to fix the request.",
             path="/schema",
+            servers=[Server(url=settings.root_path or "/")],
             # The document only (/schema/openapi.json, .yaml): the pages are /docs and /redoc, from files
             # shipped in the package, where Litestar's own pages load their scripts from CDNs.
             render_plugins=[JsonRenderPlugin(), YamlRenderPlugin()],
@@ -248,4 +278,6 @@ def create_litestar_app(
 
 def app_from_environment() -> Any:
     """Factory for `uvicorn --factory`: every worker process builds its app from the environment."""
-    return create_app(Settings())
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    return create_app(settings)

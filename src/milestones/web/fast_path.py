@@ -151,9 +151,12 @@ class FastPath:
                 route, params = found
                 if route.name == "record_summary":
                     if self._plain_post(scope):
+                        # The route's template, as the framework sets it, for the front door's log and metrics.
+                        scope["path_template"] = route.template
                         await self._record_summary(scope, receive, send)
                         return
                 elif (answer := await self._read(route.name, params, scope)) is not None:
+                    scope["path_template"] = route.template
                     await _send_json(send, answer)
                     return
         elif cast(str, scope["type"]) == "lifespan":

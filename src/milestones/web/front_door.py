@@ -2,14 +2,15 @@
 
 The fast path and the framework both sit behind it, so what is decided here applies to every operation,
 success or error: the client's address behind trusted proxies, CORS, the access-key check (and so the actor
-that changes record), and the security headers. It also answers HEAD wherever GET is answered, and turns a
-failure that escaped both paths into a 500 problem. Later concerns (language, request ids, metrics) go here too.
+that changes record), the security headers, and each request's id, log line and metrics (RequestObserver). It
+also answers HEAD wherever GET is answered, and turns a failure that escaped both paths into a 500 problem.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from time import perf_counter
 from typing import Any, cast
 
 import msgspec
@@ -19,8 +20,10 @@ from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 from milestones.contract import ProblemDetails
 from milestones.domain.changes import ANONYMOUS
 from milestones.errors import KeyRequired, MilestonesError, OriginRefused, ScopeRequired
+from milestones.logs import REQUEST_ID
 from milestones.web.access import AccessPolicy
 from milestones.web.cors import VARY_ORIGIN, CorsPolicy
+from milestones.web.observability import REQUEST_ID_HEADER, DatabaseWatch, RequestObserver
 from milestones.web.proxies import Network, client_address
 
 SECURITY_HEADERS = [
@@ -80,17 +83,52 @@ class FrontDoor:
         access: AccessPolicy | None = None,
         cors: CorsPolicy | None = None,
         trusted_proxies: Sequence[Network] = (),
+        observer: RequestObserver | None = None,
+        database: DatabaseWatch | None = None,
     ) -> None:
         self.app = app
         self.access = access or AccessPolicy([], read_requires_key=False)
         self.cors = cors
         self.trusted_proxies = tuple(trusted_proxies)
+        self.observer = observer or RequestObserver()
+        self.database = database or DatabaseWatch()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
+        started_at = perf_counter()
         http: HTTPScope = scope
+        if http.get("root_path"):
+            http = _below_root_path(http)
+        request_id = self.observer.request_id(http["headers"])
+        token = REQUEST_ID.set(request_id.decode("latin-1"))
+        status = 500
+
+        async def observed(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), (REQUEST_ID_HEADER, request_id)]
+            await send(message)
+
+        served: dict[str, Any] | None = None
+        try:
+            served = await self._serve(http, receive, observed)
+        finally:
+            REQUEST_ID.reset(token)
+            template = None if served is None else served.get("path_template")
+            client = http["client"][0] if http["client"] else None
+            key_id = None if served is None else served.get(ACTOR)
+            self.observer.answered(
+                scope["method"], template, status, perf_counter() - started_at, request_id, key_id, client
+            )
+            if template is not None and template.startswith("/api/"):
+                self.database.answered(status)
+
+    async def _serve(self, http: HTTPScope, receive: Receive, send: Send) -> dict[str, Any] | None:
+        """Serve the request; returns the scope the inner app got (which names the route it matched), or None
+        when the front door answered by itself."""
         method = http["method"]
         head = method == "HEAD"
         if head:
@@ -107,13 +145,13 @@ class FrontDoor:
             if origin is not None and self.cors.allows(origin):
                 if method == "OPTIONS" and any(n == b"access-control-request-method" for n, _ in http["headers"]):
                     await _answer(send, 204, [*extra, *self.cors.preflight_headers(origin)], b"")
-                    return
+                    return None
                 extra.extend(self.cors.answer_headers(origin))
             elif origin is not None and method == "OPTIONS":
                 named = origin.decode("latin-1")[:200]
                 refused = OriginRefused(f"The origin {named!r} may not call this API from a browser.")
                 await _answer_problem(send, refused, extra)
-                return
+                return None
         try:
             actor, needed_key = await self.access.check(method, http["path"], http["headers"])
         except KeyRequired as missing:
@@ -121,14 +159,15 @@ class FrontDoor:
             if missing.presented:
                 challenge += b', error="invalid_token"'
             await _answer_problem(send, missing, [*extra, NO_STORE, (b"www-authenticate", challenge)], head=head)
-            return
+            return None
         except ScopeRequired as lacking:
             challenge = b'Bearer realm="milestones", error="insufficient_scope"'
             await _answer_problem(send, lacking, [*extra, NO_STORE, (b"www-authenticate", challenge)], head=head)
-            return
+            return None
         except MilestonesError as unavailable:  # the stored keys could not be read (a 503)
+            self.database.unavailable(unavailable.detail)
             await _answer_problem(send, unavailable, [*extra, NO_STORE, (b"retry-after", b"1")], head=head)
-            return
+            return None
         if actor is not None:
             http = cast(HTTPScope, {**http, ACTOR: actor})
         if needed_key:
@@ -149,6 +188,7 @@ class FrontDoor:
 
         try:
             await self.app(http, receive, answer)
+            return cast(dict[str, Any], http)
         except Exception:
             # Both paths render their own errors; this is the last resort for a bug in between.
             log.exception("unhandled error on %s %s", http["method"], http["path"])
@@ -165,6 +205,21 @@ class FrontDoor:
                 }
             )
             await answer({"type": "http.response.body", "body": _FAILED, "more_body": False})
+            return cast(dict[str, Any], http)
+
+
+def _below_root_path(http: HTTPScope) -> HTTPScope:
+    """The request as the app sees it when the service is mounted under MILESTONES_ROOT_PATH: uvicorn puts the
+    prefix in front of the path, and the routes, the key check and the fast path all work below it."""
+    root = http["root_path"]
+    path = http["path"]
+    if not path.startswith(root):
+        return http
+    raw = http.get("raw_path")
+    inner = {**http, "path": path[len(root) :] or "/", "root_path": ""}
+    if raw is not None and raw.startswith(root.encode()):
+        inner["raw_path"] = raw[len(root) :] or b"/"
+    return cast(HTTPScope, inner)
 
 
 async def _answer(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:

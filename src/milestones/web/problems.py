@@ -147,11 +147,13 @@ def problem_responses(*problems: int | str) -> dict[int, ResponseSpec]:
     }
 
 
-def on_milestones_error(_: Request[Any, Any, Any], exc: MilestonesError) -> Response[ProblemDetails]:
+def on_milestones_error(request: Request[Any, Any, Any], exc: MilestonesError) -> Response[ProblemDetails]:
     errors = [FieldError(exc.field, exc.detail)] if isinstance(exc, InvalidUpdate) else None
     headers = {"Retry-After": "1"} if isinstance(exc, DatabaseUnavailable) else None
     if isinstance(exc, DatabaseUnavailable):
-        log.warning("database unavailable: %s", exc.detail)
+        watch = request.app.state.get("database_watch")
+        if watch is not None:  # logged once when it goes, and once when it is back
+            watch.unavailable(exc.detail)
         # The cause is for the logs; clients learn only that it is temporary.
         return problem(
             exc.status,

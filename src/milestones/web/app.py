@@ -26,7 +26,7 @@ from milestones.web.access import AccessPolicy, needed_scope
 from milestones.web.body_timeout import body_timeout
 from milestones.web.cors import CorsPolicy
 from milestones.web.fast_path import CONTRACT_ALIAS_PATH, MILESTONES_PATH, FastPath, template_of
-from milestones.web.front_door import FrontDoor
+from milestones.web.front_door import FrontDoor, language_of
 from milestones.web.presenters import none_match
 from milestones.web.problems import EXCEPTION_HANDLERS, problem, problem_responses
 from milestones.web.routes import (
@@ -100,6 +100,7 @@ async def readyz(state: State) -> Response[HealthOut] | Response[ProblemDetails]
 )
 async def badge(
     state: State,
+    scope: Scope,
     file_name: Annotated[str, PathParameter(max_length=64, description="`{key}.png` or `{key}.svg`")],
     size: Annotated[BadgeSize, QueryParameter(description="Width and height in pixels")] = DEFAULT_SIZE,
     variant: Annotated[BadgeState, QueryParameter(name="state", description="locked: greyed, not yet reached")] = (
@@ -114,9 +115,9 @@ async def badge(
     if wanted[1] == "png":
         # A first rendering takes 10 to 40 ms (resvg lets go of the GIL): off the event loop, so it holds up
         # no other request. Later ones come from the cache.
-        image = await asyncio.to_thread(badge_image, definition, wanted[1], size, variant)
+        image = await asyncio.to_thread(badge_image, definition, wanted[1], size, variant, language_of(scope))
     else:
-        image = badge_image(definition, wanted[1], size, variant)
+        image = badge_image(definition, wanted[1], size, variant, language_of(scope))
     headers = {"ETag": image.etag, "Cache-Control": BADGE_CACHE_CONTROL}
     if none_match(if_none_match, image.etag):
         return Response(b"", status_code=304, headers=headers)

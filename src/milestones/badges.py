@@ -109,7 +109,7 @@ _CAPITAL_EM = dict(
 )  # fmt: skip
 _WIDEST_EM = 0.883
 # Widest text that fits: the caption inside the face's inner ring, the ribbon's text inside its band.
-_CAPTION_WIDTH, _RIBBON_WIDTH = 137, 170
+_CAPTION_WIDTH, _RIBBON_WIDTH = 137, 160
 
 # Icons on a 24-unit grid, drawn as strokes in the face's ink: a clock, two people, a star.
 _ICONS: dict[MetricType, str] = {

@@ -11,7 +11,7 @@ from litestar import Litestar, Request, Response, Router, get
 from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.spec import Components, OpenAPI, OpenAPIResponse, SecurityScheme
+from litestar.openapi.spec import Components, OpenAPI, OpenAPIResponse, OpenAPIType, Parameter, Schema, SecurityScheme
 from litestar.params import PathParameter, QueryParameter
 from litestar.routes import HTTPRoute
 from litestar.types import Message, Scope
@@ -20,13 +20,14 @@ from milestones import __version__
 from milestones.badges import DEFAULT_SIZE, BadgeSize, BadgeState, badge_file, badge_image
 from milestones.catalog import load_catalog
 from milestones.contract import HealthOut, ProblemDetails
+from milestones.languages import languages, tag
 from milestones.service import Clock, MilestoneService, utc_now
 from milestones.settings import Settings
 from milestones.web.access import AccessPolicy, needed_scope
 from milestones.web.body_timeout import body_timeout
 from milestones.web.cors import CorsPolicy
 from milestones.web.fast_path import CONTRACT_ALIAS_PATH, MILESTONES_PATH, FastPath, template_of
-from milestones.web.front_door import FrontDoor, language_of
+from milestones.web.front_door import WORDED_METHODS, WORDED_PATHS, FrontDoor, language_of
 from milestones.web.presenters import none_match
 from milestones.web.problems import EXCEPTION_HANDLERS, problem, problem_responses
 from milestones.web.routes import (
@@ -160,6 +161,32 @@ def declare_access(document: OpenAPI, *, read_requires_key: bool) -> None:
             operation.responses = dict(sorted(operation.responses.items()))
 
 
+def declare_languages(document: OpenAPI) -> None:
+    """Give every operation whose answer the front door words (WORDED_PATHS, WORDED_METHODS) its two ways of
+    asking for a language, as the front door reads them."""
+    spoken = ", ".join(f"`{tag(language)}`" for language in languages())
+    locale = Parameter(
+        name="locale",
+        param_in="query",
+        schema=Schema(type=OpenAPIType.STRING),
+        description=f"The language of the answer's words ({spoken}); wins over Accept-Language. A language "
+        "the service does not speak is passed over for Accept-Language, then English.",
+    )
+    accept = Parameter(
+        name="Accept-Language",
+        param_in="header",
+        schema=Schema(type=OpenAPIType.STRING),
+        description="Preferred languages with q-values; the answer's Content-Language says which was chosen.",
+    )
+    for path, item in (document.paths or {}).items():
+        if not path.startswith(WORDED_PATHS):
+            continue
+        for method in sorted(WORDED_METHODS):
+            operation = getattr(item, method.lower())
+            if operation is not None:
+                operation.parameters = [*(operation.parameters or []), locale, accept]
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock = utc_now, fast_path: bool = True) -> FrontDoor:
     """The ASGI application for the given settings: the outer layer, then the fast path in front of the
     Litestar app. Without `fast_path`, the framework answers everything (tests compare the two)."""
@@ -220,6 +247,7 @@ def create_litestar_app(
         debug=False,
     )
     declare_access(app.openapi_schema, read_requires_key=settings.read_requires_key)
+    declare_languages(app.openapi_schema)
     return app
 
 

@@ -301,3 +301,19 @@ async def test_a_custom_catalogs_translations_and_their_fallback(
         }
         svg = (await custom_client.get("/assets/badges/first_hour.svg?locale=es")).text
         assert '<title id="title-first_hour-unlocked">Primera hora</title>' in svg and "HORA<" in svg
+
+
+async def test_an_idempotent_replay_speaks_the_language_it_was_asked_in(client: Any) -> None:
+    body = summary_body("dora")
+    headers = {"Idempotency-Key": "k-1", "Accept-Language": "de"}
+    first = await client.post(BASE, json=body, headers=headers)
+    replay = await client.post(BASE, json=body, headers=headers)
+    assert (first.status_code, replay.status_code) == (201, 201)
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert replay.content == first.content
+    said_in(replay, "de")
+    # The same key asking for another language is another request: refused, rather than a German body
+    # under a Spanish Content-Language.
+    other = await client.post(BASE, json=body, headers={**headers, "Accept-Language": "es"})
+    assert other.status_code == 422
+    assert "content-language" not in other.headers

@@ -103,7 +103,11 @@ def take_locale(query: bytes) -> tuple[bytes, str | None]:
 
 @cache
 def language_headers(language: str) -> tuple[tuple[bytes, bytes], ...]:
+    """What a worded answer says of its language."""
     return ((b"content-language", tag(language).encode()), (b"vary", b"accept-language"))
+
+
+_SAID_IN_ENGLISH = language_headers(ENGLISH)
 
 
 def content_security_policy(path: str) -> bytes:
@@ -181,15 +185,22 @@ class FrontDoor:
             return
         if actor is not None:
             http = cast(HTTPScope, {**http, ACTOR: actor})
+        # Every request pays for this, so the common case (no `locale`, English) is one scan of the headers.
         query = http["query_string"]
-        language, kept = chosen_language(http["headers"], query)
-        if language != ENGLISH:
-            http = cast(HTTPScope, {**http, LANGUAGE: language, "query_string": kept})
-        elif kept is not query:
+        if _LOCALE in query:
+            language, kept = chosen_language(http["headers"], query)
             http = cast(HTTPScope, {**http, "query_string": kept})
-        worded = (
-            language_headers(language) if method in WORDED_METHODS and http["path"].startswith(WORDED_PATHS) else ()
-        )
+        else:
+            language = ENGLISH
+            for name, value in http["headers"]:
+                if name == b"accept-language":
+                    language = negotiate(value)
+                    break
+        if language != ENGLISH:
+            http = cast(HTTPScope, {**http, LANGUAGE: language})
+        worded: tuple[tuple[bytes, bytes], ...] = ()
+        if method in WORDED_METHODS and http["path"].startswith(WORDED_PATHS):
+            worded = _SAID_IN_ENGLISH if language == ENGLISH else language_headers(language)
         if needed_key:
             extra.append(NO_STORE)
         started = False

@@ -188,3 +188,10 @@ def say(language: str, message: Plural, value: Decimal) -> str:
 
 def word(language: str, message: Word) -> str:
     return translate(language, message.text, message.context) or message.text
+
+
+def prepare() -> None:
+    """Reads every message catalog and CLDR locale now, at start-up, so that no request waits for one."""
+    for language in languages():
+        messages(language)
+        locale_of(language).plural_form  # noqa: B018  (compiles the plural rule, which Babel caches)

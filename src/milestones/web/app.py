@@ -20,7 +20,7 @@ from milestones import __version__
 from milestones.badges import DEFAULT_SIZE, BadgeSize, BadgeState, badge_file, badge_image
 from milestones.catalog import load_catalog
 from milestones.contract import HealthOut, ProblemDetails
-from milestones.languages import languages, tag
+from milestones.languages import languages, prepare, tag
 from milestones.service import Clock, MilestoneService, utc_now
 from milestones.settings import Settings
 from milestones.web.access import AccessPolicy, needed_scope
@@ -191,6 +191,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now, fast
     """The ASGI application for the given settings: the outer layer, then the fast path in front of the
     Litestar app. Without `fast_path`, the framework answers everything (tests compare the two)."""
     settings = settings or Settings()
+    prepare()
     access = AccessPolicy(settings.api_keys, read_requires_key=settings.read_requires_key)
     litestar = create_litestar_app(settings, clock=clock, access=access)
     return FrontDoor(

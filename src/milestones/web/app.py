@@ -29,6 +29,7 @@ from milestones.web.cors import CorsPolicy
 from milestones.web.docs import DOCS_ROUTES
 from milestones.web.fast_path import CONTRACT_ALIAS_PATH, MILESTONES_PATH, FastPath, template_of
 from milestones.web.front_door import FrontDoor
+from milestones.web.pages import PAGE_ROUTES
 from milestones.web.presenters import none_match
 from milestones.web.problem_types import PROBLEM_TYPES
 from milestones.web.problems import EXCEPTION_HANDLERS, problem, problem_description, problem_responses
@@ -182,6 +183,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now, fast
         access=access,
         cors=CorsPolicy(settings.cors_origins) if settings.cors_origins else None,
         trusted_proxies=settings.trusted_proxies,
+        embed_origins=settings.embed_origins,
     )
 
 
@@ -195,6 +197,7 @@ def create_litestar_app(
 
     async def open_service(app: Litestar) -> None:
         app.state.service = service = await MilestoneService.open(settings, catalog, clock)
+        app.state.settings = settings
         if access is not None:
             access.attach(service.key_ring)
 
@@ -215,6 +218,7 @@ def create_litestar_app(
             list_definitions,
             openapi_document,
             *DOCS_ROUTES,
+            *PAGE_ROUTES,
         ],
         on_startup=[open_service],
         on_shutdown=[close_service],

@@ -116,7 +116,7 @@ async def mentor_view(service: MilestoneService, mentor_id: str) -> MentorView:
     this_year, _ = await service.newly_achieved(mentor_id, None, None, Window(1, _ALL))
     new_ids = {m.id for m in this_year}
     # Most recent first: what a mentor has just reached is what they come to see.
-    achieved = sorted(found.items, key=lambda m: (m.achieved_at or _LONG_AGO, -m.position), reverse=True)
+    achieved = sorted(found.items, key=lambda m: (m.achieved_at or _LONG_AGO, m.position), reverse=True)
     view.achieved = [
         Shown(milestone_out(m), m.definition_key, badge_svg_path(m.definition_key), m.id in new_ids) for m in achieved
     ]

@@ -183,3 +183,84 @@ def test_the_font_ships_with_its_open_font_licence() -> None:
 def test_badges_are_rendered_once_per_process() -> None:
     first = badge_image(CATALOG[0], "png", 512, BadgeState.LOCKED)
     assert badge_image(CATALOG[0], "png", 512, BadgeState.LOCKED) is first
+
+
+LANGUAGES = ("en", "es", "fr", "de", "pt_BR")
+
+
+def svg_texts(svg: str) -> list[str]:
+    root = ET.fromstring(svg)
+    return [element.text or "" for element in root.iter(f"{SVG}text")]
+
+
+@pytest.mark.parametrize(
+    ("language", "texts", "title", "desc"),
+    [
+        ("en", ["500", "ACTIVITIES", "PLATINUM"], "500 Activities", "Platinum badge showing 500 activities. Five"),
+        ("es", ["500", "ACTIVIDADES", "PLATINO"], "500 actividades", "Insignia de platino con 500 actividades. Quin"),
+        ("fr", ["500", "ACTIVITÉS", "PLATINE"], "500 activités", "Badge de platine affichant 500 activités. Cinq"),
+        ("de", ["500", "AKTIVITÄTEN", "PLATIN"], "500 Aktivitäten", "Platin-Abzeichen mit 500 Aktivitäten. Fünf"),
+        ("pt_BR", ["500", "ATIVIDADES", "PLATINA"], "500 atividades", "Selo de platina com 500 atividades. Quinh"),
+    ],
+)
+def test_a_badge_speaks_the_language(language: str, texts: list[str], title: str, desc: str) -> None:
+    item = next(d for d in CATALOG if d.key == "500activities")
+    svg = badge_svg(item, 128, BadgeState.UNLOCKED, language)
+    root = ET.fromstring(svg)
+    assert svg_texts(svg) == texts
+    assert root.findtext(f"{SVG}title") == title
+    assert (root.findtext(f"{SVG}desc") or "").startswith(desc)
+
+
+@pytest.mark.parametrize(
+    ("language", "ribbon", "desc"),
+    [
+        ("en", "NOT YET", "Not yet achieved: gold badge showing 1,000 hours, greyed out. "),
+        ("es", "AÚN NO", "Aún no conseguida: insignia de oro con 1000 horas, en gris. "),
+        ("fr", "PAS ENCORE", "Pas encore obtenu\xa0: badge d\u2019or affichant 1\u202f000 heures, grisé. "),
+        ("de", "NOCH NICHT", "Noch nicht erreicht: Gold-Abzeichen mit 1.000 Stunden, ausgegraut. "),
+        ("pt_BR", "AINDA NÃO", "Ainda não conquistado: selo de ouro com 1.000 horas, em cinza. "),
+    ],
+)
+def test_a_locked_badge_says_not_yet_in_the_language(language: str, ribbon: str, desc: str) -> None:
+    item = Definition("k", "k", MetricType.HOURS_LOGGED, Decimal(1000), 0, tier=Tier.GOLD)
+    svg = badge_svg(item, 256, BadgeState.LOCKED, language)
+    assert svg_texts(svg)[-1] == ribbon
+    assert (ET.fromstring(svg).findtext(f"{SVG}desc") or "").startswith(desc)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("size", SIZES)
+def test_longer_words_are_drawn_smaller_to_fit(language: str, size: int) -> None:
+    """Every caption and ribbon fits its space at every size: a German AKTIVITÄTEN or MEILENSTEIN is drawn
+    smaller, English words as before. Widths are measured with the packaged font itself."""
+    from PIL import ImageFont
+
+    font_file = str(resources.files("milestones").joinpath("fonts/AtkinsonHyperlegible-Bold.ttf"))
+    items = [*CATALOG, definition("plain", MetricType.ACTIVITY_COUNT, 250, 0)]
+    for item in items:
+        for state in BadgeState:
+            root = ET.fromstring(badge_svg(item, size, state, language))
+            _, caption, ribbon = root.iter(f"{SVG}text")
+            for element, width in ((caption, 137), (ribbon, 160)):
+                font_size = float(element.get("font-size", "0"))
+                spacing = float(element.get("letter-spacing", "0"))
+                text = element.text or ""
+                drawn = ImageFont.truetype(font_file, 1000).getlength(text) / 1000 * font_size + spacing * len(text)
+                assert drawn <= width + 0.5, (language, item.key, text, drawn)
+
+
+def test_german_activities_are_drawn_smaller_at_128_pixels_only_where_needed() -> None:
+    item = next(d for d in CATALOG if d.key == "500activities")
+    english = ET.fromstring(badge_svg(item, 128, BadgeState.UNLOCKED, "en"))
+    german = ET.fromstring(badge_svg(item, 128, BadgeState.UNLOCKED, "de"))
+    assert [t.get("font-size") for t in english.iter(f"{SVG}text")][1:] == ["21", "22"]
+    assert [t.get("font-size") for t in german.iter(f"{SVG}text")][1:] == ["18", "22"]
+
+
+def test_each_language_has_its_own_image_and_etag() -> None:
+    item = next(d for d in CATALOG if d.key == "100h")
+    images = [badge_image(item, "png", 128, BadgeState.UNLOCKED, language) for language in LANGUAGES]
+    assert len({image.etag for image in images}) == len(LANGUAGES)
+    for image in images:
+        assert Image.open(io.BytesIO(image.body)).size == (128, 128)

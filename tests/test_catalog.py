@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from decimal import Decimal
 from importlib import resources
@@ -181,3 +182,59 @@ def test_the_catalog_version_changes_with_any_field(change: dict[str, object]) -
 def test_the_catalog_version_follows_the_order() -> None:
     first, second = entry(key="a"), entry(key="b", threshold=200)
     assert catalog_version(parse_catalog([first, second])) != catalog_version(parse_catalog([second, first]))
+
+
+def test_translations_give_a_name_and_optionally_a_description_per_language() -> None:
+    (item,) = parse_catalog(
+        [
+            entry(
+                translations={
+                    "es": {"name": " Cien horas ", "description": "Cien horas dedicadas."},
+                    "pt-BR": {"name": "Cem horas"},  # written as a language tag, or as pt_BR
+                }
+            )
+        ]
+    )
+    assert [(t.language, t.name, t.description) for t in item.translations] == [
+        ("es", "Cien horas", "Cien horas dedicadas."),
+        ("pt_BR", "Cem horas", None),
+    ]
+    assert item.translation("pt_BR") is not None and item.translation("fr") is None
+
+
+def test_translations_are_read_from_the_toml_tables(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.toml"
+    path.write_text(
+        '[[milestone]]\nkey = "night"\nname = "Night Owl"\ntype = "hours_logged"\nthreshold = 5\n'
+        '[milestone.translations.fr]\nname = "Oiseau de nuit"\ndescription = "Cinq heures après la nuit tombée."\n'
+        '[milestone.translations.de]\nname = "Nachteule"\n',
+        encoding="utf-8",
+    )
+    (item,) = load_catalog(path)
+    assert {t.language: t.name for t in item.translations} == {"de": "Nachteule", "fr": "Oiseau de nuit"}
+
+
+@pytest.mark.parametrize(
+    ("translations", "message"),
+    [
+        ({"it": {"name": "Cento ore"}}, "translations.it: not a language the service speaks"),
+        ({"es": {"description": "Sin nombre."}}, "translations.es.name must be a non-empty string"),
+        ({"es": {"name": "  "}}, "translations.es.name must be a non-empty string"),
+        ({"es": {"name": "Cien", "description": "x" * 301}}, "translations.es.description must be"),
+        ({"es": {"name": "Cien", "title": "Cien"}}, "translations.es has unknown fields ['title']"),
+        ({"es": "Cien horas"}, "translations.es must be a table"),
+        ({"es": {"name": "Cien"}, "ES": {"name": "Cien"}}, "translations name es twice"),
+        ("es", "translations must be a table of languages"),
+    ],
+)
+def test_bad_translations_are_refused_at_start_up(translations: object, message: str) -> None:
+    with pytest.raises(CatalogError, match=re.escape(message)):
+        parse_catalog([entry(translations=translations)])
+
+
+def test_translations_change_the_catalog_version_and_their_absence_does_not() -> None:
+    plain = catalog_version(parse_catalog([entry()]))
+    assert catalog_version(parse_catalog([entry(translations={})])) == plain
+    spanish = catalog_version(parse_catalog([entry(translations={"es": {"name": "Cien horas"}})]))
+    renamed = catalog_version(parse_catalog([entry(translations={"es": {"name": "Cien horas."}})]))
+    assert len({plain, spanish, renamed}) == 3

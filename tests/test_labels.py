@@ -204,3 +204,234 @@ def test_a_definition_without_a_description_gets_one_worded_from_it(
 def test_a_catalog_description_is_kept_as_written() -> None:
     given = Definition("k", "K", HOURS, Decimal(100), 0, description="A hundred hours.")
     assert description_of(given) == "A hundred hours."
+
+
+# --- other languages -----------------------------------------------------------------------------------
+# Every language at the values the issue names: 0, 1, 1.5, 2, 21 and 1,000. French and Brazilian Portuguese
+# count 0 and 1.5 as singular (CLDR), Spanish writes 1000 ungrouped (CLDR's minimum grouping digits).
+PLURAL_VALUES = ("0", "1", "1.5", "2", "21", "1000")
+REACHED_HOURS: dict[str, tuple[str, ...]] = {
+    "en": (
+        "You reached 0 hours of mentoring on July 14, 2025",
+        "You reached 1 hour of mentoring on July 14, 2025",
+        "You reached 1.5 hours of mentoring on July 14, 2025",
+        "You reached 2 hours of mentoring on July 14, 2025",
+        "You reached 21 hours of mentoring on July 14, 2025",
+        "You reached 1,000 hours of mentoring on July 14, 2025",
+    ),
+    "es": (
+        "Alcanzaste 0 horas de mentoría el 14 de julio de 2025",
+        "Alcanzaste 1 hora de mentoría el 14 de julio de 2025",
+        "Alcanzaste 1,5 horas de mentoría el 14 de julio de 2025",
+        "Alcanzaste 2 horas de mentoría el 14 de julio de 2025",
+        "Alcanzaste 21 horas de mentoría el 14 de julio de 2025",
+        "Alcanzaste 1000 horas de mentoría el 14 de julio de 2025",
+    ),
+    "fr": (
+        "Vous avez atteint 0 heure de mentorat le 14 juillet 2025",
+        "Vous avez atteint 1 heure de mentorat le 14 juillet 2025",
+        "Vous avez atteint 1,5 heure de mentorat le 14 juillet 2025",
+        "Vous avez atteint 2 heures de mentorat le 14 juillet 2025",
+        "Vous avez atteint 21 heures de mentorat le 14 juillet 2025",
+        "Vous avez atteint 1\u202f000 heures de mentorat le 14 juillet 2025",
+    ),
+    "de": (
+        "Am 14. Juli 2025 haben Sie 0 Stunden Mentoring erreicht",
+        "Am 14. Juli 2025 haben Sie 1 Stunde Mentoring erreicht",
+        "Am 14. Juli 2025 haben Sie 1,5 Stunden Mentoring erreicht",
+        "Am 14. Juli 2025 haben Sie 2 Stunden Mentoring erreicht",
+        "Am 14. Juli 2025 haben Sie 21 Stunden Mentoring erreicht",
+        "Am 14. Juli 2025 haben Sie 1.000 Stunden Mentoring erreicht",
+    ),
+    "pt_BR": (
+        "Você alcançou 0 hora de mentoria em 14 de julho de 2025",
+        "Você alcançou 1 hora de mentoria em 14 de julho de 2025",
+        "Você alcançou 1,5 hora de mentoria em 14 de julho de 2025",
+        "Você alcançou 2 horas de mentoria em 14 de julho de 2025",
+        "Você alcançou 21 horas de mentoria em 14 de julho de 2025",
+        "Você alcançou 1.000 horas de mentoria em 14 de julho de 2025",
+    ),
+}
+
+
+@pytest.mark.parametrize("language", list(REACHED_HOURS))
+@pytest.mark.parametrize(("position", "value"), list(enumerate(PLURAL_VALUES)))
+def test_reached_labels_in_every_language(language: str, position: int, value: str) -> None:
+    assert accessibility_label(achieved(HOURS, value), language=language) == REACHED_HOURS[language][position]
+
+
+# The remaining phrase follows the remaining value: Spanish and Portuguese "falta 1" but "faltan 2".
+REMAINING_CONTACTS: dict[str, tuple[str, ...]] = {
+    "en": tuple(
+        f"You have helped 0 out of 50 unique contacts, {n} remaining" for n in ("0", "1", "1.5", "2", "21", "1,000")
+    ),
+    "es": tuple(
+        f"Ayudaste a 0 de 50 contactos únicos, {word} {n}"
+        for word, n in (
+            ("faltan", "0"),
+            ("falta", "1"),
+            ("faltan", "1,5"),
+            ("faltan", "2"),
+            ("faltan", "21"),
+            ("faltan", "1000"),
+        )
+    ),
+    "fr": tuple(
+        f"Vous avez aidé 0 sur 50 contacts uniques, il en reste {n}" for n in ("0", "1", "1,5", "2", "21", "1\u202f000")
+    ),
+    "de": tuple(
+        f"Sie haben 0 von 50 verschiedenen Kontakten geholfen, noch {n} offen"
+        for n in ("0", "1", "1,5", "2", "21", "1.000")
+    ),
+    "pt_BR": tuple(
+        f"Você ajudou 0 de 50 contatos únicos, {word} {n}"
+        for word, n in (
+            ("falta", "0"),
+            ("falta", "1"),
+            ("falta", "1,5"),
+            ("faltam", "2"),
+            ("faltam", "21"),
+            ("faltam", "1.000"),
+        )
+    ),
+}
+
+
+@pytest.mark.parametrize("language", list(REMAINING_CONTACTS))
+@pytest.mark.parametrize(("position", "value"), list(enumerate(PLURAL_VALUES)))
+def test_the_remaining_phrase_agrees_with_the_remaining_value(language: str, position: int, value: str) -> None:
+    # Remaining is the threshold minus the current value; a current value of 0 and a threshold of 50 are held
+    # in the sentence by building the progress by hand.
+    from milestones.domain import Progress
+
+    state = Progress(current_value=Decimal(0), percentage=0, remaining=Decimal(value))
+    label = accessibility_label(working(CONTACTS, "0", "50"), state, language)
+    assert label == REMAINING_CONTACTS[language][position]
+
+
+GOALS: dict[str, tuple[str, ...]] = {
+    "en": tuple(
+        f"Complete {n} mentoring {'activity' if n == '1' else 'activities'}."
+        for n in ("0", "1", "1.5", "2", "21", "1,000")
+    ),
+    "es": tuple(
+        f"Completa {n} {'actividad' if n == '1' else 'actividades'} de mentoría."
+        for n in ("0", "1", "1,5", "2", "21", "1000")
+    ),
+    "fr": tuple(
+        f"Réalisez {n} {'activité' if n in ('0', '1', '1,5') else 'activités'} de mentorat."
+        for n in ("0", "1", "1,5", "2", "21", "1\u202f000")
+    ),
+    "de": tuple(
+        f"Schließen Sie {n} {'Mentoring-Aktivität' if n == '1' else 'Mentoring-Aktivitäten'} ab."
+        for n in ("0", "1", "1,5", "2", "21", "1.000")
+    ),
+    "pt_BR": tuple(
+        f"Conclua {n} {'atividade' if n in ('0', '1', '1,5') else 'atividades'} de mentoria."
+        for n in ("0", "1", "1,5", "2", "21", "1.000")
+    ),
+}
+
+
+@pytest.mark.parametrize("language", list(GOALS))
+@pytest.mark.parametrize(("position", "value"), list(enumerate(PLURAL_VALUES)))
+def test_worded_descriptions_in_every_language(language: str, position: int, value: str) -> None:
+    rung = Definition("k", "k", ACTIVITIES, Decimal(value), 0)
+    assert description_of(rung, language) == GOALS[language][position]
+
+
+@pytest.mark.parametrize(
+    ("language", "sentence"),
+    [
+        ("es", "Registraste 312,5 de 500 horas de mentoría, faltan 187,5"),
+        ("fr", "Vous avez enregistré 312,5 sur 500 heures de mentorat, il en reste 187,5"),
+        ("de", "Sie haben 312,5 von 500 Stunden Mentoring geleistet, noch 187,5 offen"),
+        ("pt_BR", "Você registrou 312,5 de 500 horas de mentoria, faltam 187,5"),
+    ],
+)
+def test_the_contracts_hours_example_in_every_language(language: str, sentence: str) -> None:
+    assert accessibility_label(working(HOURS, "312.5", "500"), language=language) == sentence
+
+
+@pytest.mark.parametrize(
+    ("language", "sentence"),
+    [
+        ("es", "Alcanzaste 1.000.000 de horas de mentoría el 14 de julio de 2025"),
+        ("fr", "Vous avez atteint 1\u202f000\u202f000 d\u2019heures de mentorat le 14 juillet 2025"),
+        ("pt_BR", "Você alcançou 1.000.000 de horas de mentoria em 14 de julho de 2025"),
+        ("de", "Am 14. Juli 2025 haben Sie 1.000.000 Stunden Mentoring erreicht"),
+    ],
+)
+def test_a_million_takes_cldrs_many_category_where_there_is_one(language: str, sentence: str) -> None:
+    assert accessibility_label(achieved(HOURS, "1000000"), language=language) == sentence
+
+
+@pytest.mark.parametrize(
+    ("language", "contacts", "activities"),
+    [
+        (
+            "es",
+            "Alcanzaste 50 contactos únicos el 14 de julio de 2025",
+            "Completaste 198 de 250 actividades de mentoría, faltan 52",
+        ),
+        (
+            "fr",
+            "Vous avez atteint 50 contacts uniques le 14 juillet 2025",
+            "Vous avez réalisé 198 sur 250 activités de mentorat, il en reste 52",
+        ),
+        (
+            "de",
+            "Am 14. Juli 2025 haben Sie 50 verschiedenen Kontakten geholfen",
+            "Sie haben 198 von 250 Mentoring-Aktivitäten abgeschlossen, noch 52 offen",
+        ),
+        (
+            "pt_BR",
+            "Você alcançou 50 contatos únicos em 14 de julho de 2025",
+            "Você concluiu 198 de 250 atividades de mentoria, faltam 52",
+        ),
+    ],
+)
+def test_contacts_and_activities_in_every_language(language: str, contacts: str, activities: str) -> None:
+    assert accessibility_label(achieved(CONTACTS, "50"), language=language) == contacts
+    assert accessibility_label(working(ACTIVITIES, "198", "250"), language=language) == activities
+
+
+def test_packaged_names_and_descriptions_are_translated() -> None:
+    from milestones.catalog import load_catalog
+    from milestones.labels import name_of
+
+    hundred = next(d for d in load_catalog() if d.key == "100h")
+    assert [name_of(hundred, language) for language in ("en", "es", "fr", "de", "pt_BR")] == [
+        "100 Hours Milestone",
+        "Hito de 100 horas",
+        "Palier de 100 heures",
+        "100-Stunden-Meilenstein",
+        "Marco de 100 horas",
+    ]
+    assert description_of(hundred, "de") == "Hundert Stunden Mentoring: echtes Engagement für die Entwicklung anderer."
+    assert description_of(hundred, "en") == "A hundred hours of mentoring: a real commitment to others' growth."
+
+
+def test_a_name_no_catalog_knows_stays_english() -> None:
+    from milestones.labels import milestone_name, name_of
+
+    own = Definition("own", "Night Owl", HOURS, Decimal(5), 0, description="Five hours after dark.")
+    assert name_of(own, "fr") == "Night Owl"
+    assert description_of(own, "fr") == "Five hours after dark."
+    assert milestone_name(achieved(HOURS, "5"), None, "fr") == "k"
+
+
+def test_a_catalogs_own_translation_comes_first() -> None:
+    from milestones.domain import Translation
+    from milestones.labels import milestone_name, name_of
+
+    own = Definition(
+        "100h", "100 Hours Milestone", HOURS, Decimal(100), 0, translations=(Translation("es", "Cien horas"),)
+    )
+    assert name_of(own, "es") == "Cien horas"
+    assert name_of(own, "fr") == "Palier de 100 heures"  # none of its own: the message catalog's
+    # Without a description of its own in Spanish, the worded one in Spanish.
+    assert description_of(own, "es") == "Registra 100 horas de mentoría."
+    stored = achieved(HOURS, "100")
+    assert milestone_name(stored, own, "es") == "Cien horas"
+    assert milestone_name(stored, own, "en") == "k"  # English is the stored name, as before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache, lru_cache
@@ -13,7 +14,9 @@ from xml.sax.saxutils import escape
 import resvg_py
 
 from milestones.domain import Definition, MetricType, Tier
-from milestones.labels import description_of, format_number
+from milestones.labels import description_of, format_number, name_of
+from milestones.languages import ENGLISH, Plural, Word, say, tag, word
+from milestones.languages import format_number as local_number
 
 BADGES_PATH = "/assets/badges"
 BadgeSize = Literal[128, 256, 512]
@@ -61,12 +64,53 @@ _TYPE_PALETTES: dict[MetricType, Palette] = {
 }
 _LOCKED = Palette("#f5f5f5", "#a3a3a3", "#f4f4f4", "#525252", "#525252", "#ffffff", "#404040")
 
-# (singular, plural) caption under the threshold.
-_CAPTIONS: dict[MetricType, tuple[str, str]] = {
-    MetricType.HOURS_LOGGED: ("HOUR", "HOURS"),
-    MetricType.CONTACTS_HELPED: ("CONTACT", "CONTACTS"),
-    MetricType.ACTIVITY_COUNT: ("ACTIVITY", "ACTIVITIES"),
+HOURS, CONTACTS, ACTIVITIES = MetricType.HOURS_LOGGED, MetricType.CONTACTS_HELPED, MetricType.ACTIVITY_COUNT
+# The badge's words in English, the source text of the message catalogs (locales/). What the threshold counts:
+CAPTIONS: dict[MetricType, Plural] = {
+    HOURS: Plural("HOUR", "HOURS"),
+    CONTACTS: Plural("CONTACT", "CONTACTS"),
+    ACTIVITIES: Plural("ACTIVITY", "ACTIVITIES"),
 }
+# The tier on the ribbon (in capitals there), and the badge it makes in the description.
+TIER_WORDS: dict[Tier | None, Word] = {
+    **{t: Word(t.value.capitalize(), "tier") for t in Tier},
+    None: Word("Milestone", "tier"),
+}
+BADGE_WORDS: dict[Tier | None, Word] = {
+    **{t: Word(f"{t.value.capitalize()} badge", "badge") for t in Tier},
+    None: Word("Milestone badge", "badge"),
+}
+SHOWING: dict[MetricType, Plural] = {
+    HOURS: Plural("{badge} showing {threshold} hour", "{badge} showing {threshold} hours"),
+    CONTACTS: Plural("{badge} showing {threshold} contact", "{badge} showing {threshold} contacts"),
+    ACTIVITIES: Plural("{badge} showing {threshold} activity", "{badge} showing {threshold} activities"),
+}
+NOT_YET = Word("NOT YET")
+# {what_lowered} is {what} with its first letter in lower case, for languages that want that after a colon.
+LOCKED_DESCRIPTION = Word("Not yet achieved: {what_lowered}, greyed out.")
+MESSAGES: tuple[Plural | Word, ...] = (
+    *CAPTIONS.values(),
+    *TIER_WORDS.values(),
+    *BADGE_WORDS.values(),
+    *SHOWING.values(),
+    NOT_YET,
+    LOCKED_DESCRIPTION,
+)
+# Advance widths of capitals in the packaged font, in ems (from its metrics), to fit longer words (AKTIVITÄTEN)
+# by drawing them smaller; an accented capital is as wide as its letter, and any other character counts as
+# the widest.
+_CAPITAL_EM = dict(
+    zip(
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZ .-",
+        (0.69, 0.639, 0.673, 0.686, 0.58, 0.544, 0.719, 0.679, 0.458, 0.56, 0.659, 0.537, 0.842, 0.7, 0.764, 0.626,
+         0.781, 0.654, 0.619, 0.617, 0.663, 0.656, 0.883, 0.699, 0.687, 0.621, 0.32, 0.243, 0.4),
+        strict=True,
+    )
+)  # fmt: skip
+_WIDEST_EM = 0.883
+# Widest text that fits: the caption inside the face's inner ring, the ribbon's text inside its band.
+_CAPTION_WIDTH, _RIBBON_WIDTH = 137, 160
+
 # Icons on a 24-unit grid, drawn as strokes in the face's ink: a clock, two people, a star.
 _ICONS: dict[MetricType, str] = {
     MetricType.HOURS_LOGGED: '<circle cx="12" cy="12" r="9"/><path d="M12 6.5V12l3.8 2.4"/>',
@@ -94,12 +138,17 @@ class BadgeImage:
     etag: str
 
 
-def badge_path(definition_key: str) -> str:
-    return f"{BADGES_PATH}/{definition_key}.png"
+@lru_cache(maxsize=1024)
+def badge_path(definition_key: str, language: str = ENGLISH) -> str:
+    """A badge's URL; in another language than English it names the language, so the image speaks it too."""
+    path = f"{BADGES_PATH}/{definition_key}.png"
+    return path if language == ENGLISH else f"{path}?locale={tag(language)}"
 
 
-def locked_badge_path(definition_key: str) -> str:
-    return f"{badge_path(definition_key)}?state={BadgeState.LOCKED}"
+@lru_cache(maxsize=1024)
+def locked_badge_path(definition_key: str, language: str = ENGLISH) -> str:
+    path = f"{BADGES_PATH}/{definition_key}.png?state={BadgeState.LOCKED}"
+    return path if language == ENGLISH else f"{path}&locale={tag(language)}"
 
 
 def badge_file(file_name: str) -> tuple[str, BadgeFormat] | None:
@@ -110,10 +159,13 @@ def badge_file(file_name: str) -> tuple[str, BadgeFormat] | None:
     return key, "png" if extension == "png" else "svg"
 
 
-@lru_cache(maxsize=1024)  # every definition x 3 sizes x 2 states x 2 formats, for catalogs of up to ~40 rungs
-def badge_image(definition: Definition, fmt: BadgeFormat, size: int, state: BadgeState) -> BadgeImage:
+# Every definition x 3 sizes x 2 states x 2 formats x 5 languages, for catalogs of up to ~40 rungs.
+@lru_cache(maxsize=4096)
+def badge_image(
+    definition: Definition, fmt: BadgeFormat, size: int, state: BadgeState, language: str = ENGLISH
+) -> BadgeImage:
     """The badge as served; rendered once per process for each combination (custom catalogs included)."""
-    svg = badge_svg(definition, size, state)
+    svg = badge_svg(definition, size, state, language)
     body = svg.encode() if fmt == "svg" else render_png(svg, size)
     return BadgeImage(body, MEDIA_TYPES[fmt], f'"{hashlib.sha256(body).hexdigest()[:32]}"')
 
@@ -146,29 +198,43 @@ def palette_of(definition: Definition, state: BadgeState) -> Palette:
     return _TYPE_PALETTES[definition.type] if definition.tier is None else _TIER_PALETTES[definition.tier]
 
 
-def badge_svg(definition: Definition, size: int = DEFAULT_SIZE, state: BadgeState = BadgeState.UNLOCKED) -> str:
-    """A medal: the tier's colours, the type's icon, the threshold, what it counts, and the tier on a ribbon.
+def badge_svg(
+    definition: Definition, size: int = DEFAULT_SIZE, state: BadgeState = BadgeState.UNLOCKED, language: str = ENGLISH
+) -> str:
+    """A medal: the tier's colours, the type's icon, the threshold, what it counts, and the tier on a ribbon,
+    with every word in the language.
 
     Each text sits in a group whose first shape is the colour behind it, so its contrast can be checked from
     the document alone.
     """
     colours = palette_of(definition, state)
     locked = state is BadgeState.LOCKED
-    number = format_number(definition.threshold)
-    singular, plural = _CAPTIONS[definition.type]
-    caption = singular if definition.threshold == 1 else plural
-    tier_word = definition.tier.value.capitalize() if definition.tier is not None else "Milestone"
-    ribbon = "NOT YET" if locked else tier_word.upper()
+    english = language == ENGLISH
+    number = format_number(definition.threshold) if english else local_number(definition.threshold, language)
+    if english:
+        caption = CAPTIONS[definition.type].one if definition.threshold == 1 else CAPTIONS[definition.type].other
+    else:
+        caption = say(language, CAPTIONS[definition.type], definition.threshold).upper()
+    tier_word = word(language, TIER_WORDS[definition.tier])
+    ribbon = (word(language, NOT_YET) if locked else tier_word).upper()
     ident = f"{definition.key}-{state}"
     dashes = ' stroke-dasharray="4 5"' if locked else ""
     # Captions drawn larger in small images, so that they stay readable at 128 pixels.
     small_text = 17 if size >= DEFAULT_SIZE else 21
-    title = definition.name
-    what = f"{tier_word} badge showing {number} {caption.lower()}"
+    caption_size = _fitted(caption, small_text, 1.4, _CAPTION_WIDTH)
+    ribbon_size = _fitted(ribbon, small_text + 1, 2, _RIBBON_WIDTH)
+    title = name_of(definition, language)
+    if english:
+        what = f"{tier_word} badge showing {number} {caption.lower()}"
+    else:
+        badge_word = word(language, BADGE_WORDS[definition.tier])
+        what = say(language, SHOWING[definition.type], definition.threshold).format(badge=badge_word, threshold=number)
+    lowered = f"{what[0].lower()}{what[1:]}"
+    description = description_of(definition, language)
     desc = (
-        f"Not yet achieved: {what[0].lower()}{what[1:]}, greyed out. {description_of(definition)}"
+        f"{word(language, LOCKED_DESCRIPTION).format(what=what, what_lowered=lowered)} {description}"
         if locked
-        else f"{what}. {description_of(definition)}"
+        else f"{what}. {description}"
     )
     font = f'font-family="\'{FONT_FAMILY}\', Arial, sans-serif" font-weight="700"'
     lock = (
@@ -199,15 +265,16 @@ def badge_svg(definition: Definition, size: int = DEFAULT_SIZE, state: BadgeStat
         f'<g transform="translate(109.4 38) scale(1.55)" fill="none" stroke="{colours.ink}" stroke-width="2" '
         f'stroke-linecap="round" stroke-linejoin="round">{_ICONS[definition.type]}</g>'
         f'<text x="128" y="138" font-size="{_number_size(number)}" fill="{colours.ink}">{number}</text>'
-        f'<text x="128" y="165" font-size="{small_text}" letter-spacing="1.4" fill="{colours.ink}">{caption}</text>'
+        f'<text x="128" y="165" font-size="{caption_size}" letter-spacing="1.4" fill="{colours.ink}">'
+        f"{escape(caption)}</text>"
         f"</g>"
         # The ribbon: folded tails behind a band that names the tier.
         f'<path d="M18 196h34v34H18l9-17z" fill="{colours.tail}"/>'
         f'<path d="M238 196h-34v34h34l-9-17z" fill="{colours.tail}"/>'
         f'<g {font} text-anchor="middle">'
         f'<path d="M36 186h184v36H36z" fill="{colours.ribbon}"/>'
-        f'<text x="128" y="{210 + (small_text - 17) // 2}" font-size="{small_text + 1}" letter-spacing="2" '
-        f'fill="{colours.ribbon_ink}">{ribbon}</text>'
+        f'<text x="128" y="{210 + (small_text - 17) // 2}" font-size="{ribbon_size}" letter-spacing="2" '
+        f'fill="{colours.ribbon_ink}">{escape(ribbon)}</text>'
         f"</g>"
         f"{lock}"
         f"</g></svg>"
@@ -217,3 +284,16 @@ def badge_svg(definition: Definition, size: int = DEFAULT_SIZE, state: BadgeStat
 def _number_size(number: str) -> int:
     ems = sum(_DIGIT_EM if ch.isdigit() else _SEPARATOR_EM for ch in number)
     return min(_NUMBER_MAX_SIZE, int(_NUMBER_WIDTH / ems))
+
+
+def _fitted(text: str, size: int, spacing: float, width: float) -> int:
+    """The font size to draw capitals at: `size`, or smaller when the text would be wider than `width`."""
+    ems = sum(_CAPITAL_EM.get(_base_letter(ch), _WIDEST_EM) for ch in text)
+    if ems * size + spacing * len(text) <= width:
+        return size
+    return max(1, int((width - spacing * len(text)) / ems))
+
+
+def _base_letter(ch: str) -> str:
+    """The capital an accented one is drawn on (Ä -> A), as wide in this font."""
+    return unicodedata.normalize("NFD", ch)[0]

@@ -10,7 +10,8 @@ from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 
-from milestones.domain import Definition, MetricType, Tier, is_definition_key
+from milestones.domain import Definition, MetricType, Tier, Translation, is_definition_key
+from milestones.languages import ENGLISH, languages
 
 # Keeps thresholds (stored as hundredths) well inside a 64-bit integer; rejects inf and nan too.
 MAX_THRESHOLD = 1_000_000_000_000
@@ -78,6 +79,7 @@ def parse_catalog(entries: list[dict[str, object]], source: str = "catalog") -> 
                 position,
                 description=None if description is None else description.strip(),
                 tier=None if tier is None else Tier(tier),
+                translations=parse_translations(entry.get("translations", {}), where),
             )
         )
     if not definitions:
@@ -85,11 +87,48 @@ def parse_catalog(entries: list[dict[str, object]], source: str = "catalog") -> 
     return tuple(definitions)
 
 
+def parse_translations(table: object, where: str) -> tuple[Translation, ...]:
+    """A definition's `[milestone.translations.<locale>]` tables: a name, and optionally a description, in
+    each of the languages the service speaks."""
+    if not isinstance(table, dict):
+        raise CatalogError(f"{where}: translations must be a table of languages")
+    spoken = {language.lower().replace("_", "-"): language for language in languages() if language != ENGLISH}
+    found: list[Translation] = []
+    for locale, words in table.items():
+        language = spoken.get(str(locale).lower().replace("_", "-"))
+        if language is None:
+            raise CatalogError(
+                f"{where}: translations.{locale}: not a language the service speaks ({', '.join(sorted(spoken))})"
+            )
+        if not isinstance(words, dict):
+            raise CatalogError(f"{where}: translations.{locale} must be a table with name and description")
+        name, description = words.get("name"), words.get("description")
+        unknown = sorted(set(words) - {"name", "description"})
+        if unknown:
+            raise CatalogError(f"{where}: translations.{locale} has unknown fields {unknown}")
+        if not isinstance(name, str) or not name.strip():
+            raise CatalogError(f"{where}: translations.{locale}.name must be a non-empty string")
+        if description is not None and (
+            not isinstance(description, str) or not description.strip() or len(description) > MAX_DESCRIPTION
+        ):
+            raise CatalogError(
+                f"{where}: translations.{locale}.description must be a non-empty string of at most "
+                f"{MAX_DESCRIPTION} characters"
+            )
+        if any(t.language == language for t in found):
+            raise CatalogError(f"{where}: translations name {language} twice")
+        found.append(Translation(language, name.strip(), None if description is None else description.strip()))
+    return tuple(sorted(found, key=lambda t: t.language))
+
+
 def catalog_version(definitions: Sequence[Definition]) -> str:
     """A content hash of the catalog: the same definitions in the same order give the same version, whatever
     the file's comments or layout."""
-    content = [
+    content: list[list[object]] = [
         [d.key, d.name, d.description, d.type.value, format(d.threshold.normalize(), "f"), d.tier and d.tier.value]
         for d in definitions
     ]
+    for entry, d in zip(content, definitions, strict=True):
+        if d.translations:  # only then, so that the versions of catalogs without translations stay as they were
+            entry.append([[t.language, t.name, t.description] for t in d.translations])
     return hashlib.sha256(json.dumps(content, separators=(",", ":")).encode()).hexdigest()[:16]

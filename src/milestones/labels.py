@@ -1,5 +1,5 @@
-"""Sentences a screen reader speaks for a milestone, generated from its current values, and the words of a
-definition that its catalog entry leaves out."""
+"""Sentences a screen reader speaks for a milestone, generated from its current values, the words of a
+definition that its catalog entry leaves out, and a definition's name and description in each language."""
 
 from __future__ import annotations
 
@@ -8,74 +8,130 @@ from decimal import Decimal
 from functools import lru_cache
 
 from milestones.domain import Definition, MetricType, Milestone, Progress, Status, progress
+from milestones.languages import ENGLISH, Plural, Word, say, translate
+from milestones.languages import format_date as local_date
+from milestones.languages import format_number as local_number
 
-# (singular, plural) of the noun that follows the threshold in each type's sentences.
-_NOUNS: dict[MetricType, tuple[str, str]] = {
-    MetricType.HOURS_LOGGED: ("hour", "hours"),
-    MetricType.CONTACTS_HELPED: ("unique contact", "unique contacts"),
-    MetricType.ACTIVITY_COUNT: ("mentoring activity", "mentoring activities"),
+HOURS, CONTACTS, ACTIVITIES = MetricType.HOURS_LOGGED, MetricType.CONTACTS_HELPED, MetricType.ACTIVITY_COUNT
+# The English sentences are the source text of every language's message catalog (locales/).
+REACHED: dict[MetricType, Plural] = {
+    HOURS: Plural(
+        "You reached {threshold} hour of mentoring on {date}", "You reached {threshold} hours of mentoring on {date}"
+    ),
+    CONTACTS: Plural(
+        "You reached {threshold} unique contact on {date}", "You reached {threshold} unique contacts on {date}"
+    ),
+    ACTIVITIES: Plural(
+        "You reached {threshold} mentoring activity on {date}", "You reached {threshold} mentoring activities on {date}"
+    ),
 }
-_REACHED: dict[MetricType, str] = {
-    MetricType.HOURS_LOGGED: "You reached {threshold} {noun} of mentoring on {date}",
-    MetricType.CONTACTS_HELPED: "You reached {threshold} {noun} on {date}",
-    MetricType.ACTIVITY_COUNT: "You reached {threshold} {noun} on {date}",
+# {remaining} is the REMAINING phrase, whose form follows the remaining value.
+WORKING: dict[MetricType, Plural] = {
+    HOURS: Plural(
+        "You have logged {current} out of {threshold} hour of mentoring, {remaining}",
+        "You have logged {current} out of {threshold} hours of mentoring, {remaining}",
+    ),
+    CONTACTS: Plural(
+        "You have helped {current} out of {threshold} unique contact, {remaining}",
+        "You have helped {current} out of {threshold} unique contacts, {remaining}",
+    ),
+    ACTIVITIES: Plural(
+        "You have completed {current} out of {threshold} mentoring activity, {remaining}",
+        "You have completed {current} out of {threshold} mentoring activities, {remaining}",
+    ),
 }
-_WORKING: dict[MetricType, str] = {
-    MetricType.HOURS_LOGGED: "You have logged {current} out of {threshold} {noun} of mentoring, {remaining} remaining",
-    MetricType.CONTACTS_HELPED: "You have helped {current} out of {threshold} {noun}, {remaining} remaining",
-    MetricType.ACTIVITY_COUNT: "You have completed {current} out of {threshold} {noun}, {remaining} remaining",
+REMAINING = Plural("{remaining} remaining", "{remaining} remaining", note="the remaining value")
+GOAL: dict[MetricType, Plural] = {
+    HOURS: Plural("Log {threshold} hour of mentoring.", "Log {threshold} hours of mentoring."),
+    CONTACTS: Plural("Help {threshold} unique contact.", "Help {threshold} unique contacts."),
+    ACTIVITIES: Plural("Complete {threshold} mentoring activity.", "Complete {threshold} mentoring activities."),
 }
+MESSAGES: tuple[Plural | Word, ...] = (*REACHED.values(), *WORKING.values(), REMAINING, *GOAL.values())
 
-_GOAL: dict[MetricType, str] = {
-    MetricType.HOURS_LOGGED: "Log {threshold} {noun} of mentoring.",
-    MetricType.CONTACTS_HELPED: "Help {threshold} {noun}.",
-    MetricType.ACTIVITY_COUNT: "Complete {threshold} {noun}.",
-}
 
-
-def description_of(definition: Definition) -> str:
-    """The catalog's description of a definition, or one worded from its type and threshold."""
+def description_of(definition: Definition, language: str = ENGLISH) -> str:
+    """A definition's description in a language: the catalog's own translation, else the message catalog's
+    translation of its English description, else that English; without any description, one worded from
+    its type and threshold."""
+    if language != ENGLISH:
+        given = definition.translation(language)
+        if given is not None and given.description is not None:
+            return given.description
     if definition.description is not None:
-        return definition.description
-    return _GOAL[definition.type].format(
-        threshold=format_number(definition.threshold), noun=_noun(definition.type, definition.threshold)
-    )
+        if language == ENGLISH:
+            return definition.description
+        return translate(language, definition.description) or definition.description
+    return _goal(definition.type, definition.threshold, language)
 
 
-def accessibility_label(milestone: Milestone, state: Progress | None = None) -> str:
-    """A full English sentence describing the milestone as it stands now (pass its progress if known)."""
+def name_of(definition: Definition, language: str = ENGLISH) -> str:
+    """A definition's name in a language: the catalog's own translation, else the message catalog's, else
+    the English name."""
+    if language == ENGLISH:
+        return definition.name
+    given = definition.translation(language)
+    return given.name if given is not None else translate(language, definition.name) or definition.name
+
+
+def milestone_name(milestone: Milestone, definition: Definition | None, language: str) -> str:
+    """A stored milestone's name in a language. The record keeps the name it was created under; a translation
+    is taken from its definition while the catalog still has it, else the message catalogs."""
+    if language == ENGLISH:
+        return milestone.name
+    if definition is not None:
+        given = definition.translation(language)
+        if given is not None:
+            return given.name
+    return translate(language, milestone.name) or milestone.name
+
+
+@lru_cache(maxsize=1024)
+def _goal(metric: MetricType, threshold: Decimal, language: str) -> str:
+    if language == ENGLISH:
+        return _english(GOAL[metric], threshold).format(threshold=format_number(threshold))
+    return say(language, GOAL[metric], threshold).format(threshold=local_number(threshold, language))
+
+
+def accessibility_label(milestone: Milestone, state: Progress | None = None, language: str = ENGLISH) -> str:
+    """A full sentence, in the language, describing the milestone as it stands now (pass its progress if
+    known)."""
     if milestone.status is Status.ACHIEVED and milestone.achieved_at is not None:
-        return _reached_label(milestone.type, milestone.threshold, milestone.achieved_at)
+        return _reached_label(milestone.type, milestone.threshold, milestone.achieved_at, language)
     state = state or progress(milestone)
-    return _working_label(milestone.type, milestone.threshold, state.current_value, state.remaining)
+    return _working_label(milestone.type, milestone.threshold, state.current_value, state.remaining, language)
 
 
 # Sentences are made from a few values that repeat across mentors (a catalog's thresholds, the end dates of
 # reporting periods), and every listing renders one per item: worth remembering, within a bound.
-@lru_cache(maxsize=4096)
-def _reached_label(metric: MetricType, threshold: Decimal, achieved_at: datetime) -> str:
-    return _REACHED[metric].format(
-        threshold=format_number(threshold), noun=_noun(metric, threshold), date=format_date(achieved_at)
+@lru_cache(maxsize=8192)
+def _reached_label(metric: MetricType, threshold: Decimal, achieved_at: datetime, language: str) -> str:
+    if language == ENGLISH:
+        sentence = _english(REACHED[metric], threshold)
+        return sentence.format(threshold=format_number(threshold), date=format_date(achieved_at))
+    return say(language, REACHED[metric], threshold).format(
+        threshold=local_number(threshold, language), date=local_date(achieved_at, language)
     )
 
 
-@lru_cache(maxsize=4096)
-def _working_label(metric: MetricType, threshold: Decimal, current: Decimal, remaining: Decimal) -> str:
-    return _WORKING[metric].format(
-        current=format_number(current),
-        threshold=format_number(threshold),
-        noun=_noun(metric, threshold),
-        remaining=format_number(remaining),
+@lru_cache(maxsize=8192)
+def _working_label(metric: MetricType, threshold: Decimal, current: Decimal, remaining: Decimal, language: str) -> str:
+    if language == ENGLISH:
+        left = REMAINING.other.format(remaining=format_number(remaining))
+        sentence = _english(WORKING[metric], threshold)
+        return sentence.format(current=format_number(current), threshold=format_number(threshold), remaining=left)
+    left = say(language, REMAINING, remaining).format(remaining=local_number(remaining, language))
+    return say(language, WORKING[metric], threshold).format(
+        current=local_number(current, language), threshold=local_number(threshold, language), remaining=left
     )
 
 
-def _noun(metric: MetricType, threshold: Decimal) -> str:
-    singular, plural = _NOUNS[metric]
-    return singular if threshold == 1 else plural
+def _english(message: Plural, value: Decimal) -> str:
+    # CLDR's English rule for numbers written without trailing zeros, as here: `one` is exactly 1.
+    return message.one if value == 1 else message.other
 
 
 def format_number(value: Decimal) -> str:
-    """312.5, 1,000, 0.25: no trailing zeros, no exponent, thousands grouped."""
+    """312.5, 1,000, 0.25: no trailing zeros, no exponent, thousands grouped (English)."""
     text = format(value, ",f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")

@@ -3,15 +3,19 @@ gives, the headers (framing, policy, caching) and signed links when reads need a
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from html.parser import HTMLParser
+from importlib.resources import files
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 from xml.etree import ElementTree
 
 import pytest
 from litestar.testing import AsyncTestClient
 
+from milestones import page_words
 from milestones.catalog import load_catalog
 from milestones.keys import parse_key_list
 from milestones.page_links import signed_query
@@ -198,3 +202,39 @@ async def test_expired_tampered_and_borrowed_links_are_refused(keyed: Client, cl
     # Ada's link opens Ada's page only.
     assert (await keyed.get(f"/mentors/grace?expires={expires}&signature={signature}")).status_code == 401
     assert urlsplit(f"/mentors/ada?expires={expires}").path == "/mentors/ada"
+
+
+@pytest.mark.parametrize("asked", [{"params": {"locale": "es"}}, {"headers": {"Accept-Language": "es-MX, en;q=0.5"}}])
+async def test_the_page_speaks_the_language_the_api_would(client: Client, asked: dict[str, dict[str, str]]) -> None:
+    await record(client, "ada", year=2025, hours=60, contacts=3, activities=4)
+    page = await client.get("/mentors/ada", **asked)  # type: ignore[arg-type]
+    assert page.headers["content-language"] == "es" and page.headers["vary"] == "accept-language"
+    parsed = outline(page.text)
+    assert parsed.lang == "es"
+    api = (await client.get("/api/v1/milestones/ada/in-progress?limit=100", **asked)).json()["data"]  # type: ignore[arg-type]
+    assert api[0]["accessibility_label"].startswith("Registraste")
+    assert parsed.bars[0]["aria-valuetext"] == api[0]["accessibility_label"]
+    assert "Hitos de mentoría" in page.text and "Saltar al contenido principal" in page.text
+    assert '<time datetime="2025-12-31">31 de diciembre de 2025</time>' in page.text
+    assert "../assets/badges/50h.svg?locale=es" in page.text
+    card = await client.get("/mentors/ada/card", **asked)  # type: ignore[arg-type]
+    assert 'href="../ada?locale=es"' in card.text
+    image = ElementTree.fromstring((await client.get("/mentors/ada/card.svg", **asked)).text)  # type: ignore[arg-type]
+    assert "Hito de 50 horas" in "".join(image.itertext())
+
+
+async def test_an_empty_page_in_another_language_names_the_first_rungs_in_it(client: Client) -> None:
+    page = await client.get("/mentors/never_seen?locale=de")
+    assert "Ihre ersten Meilensteine warten" in page.text and "10-Stunden-Meilenstein" in page.text
+
+
+def test_every_word_of_the_templates_is_in_the_message_catalogs() -> None:
+    templates = Path(str(files("milestones.web") / "templates"))
+    used = {
+        text
+        for path in templates.iterdir()
+        for groups in re.findall(r"""_\((?:"([^"]+)"|'([^']+)')\)""", path.read_text())
+        for text in groups
+        if text
+    }
+    assert used == {message.text for message in page_words.MESSAGES}

@@ -60,6 +60,20 @@ class Definition:
     # without a tier the badge takes its type's colours.
     description: str | None = None
     tier: Tier | None = None
+    # The catalog's own words in other languages (a custom catalog's [milestone.translations.<locale>]).
+    translations: tuple[Translation, ...] = ()
+
+    def translation(self, language: str) -> Translation | None:
+        return next((t for t in self.translations if t.language == language), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Translation:
+    """A definition's name, and optionally its description, in one language (a locale id: `es`, `pt_BR`)."""
+
+    language: str
+    name: str
+    description: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,16 @@ from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
-from litestar.openapi.spec import Components, OpenAPI, OpenAPIResponse, SecurityScheme, Tag
+from litestar.openapi.spec import (
+    Components,
+    OpenAPI,
+    OpenAPIResponse,
+    OpenAPIType,
+    Parameter,
+    Schema,
+    SecurityScheme,
+    Tag,
+)
 from litestar.params import PathParameter, QueryParameter
 from litestar.routes import HTTPRoute
 from litestar.types import Message, Scope
@@ -21,6 +30,7 @@ from milestones import __version__
 from milestones.badges import DEFAULT_SIZE, BadgeSize, BadgeState, badge_file, badge_image
 from milestones.catalog import load_catalog
 from milestones.contract import HealthOut, ProblemDetails
+from milestones.languages import languages, prepare, tag
 from milestones.service import Clock, MilestoneService, utc_now
 from milestones.settings import Settings
 from milestones.web.access import AccessPolicy, needed_scope
@@ -28,7 +38,7 @@ from milestones.web.body_timeout import body_timeout
 from milestones.web.cors import CorsPolicy
 from milestones.web.docs import DOCS_ROUTES
 from milestones.web.fast_path import CONTRACT_ALIAS_PATH, MILESTONES_PATH, FastPath, template_of
-from milestones.web.front_door import FrontDoor
+from milestones.web.front_door import WORDED_METHODS, WORDED_PATHS, FrontDoor, language_of
 from milestones.web.pages import PAGE_ROUTES
 from milestones.web.presenters import none_match
 from milestones.web.problem_types import PROBLEM_TYPES
@@ -113,6 +123,7 @@ async def readyz(state: State) -> Response[HealthOut] | Response[ProblemDetails]
 )
 async def badge(
     state: State,
+    scope: Scope,
     file_name: Annotated[str, PathParameter(max_length=64, description="`{key}.png` or `{key}.svg`")],
     size: Annotated[BadgeSize, QueryParameter(description="Width and height in pixels")] = DEFAULT_SIZE,
     variant: Annotated[BadgeState, QueryParameter(name="state", description="locked: greyed, not yet reached")] = (
@@ -127,9 +138,9 @@ async def badge(
     if wanted[1] == "png":
         # A first rendering takes 10 to 40 ms (resvg lets go of the GIL): off the event loop, so it holds up
         # no other request. Later ones come from the cache.
-        image = await asyncio.to_thread(badge_image, definition, wanted[1], size, variant)
+        image = await asyncio.to_thread(badge_image, definition, wanted[1], size, variant, language_of(scope))
     else:
-        image = badge_image(definition, wanted[1], size, variant)
+        image = badge_image(definition, wanted[1], size, variant, language_of(scope))
     headers = {"ETag": image.etag, "Cache-Control": BADGE_CACHE_CONTROL}
     if none_match(if_none_match, image.etag):
         return Response(b"", status_code=304, headers=headers)
@@ -172,10 +183,37 @@ def declare_access(document: OpenAPI, *, read_requires_key: bool) -> None:
             operation.responses = dict(sorted(operation.responses.items()))
 
 
+def declare_languages(document: OpenAPI) -> None:
+    """Give every operation whose answer the front door words (WORDED_PATHS, WORDED_METHODS) its two ways of
+    asking for a language, as the front door reads them."""
+    spoken = ", ".join(f"`{tag(language)}`" for language in languages())
+    locale = Parameter(
+        name="locale",
+        param_in="query",
+        schema=Schema(type=OpenAPIType.STRING),
+        description=f"The language of the answer's words ({spoken}); wins over Accept-Language. A language "
+        "the service does not speak is passed over for Accept-Language, then English.",
+    )
+    accept = Parameter(
+        name="Accept-Language",
+        param_in="header",
+        schema=Schema(type=OpenAPIType.STRING),
+        description="Preferred languages with q-values; the answer's Content-Language says which was chosen.",
+    )
+    for path, item in (document.paths or {}).items():
+        if not path.startswith(WORDED_PATHS):
+            continue
+        for method in sorted(WORDED_METHODS):
+            operation = getattr(item, method.lower())
+            if operation is not None:
+                operation.parameters = [*(operation.parameters or []), locale, accept]
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock = utc_now, fast_path: bool = True) -> FrontDoor:
     """The ASGI application for the given settings: the outer layer, then the fast path in front of the
     Litestar app. Without `fast_path`, the framework answers everything (tests compare the two)."""
     settings = settings or Settings()
+    prepare()
     access = AccessPolicy(settings.api_keys, read_requires_key=settings.read_requires_key)
     litestar = create_litestar_app(settings, clock=clock, access=access)
     return FrontDoor(
@@ -247,6 +285,7 @@ def create_litestar_app(
         debug=False,
     )
     declare_access(app.openapi_schema, read_requires_key=settings.read_requires_key)
+    declare_languages(app.openapi_schema)
     return app
 
 

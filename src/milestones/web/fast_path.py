@@ -34,7 +34,7 @@ from milestones.contract import cannot_repeat_a_key, decode_summary
 from milestones.domain import MetricType, MilestoneQuery, Status, is_mentor_id
 from milestones.service import MilestoneService, Window
 from milestones.settings import Settings
-from milestones.web.front_door import actor_of
+from milestones.web.front_door import actor_of, language_of
 from milestones.web.presenters import etag, milestone_out, page_out
 
 MILESTONES_PATH = "/api/v1/milestones"
@@ -160,13 +160,15 @@ class FastPath:
             self._opened = None  # a new start-up opens a new service
         await self.litestar(scope, receive, send)
 
-    async def _record(self, body: bytes, actor: str) -> FastAnswer | None:
+    async def _record(self, body: bytes, actor: str, language: str) -> FastAnswer | None:
         try:
             summary = decode_summary(body)
-            milestones, changed = await self._service.record_summary(summary.mentor_id, summary.to_period(), actor)
+            service = self._service
+            milestones, changed = await service.record_summary(summary.mentor_id, summary.to_period(), actor)
         except Exception:
             return None  # invalid, refused or unexpected: the framework runs it again and renders it
-        page = page_out(milestones, len(milestones), Window(1, max(20, len(milestones))))
+        window = Window(1, max(20, len(milestones)))
+        page = page_out(milestones, len(milestones), window, None, language, service.definitions)
         return FastAnswer(_encode(page), status=201 if changed else 200)
 
     async def _read(self, name: str, params: list[str], scope: HTTPScope) -> FastAnswer | None:
@@ -174,7 +176,7 @@ class FastPath:
         if query is None:
             return None
         try:
-            return await _READS[name](self._service, params, query)
+            return await _READS[name](self._service, params, query, language_of(scope))
         except Exception:
             return None
 
@@ -219,32 +221,37 @@ class FastPath:
             return
         body = message.get("body", b"") if message["type"] == "http.request" else b""
         if not message.get("more_body", False) and cannot_repeat_a_key(body):
-            answer = await self._record(body, actor_of(scope))
+            answer = await self._record(body, actor_of(scope), language_of(scope))
             if answer is not None:
                 await _send_json(send, answer)
                 return
         await self.litestar(scope, _replaying(message, receive), send)
 
 
-async def _one(service: MilestoneService, params: list[str], query: dict[str, str]) -> FastAnswer | None:
+async def _one(service: MilestoneService, params: list[str], query: dict[str, str], language: str) -> FastAnswer | None:
     if query:
         return None
     milestone = await service.get_if_any(params[0])
     if milestone is None:
         return None  # the framework answers the 404 problem
-    return FastAnswer(_encode(milestone_out(milestone)), entity_tag=etag(milestone))
+    body = _encode(milestone_out(milestone, language, service.definitions))
+    return FastAnswer(body, entity_tag=etag(milestone, language))
 
 
-async def _in_progress(service: MilestoneService, params: list[str], query: dict[str, str]) -> FastAnswer | None:
+async def _in_progress(
+    service: MilestoneService, params: list[str], query: dict[str, str], language: str
+) -> FastAnswer | None:
     mentor_id = params[0]
     window = _window(query) if query.keys() <= _WINDOW_PARAMS else None
     if window is None or not is_mentor_id(mentor_id):
         return None
     items, total = await service.in_progress(mentor_id, window)
-    return FastAnswer(_encode(page_out(items, total, window)))
+    return FastAnswer(_encode(page_out(items, total, window, None, language, service.definitions)))
 
 
-async def _list(service: MilestoneService, params: list[str], query: dict[str, str]) -> FastAnswer | None:
+async def _list(
+    service: MilestoneService, params: list[str], query: dict[str, str], language: str
+) -> FastAnswer | None:
     mentor_id = query.get("mentor_id")
     window = _window(query)
     if not query.keys() <= _LIST_PARAMS or mentor_id is None or not is_mentor_id(mentor_id) or window is None:
@@ -257,10 +264,11 @@ async def _list(service: MilestoneService, params: list[str], query: dict[str, s
     listing = await service.find(
         MilestoneQuery(mentor_id=mentor_id, type=metric, status=status, offset=window.offset, limit=window.limit)
     )
-    return FastAnswer(_encode(page_out(listing.items, listing.total, window, listing.next_after)))
+    page = page_out(listing.items, listing.total, window, listing.next_after, language, service.definitions)
+    return FastAnswer(_encode(page))
 
 
-_READS: dict[str, Callable[[MilestoneService, list[str], dict[str, str]], Awaitable[FastAnswer | None]]] = {
+_READS: dict[str, Callable[[MilestoneService, list[str], dict[str, str], str], Awaitable[FastAnswer | None]]] = {
     "list": _list,
     "one": _one,
     "in_progress": _in_progress,

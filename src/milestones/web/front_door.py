@@ -2,16 +2,19 @@
 
 The fast path and the framework both sit behind it, so what is decided here applies to every operation,
 success or error: the client's address behind trusted proxies, CORS, the access-key check (and so the actor
-that changes record), and the security headers. It also answers HEAD wherever GET is answered, and turns a
-failure that escaped both paths into a 500 problem. Later concerns (language, request ids, metrics) go here too.
+that changes record), the language answers are worded in, and the security headers. It also answers HEAD
+wherever GET is answered, and turns a failure that escaped both paths into a 500 problem. Later concerns
+(request ids, metrics) go here too.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from functools import cache
 from typing import Any, cast
+from urllib.parse import unquote_to_bytes
 
 import msgspec
 from litestar.enums import ScopeType
@@ -20,6 +23,7 @@ from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 from milestones.contract import ProblemDetails
 from milestones.domain.changes import ANONYMOUS
 from milestones.errors import KeyRequired, MilestonesError, OriginRefused, ScopeRequired
+from milestones.languages import ENGLISH, matching, negotiate, tag
 from milestones.web.access import AccessPolicy
 from milestones.web.cors import VARY_ORIGIN, CorsPolicy
 from milestones.web.proxies import Network, client_address
@@ -45,6 +49,13 @@ EMBEDDABLE = re.compile(r"/mentors/[^/]+/card")
 NO_STORE = (b"cache-control", b"no-store")
 # Where the front door leaves the id of the key a request presented, for the routes to record as the actor.
 ACTOR = "milestones.actor"
+# Where it leaves the language the answer is worded in (a locale id, `pt_BR`), when that is not English.
+LANGUAGE = "milestones.language"
+# Answers whose words depend on the language: milestones (names, labels), definitions, badges. Their successful
+# answers say which language they speak, and that it followed Accept-Language; errors are English only.
+WORDED_PATHS = ("/api/v1/milestones", "/api/v1/milestone-definitions", "/assets/badges/", "/mentors/")
+WORDED_METHODS = frozenset({"GET", "POST", "PUT"})
+_LOCALE = b"locale="
 _FAILED = msgspec.json.encode(
     ProblemDetails(
         type="about:blank",
@@ -59,6 +70,49 @@ log = logging.getLogger("milestones")
 def actor_of(scope: Scope | dict[str, Any]) -> str:
     """Who is making this request, as changes record it: the key's id, or `anonymous` without keys."""
     return cast(str, cast(dict[str, Any], scope).get(ACTOR, ANONYMOUS))
+
+
+def language_of(scope: Scope | dict[str, Any]) -> str:
+    """The language to word this request's answer in: from `?locale=`, else Accept-Language, else English."""
+    return cast(str, cast(dict[str, Any], scope).get(LANGUAGE, ENGLISH))
+
+
+def chosen_language(headers: Iterable[tuple[bytes, bytes]], query: bytes) -> tuple[str, bytes]:
+    """The language a request asks for, and its query string without `locale`. A `locale` that names a
+    language the service speaks wins; any other value is passed over for Accept-Language (the answer says
+    which language it chose), never refused."""
+    language = ENGLISH
+    if _LOCALE in query:
+        query, asked = take_locale(query)
+        if asked is not None:
+            return asked, query
+    for name, value in headers:
+        if name == b"accept-language":
+            language = negotiate(value)
+            break
+    return language, query
+
+
+def take_locale(query: bytes) -> tuple[bytes, str | None]:
+    """The query without its `locale` parameters, and the first of them that names a spoken language."""
+    kept: list[bytes] = []
+    asked: str | None = None
+    for part in query.split(b"&"):
+        if part.startswith(_LOCALE):
+            if asked is None:
+                asked = matching(unquote_to_bytes(part[len(_LOCALE) :]).decode("latin-1"))
+        else:
+            kept.append(part)
+    return b"&".join(kept), asked
+
+
+@cache
+def language_headers(language: str) -> tuple[tuple[bytes, bytes], ...]:
+    """What a worded answer says of its language."""
+    return ((b"content-language", tag(language).encode()), (b"vary", b"accept-language"))
+
+
+_SAID_IN_ENGLISH = language_headers(ENGLISH)
 
 
 def content_security_policy(path: str) -> bytes:
@@ -148,6 +202,22 @@ class FrontDoor:
             return
         if actor is not None:
             http = cast(HTTPScope, {**http, ACTOR: actor})
+        # Every request pays for this, so the common case (no `locale`, English) is one scan of the headers.
+        query = http["query_string"]
+        if _LOCALE in query:
+            language, kept = chosen_language(http["headers"], query)
+            http = cast(HTTPScope, {**http, "query_string": kept})
+        else:
+            language = ENGLISH
+            for name, value in http["headers"]:
+                if name == b"accept-language":
+                    language = negotiate(value)
+                    break
+        if language != ENGLISH:
+            http = cast(HTTPScope, {**http, LANGUAGE: language})
+        worded: tuple[tuple[bytes, bytes], ...] = ()
+        if method in WORDED_METHODS and http["path"].startswith(WORDED_PATHS):
+            worded = _SAID_IN_ENGLISH if language == ENGLISH else language_headers(language)
         if needed_key:
             extra.append(NO_STORE)
         started = False
@@ -159,7 +229,10 @@ class FrontDoor:
                 headers = message.get("headers", ())
                 if needed_key:  # what needed a key must not be kept by a shared cache
                     headers = [(n, v) for n, v in headers if n.lower() != b"cache-control"]
-                message["headers"] = [*headers, *extra]
+                if worded and message["status"] < 400:
+                    message["headers"] = [*headers, *extra, *worded]
+                else:
+                    message["headers"] = [*headers, *extra]
             elif head and message["type"] == "http.response.body":
                 message = {"type": "http.response.body", "body": b"", "more_body": message.get("more_body", False)}
             await send(message)

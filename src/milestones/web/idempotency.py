@@ -17,8 +17,9 @@ from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEven
 
 from milestones.contract import FieldError, RequestInvalid
 from milestones.errors import IdempotencyKeyInUse, IdempotencyKeyReused
+from milestones.languages import ENGLISH
 from milestones.service import IdempotencyRecord, MilestoneService, Replaceable
-from milestones.web.front_door import actor_of
+from milestones.web.front_door import actor_of, language_of
 
 HEADER = "idempotency-key"
 _VALID_KEY = re.compile(r"[\x21-\x7e]{1,255}")
@@ -55,7 +56,11 @@ def idempotency_middleware(app: ASGIApp) -> ASGIApp:
         key = f"{actor_of(scope)} {key}"
         # Reads (and caches for the handler) the body, enforcing the size limit.
         body = await request.body()
-        fingerprint = hashlib.sha256(f"{request.method} {request.url.path}\n".encode() + body).hexdigest()
+        # The answer's language is part of the request: a replay must speak the language its headers say. English
+        # adds nothing, so fingerprints stored before languages existed still match.
+        language = language_of(scope)
+        spoken = "" if language == ENGLISH else f"{language}\n"
+        fingerprint = hashlib.sha256(f"{request.method} {request.url.path}\n{spoken}".encode() + body).hexdigest()
         service = cast(MilestoneService, request.app.state.service)
         now = service.now()
         existing = await service.claim_idempotency_key(
@@ -95,7 +100,9 @@ def idempotency_middleware(app: ASGIApp) -> ASGIApp:
 
 async def _replay(record: IdempotencyRecord, fingerprint: str, send: Send) -> None:
     if record.fingerprint != fingerprint:
-        raise IdempotencyKeyReused("This Idempotency-Key was already used with a different request body.")
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was already used with a different request body (or asking for another language)."
+        )
     if record.status_code is None:
         raise IdempotencyKeyInUse("The first request with this Idempotency-Key is still being processed.")
     body = record.body or b""

@@ -14,26 +14,28 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from litestar import Request, Response, get
 from litestar.datastructures import CacheControlHeader, State
-from litestar.params import QueryParameter
 from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
 from markupsafe import Markup
 
 from milestones.badges import BADGES_PATH, BadgeState, badge_svg
 from milestones.contract import MilestoneOut
-from milestones.domain import Definition, MetricType, MilestoneQuery, Status
+from milestones.domain import Definition, MetricType, Milestone, MilestoneQuery, Status
 from milestones.errors import KeyRequired
-from milestones.labels import description_of, format_date
+from milestones.labels import description_of, format_date, name_of
+from milestones.languages import ENGLISH, Word, tag, word
+from milestones.languages import format_date as local_date
 from milestones.page_links import EXPIRES, SIGNATURE, link_opens
 from milestones.service import MilestoneService, Window
 from milestones.settings import Settings
 from milestones.web.docs import STATIC
+from milestones.web.front_door import language_of
 from milestones.web.presenters import milestone_out
 from milestones.web.routes import MentorIdParam, checked_mentor_id, service_of
 
@@ -61,16 +63,32 @@ Words = Callable[[str], str]
 
 @dataclass(frozen=True, slots=True)
 class Language:
-    """What the page is written in: the `lang` attribute, its words, and its dates. The one place that
-    chooses it; language support (issue 16) takes the front door's choice here."""
+    """What a page is written in: the front door's choice (`?locale=`, else Accept-Language, else English),
+    its `lang` attribute, its words and its dates. The one place pages choose and apply a language."""
 
+    id: str
     tag: str
-    words: Words
-    date: Callable[[datetime], str]
+
+    def words(self, text: str) -> str:
+        return word(self.id, Word(text))
+
+    def date(self, moment: datetime) -> str:
+        return format_date(moment) if self.id == ENGLISH else local_date(moment, self.id)
+
+    def carried(self, query: str) -> str:
+        """A link's query to another of the mentor's pages: the signed link's, and the language when chosen."""
+        return "&".join(part for part in (query, "" if self.id == ENGLISH else f"locale={self.tag}") if part)
+
+    def badge(self, path: str) -> str:
+        """A badge's URL that draws it in this language (relative to the service's root)."""
+        if self.id == ENGLISH:
+            return path
+        return f"{path}{'&' if '?' in path else '?'}locale={self.tag}"
 
 
-def language_of_request(_: Request[Any, Any, Any]) -> Language:
-    return Language("en", lambda text: text, format_date)
+def language_of_request(request: Request[Any, Any, Any]) -> Language:
+    language = language_of(request.scope)
+    return Language(language, tag(language))
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +105,8 @@ class Shown:
 class Rung:
     """A first milestone to reach, for a mentor with nothing yet."""
 
-    definition: Definition
+    key: str
+    name: str
     description: str
     badge: str
 
@@ -109,16 +128,21 @@ def badge_svg_path(key: str, state: BadgeState = BadgeState.UNLOCKED) -> str:
     return path if state is BadgeState.UNLOCKED else f"{path}?state={state}"
 
 
-async def mentor_view(service: MilestoneService, mentor_id: str) -> MentorView:
-    """What the page and the card show, read through the service as the API reads it."""
+async def mentor_view(service: MilestoneService, mentor_id: str, language: Language) -> MentorView:
+    """What the page and the card show, read through the service and shaped as the API shapes it."""
     view = MentorView(mentor_id)
+
+    def shown(m: Milestone) -> MilestoneOut:
+        return milestone_out(m, language.id, service.definitions)
+
     found = await service.find(MilestoneQuery(mentor_id=mentor_id, status=Status.ACHIEVED, limit=_ALL))
     this_year, _ = await service.newly_achieved(mentor_id, None, None, Window(1, _ALL))
     new_ids = {m.id for m in this_year}
     # Most recent first: what a mentor has just reached is what they come to see.
     achieved = sorted(found.items, key=lambda m: (m.achieved_at or _LONG_AGO, m.position), reverse=True)
     view.achieved = [
-        Shown(milestone_out(m), m.definition_key, badge_svg_path(m.definition_key), m.id in new_ids) for m in achieved
+        Shown(shown(m), m.definition_key, language.badge(badge_svg_path(m.definition_key)), m.id in new_ids)
+        for m in achieved
     ]
     in_progress, _ = await service.in_progress(mentor_id, Window(1, _ALL))
     # The next rung of each type is the closest of that type; the listing's order (closest first) is kept.
@@ -127,20 +151,25 @@ async def mentor_view(service: MilestoneService, mentor_id: str) -> MentorView:
         if m.type not in seen:
             seen.add(m.type)
             view.next_up.append(
-                Shown(milestone_out(m), m.definition_key, badge_svg_path(m.definition_key, BadgeState.LOCKED))
+                Shown(shown(m), m.definition_key, language.badge(badge_svg_path(m.definition_key, BadgeState.LOCKED)))
             )
     if view.empty:
-        view.first_rungs = first_rungs(service.catalog)
+        view.first_rungs = first_rungs(service.catalog, language)
     return view
 
 
-def first_rungs(catalog: tuple[Definition, ...]) -> list[Rung]:
+def first_rungs(catalog: tuple[Definition, ...], language: Language) -> list[Rung]:
     """The first milestone of each type, in catalog order: where a new mentor starts."""
     firsts: dict[MetricType, Definition] = {}
     for definition in catalog:
         firsts.setdefault(definition.type, definition)
     return [
-        Rung(d, description_of(d), badge_svg_path(d.key, BadgeState.LOCKED))
+        Rung(
+            d.key,
+            name_of(d, language.id),
+            description_of(d, language.id),
+            language.badge(badge_svg_path(d.key, BadgeState.LOCKED)),
+        )
         for d in sorted(firsts.values(), key=lambda d: d.position)
     ]
 
@@ -171,58 +200,47 @@ def _answer(body: str, media_type: str) -> Response[str]:
     return Response(body, media_type=media_type, headers={"Cache-Control": CACHE_CONTROL})
 
 
-LocaleParam = Annotated[
-    str | None, QueryParameter(description="A language tag (en); the page's words and dates", max_length=35)
-]
-
-
 @get(PAGES_PATH + "/{mentor_id:str}", include_in_schema=False)
-async def mentor_page(
-    request: Request[Any, Any, Any], state: State, mentor_id: MentorIdParam, locale: LocaleParam = None
-) -> Response[str]:
+async def mentor_page(request: Request[Any, Any, Any], state: State, mentor_id: MentorIdParam) -> Response[str]:
     """The mentor's page: achieved badges with their dates, and the next milestone of each type."""
     service = service_of(state)
     query = link_query(request, state.settings, service, checked_mentor_id(mentor_id))
-    view = await mentor_view(service, mentor_id)
     language = language_of_request(request)
+    view = await mentor_view(service, mentor_id, language)
     body = _render("mentor.html", view=view, lang=language, _=language.words, root="../", query=query)
     return _answer(body, HTML)
 
 
 @get(PAGES_PATH + "/{mentor_id:str}/card", include_in_schema=False)
-async def mentor_card(
-    request: Request[Any, Any, Any], state: State, mentor_id: MentorIdParam, locale: LocaleParam = None
-) -> Response[str]:
+async def mentor_card(request: Request[Any, Any, Any], state: State, mentor_id: MentorIdParam) -> Response[str]:
     """A compact summary for an iframe on the platform's own pages (MILESTONES_EMBED_ORIGINS)."""
     service = service_of(state)
     query = link_query(request, state.settings, service, checked_mentor_id(mentor_id))
-    view = await mentor_view(service, mentor_id)
     language = language_of_request(request)
+    view = await mentor_view(service, mentor_id, language)
     body = _render(
         "card.html",
         view=view,
         lang=language,
         _=language.words,
         root="../../",
-        query=query,
+        query=language.carried(query),
         shown=view.achieved[:CARD_BADGES],
     )
     return _answer(body, HTML)
 
 
 @get(PAGES_PATH + "/{mentor_id:str}/card.svg", include_in_schema=False)
-async def mentor_card_image(
-    request: Request[Any, Any, Any], state: State, mentor_id: MentorIdParam, locale: LocaleParam = None
-) -> Response[str]:
+async def mentor_card_image(request: Request[Any, Any, Any], state: State, mentor_id: MentorIdParam) -> Response[str]:
     """The card as one shareable SVG image, with its text alternative in <title> and <desc>."""
     service = service_of(state)
     link_query(request, state.settings, service, checked_mentor_id(mentor_id))
-    view = await mentor_view(service, mentor_id)
     language = language_of_request(request)
+    view = await mentor_view(service, mentor_id, language)
 
     # An image cannot load other files: the badges are drawn inside it.
     def drawn(key: str, state: str) -> Markup:
-        return Markup(badge_svg(service.definitions[key], 88, BadgeState(state)))  # noqa: S704 (our escaped SVG)
+        return Markup(badge_svg(service.definitions[key], 88, BadgeState(state), language.id))  # noqa: S704 (our escaped SVG)
 
     body = _render(
         "card.svg", view=view, lang=language, _=language.words, shown=view.achieved[:CARD_BADGES], drawn=drawn

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from decimal import Decimal
 from functools import lru_cache
 
@@ -18,21 +19,28 @@ from milestones.contract import (
 )
 from milestones.domain import Definition, Milestone, Period, Status, mentor_of, progress
 from milestones.domain.rows import milestone_version
-from milestones.labels import accessibility_label, description_of
+from milestones.labels import accessibility_label, description_of, milestone_name, name_of
+from milestones.languages import ENGLISH, tag
 from milestones.service import Window
 
 
-def etag(milestone: Milestone) -> str:
-    """The strong entity tag of a milestone's representation."""
-    return f'"{milestone_version(milestone)}"'
+def etag(milestone: Milestone, language: str = ENGLISH) -> str:
+    """The strong entity tag of a milestone's representation in a language. English keeps the bare version;
+    another language adds its tag, so each language's answer has its own."""
+    return language_tag(milestone_version(milestone), language)
+
+
+def language_tag(version: str, language: str) -> str:
+    return f'"{version}"' if language == ENGLISH else f'"{version}-{tag(language)}"'
 
 
 def parse_if_match(header: str | None) -> frozenset[str] | None:
-    """The versions an If-Match header accepts; None when absent or '*'. Weak tags never match."""
+    """The versions an If-Match header accepts; None when absent or '*'. Weak tags never match. A tag from an
+    answer in another language names the same version (the language is what follows the first '-')."""
     if header is None or header.strip() == "*":
         return None
     tags = (tag.strip() for tag in header.split(","))
-    return frozenset(tag[1:-1] for tag in tags if len(tag) >= 2 and tag[0] == tag[-1] == '"')
+    return frozenset(tag[1:-1].partition("-")[0] for tag in tags if len(tag) >= 2 and tag[0] == tag[-1] == '"')
 
 
 def none_match(header: str | None, entity_tag: str) -> bool:
@@ -51,17 +59,24 @@ def number(value: Decimal) -> float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-def milestone_out(m: Milestone) -> MilestoneOut:
+def milestone_out(
+    m: Milestone, language: str = ENGLISH, definitions: Mapping[str, Definition] | None = None
+) -> MilestoneOut:
+    """A milestone as served, in a language; `definitions` (the catalog's, by key) give its translated name."""
     state = None if m.status is Status.ACHIEVED else progress(m)
+    if language == ENGLISH:
+        name = m.name
+    else:
+        name = milestone_name(m, None if definitions is None else definitions.get(m.definition_key), language)
     out = MilestoneOut(
         id=m.id,
         mentor_id=m.mentor_id,
-        name=m.name,
+        name=name,
         type=m.type,
         status=m.status,
         threshold=number(m.threshold),
-        accessibility_label=accessibility_label(m, state),
-        badge_image_url=badge_path(m.definition_key),
+        accessibility_label=accessibility_label(m, state, language),
+        badge_image_url=badge_path(m.definition_key, language),
     )
     if state is None:
         if m.achieved_value is not None:
@@ -75,13 +90,20 @@ def milestone_out(m: Milestone) -> MilestoneOut:
     return out
 
 
-def page_out(items: list[Milestone], total: int | None, window: Window, next_after: str | None = None) -> MilestonePage:
+def page_out(
+    items: list[Milestone],
+    total: int | None,
+    window: Window,
+    next_after: str | None = None,
+    language: str = ENGLISH,
+    definitions: Mapping[str, Definition] | None = None,
+) -> MilestonePage:
     pagination = Pagination(page=window.page, limit=window.limit)
     if total is not None:
         pagination.total = total
     if next_after is not None:
         pagination.next_cursor = encode_cursor(next_after)
-    return MilestonePage(data=[milestone_out(m) for m in items], pagination=pagination)
+    return MilestonePage(data=[milestone_out(m, language, definitions) for m in items], pagination=pagination)
 
 
 def encode_cursor(after_id: str) -> str:
@@ -112,19 +134,19 @@ def period_out(p: Period) -> PeriodOut:
     )
 
 
-def catalog_out(definitions: tuple[Definition, ...], version: str) -> DefinitionCatalog:
-    return DefinitionCatalog(catalog_version=version, data=[definition_out(d) for d in definitions])
+def catalog_out(definitions: tuple[Definition, ...], version: str, language: str = ENGLISH) -> DefinitionCatalog:
+    return DefinitionCatalog(catalog_version=version, data=[definition_out(d, language) for d in definitions])
 
 
-def definition_out(d: Definition) -> DefinitionOut:
+def definition_out(d: Definition, language: str = ENGLISH) -> DefinitionOut:
     out = DefinitionOut(
         key=d.key,
-        name=d.name,
-        description=description_of(d),
+        name=name_of(d, language),
+        description=description_of(d, language),
         type=d.type,
         threshold=number(d.threshold),
-        badge_image_url=badge_path(d.key),
-        badge_locked_image_url=locked_badge_path(d.key),
+        badge_image_url=badge_path(d.key, language),
+        badge_locked_image_url=locked_badge_path(d.key, language),
     )
     if d.tier is not None:
         out.tier = d.tier

@@ -12,6 +12,7 @@ from litestar.enums import RequestEncodingType
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import Body, HeaderParameter, PathParameter, QueryParameter
+from litestar.types import Scope
 from msgspec import UNSET
 
 from milestones.contract import (
@@ -34,13 +35,14 @@ from milestones.contract import (
 from milestones.domain import MENTOR_ID_PATTERN, MetricType, MilestoneQuery, MilestoneUpdate, Status, is_mentor_id
 from milestones.service import MilestoneService, Window, after_day, start_of_day
 from milestones.web import examples
-from milestones.web.front_door import actor_of
+from milestones.web.front_door import actor_of, language_of
 from milestones.web.idempotency import idempotency_middleware
 from milestones.web.json_body import require_json_body
 from milestones.web.presenters import (
     catalog_out,
     decode_cursor,
     etag,
+    language_tag,
     milestone_out,
     none_match,
     page_out,
@@ -154,6 +156,7 @@ def checked_mentor_id(mentor_id: str) -> str:
 )
 async def list_milestones(
     state: State,
+    scope: Scope,
     mentor_id: Annotated[
         str | None, QueryParameter(pattern=MENTOR_ID_PATTERN, max_length=128, description="Only this mentor's")
     ] = None,
@@ -198,8 +201,9 @@ async def list_milestones(
     )
     if status is Status.IN_PROGRESS and query.status is Status.ACHIEVED:
         return page_out([], 0, window)
-    listing = await service_of(state).find(query)
-    return page_out(listing.items, listing.total, window, listing.next_after)
+    service = service_of(state)
+    listing = await service.find(query)
+    return page_out(listing.items, listing.total, window, listing.next_after, language_of(scope), service.definitions)
 
 
 @get(
@@ -210,9 +214,12 @@ async def list_milestones(
     response_headers=[ETAG_HEADER],
     responses={200: example_response(MilestoneOut, examples.ONE), **problem_responses("milestone-not-found", 503)},
 )
-async def get_milestone(state: State, milestone_id: MilestoneIdParam) -> Response[MilestoneOut]:
-    milestone = await service_of(state).get(milestone_id)
-    return Response(milestone_out(milestone), headers={"ETag": etag(milestone)})
+async def get_milestone(state: State, scope: Scope, milestone_id: MilestoneIdParam) -> Response[MilestoneOut]:
+    service, language = service_of(state), language_of(scope)
+    milestone = await service.get(milestone_id)
+    return Response(
+        milestone_out(milestone, language, service.definitions), headers={"ETag": etag(milestone, language)}
+    )
 
 
 @post(
@@ -242,11 +249,10 @@ async def record_summary(
     data: Annotated[RecordSummaryIn, closed_json(examples.RECORD_SUMMARY)],
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response[MilestonePage]:
-    milestones, changed = await service_of(state).record_summary(
-        data.mentor_id, data.to_period(), actor_of(request.scope)
-    )
+    service = service_of(state)
+    milestones, changed = await service.record_summary(data.mentor_id, data.to_period(), actor_of(request.scope))
     total = len(milestones)
-    body = page_out(milestones, total, Window(1, max(20, total)))
+    body = page_out(milestones, total, Window(1, max(20, total)), None, language_of(request.scope), service.definitions)
     return Response(body, status_code=201 if changed else 200)
 
 
@@ -278,10 +284,11 @@ async def update_milestone(
         achieved_value=None if data.achieved_value is UNSET else exact(data.achieved_value),
         achieved_at=None if data.achieved_at is UNSET else data.achieved_at.astimezone(UTC),
     )
-    milestone = await service_of(state).update(
-        milestone_id, update, parse_if_match(if_match), actor=actor_of(request.scope)
+    service, language = service_of(state), language_of(request.scope)
+    milestone = await service.update(milestone_id, update, parse_if_match(if_match), actor=actor_of(request.scope))
+    return Response(
+        milestone_out(milestone, language, service.definitions), headers={"ETag": etag(milestone, language)}
     )
-    return Response(milestone_out(milestone), headers={"ETag": etag(milestone)})
 
 
 @delete(
@@ -313,6 +320,7 @@ async def delete_milestone(
 )
 async def newly_achieved(
     state: State,
+    scope: Scope,
     mentor_id: MentorIdParam,
     year: Annotated[int | None, QueryParameter(ge=1, le=9999, description="A calendar year (UTC)")] = None,
     start_date: Annotated[date | None, QueryParameter(description="Inclusive, with end_date")] = None,
@@ -322,8 +330,9 @@ async def newly_achieved(
 ) -> MilestonePage:
     first_day, last_day = period_bounds(year, start_date, end_date)
     window = Window(page, limit)
-    items, total = await service_of(state).newly_achieved(checked_mentor_id(mentor_id), first_day, last_day, window)
-    return page_out(items, total, window)
+    service = service_of(state)
+    items, total = await service.newly_achieved(checked_mentor_id(mentor_id), first_day, last_day, window)
+    return page_out(items, total, window, None, language_of(scope), service.definitions)
 
 
 @get(
@@ -334,11 +343,12 @@ async def newly_achieved(
     responses={200: example_response(MilestonePage, examples.IN_PROGRESS), **problem_responses(422, 503)},
 )
 async def in_progress(
-    state: State, mentor_id: MentorIdParam, page: PageParam = 1, limit: LimitParam = 20
+    state: State, scope: Scope, mentor_id: MentorIdParam, page: PageParam = 1, limit: LimitParam = 20
 ) -> MilestonePage:
     window = Window(page, limit)
-    items, total = await service_of(state).in_progress(checked_mentor_id(mentor_id), window)
-    return page_out(items, total, window)
+    service = service_of(state)
+    items, total = await service.in_progress(checked_mentor_id(mentor_id), window)
+    return page_out(items, total, window, None, language_of(scope), service.definitions)
 
 
 MILESTONE_ROUTES = [
@@ -407,12 +417,14 @@ MENTOR_ROUTES = [list_periods, delete_period]
         )
     ],
 )
-async def list_definitions(state: State, if_none_match: IfNoneMatchHeader = None) -> Response[DefinitionCatalog]:
-    service = service_of(state)
-    headers = {"ETag": f'"{service.catalog_version}"'}
+async def list_definitions(
+    state: State, scope: Scope, if_none_match: IfNoneMatchHeader = None
+) -> Response[DefinitionCatalog]:
+    service, language = service_of(state), language_of(scope)
+    headers = {"ETag": language_tag(service.catalog_version, language)}
     if none_match(if_none_match, headers["ETag"]):
         return Response(None, status_code=304, headers=headers)  # type: ignore[arg-type]
-    return Response(catalog_out(service.catalog, service.catalog_version), headers=headers)
+    return Response(catalog_out(service.catalog, service.catalog_version, language), headers=headers)
 
 
 # --- shaping ---------------------------------------------------------------------------------------

@@ -36,10 +36,12 @@ def opened(page: Page, url: str) -> Page:
     return page
 
 
+@pytest.mark.parametrize("language", ["en", "es"])
 @pytest.mark.parametrize("mentor", [RICH, EMPTY])
 @pytest.mark.parametrize("form", FORMS)
-def test_no_axe_violations(page: Page, server: Served, mentor: str, form: str) -> None:
-    opened(page, f"{server.url}/mentors/{mentor}{form}")
+def test_no_axe_violations(page: Page, server: Served, mentor: str, form: str, language: str) -> None:
+    opened(page, f"{server.url}/mentors/{mentor}{form}?locale={language}")
+    assert page.get_attribute("html", "lang") == language
     assert violations(page) == []
 
 
@@ -52,8 +54,9 @@ def test_the_stylesheet_and_badges_load_under_the_strict_policy(page: Page, serv
     assert widths and all(w > 0 for w in widths)
 
 
-def test_progress_bars_carry_the_api_values_and_labels(page: Page, server: Served) -> None:
-    opened(page, f"{server.url}/mentors/{RICH}")
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_progress_bars_carry_the_api_values_and_labels(page: Page, server: Served, language: str) -> None:
+    opened(page, f"{server.url}/mentors/{RICH}?locale={language}")
     bars = page.eval_on_selector_all(
         "[role=progressbar]",
         """bars => bars.map(b => ({
@@ -62,7 +65,7 @@ def test_progress_bars_carry_the_api_values_and_labels(page: Page, server: Serve
             name: document.getElementById(b.getAttribute('aria-labelledby')).textContent,
             fill: b.querySelector('rect').getBoundingClientRect().width / b.getBoundingClientRect().width }))""",
     )
-    api = httpx.get(f"{server.url}/api/v1/milestones/{RICH}/in-progress?limit=100").json()["data"]
+    api = httpx.get(f"{server.url}/api/v1/milestones/{RICH}/in-progress?limit=100&locale={language}").json()["data"]
     first_of_each_type = list({item["type"]: item for item in reversed(api)}.values())
     expected = sorted(first_of_each_type, key=api.index)
     assert [(b["name"], b["now"], b["text"]) for b in bars] == [

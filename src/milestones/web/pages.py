@@ -11,7 +11,6 @@ browser following a link cannot send a key.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -57,8 +56,6 @@ _templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-
-Words = Callable[[str], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +110,8 @@ class Rung:
 
 @dataclass(slots=True)
 class MentorView:
+    """Everything a page, card or card image shows of one mentor."""
+
     mentor_id: str
     achieved: list[Shown] = field(default_factory=list)
     next_up: list[Shown] = field(default_factory=list)

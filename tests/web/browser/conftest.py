@@ -54,7 +54,9 @@ def server(tmp_path_factory: pytest.TempPathFactory, this_year: int) -> Iterator
         yield served
 
 
-@pytest.fixture(scope="session")
+# Module-scoped, and all the browser tests are in one module: so one browser for the run, and Playwright's
+# event loop, which runs while it is open, is gone before the asynchronous tests of later modules start.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if shutil.which(CHROMIUM) is None:
         pytest.fail(f"the browser tests need chromium at {CHROMIUM} (apt-get install -y chromium)")

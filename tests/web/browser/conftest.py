@@ -10,7 +10,6 @@ import os
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import pytest
@@ -22,13 +21,6 @@ from tests.served import Served, clean_environment, serving
 CHROMIUM = os.environ.get("MILESTONES_TEST_CHROMIUM", "/usr/bin/chromium")
 RICH, EMPTY = "mentor_rich", "mentor_nobody"
 EMBEDDER = "https://platform.example.org"
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
-    for item in items:
-        if here in item.path.parents:
-            item.add_marker(pytest.mark.browser)
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ from playwright.sync_api import Page
 from tests.served import Served
 from tests.web.browser.conftest import EMPTY, RICH
 
+pytestmark = pytest.mark.browser
 WCAG_22_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 FORMS = ["", "/card"]
 

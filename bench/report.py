@@ -15,9 +15,12 @@ class Target:
     min_ratio: float | None = None
     min_rps: float | None = None
     max_p99_ms: float | None = None
+    max_p50_ms: float | None = None
 
     def describe(self) -> str:
         parts = []
+        if self.max_p50_ms is not None:
+            parts.append(f"p50 < {self.max_p50_ms:g} ms")
         if self.min_ratio is not None:
             parts.append(f">= {self.min_ratio:.0%} of ceiling")
         if self.min_rps is not None:
@@ -56,6 +59,8 @@ class Row:
             met.append(self.ours.requests_per_s >= target.min_rps)
         if target.max_p99_ms is not None:
             met.append(self.ours.p99_ms < target.max_p99_ms)
+        if target.max_p50_ms is not None:
+            met.append(self.ours.p50_ms < target.max_p50_ms)
         return "pass" if all(met) else "short"
 
     def cells(self) -> list[str]:

@@ -18,6 +18,8 @@ from pathlib import Path
 from types import FrameType
 from urllib.parse import quote
 
+import httpx
+
 from bench.ceiling import save_response
 from bench.data import (
     MILESTONES,
@@ -52,6 +54,10 @@ GET_LIST = "GET /api/v1/milestones?mentor_id=..."
 GET_IN_PROGRESS = "GET /api/v1/milestones/{mentor_id}/in-progress"
 POST_SUMMARY = "POST /api/v1/milestones"
 POST_PACED = "POST /api/v1/milestones, paced to the target rate"
+GET_PAGE = "GET /mentors/{mentor_id} (the HTML page), one connection"
+# The mentor of the page row: three calendar years recorded, the last one in the seeded summaries' year.
+PAGE_MENTOR = "bench-pages"
+PAGE_YEARS = ((2023, 180.5, 14, 120), (2024, 240.25, 21, 160), (2025, 310, 26, 210))
 
 # From the performance issue. PostgreSQL's list and in-progress rows have none.
 TARGETS: dict[tuple[str, str], Target] = {
@@ -66,6 +72,8 @@ TARGETS: dict[tuple[str, str], Target] = {
     (POST_SUMMARY, "postgresql"): Target(min_rps=600),
     (POST_PACED, "sqlite"): Target(max_p99_ms=50),
     (POST_PACED, "postgresql"): Target(max_p99_ms=50),
+    # A person opening a page, alone: one connection, so the latency is the page's own cost.
+    (GET_PAGE, "sqlite"): Target(max_p50_ms=10),
 }
 POST_TARGET_WORKERS = 2
 # Appended to post.lua for the paced row; wrk calls delay() before each request.
@@ -152,6 +160,25 @@ def bench_get(run: Run, server: Server, database: str, endpoint: str, path: str,
     return row, len(body)
 
 
+def bench_page(run: Run, server: Server, database: str) -> Row:
+    """The mentor's page for a mentor with three years of data, on one connection (wrk -t1 -c1)."""
+    args = run.args
+    for year, hours, contacts, activities in PAGE_YEARS:
+        body = {
+            "mentor_id": PAGE_MENTOR,
+            "period": {"year": year, "start_date": f"{year}-01-01", "end_date": f"{year}-12-31"},
+            "summary": {"total_hours": hours, "unique_contacts_helped": contacts, "activity_count": activities},
+        }
+        httpx.post(server.base_url + MILESTONES, json=body, timeout=30).raise_for_status()
+    url = f"{server.base_url}/mentors/{PAGE_MENTOR}"
+    log(f"  {GET_PAGE}: mentor {PAGE_MENTOR}, {len(PAGE_YEARS)} years")
+    if args.warmup:
+        wrk(url, args.warmup, threads=1, connections=1)
+    ours = wrk(url, args.duration, threads=1, connections=1)
+    server.check_alive()
+    return Row(GET_PAGE, database, args.workers, ours, None, target_for(GET_PAGE, database, args.workers))
+
+
 def bench_post(run: Run, server: Server, database: str, seeded: Seeded) -> list[Row]:
     """The POST row at full speed, then paced to the target rate for its latency."""
     args = run.args
@@ -218,6 +245,7 @@ def bench_database(run: Run, database: str, database_url: str) -> None:
             f"{database} GET rows use mentor {seeded.mentor_id} ({seeded.mentor_items} milestones, both achieved "
             f"and in progress) and milestone {seeded.milestone_id}; bodies of {' / '.join(sizes)} bytes."
         )
+        run.rows.append(bench_page(run, server, database))
         run.rows.extend(bench_post(run, server, database, seeded))
     finally:
         server.stop()

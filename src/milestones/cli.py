@@ -1,4 +1,5 @@
-"""The `milestones` command: serve the API, migrate, detect in bulk, export, check a catalog, load a demo, keys."""
+"""The `milestones` command: serve the API, migrate, detect in bulk, export, check a catalog, load a demo, keys,
+signed page links."""
 
 from __future__ import annotations
 
@@ -16,8 +17,10 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import ExitStack, asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any, NoReturn
+from urllib.parse import quote
 
 from pydantic import ValidationError
 
@@ -44,6 +47,7 @@ from milestones.formats import (
 from milestones.keys import Scope
 from milestones.logs import configure_logging, event
 from milestones.metrics import MULTIPROCESS_DIR
+from milestones.page_links import parse_ttl, signed_query
 from milestones.service import MilestoneService, utc_now
 from milestones.settings import Settings
 from milestones.storage import MilestoneRepository, head_revision, migrate, open_repository
@@ -117,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_catalog(commands)
     add_demo(commands)
     add_key_commands(commands)
+    add_page_link(commands)
     return parser
 
 
@@ -166,6 +171,11 @@ def run_serve(args: argparse.Namespace) -> int:
     settings = _settings()
     configure_logging(settings.log_format, settings.log_level)
     _catalog(settings)  # checked once here, so a bad catalog stops with one line instead of a worker's traceback
+    if settings.read_requires_key and settings.page_link_secret is None:
+        raise CommandError(
+            "reads need a key (MILESTONES_READ_REQUIRES_KEY), so mentors' pages need signed links: set "
+            "MILESTONES_PAGE_LINK_SECRET (16 characters or more) to a random secret"
+        )
     revision = _database_ready(settings, args.wait_for_database)
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
@@ -747,6 +757,48 @@ def run_keys(args: argparse.Namespace) -> int:
             await service.close()
 
     return asyncio.run(run())
+
+
+# --- page-link -----------------------------------------------------------------------------------------------
+
+
+def add_page_link(commands: Any) -> None:
+    link = _command(
+        commands,
+        "page-link",
+        "print a signed, expiring link to a mentor's page (for when reads need a key)",
+        "Print a link that opens a mentor's page, card and card image until it expires, signed with\n"
+        "MILESTONES_PAGE_LINK_SECRET. Without MILESTONES_READ_REQUIRES_KEY the pages need no link.",
+        "milestones page-link mentor_001 --ttl 7d",
+        "milestones page-link mentor_001 --ttl 12h --base-url https://milestones.example.org",
+    )
+    link.add_argument("mentor", type=_mentor_id, help="the mentor's id")
+    link.add_argument("--ttl", type=_ttl, default="7d", help="how long it works: 30m, 12h, 7d, 2w (default 7d)")
+    link.add_argument(
+        "--base-url", help="where the service is reached (default http://MILESTONES_HOST:MILESTONES_PORT)"
+    )
+    link.set_defaults(run=run_page_link)
+
+
+def run_page_link(args: argparse.Namespace) -> int:
+    settings = _settings()
+    if settings.page_link_secret is None:
+        raise CommandError("set MILESTONES_PAGE_LINK_SECRET (the secret the service checks links with) first")
+    base = (args.base_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    if not base.startswith(("http://", "https://")):
+        raise CommandError(f"--base-url must start with http:// or https://, got {base!r}")
+    expires_at = utc_now() + args.ttl
+    query = signed_query(settings.page_link_secret, args.mentor, expires_at)
+    print(f"{base}/mentors/{quote(args.mentor, safe='')}?{query}")
+    print(f"valid until {expires_at.isoformat(timespec='seconds')}", file=sys.stderr)
+    return OK
+
+
+def _ttl(text: str) -> timedelta:
+    try:
+        return parse_ttl(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 async def stored_keys_exist(settings: Settings) -> bool:

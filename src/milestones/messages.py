@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from babel.messages.catalog import Catalog
 
-from milestones import __version__, badges, labels
+from milestones import __version__, badges, labels, page_words
 from milestones.catalog import load_catalog
 from milestones.languages import DOMAIN, Plural, Word, locale_of
 
@@ -18,11 +18,12 @@ _HEADER = """\
 
 
 def texts() -> tuple[Plural | Word, ...]:
-    """Every text translated: sentences, badge words, and the packaged catalog's names and descriptions."""
+    """Every text translated: sentences, badge words, the pages' words, and the packaged catalog's names and
+    descriptions."""
     catalog = load_catalog()
     names = tuple(Word(d.name) for d in catalog)
     descriptions = tuple(Word(d.description) for d in catalog if d.description is not None)
-    return (*labels.MESSAGES, *badges.MESSAGES, *names, *descriptions)
+    return (*labels.MESSAGES, *badges.MESSAGES, *page_words.MESSAGES, *names, *descriptions)
 
 
 def categories(language: str | None) -> tuple[str, ...]:

@@ -83,6 +83,17 @@ class Settings(BaseSettings):
         description="Comma-separated origins (https://app.example.org) allowed to call from a browser",
     )
 
+    embed_origins: CommaList = Field(
+        default_factory=list,
+        description="Comma-separated origins (https://platform.example.org) whose pages may frame a mentor's card",
+    )
+    page_link_secret: str | None = Field(
+        default=None,
+        min_length=16,
+        description="Signs links to mentors' pages (`milestones page-link`); required when reads need a key",
+        repr=False,
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, url: str) -> str:
@@ -105,7 +116,7 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise ValueError(f"must be IP addresses or networks: {exc}") from None
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "embed_origins", mode="before")
     @classmethod
     def _origins(cls, value: object) -> object:
         if not isinstance(value, str):

@@ -114,21 +114,32 @@ def test_generated_ids_are_unique_per_process() -> None:
     assert len(ids) == 2000
 
 
-def test_the_database_going_and_coming_back_is_logged_once_each(caplog: pytest.LogCaptureFixture) -> None:
+class Recorded(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def test_the_database_going_and_coming_back_is_logged_once_each() -> None:
     watch = DatabaseWatch()
     before = sample("milestones_database_unavailable_total")
     logger = logging.getLogger("milestones")
-    propagates = logger.propagate
-    with caplog.at_level(logging.INFO, logger="milestones"):
-        logger.propagate = True  # to pytest's handler, whatever `serve` configured
-        try:
-            watch.answered(200)
-            watch.unavailable("connection refused")
-            watch.unavailable("connection refused")
-            watch.answered(503)
-            watch.answered(200)
-            watch.answered(200)
-        finally:
-            logger.propagate = propagates
-    assert [r.getMessage() for r in caplog.records] == ["database unavailable", "database back"]
+    recorded = Recorded()
+    level = logger.level
+    logger.addHandler(recorded)
+    logger.setLevel(logging.INFO)
+    try:
+        watch.answered(200)
+        watch.unavailable("connection refused")
+        watch.unavailable("connection refused")
+        watch.answered(503)
+        watch.answered(200)
+        watch.answered(200)
+    finally:
+        logger.removeHandler(recorded)
+        logger.setLevel(level)
+    assert recorded.messages == ["database unavailable", "database back"]
     assert sample("milestones_database_unavailable_total") == before + 2

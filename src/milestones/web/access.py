@@ -20,6 +20,10 @@ REFRESH_SECONDS = 0.5
 # describe the service rather than any mentor. Whole path segments: "/healthz" does not open "/healthzz".
 PUBLIC_PATHS = ("/assets/", "/api/v1/milestone-definitions", "/healthz", "/readyz", "/openapi.json", "/schema")
 PUBLIC_PREFIXES = ("/problems/", "/docs", "/redoc")
+# A mentor's page, card and card image are opened by a browser following a link, which cannot send a key:
+# when reads need one, they need a signed link instead, which the page routes check (web/pages.py, with
+# page_links.link_opens). The front door lets them through to that check.
+PAGE_PREFIX = "/mentors/"
 _READS = frozenset({"GET", "HEAD"})
 _UNSAFE_FREE = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -30,7 +34,7 @@ def is_public(path: str) -> bool:
     for public in PUBLIC_PATHS:
         if path.startswith(public) and (public[-1] == "/" or len(path) == len(public) or path[len(public)] == "/"):
             return True
-    return path.startswith(PUBLIC_PREFIXES)
+    return path.startswith(PUBLIC_PREFIXES) or path.startswith(PAGE_PREFIX)
 
 
 def needed_scope(method: str, path: str, *, read_requires_key: bool) -> Scope | None:

@@ -46,6 +46,7 @@ from milestones.web.docs import DOCS_ROUTES
 from milestones.web.fast_path import CONTRACT_ALIAS_PATH, MILESTONES_PATH, FastPath, template_of
 from milestones.web.front_door import WORDED_METHODS, WORDED_PATHS, FrontDoor, language_of
 from milestones.web.observability import DatabaseWatch, RequestObserver
+from milestones.web.pages import PAGE_ROUTES
 from milestones.web.presenters import none_match
 from milestones.web.problem_types import PROBLEM_TYPES
 from milestones.web.problems import EXCEPTION_HANDLERS, problem, problem_description, problem_responses
@@ -242,6 +243,7 @@ def create_app(
         trusted_proxies=settings.trusted_proxies,
         observer=RequestObserver(request_log, as_json=log_format(settings.log_format, sys.stderr) == "json"),
         database=database,
+        embed_origins=settings.embed_origins,
     )
 
 
@@ -260,6 +262,7 @@ def create_litestar_app(
     async def open_service(app: Litestar) -> None:
         app.state.database_watch = database or DatabaseWatch()
         app.state.service = service = await MilestoneService.open(settings, catalog, clock)
+        app.state.settings = settings
         if access is not None:
             access.attach(service.key_ring)
         event("worker started", pid=os.getpid())
@@ -283,6 +286,7 @@ def create_litestar_app(
             openapi_document,
             metrics,
             *DOCS_ROUTES,
+            *PAGE_ROUTES,
         ],
         on_startup=[open_service],
         on_shutdown=[close_service],

@@ -10,6 +10,7 @@ escaped both paths into a 500 problem.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from functools import cache
 from time import perf_counter
@@ -44,6 +45,10 @@ CSP_EXCEPTIONS: dict[str, bytes] = {
     "/docs": b"default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:",
     "/redoc": b"default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; worker-src 'self' blob:",
 }
+# A mentor's card is the one thing other sites may frame, and only those named in MILESTONES_EMBED_ORIGINS:
+# for it, frame-ancestors replaces X-Frame-Options DENY (which cannot name origins). Without embed origins
+# the card is as unframeable as everything else.
+EMBEDDABLE = re.compile(r"/mentors/[^/]+/card")
 NO_STORE = (b"cache-control", b"no-store")
 # Where the front door leaves the id of the key a request presented, for the routes to record as the actor.
 ACTOR = "milestones.actor"
@@ -51,7 +56,7 @@ ACTOR = "milestones.actor"
 LANGUAGE = "milestones.language"
 # Answers whose words depend on the language: milestones (names, labels), definitions, badges. Their successful
 # answers say which language they speak, and that it followed Accept-Language; errors are English only.
-WORDED_PATHS = ("/api/v1/milestones", "/api/v1/milestone-definitions", "/assets/badges/")
+WORDED_PATHS = ("/api/v1/milestones", "/api/v1/milestone-definitions", "/assets/badges/", "/mentors/")
 WORDED_METHODS = frozenset({"GET", "POST", "PUT"})
 _LOCALE = b"locale="
 _FAILED = msgspec.json.encode(
@@ -122,6 +127,16 @@ def content_security_policy(path: str) -> bytes:
     return CONTENT_SECURITY_POLICY
 
 
+def security_headers(path: str, frame_ancestors: bytes | None = None) -> list[tuple[bytes, bytes]]:
+    """The security headers of an answer on this path; `frame_ancestors` lists the origins that may frame
+    the card (None: nobody may)."""
+    if frame_ancestors is not None and EMBEDDABLE.fullmatch(path):
+        policy = CONTENT_SECURITY_POLICY + b"; frame-ancestors " + frame_ancestors
+        headers = [h for h in SECURITY_HEADERS if h[0] != b"x-frame-options"]
+        return [*headers, (b"content-security-policy", policy)]
+    return [*SECURITY_HEADERS, (b"content-security-policy", content_security_policy(path))]
+
+
 def problem_body(error: MilestonesError) -> bytes:
     problem = ProblemDetails(type=error.type, title=error.title, status=error.status, detail=error.detail)
     return msgspec.json.encode(problem)
@@ -139,6 +154,7 @@ class FrontDoor:
         trusted_proxies: Sequence[Network] = (),
         observer: RequestObserver | None = None,
         database: DatabaseWatch | None = None,
+        embed_origins: Sequence[str] = (),
     ) -> None:
         self.app = app
         self.access = access or AccessPolicy([], read_requires_key=False)
@@ -146,6 +162,7 @@ class FrontDoor:
         self.trusted_proxies = tuple(trusted_proxies)
         self.observer = observer or RequestObserver()
         self.database = database or DatabaseWatch()
+        self.frame_ancestors = " ".join(embed_origins).encode() if embed_origins else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -192,7 +209,7 @@ class FrontDoor:
         if self.trusted_proxies and http["client"] is not None:
             address = client_address(http["client"][0], http["headers"], self.trusted_proxies)
             http = cast(HTTPScope, {**http, "client": (address, 0)})
-        extra = [*SECURITY_HEADERS, (b"content-security-policy", content_security_policy(http["path"]))]
+        extra = security_headers(http["path"], self.frame_ancestors)
         if self.cors is not None:
             extra.append(VARY_ORIGIN)
             origin = next((v for n, v in http["headers"] if n == b"origin"), None)

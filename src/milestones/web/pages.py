@@ -1,0 +1,261 @@
+"""A mentor's milestones as people see them: the page, the card other sites frame, and the card as an image.
+
+Server-rendered with Jinja2 from the same presenters as the API (`milestone_out`: names, accessibility
+labels, progress), so the page says exactly what the API says. Everything the page loads is shipped in the
+package (`web/static/pages`, the badge SVGs): no script, no external font. URLs are relative, so the pages
+also work when the service is mounted under a path prefix.
+
+When reads need a key, a page opens only with a signed link (`milestones page-link`, see page_links.py): a
+browser following a link cannot send a key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from litestar import Request, Response, get
+from litestar.datastructures import CacheControlHeader, State
+from litestar.static_files import create_static_files_router
+from litestar.types import ControllerRouterHandler
+from markupsafe import Markup
+
+from milestones.badges import BADGES_PATH, BadgeState, badge_svg
+from milestones.contract import MilestoneOut
+from milestones.domain import Definition, MetricType, Milestone, MilestoneQuery, Status
+from milestones.errors import KeyRequired
+from milestones.labels import description_of, format_date, name_of
+from milestones.languages import ENGLISH, Word, tag, word
+from milestones.languages import format_date as local_date
+from milestones.page_links import EXPIRES, SIGNATURE, link_opens
+from milestones.service import MilestoneService, Window
+from milestones.settings import Settings
+from milestones.web.docs import STATIC
+from milestones.web.front_door import language_of
+from milestones.web.presenters import milestone_out
+from milestones.web.routes import MentorIdParam, checked_mentor_id, service_of
+
+PAGES_PATH = "/mentors"
+STYLESHEET_PATH = "/assets/pages"
+HTML = "text/html"
+SVG = "image/svg+xml"
+# A page shows what is stored for one mentor; it changes with every recorded summary, so it is never cached
+# by a shared cache, and a browser checks again after a minute.
+CACHE_CONTROL = "private, max-age=60"
+# A mentor holds at most one record per catalog entry; this is far above any catalog's length.
+_ALL = 1000
+CARD_BADGES = 4
+_LONG_AGO = datetime.min.replace(tzinfo=UTC)
+
+_templates = Environment(
+    loader=PackageLoader("milestones.web", "templates"),
+    autoescape=select_autoescape(["html", "svg"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Language:
+    """What a page is written in: the front door's choice (`?locale=`, else Accept-Language, else English),
+    its `lang` attribute, its words and its dates. The one place pages choose and apply a language."""
+
+    id: str
+    tag: str
+
+    def words(self, text: str) -> str:
+        return word(self.id, Word(text))
+
+    def date(self, moment: datetime) -> str:
+        return format_date(moment) if self.id == ENGLISH else local_date(moment, self.id)
+
+    def carried(self, query: str) -> str:
+        """A link's query to another of the mentor's pages: the signed link's, and the language when chosen."""
+        return "&".join(part for part in (query, "" if self.id == ENGLISH else f"locale={self.tag}") if part)
+
+    def badge(self, path: str) -> str:
+        """A badge's URL that draws it in this language (relative to the service's root)."""
+        if self.id == ENGLISH:
+            return path
+        return f"{path}{'&' if '?' in path else '?'}locale={self.tag}"
+
+
+def language_of_request(request: Request[Any, Any, Any]) -> Language:
+    language = language_of(request.scope)
+    return Language(language, tag(language))
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """One milestone as the page shows it: the API's representation and where its badge is."""
+
+    item: MilestoneOut
+    key: str
+    badge: str
+    new: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Rung:
+    """A first milestone to reach, for a mentor with nothing yet."""
+
+    key: str
+    name: str
+    description: str
+    badge: str
+
+
+@dataclass(slots=True)
+class MentorView:
+    """Everything a page, card or card image shows of one mentor."""
+
+    mentor_id: str
+    achieved: list[Shown] = field(default_factory=list)
+    next_up: list[Shown] = field(default_factory=list)
+    first_rungs: list[Rung] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.achieved and not self.next_up
+
+
+def badge_svg_path(key: str, state: BadgeState = BadgeState.UNLOCKED) -> str:
+    path = f"{BADGES_PATH}/{key}.svg"
+    return path if state is BadgeState.UNLOCKED else f"{path}?state={state}"
+
+
+async def mentor_view(service: MilestoneService, mentor_id: str, language: Language) -> MentorView:
+    """What the page and the card show, read through the service and shaped as the API shapes it."""
+    view = MentorView(mentor_id)
+
+    def shown(m: Milestone) -> MilestoneOut:
+        return milestone_out(m, language.id, service.definitions)
+
+    found = await service.find(MilestoneQuery(mentor_id=mentor_id, status=Status.ACHIEVED, limit=_ALL))
+    this_year, _ = await service.newly_achieved(mentor_id, None, None, Window(1, _ALL))
+    new_ids = {m.id for m in this_year}
+    # Most recent first: what a mentor has just reached is what they come to see.
+    achieved = sorted(found.items, key=lambda m: (m.achieved_at or _LONG_AGO, m.position), reverse=True)
+    view.achieved = [
+        Shown(shown(m), m.definition_key, language.badge(badge_svg_path(m.definition_key)), m.id in new_ids)
+        for m in achieved
+    ]
+    in_progress, _ = await service.in_progress(mentor_id, Window(1, _ALL))
+    # The next rung of each type is the closest of that type; the listing's order (closest first) is kept.
+    seen: set[MetricType] = set()
+    for m in in_progress:
+        if m.type not in seen:
+            seen.add(m.type)
+            view.next_up.append(
+                Shown(shown(m), m.definition_key, language.badge(badge_svg_path(m.definition_key, BadgeState.LOCKED)))
+            )
+    if view.empty:
+        view.first_rungs = first_rungs(service.catalog, language)
+    return view
+
+
+def first_rungs(catalog: tuple[Definition, ...], language: Language) -> list[Rung]:
+    """The first milestone of each type, in catalog order: where a new mentor starts."""
+    firsts: dict[MetricType, Definition] = {}
+    for definition in catalog:
+        firsts.setdefault(definition.type, definition)
+    return [
+        Rung(
+            d.key,
+            name_of(d, language.id),
+            description_of(d, language.id),
+            language.badge(badge_svg_path(d.key, BadgeState.LOCKED)),
+        )
+        for d in sorted(firsts.values(), key=lambda d: d.position)
+    ]
+
+
+def link_query(request: Request[Any, Any, Any], settings: Settings, service: MilestoneService, mentor_id: str) -> str:
+    """The signed link's query to carry on to the page's other forms ('' when reads need no key).
+
+    Raises KeyRequired when reads need a key and the request's link does not open this mentor's page.
+    """
+    if not settings.read_requires_key:
+        return ""
+    expires, given = request.query_params.get(EXPIRES), request.query_params.get(SIGNATURE)
+    if not link_opens(settings.page_link_secret, mentor_id, expires, given, service.now()):
+        if expires is None and given is None:
+            raise KeyRequired(
+                "This page needs a signed link: the service's operator makes one with `milestones page-link`.",
+                presented=False,
+            )
+        raise KeyRequired("This link has expired or is not valid; ask for a new one.", presented=True)
+    return urlencode({EXPIRES: expires, SIGNATURE: given})
+
+
+def _render(name: str, **context: Any) -> str:
+    return _templates.get_template(name).render(**context)
+
+
+def _answer(body: str, media_type: str) -> Response[str]:
+    return Response(body, media_type=media_type, headers={"Cache-Control": CACHE_CONTROL})
+
+
+@get(PAGES_PATH + "/{mentor_id:str}", include_in_schema=False)
+async def mentor_page(request: Request[Any, Any, Any], state: State, mentor_id: MentorIdParam) -> Response[str]:
+    """The mentor's page: achieved badges with their dates, and the next milestone of each type."""
+    service = service_of(state)
+    query = link_query(request, state.settings, service, checked_mentor_id(mentor_id))
+    language = language_of_request(request)
+    view = await mentor_view(service, mentor_id, language)
+    body = _render("mentor.html", view=view, lang=language, _=language.words, root="../", query=query)
+    return _answer(body, HTML)
+
+
+@get(PAGES_PATH + "/{mentor_id:str}/card", include_in_schema=False)
+async def mentor_card(request: Request[Any, Any, Any], state: State, mentor_id: MentorIdParam) -> Response[str]:
+    """A compact summary for an iframe on the platform's own pages (MILESTONES_EMBED_ORIGINS)."""
+    service = service_of(state)
+    query = link_query(request, state.settings, service, checked_mentor_id(mentor_id))
+    language = language_of_request(request)
+    view = await mentor_view(service, mentor_id, language)
+    body = _render(
+        "card.html",
+        view=view,
+        lang=language,
+        _=language.words,
+        root="../../",
+        query=language.carried(query),
+        shown=view.achieved[:CARD_BADGES],
+    )
+    return _answer(body, HTML)
+
+
+@get(PAGES_PATH + "/{mentor_id:str}/card.svg", include_in_schema=False)
+async def mentor_card_image(request: Request[Any, Any, Any], state: State, mentor_id: MentorIdParam) -> Response[str]:
+    """The card as one shareable SVG image, with its text alternative in <title> and <desc>."""
+    service = service_of(state)
+    link_query(request, state.settings, service, checked_mentor_id(mentor_id))
+    language = language_of_request(request)
+    view = await mentor_view(service, mentor_id, language)
+
+    # An image cannot load other files: the badges are drawn inside it.
+    def drawn(key: str, state: str) -> Markup:
+        return Markup(badge_svg(service.definitions[key], 88, BadgeState(state), language.id))  # noqa: S704 (our escaped SVG)
+
+    body = _render(
+        "card.svg", view=view, lang=language, _=language.words, shown=view.achieved[:CARD_BADGES], drawn=drawn
+    )
+    return _answer(body, SVG)
+
+
+PAGE_ROUTES: list[ControllerRouterHandler] = [
+    mentor_page,
+    mentor_card,
+    mentor_card_image,
+    # Shipped with the release; a day's caching, as for the docs' assets. Open without a key, as /assets is.
+    create_static_files_router(
+        STYLESHEET_PATH,
+        directories=[STATIC / "pages"],
+        include_in_schema=False,
+        cache_control=CacheControlHeader(max_age=86400, public=True),
+    ),
+]

@@ -32,6 +32,7 @@ from milestones.web.front_door import FrontDoor
 from milestones.web.presenters import none_match
 from milestones.web.problem_types import PROBLEM_TYPES
 from milestones.web.problems import EXCEPTION_HANDLERS, problem, problem_description, problem_responses
+from milestones.web.rate_limits import RateLimits, declare_rate_limits
 from milestones.web.routes import (
     BADGE_CACHE_CONTROL,
     BADGE_HEADERS,
@@ -177,11 +178,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now, fast
     settings = settings or Settings()
     access = AccessPolicy(settings.api_keys, read_requires_key=settings.read_requires_key)
     litestar = create_litestar_app(settings, clock=clock, access=access)
+    rate_limits = RateLimits.from_settings(settings)
+    if rate_limits is not None:
+        declare_rate_limits(litestar.openapi_schema, rate_limits)
+        litestar.on_shutdown.append(rate_limits.close)
     return FrontDoor(
         FastPath(litestar, settings) if fast_path else litestar,
         access=access,
         cors=CorsPolicy(settings.cors_origins) if settings.cors_origins else None,
         trusted_proxies=settings.trusted_proxies,
+        rate_limits=rate_limits,
     )
 
 

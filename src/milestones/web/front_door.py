@@ -18,10 +18,11 @@ from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
 from milestones.contract import ProblemDetails
 from milestones.domain.changes import ANONYMOUS
-from milestones.errors import KeyRequired, MilestonesError, OriginRefused, ScopeRequired
+from milestones.errors import KeyRequired, MilestonesError, OriginRefused, RateLimited, ScopeRequired
 from milestones.web.access import AccessPolicy
 from milestones.web.cors import VARY_ORIGIN, CorsPolicy
 from milestones.web.proxies import Network, client_address
+from milestones.web.rate_limits import RateLimits, rate_limit_headers
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -80,11 +81,13 @@ class FrontDoor:
         access: AccessPolicy | None = None,
         cors: CorsPolicy | None = None,
         trusted_proxies: Sequence[Network] = (),
+        rate_limits: RateLimits | None = None,
     ) -> None:
         self.app = app
         self.access = access or AccessPolicy([], read_requires_key=False)
         self.cors = cors
         self.trusted_proxies = tuple(trusted_proxies)
+        self.rate_limits = rate_limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -129,6 +132,12 @@ class FrontDoor:
         except MilestonesError as unavailable:  # the stored keys could not be read (a 503)
             await _answer_problem(send, unavailable, [*extra, NO_STORE, (b"retry-after", b"1")], head=head)
             return
+        if self.rate_limits is not None:  # None when no limit is configured: nothing else is spent then
+            try:
+                await self.rate_limits.check(method, http["path"], actor, http["client"])
+            except RateLimited as refused:
+                await _answer_problem(send, refused, [*extra, NO_STORE, *rate_limit_headers(refused)], head=head)
+                return
         if actor is not None:
             http = cast(HTTPScope, {**http, ACTOR: actor})
         if needed_key:

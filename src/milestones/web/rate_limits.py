@@ -22,9 +22,11 @@ import time
 from dataclasses import dataclass
 
 import limits
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.aio.storage import RedisStorage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter as SharedLimiter
 from limits.errors import StorageError
+from limits.storage import MemoryStorage
+from limits.strategies import SlidingWindowCounterRateLimiter as MemoryLimiter
 from litestar.openapi.spec import OpenAPI, OpenAPIHeader, OpenAPIResponse, OpenAPIType, Schema
 from redis.asyncio import ConnectionPool
 from redis.asyncio.retry import Retry
@@ -107,15 +109,19 @@ class RateLimits:
         self.reads = reads
         self.writes = writes
         self.redis_url = redis_url
+        # In memory, the synchronous limiter: it never waits, and its storage drops expired counts from a
+        # timer thread at most every 10 ms, where the asynchronous one walks every count on each request
+        # (0.5 ms a request with 20,000 clients in the window, where this one stays under 10 µs).
+        self._memory: MemoryLimiter | None = None
+        self._shared: SharedLimiter | None = None
         self._pool: ConnectionPool | None = None
-        self.storage: Storage
         if redis_url is None:
-            self.storage = MemoryStorage()
+            self._memory = MemoryLimiter(MemoryStorage())
         else:
-            self.storage, self._pool = redis_storage(redis_url)
-        self.limiter = SlidingWindowCounterRateLimiter(self.storage)
-        self._down = False  # the storage failed, and has not answered since
-        self._retry_at = 0.0  # monotonic time before which a storage that failed is not tried again
+            storage, self._pool = redis_storage(redis_url)
+            self._shared = SharedLimiter(storage)
+        self._down = False  # Redis failed, and has not answered since
+        self._retry_at = 0.0  # monotonic time before which Redis, having failed, is not tried again
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RateLimits | None:
@@ -140,22 +146,17 @@ class RateLimits:
         limit = self.policy_for(method)
         if limit is None:
             return
-        if self._down:
-            now = time.monotonic()
-            if now < self._retry_at:
-                return
-            self._retry_at = now + RETRY_SECONDS  # this request tries; the others go through meanwhile
         who = f"key:{actor}" if actor is not None else f"address:{client[0] if client else 'unknown'}"
-        try:
-            if await self.limiter.hit(limit.item, limit.name, who):
-                self._answered()
+        if self._memory is not None:
+            if self._memory.hit(limit.item, limit.name, who):
                 return
-            stats = await self.limiter.get_window_stats(limit.item, limit.name, who)
-        except (StorageError, OSError, TimeoutError) as failure:
-            self._failed(failure)
-            return
-        self._answered()
-        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+            reset_time = self._memory.get_window_stats(limit.item, limit.name, who).reset_time
+        else:
+            shared_reset = await self._shared_count(limit, who)
+            if shared_reset is None:
+                return
+            reset_time = shared_reset
+        retry_after = max(1, math.ceil(reset_time - time.time()))
         sender = "access key" if actor is not None else "address"
         raise RateLimited(
             f"This {sender} sent more than {limit.item.amount} {limit.name} per {limit.per}; "
@@ -166,6 +167,26 @@ class RateLimits:
             retry_after=retry_after,
         )
 
+    async def _shared_count(self, limit: Policy, who: str) -> float | None:
+        """Counts the request in Redis: None when it is allowed (or Redis does not answer), else the time (epoch
+        seconds) when the next one will be."""
+        assert self._shared is not None
+        if self._down:
+            now = time.monotonic()
+            if now < self._retry_at:
+                return None
+            self._retry_at = now + RETRY_SECONDS  # this request tries; the others go through meanwhile
+        try:
+            if await self._shared.hit(limit.item, limit.name, who):
+                self._answered()
+                return None
+            stats = await self._shared.get_window_stats(limit.item, limit.name, who)
+        except (StorageError, OSError, TimeoutError) as failure:
+            self._failed(failure)
+            return None
+        self._answered()
+        return stats.reset_time
+
     def _failed(self, failure: Exception) -> None:
         self._retry_at = time.monotonic() + RETRY_SECONDS
         if not self._down:
@@ -174,7 +195,7 @@ class RateLimits:
             log.warning(
                 "rate limits are off: Redis at %s does not answer (%s: %s); requests are served without limits "
                 "until it is back",
-                redacted(self.redis_url or "memory"),
+                redacted(self.redis_url or ""),
                 type(cause).__name__,
                 str(cause).splitlines()[0] if str(cause) else "",
             )
@@ -183,7 +204,7 @@ class RateLimits:
         if self._down:
             self._down = False
             # A warning like the line it ends, so both reach the same log.
-            log.warning("rate limits are on again: Redis at %s answers", redacted(self.redis_url or "memory"))
+            log.warning("rate limits are on again: Redis at %s answers", redacted(self.redis_url or ""))
 
     async def close(self) -> None:
         """Closes the connections to Redis (at shutdown)."""

@@ -187,21 +187,42 @@ async def test_only_the_configured_kind_is_limited(settings: Settings, clock: Fa
         assert (await client.post(BASE, json=summary_body("alice"))).status_code == 429
 
 
+NEVER_COUNTED = [
+    "/healthz",
+    "/readyz",
+    "/openapi.json",
+    "/schema/openapi.json",
+    "/docs",
+    "/redoc",
+    "/problems",
+    "/problems/rate-limited",
+]
+
+
 @pytest.mark.anyio
-async def test_health_checks_and_preflights_are_never_counted(settings: Settings, clock: FakeClock) -> None:
+async def test_health_checks_docs_problem_pages_and_preflights_are_never_counted(
+    settings: Settings, clock: FakeClock
+) -> None:
     origin = "https://app.example.org"
     configured = limited(settings, None, rate_limit_reads="1/hour", rate_limit_writes="1/hour", cors_origins=[origin])
     preflight = {"Origin": origin, "Access-Control-Request-Method": "POST"}
     async with AsyncTestClient(app=create_app(configured, clock=clock)) as client:
-        for _ in range(5):
-            assert (await client.get("/healthz")).status_code == 200
-            assert (await client.get("/readyz")).status_code == 200
+        for _ in range(3):
+            for path in NEVER_COUNTED:
+                assert (await client.get(path)).status_code == 200, path
             assert (await client.head("/healthz")).status_code == 200
             assert (await client.options(BASE, headers=preflight)).status_code == 204
             assert (await client.options(BASE)).status_code != 429
         assert await statuses(client, 2) == [200, 429]
         assert (await client.post(BASE, json=summary_body("alice"))).status_code == 201
-        assert (await client.get("/readyz")).status_code == 200
+        # Over both limits, the client can still read what its 429 means; a load balancer still sees health.
+        for path in NEVER_COUNTED:
+            assert (await client.get(path)).status_code == 200, path
+        # What only looks like one of them is counted: whole path segments.
+        assert (await client.get("/docsearch")).status_code == 429
+        # Badges and definitions are the service's content, and reads like any other.
+        assert (await client.get("/api/v1/milestone-definitions")).status_code == 429
+        assert (await client.get("/assets/badges/100h.svg")).status_code == 429
 
 
 @pytest.mark.anyio

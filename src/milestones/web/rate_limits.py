@@ -37,8 +37,17 @@ from milestones.settings import Settings
 from milestones.web.problem_types import PROBLEM_TYPES
 from milestones.web.problems import problem_description
 
-# Health checks come from load balancers and orchestrators, which must see the truth however busy the service.
-EXEMPT_PATHS = frozenset({"/healthz", "/readyz"})
+# Never counted: the health checks, which load balancers and orchestrators call and which must tell the truth
+# however busy a client is; and what describes the service (the OpenAPI document, the docs pages and their
+# assets, the problem pages), answered from memory, so that a client told 429 can still read what it means.
+EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json"})
+EXEMPT_TREES = frozenset({"problems", "docs", "redoc", "schema"})  # first path segments
+
+
+def is_exempt(path: str) -> bool:
+    return path in EXEMPT_PATHS or path[1:].partition("/")[0] in EXEMPT_TREES
+
+
 READS = frozenset({"GET", "HEAD"})
 # A Redis that takes longer than this for one counter is as good as down for a request path measured in
 # microseconds. One retry, at once: a pooled connection Redis dropped (a restart) is reopened, not failed.
@@ -141,7 +150,7 @@ class RateLimits:
 
         `actor` is the id of the access key the request presented, None without one.
         """
-        if method == "OPTIONS" or path in EXEMPT_PATHS:
+        if method == "OPTIONS" or is_exempt(path):
             return
         limit = self.policy_for(method)
         if limit is None:
@@ -247,7 +256,7 @@ def declare_rate_limits(document: OpenAPI, rate_limits: RateLimits) -> None:
     for path, item in (document.paths or {}).items():
         for method in ("get", "put", "post", "delete"):
             operation = getattr(item, method)
-            if operation is None or path in EXEMPT_PATHS or rate_limits.policy_for(method.upper()) is None:
+            if operation is None or is_exempt(path) or rate_limits.policy_for(method.upper()) is None:
                 continue
             problem = operation.responses["400"]
             assert isinstance(problem, OpenAPIResponse)

@@ -400,7 +400,7 @@ def silent_redis() -> Iterator[str]:
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
-        yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+        yield f"redis://:hunter2@127.0.0.1:{listener.getsockname()[1]}/0"
 
 
 @pytest.mark.anyio
@@ -418,6 +418,7 @@ async def test_a_redis_that_hangs_costs_one_short_wait_a_second_not_one_per_requ
     assert elapsed < 2.0
     assert log.lines == ["rate limits are off"]
     assert "TimeoutError" in log.messages[0]
+    assert "hunter2" not in log.messages[0]  # the log never shows Redis's password
 
 
 def test_a_server_logs_once_when_redis_goes_and_once_when_it_is_back(

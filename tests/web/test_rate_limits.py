@@ -173,7 +173,7 @@ async def test_reads_and_writes_are_counted_apart(settings: Settings, clock: Fak
         refused = await client.put(f"{BASE}/alice~10h", json={"status": "achieved"})
         assert refused.status_code == 429
         assert refused.headers["ratelimit-policy"] == '"writes";q=1;w=3600'
-        assert "more than 1 writes per hour" in refused.json()["detail"]
+        assert "This address sent more than 1 write per hour; retry in " in refused.json()["detail"]
         assert (await client.delete(f"{BASE}/alice~10h")).status_code == 429
         assert await statuses(client, 1) == [429]
 

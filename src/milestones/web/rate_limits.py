@@ -167,8 +167,9 @@ class RateLimits:
             reset_time = shared_reset
         retry_after = max(1, math.ceil(reset_time - time.time()))
         sender = "access key" if actor is not None else "address"
+        kind = limit.name if limit.item.amount != 1 else limit.name.removesuffix("s")
         raise RateLimited(
-            f"This {sender} sent more than {limit.item.amount} {limit.name} per {limit.per}; "
+            f"This {sender} sent more than {limit.item.amount} {kind} per {limit.per}; "
             f"retry in {retry_after} second{'s' if retry_after != 1 else ''}.",
             policy=limit.name,
             quota=limit.item.amount,

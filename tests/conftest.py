@@ -17,6 +17,7 @@ from milestones.settings import Settings
 from milestones.storage import migrate
 from milestones.web.app import create_app
 from milestones.web.front_door import FrontDoor
+from tests.redis_server import RedisServer
 
 POSTGRES_URL = os.environ.get("MILESTONES_TEST_POSTGRES_URL")
 # Every PostgreSQL test carries the `postgres` marker (`-m "not postgres"` runs without a server).
@@ -105,6 +106,17 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
             await conn.close()
 
     anyio.run(truncate)
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own (on a free port), stopped afterwards."""
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

@@ -107,3 +107,18 @@ class OriginRefused(MilestonesError):
     status = 403
     slug = "origin-refused"
     title = "Origin not allowed"
+
+
+class RateLimited(MilestonesError):
+    """More requests of a kind (reads or writes) than the configured limit allows: answered 429."""
+
+    status = 429
+    slug = "rate-limited"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, policy: str, quota: int, window_seconds: int, retry_after: int) -> None:
+        super().__init__(detail)
+        self.policy = policy  # "reads" or "writes", the name the RateLimit headers give the limit
+        self.quota = quota
+        self.window_seconds = window_seconds
+        self.retry_after = retry_after  # whole seconds until one more request of the kind is allowed

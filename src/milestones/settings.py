@@ -6,7 +6,9 @@ import re
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
+import limits
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -91,6 +93,21 @@ class Settings(BaseSettings):
         default=None,
         min_length=16,
         description="Signs links to mentors' pages (`milestones page-link`); required when reads need a key",
+    )
+    rate_limit_reads: str | None = Field(
+        default=None,
+        description="Reads (GET, HEAD) allowed per access key, or per client address without one, such as "
+        "600/minute; no limit when unset",
+    )
+    rate_limit_writes: str | None = Field(
+        default=None,
+        description="Writes (POST, PUT, DELETE) allowed per access key, or per client address without one, "
+        "such as 60/minute; no limit when unset",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="redis://host:6379/0 (or rediss://, unix://): rate limit counts shared by every worker and "
+        "host; without it each worker process counts on its own",
         repr=False,
     )
 
@@ -126,6 +143,40 @@ class Settings(BaseSettings):
             if not re.fullmatch(r"https?://[^/\s]+", origin):
                 raise ValueError(f"{origin!r} is not an origin such as https://app.example.org")
         return origins
+
+    @field_validator("rate_limit_reads", "rate_limit_writes")
+    @classmethod
+    def _rate(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:
+            rates = limits.parse_many(value)
+        except ValueError:
+            rates = []
+        if len(rates) != 1 or rates[0].amount < 1:
+            raise ValueError(
+                "must be one rate such as 600/minute: a whole number of requests of at least 1, per second, "
+                "minute, hour or day (or per N of them, as in 100/5 minutes)"
+            )
+        return value.strip()
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, url: str | None) -> str | None:
+        if url is None or not url.strip():
+            return None
+        try:
+            parts = urlsplit(url.strip())
+            parts.port  # noqa: B018  (reading it checks it is a number from 0 to 65535)
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme not in ("redis", "rediss", "unix") or not (parts.hostname or parts.path):
+            raise ValueError("must be a Redis URL: redis://host:6379/0, rediss://host:6380/0 or unix:///path/to/socket")
+        return url.strip()
+
+    @property
+    def rate_limited(self) -> bool:
+        return self.rate_limit_reads is not None or self.rate_limit_writes is not None
 
     @property
     def is_sqlite(self) -> bool:

@@ -50,6 +50,7 @@ from milestones.web.pages import PAGE_ROUTES
 from milestones.web.presenters import none_match
 from milestones.web.problem_types import PROBLEM_TYPES
 from milestones.web.problems import EXCEPTION_HANDLERS, problem, problem_description, problem_responses
+from milestones.web.rate_limits import RateLimits, declare_rate_limits
 from milestones.web.routes import (
     BADGE_CACHE_CONTROL,
     BADGE_HEADERS,
@@ -236,6 +237,10 @@ def create_app(
     access = AccessPolicy(settings.api_keys, read_requires_key=settings.read_requires_key)
     database = DatabaseWatch()
     litestar = create_litestar_app(settings, clock=clock, access=access, database=database)
+    rate_limits = RateLimits.from_settings(settings)
+    if rate_limits is not None:
+        declare_rate_limits(litestar.openapi_schema, rate_limits)
+        litestar.on_shutdown.append(rate_limits.close)
     return FrontDoor(
         FastPath(litestar, settings) if fast_path else litestar,
         access=access,
@@ -244,6 +249,7 @@ def create_app(
         observer=RequestObserver(request_log, as_json=log_format(settings.log_format, sys.stderr) == "json"),
         database=database,
         embed_origins=settings.embed_origins,
+        rate_limits=rate_limits,
     )
 
 

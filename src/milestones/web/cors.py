@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 ALLOWED_METHODS = b"GET, HEAD, POST, PUT, DELETE"
 ALLOWED_HEADERS = b"Authorization, Content-Type, If-Match, Idempotency-Key, Accept-Language"
-EXPOSED_HEADERS = b"ETag, Retry-After, WWW-Authenticate, Idempotent-Replayed"
+EXPOSED_HEADERS = b"ETag, Retry-After, WWW-Authenticate, Idempotent-Replayed, RateLimit, RateLimit-Policy"
 MAX_AGE_SECONDS = b"600"
 VARY_ORIGIN = (b"vary", b"Origin")
 

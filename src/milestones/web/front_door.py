@@ -23,13 +23,14 @@ from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
 from milestones.contract import ProblemDetails
 from milestones.domain.changes import ANONYMOUS
-from milestones.errors import KeyRequired, MilestonesError, OriginRefused, ScopeRequired
+from milestones.errors import KeyRequired, MilestonesError, OriginRefused, RateLimited, ScopeRequired
 from milestones.languages import ENGLISH, matching, negotiate, tag
 from milestones.logs import REQUEST_ID
 from milestones.web.access import AccessPolicy
 from milestones.web.cors import VARY_ORIGIN, CorsPolicy
 from milestones.web.observability import REQUEST_ID_HEADER, DatabaseWatch, RequestObserver
 from milestones.web.proxies import Network, client_address
+from milestones.web.rate_limits import RateLimits, rate_limit_headers
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -155,6 +156,7 @@ class FrontDoor:
         observer: RequestObserver | None = None,
         database: DatabaseWatch | None = None,
         embed_origins: Sequence[str] = (),
+        rate_limits: RateLimits | None = None,
     ) -> None:
         self.app = app
         self.access = access or AccessPolicy([], read_requires_key=False)
@@ -163,6 +165,7 @@ class FrontDoor:
         self.observer = observer or RequestObserver()
         self.database = database or DatabaseWatch()
         self.frame_ancestors = " ".join(embed_origins).encode() if embed_origins else None
+        self.rate_limits = rate_limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -239,6 +242,12 @@ class FrontDoor:
             self.database.unavailable(unavailable.detail)
             await _answer_problem(send, unavailable, [*extra, NO_STORE, (b"retry-after", b"1")], head=head)
             return None
+        if self.rate_limits is not None:  # None when no limit is configured: nothing else is spent then
+            try:
+                await self.rate_limits.check(method, http["path"], actor, http["client"])
+            except RateLimited as refused:
+                await _answer_problem(send, refused, [*extra, NO_STORE, *rate_limit_headers(refused)], head=head)
+                return None
         if actor is not None:
             http = cast(HTTPScope, {**http, ACTOR: actor})
         # Every request pays for this, so the common case (no `locale`, English) is one scan of the headers.

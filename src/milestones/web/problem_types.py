@@ -17,6 +17,7 @@ from milestones.errors import (
     PeriodNotFound,
     PeriodOverlap,
     PreconditionFailed,
+    RateLimited,
     ScopeRequired,
 )
 
@@ -77,6 +78,15 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
             "Call from an allowed origin, or have the operator add yours to MILESTONES_CORS_ORIGINS.",
         ),
         _of(
+            RateLimited,
+            "This access key (or, for requests without one, this client address) sent more reads or more writes "
+            "than the service allows in the window; the request was not processed. The `RateLimit-Policy` header "
+            "names the limit (`q` requests per `w` seconds) and `RateLimit` when there is room again (`t`).",
+            "Wait the `Retry-After` seconds, then spread your requests out over the window. Operators: raise "
+            "MILESTONES_RATE_LIMIT_READS or MILESTONES_RATE_LIMIT_WRITES, or give the client an access key of "
+            "its own so it stops sharing an address's limit.",
+        ),
+        _of(
             MilestoneNotFound,
             "No stored milestone has this id. Ids are `<mentor_id>~<key>`; a mentor has a milestone of a "
             "definition only once a summary brought them to it or under way.",
@@ -133,5 +143,6 @@ DEFAULT_TYPES = {
     403: "scope-required",
     412: "precondition-failed",
     422: "invalid-request",
+    429: "rate-limited",
     503: "database-unavailable",
 }

@@ -42,6 +42,7 @@ _DESCRIPTIONS = {
     413: "Body larger than the limit",
     415: "The body is not declared as JSON (Content-Type: application/json)",
     422: "The request is well formed but not valid; `errors` names the fields",
+    429: "Too many requests of this kind from this access key or address; retry after the Retry-After delay",
     503: "The database is unavailable; retry after the Retry-After delay",
 }
 

@@ -1,0 +1,448 @@
+"""Rate limits at the front door: per access key or client address, reads and writes apart, a 429 problem with
+the RateLimit headers, counts shared through Redis by every process, and no outage when Redis goes away."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from ipaddress import ip_network
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from litestar.testing import AsyncTestClient
+from pydantic import ValidationError
+
+from milestones.cli import configuration_errors
+from milestones.keys import parse_key_list
+from milestones.settings import Settings
+from milestones.web.app import create_app
+from milestones.web.front_door import FrontDoor
+from milestones.web.rate_limits import RETRY_SECONDS
+from tests.conftest import FakeClock
+from tests.factories import summary_body
+from tests.redis_server import RedisServer
+from tests.served import clean_environment, milestones_command, serving
+
+BASE = "/api/v1/milestones"
+READ = f"{BASE}?mentor_id=alice"
+HOUR = 3600
+Client = AsyncTestClient[Any]
+
+
+class FromPeer:
+    """Hands the app each request as if its TCP peer were the address in the test's `x-test-peer` header (the
+    test client has one peer only); everything else passes through untouched."""
+
+    def __init__(self, app: FrontDoor) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            peer = dict(scope["headers"]).get(b"x-test-peer")
+            if peer is not None:
+                scope = {**scope, "client": (peer.decode(), 40000)}
+        await self.app(scope, receive, send)
+
+
+def limited(settings: Settings, redis_url: str | None, **changes: Any) -> Settings:
+    return settings.model_copy(update={"redis_url": redis_url, **changes})
+
+
+@pytest.fixture(params=["memory", "redis"])
+def counts_in(request: pytest.FixtureRequest) -> str | None:
+    """Where the counts live: this process's memory, or a Redis of the test's own (its URL)."""
+    if request.param == "memory":
+        return None
+    server: RedisServer = request.getfixturevalue("redis_server")
+    return server.url
+
+
+async def statuses(client: Client, count: int, method: str = "GET", path: str = READ, **kwargs: Any) -> list[int]:
+    return [(await client.request(method, path, **kwargs)).status_code for _ in range(count)]
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
+@pytest.mark.anyio
+async def test_limits_are_off_unless_configured(settings: Settings, clock: FakeClock) -> None:
+    app = create_app(settings, clock=clock)
+    assert app.rate_limits is None  # the front door's only cost then: one attribute check
+    async with AsyncTestClient(app=app) as client:
+        assert set(await statuses(client, 50)) == {200}
+        document = (await client.get("/openapi.json")).json()
+    assert not any("429" in op["responses"] for item in document["paths"].values() for op in item.values())
+
+
+@pytest.mark.anyio
+async def test_each_access_key_has_its_own_limit(settings: Settings, clock: FakeClock, counts_in: str | None) -> None:
+    keyed = limited(
+        settings, counts_in, api_keys=parse_key_list("key-a:write, key-b:write"), rate_limit_writes="2/hour"
+    )
+    async with AsyncTestClient(app=create_app(keyed, clock=clock)) as client:
+        for mentor in ("a1", "a2"):
+            assert (await client.post(BASE, json=summary_body(mentor), headers=bearer("key-a"))).status_code == 201
+        refused = await client.post(BASE, json=summary_body("a3"), headers=bearer("key-a"))
+        assert refused.status_code == 429
+        assert "This access key sent more than 2 writes per hour" in refused.json()["detail"]
+        # The refused write changed nothing.
+        assert (await client.get(BASE, params={"mentor_id": "a3"})).json()["data"] == []
+        # The other key, from the same address, has its whole limit.
+        for mentor in ("b1", "b2"):
+            assert (await client.post(BASE, json=summary_body(mentor), headers=bearer("key-b"))).status_code == 201
+        assert (await client.post(BASE, json=summary_body("b3"), headers=bearer("key-b"))).status_code == 429
+        # A refused key is still refused: its count is not reset by another key's requests.
+        assert (await client.post(BASE, json=summary_body("a4"), headers=bearer("key-a"))).status_code == 429
+
+
+@pytest.mark.anyio
+async def test_without_a_key_each_client_address_has_its_own_limit_behind_trusted_proxies(
+    settings: Settings, clock: FakeClock, counts_in: str | None
+) -> None:
+    proxied = limited(settings, counts_in, rate_limit_reads="3/hour", trusted_proxies=[ip_network("10.0.0.0/8")])
+    async with AsyncTestClient(app=FromPeer(create_app(proxied, clock=clock))) as client:
+
+        def via(proxy: str, client_address: str) -> dict[str, str]:
+            return {"x-test-peer": proxy, "x-forwarded-for": client_address}
+
+        assert await statuses(client, 4, headers=via("10.0.0.2", "198.51.100.1")) == [200, 200, 200, 429]
+        # The same client through another of the proxies is the same client.
+        assert await statuses(client, 1, headers=via("10.0.0.3", "198.51.100.1")) == [429]
+        # Another client behind the same proxy has its own limit.
+        assert await statuses(client, 4, headers=via("10.0.0.2", "198.51.100.2")) == [200, 200, 200, 429]
+        # A peer that is not a trusted proxy is counted as itself, whatever address it claims.
+        untrusted = via("203.0.113.9", "198.51.100.1")
+        assert await statuses(client, 4, headers=untrusted) == [200, 200, 200, 429]
+
+
+@pytest.mark.anyio
+async def test_a_refusal_is_a_429_problem_with_retry_after_and_the_ratelimit_headers(
+    settings: Settings, clock: FakeClock, counts_in: str | None
+) -> None:
+    origin = "https://app.example.org"
+    configured = limited(settings, counts_in, rate_limit_reads="2/hour", cors_origins=[origin])
+    async with AsyncTestClient(app=create_app(configured, clock=clock)) as client:
+        allowed = [await client.get(READ, headers={"Origin": origin}) for _ in range(2)]
+        # Answers within the limit carry no RateLimit fields (that would cost a second count per request).
+        assert [a.status_code for a in allowed] == [200, 200]
+        assert not {"ratelimit", "ratelimit-policy", "retry-after"} & set(allowed[0].headers)
+        refused = await client.get(READ, headers={"Origin": origin})
+        head = await client.head(READ)
+
+    assert refused.status_code == 429
+    assert refused.headers["content-type"] == "application/problem+json"
+    retry_after = int(refused.headers["retry-after"])
+    assert 1 <= retry_after <= HOUR
+    problem = refused.json()
+    assert problem == {
+        "type": "/problems/rate-limited",
+        "title": "Too many requests",
+        "status": 429,
+        "detail": f"This address sent more than 2 reads per hour; retry in {retry_after} seconds.",
+    }
+    # draft-ietf-httpapi-ratelimit-headers-09: the policy (q per w seconds) and its state (r left, t seconds).
+    assert refused.headers["ratelimit-policy"] == '"reads";q=2;w=3600'
+    assert refused.headers["ratelimit"] == f'"reads";r=0;t={retry_after}'
+    assert refused.headers["cache-control"] == "no-store"
+    assert refused.headers["x-content-type-options"] == "nosniff"
+    # A browser page may read them.
+    exposed = {h.strip().lower() for h in refused.headers["access-control-expose-headers"].split(",")}
+    assert {"retry-after", "ratelimit", "ratelimit-policy"} <= exposed
+    assert refused.headers["access-control-allow-origin"] == origin
+    # HEAD is refused like the GET it mirrors, without a body.
+    assert head.status_code == 429
+    assert head.content == b""
+    assert head.headers["ratelimit-policy"] == '"reads";q=2;w=3600'
+
+
+@pytest.mark.anyio
+async def test_reads_and_writes_are_counted_apart(settings: Settings, clock: FakeClock, counts_in: str | None) -> None:
+    configured = limited(settings, counts_in, rate_limit_reads="2/hour", rate_limit_writes="1/hour")
+    async with AsyncTestClient(app=create_app(configured, clock=clock)) as client:
+        assert await statuses(client, 3) == [200, 200, 429]
+        # Reads spent, a write still goes through: and HEAD counted as a read.
+        assert (await client.head(READ)).status_code == 429
+        assert (await client.post(BASE, json=summary_body("alice"))).status_code == 201
+        refused = await client.put(f"{BASE}/alice~10h", json={"status": "achieved"})
+        assert refused.status_code == 429
+        assert refused.headers["ratelimit-policy"] == '"writes";q=1;w=3600'
+        assert "This address sent more than 1 write per hour; retry in " in refused.json()["detail"]
+        assert (await client.delete(f"{BASE}/alice~10h")).status_code == 429
+        assert await statuses(client, 1) == [429]
+
+
+@pytest.mark.anyio
+async def test_only_the_configured_kind_is_limited(settings: Settings, clock: FakeClock) -> None:
+    configured = limited(settings, None, rate_limit_writes="1/hour")
+    async with AsyncTestClient(app=create_app(configured, clock=clock)) as client:
+        assert set(await statuses(client, 30)) == {200}
+        assert (await client.post(BASE, json=summary_body("alice"))).status_code == 201
+        assert (await client.post(BASE, json=summary_body("alice"))).status_code == 429
+
+
+NEVER_COUNTED = [
+    "/healthz",
+    "/readyz",
+    "/openapi.json",
+    "/schema/openapi.json",
+    "/docs",
+    "/redoc",
+    "/problems",
+    "/problems/rate-limited",
+]
+
+
+@pytest.mark.anyio
+async def test_health_checks_docs_problem_pages_and_preflights_are_never_counted(
+    settings: Settings, clock: FakeClock
+) -> None:
+    origin = "https://app.example.org"
+    configured = limited(settings, None, rate_limit_reads="1/hour", rate_limit_writes="1/hour", cors_origins=[origin])
+    preflight = {"Origin": origin, "Access-Control-Request-Method": "POST"}
+    async with AsyncTestClient(app=create_app(configured, clock=clock)) as client:
+        for _ in range(3):
+            for path in NEVER_COUNTED:
+                assert (await client.get(path)).status_code == 200, path
+            assert (await client.head("/healthz")).status_code == 200
+            assert (await client.options(BASE, headers=preflight)).status_code == 204
+            assert (await client.options(BASE)).status_code != 429
+        assert await statuses(client, 2) == [200, 429]
+        assert (await client.post(BASE, json=summary_body("alice"))).status_code == 201
+        # Over both limits, the client can still read what its 429 means; a load balancer still sees health.
+        for path in NEVER_COUNTED:
+            assert (await client.get(path)).status_code == 200, path
+        # What only looks like one of them is counted: whole path segments.
+        assert (await client.get("/docsearch")).status_code == 429
+        # Badges and definitions are the service's content, and reads like any other.
+        assert (await client.get("/api/v1/milestone-definitions")).status_code == 429
+        assert (await client.get("/assets/badges/100h.svg")).status_code == 429
+
+
+@pytest.mark.anyio
+async def test_the_document_states_the_429_where_a_limit_applies(settings: Settings, clock: FakeClock) -> None:
+    configured = limited(settings, None, rate_limit_reads="600/minute")
+    async with AsyncTestClient(app=create_app(configured, clock=clock)) as client:
+        document = (await client.get("/openapi.json")).json()
+    paths = document["paths"]
+    read = paths[BASE]["get"]["responses"]["429"]
+    assert "/problems/rate-limited" in read["description"]
+    assert set(read["headers"]) == {"Retry-After", "RateLimit-Policy", "RateLimit"}
+    assert read["content"]["application/problem+json"]
+    # Writes are not limited here, and health checks never are.
+    assert "429" not in paths[BASE]["post"]["responses"]
+    assert "429" not in paths["/healthz"]["get"]["responses"]
+    assert "429" not in paths["/readyz"]["get"]["responses"]
+
+
+# --- settings ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("600/minute", "600/minute"),
+        (" 100 per 5 minutes ", "100 per 5 minutes"),
+        ("10/second", "10/second"),
+        ("", None),
+    ],
+)
+def test_a_rate_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch, given: str, kept: str | None) -> None:
+    monkeypatch.setenv("MILESTONES_RATE_LIMIT_READS", given)
+    monkeypatch.setenv("MILESTONES_RATE_LIMIT_WRITES", given)
+    settings = Settings()
+    assert (settings.rate_limit_reads, settings.rate_limit_writes) == (kept, kept)
+    assert settings.rate_limited is (kept is not None)
+
+
+RATE_RULE = (
+    "must be one rate such as 600/minute: a whole number of requests of at least 1, per second, minute, hour or "
+    "day (or per N of them, as in 100/5 minutes)"
+)
+REDIS_RULE = "must be a Redis URL: redis://host:6379/0, rediss://host:6380/0 or unix:///path/to/socket"
+
+
+@pytest.mark.parametrize("bad_rate", ["lots", "600", "0/minute", "600/fortnight", "600/minute;10/second", "-1/hour"])
+@pytest.mark.parametrize("bad_redis", ["http://cache:6379", "redis://cache:99999", "cache:6379"])
+def test_every_bad_rate_limit_setting_is_named(bad_rate: str, bad_redis: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings(rate_limit_reads=bad_rate, rate_limit_writes=bad_rate, redis_url=bad_redis)
+    assert configuration_errors(refused.value) == (
+        f"MILESTONES_RATE_LIMIT_READS: {RATE_RULE}; MILESTONES_RATE_LIMIT_WRITES: {RATE_RULE}; "
+        f"MILESTONES_REDIS_URL: {REDIS_RULE}"
+    )
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://127.0.0.1:6380/0", "rediss://user:secret@cache.example.org:6380/1", "unix:///run/redis/redis.sock"]
+)
+def test_redis_urls_are_accepted(url: str) -> None:
+    assert Settings(redis_url=url).redis_url == url
+
+
+@pytest.mark.parametrize("command", ["serve", "migrate"])
+def test_a_bad_rate_stops_every_command_in_one_line(tmp_path: Path, command: str) -> None:
+    env = clean_environment(
+        MILESTONES_DATABASE_URL=f"sqlite:///{tmp_path / 'm.sqlite3'}", MILESTONES_RATE_LIMIT_WRITES="60 a minute"
+    )
+    result = subprocess.run(milestones_command(command), env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"milestones: invalid configuration: MILESTONES_RATE_LIMIT_WRITES: {RATE_RULE}"
+    ]
+
+
+# --- Redis: shared counts, and failing open --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["redis", "per-process"])
+def test_the_limit_holds_across_two_server_processes_sharing_redis(
+    sqlite_settings: Settings, tmp_path: Path, redis_server: RedisServer, shared: bool
+) -> None:
+    """Two `milestones serve` processes on one database, as two hosts would be, called in turn. With Redis
+    they share one count; without it each allows the whole limit (what the README says). The counts never
+    touch the database, so one back end is enough for the tests that start servers."""
+    limit = 10
+    env = clean_environment(
+        MILESTONES_DATABASE_URL=sqlite_settings.database_url, MILESTONES_RATE_LIMIT_READS=f"{limit}/hour"
+    )
+    if shared:
+        env["MILESTONES_REDIS_URL"] = redis_server.url
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with serving(cwd=tmp_path / "a", env=env) as first, serving(cwd=tmp_path / "b", env=env) as second:
+        answers = [httpx.get(server.url + READ).status_code for _ in range(limit * 3) for server in (first, second)]
+    accepted, refused = answers.count(200), answers.count(429)
+    assert accepted + refused == len(answers)
+    assert accepted == (limit if shared else 2 * limit)
+    # Each process refused some: each saw the other's requests counted (or, per process, its own only).
+    assert 429 in answers[0::2] and 429 in answers[1::2]
+
+
+def test_the_limit_holds_across_the_worker_processes_of_one_server(
+    sqlite_settings: Settings, tmp_path: Path, redis_server: RedisServer
+) -> None:
+    """`serve --workers 2`: which worker takes a connection is the kernel's choice, so this shows the total
+    holds; the test above, with its two servers called in turn, shows that each process sees the other's."""
+    limit = 10
+    env = clean_environment(
+        MILESTONES_DATABASE_URL=sqlite_settings.database_url,
+        MILESTONES_RATE_LIMIT_READS=f"{limit}/hour",
+        MILESTONES_REDIS_URL=redis_server.url,
+    )
+    with serving("--workers", "2", cwd=tmp_path, env=env) as server:
+        # A new connection for each request, so the operating system hands them to either worker.
+        answers = [httpx.get(server.url + READ, headers={"Connection": "close"}).status_code for _ in range(60)]
+    assert answers.count(200) == limit
+    assert answers.count(429) == 60 - limit
+
+
+class RateLimitLog(logging.Handler):
+    """The rate limits' lines of the service's log, kept as they are logged."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("rate limits"):
+            self.messages.append(record.getMessage())
+
+    @property
+    def lines(self) -> list[str]:
+        """What each line says, up to its colon."""
+        return [message.split(":")[0] for message in self.messages]
+
+
+@contextmanager
+def rate_limit_log() -> Iterator[RateLimitLog]:
+    """Attached once the app has started (its logging set up), detached afterwards."""
+    handler = RateLimitLog()
+    logger = logging.getLogger("milestones")
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+
+
+@pytest.mark.anyio
+async def test_when_redis_goes_away_requests_are_served_and_limiting_resumes_when_it_is_back(
+    settings: Settings, clock: FakeClock, redis_server: RedisServer
+) -> None:
+    configured = limited(settings, redis_server.url, rate_limit_reads="3/hour")
+    async with AsyncTestClient(app=create_app(configured, clock=clock)) as client:
+        with rate_limit_log() as log:
+            assert await statuses(client, 4) == [200, 200, 200, 429]
+            redis_server.stop()
+            # Served without limits, past the once-a-second retry, and said once.
+            assert set(await statuses(client, 20)) == {200}
+            time.sleep(RETRY_SECONDS + 0.1)
+            assert set(await statuses(client, 20)) == {200}
+            assert log.lines == ["rate limits are off"]
+            assert redis_server.url in log.messages[0] and "ConnectionError" in log.messages[0]
+
+            redis_server.start()  # empty: the counts start again
+            time.sleep(RETRY_SECONDS + 0.1)
+            assert await statuses(client, 4) == [200, 200, 200, 429]
+            assert log.lines == ["rate limits are off", "rate limits are on again"]
+
+
+@pytest.fixture
+def silent_redis() -> Iterator[str]:
+    """A Redis URL whose server accepts connections and never answers, like a host that hangs."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        yield f"redis://:hunter2@127.0.0.1:{listener.getsockname()[1]}/0"
+
+
+@pytest.mark.anyio
+async def test_a_redis_that_hangs_costs_one_short_wait_a_second_not_one_per_request(
+    settings: Settings, clock: FakeClock, silent_redis: str
+) -> None:
+    configured = limited(settings, silent_redis, rate_limit_reads="3/hour")
+    async with AsyncTestClient(app=create_app(configured, clock=clock)) as client:
+        with rate_limit_log() as log:
+            started = time.monotonic()
+            answers = await statuses(client, 50)
+            elapsed = time.monotonic() - started
+    assert set(answers) == {200}
+    # One request waited (a short timeout, tried twice: 0.5 s); the other 49 went straight through.
+    assert elapsed < 2.0
+    assert log.lines == ["rate limits are off"]
+    assert "TimeoutError" in log.messages[0]
+    assert "hunter2" not in log.messages[0]  # the log never shows Redis's password
+
+
+def test_a_server_logs_once_when_redis_goes_and_once_when_it_is_back(
+    sqlite_settings: Settings, tmp_path: Path, redis_server: RedisServer
+) -> None:
+    env = clean_environment(
+        MILESTONES_DATABASE_URL=sqlite_settings.database_url,
+        MILESTONES_RATE_LIMIT_WRITES="2/hour",
+        MILESTONES_REDIS_URL=redis_server.url,
+    )
+    with serving(cwd=tmp_path, env=env) as server, httpx.Client(base_url=server.url) as client:
+
+        def writes(count: int) -> list[int]:
+            return [client.delete(f"{BASE}/nobody~10h").status_code for _ in range(count)]
+
+        assert writes(3) == [404, 404, 429]
+        redis_server.stop()
+        assert set(writes(10)) == {404}
+        time.sleep(RETRY_SECONDS + 0.1)
+        assert set(writes(10)) == {404}
+        redis_server.start()
+        time.sleep(RETRY_SECONDS + 0.1)
+        assert writes(3) == [404, 404, 429]
+        lines = [line for line in server.log_text().splitlines() if "rate limits" in line]
+    assert len(lines) == 2, lines
+    assert "rate limits are off: Redis at " in lines[0] and "served without limits" in lines[0]
+    assert "rate limits are on again" in lines[1]

@@ -9,7 +9,6 @@ Both write to standard error, in the same format.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 import time
@@ -103,14 +102,13 @@ class RequestLine(msgspec.Struct, omit_defaults=True):
 
 
 class RequestLog:
-    """Writes one line per request to a stream, in batches: lines gather for at most FLUSH_SECONDS and go out
-    in one write. Runs on the event loop only."""
+    """Writes one line per request to a stream, in batches: lines gather until `flush` (which the front door's
+    observer calls at most FLUSH_SECONDS after a request) and go out in one write. Runs on the event loop only."""
 
     def __init__(self, stream: IO[bytes], *, as_json: bool) -> None:
         self._stream = stream
         self._json = as_json
         self._pending: list[bytes] = []
-        self._flush_scheduled = False
         self._second = -1
         self._second_text = ""
 
@@ -146,12 +144,8 @@ class RequestLog:
                 f"{self._now()} INFO    request {method} {route} {status} {duration_ms}ms "
                 f"request_id={request_id}{key} client={client}\n".encode()
             )
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            asyncio.get_running_loop().call_later(FLUSH_SECONDS, self.flush)
 
     def flush(self) -> None:
-        self._flush_scheduled = False
         if not self._pending:
             return
         pending, self._pending = self._pending, []

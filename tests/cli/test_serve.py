@@ -136,6 +136,7 @@ def test_metrics_add_up_the_requests_of_every_worker(settings: Settings, tmp_pat
             # A new connection each time, so that both workers get some.
             with httpx.Client() as client:
                 client.get(f"{server.url}{BASE}/nobody/in-progress")
+        time.sleep(0.2)  # each worker hands its counts over at most 50 ms after a request
         exposition = httpx.get(f"{server.url}/metrics").text
         for line in server.log_text().splitlines():
             if line.startswith("{") and json.loads(line)["event"] == "request":

@@ -13,6 +13,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 from prometheus_client import REGISTRY
 
+from milestones.metrics import RequestMetrics
 from milestones.settings import Settings
 from milestones.web.app import create_app
 from milestones.web.front_door import FrontDoor
@@ -76,13 +77,14 @@ def sample(name: str, **labels: str) -> float:
 
 
 async def test_metrics_count_requests_by_route_method_and_status(observed: Any) -> None:
-    client, _, _ = observed
+    client, _, app = observed
     route = f"{BASE}/{{mentor_id}}/in-progress"
     before = sample("milestones_http_requests_total", route=route, method="GET", status="200")
     latency_before = sample("milestones_http_request_duration_seconds_count", route=route, method="GET")
     for _ in range(3):
         await client.get(f"{BASE}/alice/in-progress")
     await client.head(f"{BASE}/alice/in-progress")
+    app.observer.flush()  # counts reach prometheus-client in bulk, a few times a second
     assert sample("milestones_http_requests_total", route=route, method="GET", status="200") == before + 3
     assert sample("milestones_http_requests_total", route=route, method="HEAD", status="200") >= 1
     assert sample("milestones_http_request_duration_seconds_count", route=route, method="GET") == latency_before + 3
@@ -97,6 +99,26 @@ async def test_milestones_achieved_are_counted_by_type(observed: Any) -> None:
     await client.post(BASE, json=summary_body("counted", hours=60, contacts=12, activities=0))  # nothing new
     assert sample("milestones_achieved_total", type="hours_logged") == before["hours_logged"] + 2  # 10h, 50h
     assert sample("milestones_achieved_total", type="contacts_helped") == before["contacts_helped"] + 1  # 10
+
+
+def test_counts_reach_the_histogram_in_bulk_in_the_right_buckets() -> None:
+    route = "/test/bulk-histogram"
+    metrics = RequestMetrics()
+
+    def bucket(le: str) -> float:
+        return sample("milestones_http_request_duration_seconds_bucket", route=route, method="GET", le=le)
+
+    before = {le: bucket(le) for le in ("0.0005", "0.005", "+Inf")}
+    for seconds in (0.0003, 0.0005, 0.003, 20.0):
+        metrics.observe(route, "GET", 200, seconds)
+    assert sample("milestones_http_requests_total", route=route, method="GET", status="200") == 0  # not yet
+    metrics.flush()
+    assert sample("milestones_http_requests_total", route=route, method="GET", status="200") == 4
+    assert bucket("0.0005") == before["0.0005"] + 2  # a bucket holds values up to and including its bound
+    assert bucket("0.005") == before["0.005"] + 3
+    assert bucket("+Inf") == before["+Inf"] + 4
+    total = sample("milestones_http_request_duration_seconds_sum", route=route, method="GET")
+    assert total == pytest.approx(20.0038)
 
 
 def test_request_ids_are_visible_ascii_up_to_128() -> None:

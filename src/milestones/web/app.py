@@ -156,8 +156,12 @@ async def badge(
 
 
 @get("/metrics", include_in_schema=False, media_type=METRICS_CONTENT_TYPE)
-async def metrics() -> bytes:
-    """Prometheus's text format: every worker's counts when there are several."""
+async def metrics(state: State) -> bytes:
+    """Prometheus's text format: every worker's counts when there are several (this worker's up to the
+    moment; the others' as of their last flush, at most 50 ms ago)."""
+    observer = state.get("request_observer")
+    if observer is not None:
+        observer.flush()
     return exposition()
 
 
@@ -236,7 +240,8 @@ def create_app(
     prepare()
     access = AccessPolicy(settings.api_keys, read_requires_key=settings.read_requires_key)
     database = DatabaseWatch()
-    litestar = create_litestar_app(settings, clock=clock, access=access, database=database)
+    observer = RequestObserver(request_log, as_json=log_format(settings.log_format, sys.stderr) == "json")
+    litestar = create_litestar_app(settings, clock=clock, access=access, database=database, observer=observer)
     rate_limits = RateLimits.from_settings(settings)
     if rate_limits is not None:
         declare_rate_limits(litestar.openapi_schema, rate_limits)
@@ -246,7 +251,7 @@ def create_app(
         access=access,
         cors=CorsPolicy(settings.cors_origins) if settings.cors_origins else None,
         trusted_proxies=settings.trusted_proxies,
-        observer=RequestObserver(request_log, as_json=log_format(settings.log_format, sys.stderr) == "json"),
+        observer=observer,
         database=database,
         embed_origins=settings.embed_origins,
         rate_limits=rate_limits,
@@ -259,6 +264,7 @@ def create_litestar_app(
     clock: Clock = utc_now,
     access: AccessPolicy | None = None,
     database: DatabaseWatch | None = None,
+    observer: RequestObserver | None = None,
 ) -> Litestar:
     """The framework application alone; the database is opened at start-up, and from then on `access` reads
     the stored keys through the service."""
@@ -267,6 +273,7 @@ def create_litestar_app(
 
     async def open_service(app: Litestar) -> None:
         app.state.database_watch = database or DatabaseWatch()
+        app.state.request_observer = observer
         app.state.service = service = await MilestoneService.open(settings, catalog, clock)
         app.state.settings = settings
         if access is not None:

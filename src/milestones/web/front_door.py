@@ -135,6 +135,8 @@ def security_headers(path: str, frame_ancestors: bytes | None = None) -> list[tu
         policy = CONTENT_SECURITY_POLICY + b"; frame-ancestors " + frame_ancestors
         headers = [h for h in SECURITY_HEADERS if h[0] != b"x-frame-options"]
         return [*headers, (b"content-security-policy", policy)]
+    if path.startswith("/api/"):
+        return [*SECURITY_HEADERS]  # JSON: no page to protect, so no Content-Security-Policy to spend bytes on
     return [*SECURITY_HEADERS, (b"content-security-policy", content_security_policy(path))]
 
 
@@ -177,32 +179,25 @@ class FrontDoor:
             http = _below_root_path(http)
         request_id = self.observer.request_id(http["headers"])
         token = REQUEST_ID.set(request_id.decode("latin-1"))
-        status = 500
-
-        async def observed(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [*message.get("headers", ()), (REQUEST_ID_HEADER, request_id)]
-            await send(message)
-
-        served: dict[str, Any] | None = None
+        outcome = _Outcome()
         try:
-            served = await self._serve(http, receive, observed)
+            await self._serve(http, receive, send, request_id, outcome)
         finally:
             REQUEST_ID.reset(token)
+            served = outcome.scope
             template = None if served is None else served.get("path_template")
             client = http["client"][0] if http["client"] else None
             key_id = None if served is None else served.get(ACTOR)
+            status = outcome.status
             self.observer.answered(
                 scope["method"], template, status, perf_counter() - started_at, request_id, key_id, client
             )
             if template is not None and template.startswith("/api/"):
                 self.database.answered(status)
 
-    async def _serve(self, http: HTTPScope, receive: Receive, send: Send) -> dict[str, Any] | None:
-        """Serve the request; returns the scope the inner app got (which names the route it matched), or None
-        when the front door answered by itself."""
+    async def _serve(self, http: HTTPScope, receive: Receive, send: Send, request_id: bytes, outcome: _Outcome) -> None:
+        """Serve the request, noting in `outcome` its status and the scope the inner app got (which names the
+        route it matched; None when the front door answered by itself)."""
         method = http["method"]
         head = method == "HEAD"
         if head:
@@ -213,41 +208,48 @@ class FrontDoor:
             address = client_address(http["client"][0], http["headers"], self.trusted_proxies)
             http = cast(HTTPScope, {**http, "client": (address, 0)})
         extra = security_headers(http["path"], self.frame_ancestors)
+        extra.append((REQUEST_ID_HEADER, request_id))
         if self.cors is not None:
             extra.append(VARY_ORIGIN)
             origin = next((v for n, v in http["headers"] if n == b"origin"), None)
             if origin is not None and self.cors.allows(origin):
                 if method == "OPTIONS" and any(n == b"access-control-request-method" for n, _ in http["headers"]):
+                    outcome.status = 204
                     await _answer(send, 204, [*extra, *self.cors.preflight_headers(origin)], b"")
-                    return None
+                    return
                 extra.extend(self.cors.answer_headers(origin))
             elif origin is not None and method == "OPTIONS":
                 named = origin.decode("latin-1")[:200]
                 refused = OriginRefused(f"The origin {named!r} may not call this API from a browser.")
+                outcome.status = refused.status
                 await _answer_problem(send, refused, extra)
-                return None
+                return
         try:
             actor, needed_key = await self.access.check(method, http["path"], http["headers"])
         except KeyRequired as missing:
             challenge = b'Bearer realm="milestones"'
             if missing.presented:
                 challenge += b', error="invalid_token"'
+            outcome.status = missing.status
             await _answer_problem(send, missing, [*extra, NO_STORE, (b"www-authenticate", challenge)], head=head)
-            return None
+            return
         except ScopeRequired as lacking:
             challenge = b'Bearer realm="milestones", error="insufficient_scope"'
+            outcome.status = lacking.status
             await _answer_problem(send, lacking, [*extra, NO_STORE, (b"www-authenticate", challenge)], head=head)
-            return None
+            return
         except MilestonesError as unavailable:  # the stored keys could not be read (a 503)
             self.database.unavailable(unavailable.detail)
+            outcome.status = unavailable.status
             await _answer_problem(send, unavailable, [*extra, NO_STORE, (b"retry-after", b"1")], head=head)
-            return None
+            return
         if self.rate_limits is not None:  # None when no limit is configured: nothing else is spent then
             try:
                 await self.rate_limits.check(method, http["path"], actor, http["client"])
             except RateLimited as refused:
+                outcome.status = refused.status
                 await _answer_problem(send, refused, [*extra, NO_STORE, *rate_limit_headers(refused)], head=head)
-                return None
+                return
         if actor is not None:
             http = cast(HTTPScope, {**http, ACTOR: actor})
         # Every request pays for this, so the common case (no `locale`, English) is one scan of the headers.
@@ -274,6 +276,7 @@ class FrontDoor:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
+                outcome.status = message["status"]
                 headers = message.get("headers", ())
                 if needed_key:  # what needed a key must not be kept by a shared cache
                     headers = [(n, v) for n, v in headers if n.lower() != b"cache-control"]
@@ -285,9 +288,9 @@ class FrontDoor:
                 message = {"type": "http.response.body", "body": b"", "more_body": message.get("more_body", False)}
             await send(message)
 
+        outcome.scope = cast(dict[str, Any], http)
         try:
             await self.app(http, receive, answer)
-            return cast(dict[str, Any], http)
         except Exception:
             # Both paths render their own errors; this is the last resort for a bug in between.
             log.exception("unhandled error on %s %s", http["method"], http["path"])
@@ -304,7 +307,16 @@ class FrontDoor:
                 }
             )
             await answer({"type": "http.response.body", "body": _FAILED, "more_body": False})
-            return cast(dict[str, Any], http)
+
+
+class _Outcome:
+    """What the front door learns of an answer, for its log line and metrics."""
+
+    __slots__ = ("scope", "status")
+
+    def __init__(self) -> None:
+        self.status = 500
+        self.scope: dict[str, Any] | None = None
 
 
 def _below_root_path(http: HTTPScope) -> HTTPScope:

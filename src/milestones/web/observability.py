@@ -3,6 +3,7 @@ comings and goings, logged once each rather than once per failed request."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
@@ -10,7 +11,7 @@ import sys
 from collections.abc import Iterable
 from typing import IO
 
-from milestones.logs import RequestLog, event
+from milestones.logs import FLUSH_SECONDS, RequestLog, event
 from milestones.metrics import DATABASE_UNAVAILABLE, UNMATCHED, RequestMetrics
 
 REQUEST_ID_HEADER = b"x-request-id"
@@ -34,6 +35,7 @@ class RequestObserver:
         self.log = RequestLog(log_stream or sys.stderr.buffer, as_json=as_json)
         self.metrics = RequestMetrics()
         self._routes: dict[str, str] = {}
+        self._flush_scheduled = False
 
     def request_id(self, headers: Iterable[tuple[bytes, bytes]]) -> bytes:
         for name, value in headers:
@@ -64,6 +66,15 @@ class RequestObserver:
         route = self.route(template)
         self.metrics.observe(route, method, status, seconds)
         self.log.request(method, route, status, seconds, request_id.decode("latin-1"), key_id, client)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_later(FLUSH_SECONDS, self.flush)
+
+    def flush(self) -> None:
+        """Write the request lines gathered since the last flush and hand the counts to the metrics."""
+        self._flush_scheduled = False
+        self.log.flush()
+        self.metrics.flush()
 
 
 class DatabaseWatch:

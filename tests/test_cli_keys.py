@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import time
@@ -22,7 +23,7 @@ BASE = "/api/v1/milestones"
 
 def run_cli(monkeypatch: pytest.MonkeyPatch, settings: Settings, *args: str, **env: str) -> int:
     """`milestones *args` in this process, configured only by `settings`' database and `env`."""
-    for name in [n for n in __import__("os").environ if n.startswith("MILESTONES_")]:
+    for name in [n for n in os.environ if n.startswith("MILESTONES_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("MILESTONES_DATABASE_URL", settings.database_url)
     for name, value in env.items():

@@ -10,7 +10,6 @@ presenters, and the tests check they answer the same bytes.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import cast
@@ -35,6 +34,7 @@ from milestones.domain import MetricType, MilestoneQuery, Status, is_mentor_id
 from milestones.service import MilestoneService, Window
 from milestones.settings import Settings
 from milestones.web.front_door import actor_of, language_of
+from milestones.web.observability import untyped
 from milestones.web.presenters import etag, milestone_out, page_out
 
 MILESTONES_PATH = "/api/v1/milestones"
@@ -115,12 +115,9 @@ class RouteTable:
         return None
 
 
-_TYPED_PARAMETER = re.compile(r"\{(\w+):[^}]*\}")
-
-
 def template_of(route: HTTPRoute) -> str:
     """A framework route's path template as the ASGI scope and FAST_ROUTES write it: {name}, not {name:str}."""
-    return _TYPED_PARAMETER.sub(r"{\1}", route.path)
+    return untyped(route.path)
 
 
 def framework_routes(app: Litestar) -> set[tuple[str, str]]:

@@ -120,8 +120,6 @@ _SAID_IN_ENGLISH = language_headers(ENGLISH)
 
 
 def content_security_policy(path: str) -> bytes:
-    if path.startswith("/api/"):
-        return CONTENT_SECURITY_POLICY
     for prefix, policy in CSP_EXCEPTIONS.items():
         if path.startswith(prefix):
             return policy

@@ -18,6 +18,11 @@ REQUEST_ID_HEADER = b"x-request-id"
 _TYPED_PARAMETER = re.compile(r"\{(\w+):[^}]*\}")
 
 
+def untyped(template: str) -> str:
+    """A path template as the ASGI scope, FAST_ROUTES and the metrics write it: {name}, not {name:str}."""
+    return _TYPED_PARAMETER.sub(r"{\1}", template)
+
+
 def valid_request_id(value: bytes) -> bool:
     """A client's X-Request-ID is kept when it is 1 to 128 visible ASCII characters."""
     return 0 < len(value) <= 128 and all(0x21 <= byte <= 0x7E for byte in value)
@@ -50,7 +55,7 @@ class RequestObserver:
             return UNMATCHED
         label = self._routes.get(template)
         if label is None:
-            label = self._routes[template] = _TYPED_PARAMETER.sub(r"{\1}", template)
+            label = self._routes[template] = untyped(template)
         return label
 
     def answered(

@@ -39,7 +39,7 @@ Lines = list[tuple[int, PeriodRow]]
 # Numbered lines as read, before decoding.
 RawBatch = list[tuple[int, bytes]]
 T = TypeVar("T")
-_ACHIEVED = Status.ACHIEVED.value
+_IN_PROGRESS = Status.IN_PROGRESS.value
 _STATUS = operator.itemgetter(MilestoneRow._fields.index("status"))
 
 
@@ -252,7 +252,7 @@ async def _write(
     def again(stored: StoredRows) -> Change:
         nonlocal achieved, in_progress
         change = record_summaries(_LINES.decode(decoded.lines), stored, rungs, now, actor=COMMAND_LINE)
-        achieved, in_progress = tally(change, stored)
+        achieved, in_progress = tally(change)
         return change
 
     change = (
@@ -296,19 +296,15 @@ def detect_packed(lines: bytes, stored: PackedRows, catalog: RuleCatalog, now: s
     database packed them; the change's tally is worked out here too, off the writing process."""
     rows = stored.unpack()
     change = record_summaries(_LINES.decode(lines), rows, catalog, now, actor=COMMAND_LINE)
-    return (_encode(change), *tally(change, rows))
+    return (_encode(change), *tally(change))
 
 
-def tally(change: Change, stored: StoredRows) -> tuple[int, int]:
-    """The milestones a change newly achieves, and the in-progress ones it creates or moves."""
+def tally(change: Change) -> tuple[int, int]:
+    """The milestones a change newly achieves (read from its transitions), and the in-progress ones it
+    creates or moves."""
     written = change.milestones_written
-    achieved = list(map(_STATUS, written)).count(_ACHIEVED)  # in C: a batch writes tens of thousands of rows
-    in_progress = len(written) - achieved
-    if achieved and stored.milestones:
-        # An achieved row is rewritten when the catalog moved it: that one was achieved before.
-        before = {row.id for row in stored.milestones if row.status == _ACHIEVED}
-        achieved = sum(1 for row in written if row.status == _ACHIEVED and row.id not in before)
-    return achieved, in_progress
+    in_progress = list(map(_STATUS, written)).count(_IN_PROGRESS)  # in C: a batch writes tens of thousands of rows
+    return len(change.newly_achieved()), in_progress
 
 
 def _raw_batches(lines: Iterable[tuple[int, bytes]], batch_size: int) -> Iterator[RawBatch]:

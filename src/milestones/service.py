@@ -20,10 +20,12 @@ from milestones.domain import (
     mentor_of,
     rules,
 )
-from milestones.domain.changes import ANONYMOUS, Cause
+from milestones.domain.changes import ANONYMOUS, Actor, Cause
+from milestones.domain.history import HistoryItem
 from milestones.domain.rows import encode_time, period_to_row
 from milestones.errors import MilestoneNotFound, PeriodOverlap
 from milestones.keys import AccessKey, KeyRing, Scope, digest_of, key_id, new_secret
+from milestones.logs import REQUEST_ID
 from milestones.settings import Settings
 from milestones.storage import IdempotencyRecord, MilestoneRepository, Replaceable, head_revision, open_repository
 
@@ -67,6 +69,14 @@ class Listing:
     next_after: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class HistoryWindow:
+    """A window of history and, when more follows, the position to resume after."""
+
+    items: list[HistoryItem]
+    next_after: tuple[int, int] | None
+
+
 class MilestoneService:
     """What the API can do, independent of HTTP. Each write is decided by `domain.rules` and applied through
     the repository's one write path, `change`."""
@@ -98,7 +108,7 @@ class MilestoneService:
         return self._clock()
 
     async def record_summary(
-        self, mentor_id: str, period: Period, actor: str = ANONYMOUS
+        self, mentor_id: str, period: Period, actor: Actor = ANONYMOUS
     ) -> tuple[list[Milestone], bool]:
         """Store the period's summary, re-evaluate the mentor, and say whether anything changed."""
         lines = [(0, period_to_row(mentor_id, period))]
@@ -109,6 +119,7 @@ class MilestoneService:
             now=encode_time(self._clock()),
             actor=actor,
             cause=Cause.POST,
+            request_id=REQUEST_ID.get(),
         )
         result = await self.repository.change([mentor_id], decide)
         if result.change.refused:
@@ -117,7 +128,7 @@ class MilestoneService:
             metrics.achieved(result.achieved_types)
         return result.milestones, result.change.writes_anything
 
-    async def remove_period(self, mentor_id: str, start_date: date, end_date: date, actor: str = ANONYMOUS) -> None:
+    async def remove_period(self, mentor_id: str, start_date: date, end_date: date, actor: Actor = ANONYMOUS) -> None:
         decide = partial(
             rules.remove_period,
             mentor_id,
@@ -126,6 +137,7 @@ class MilestoneService:
             catalog=self.rules,
             now=encode_time(self._clock()),
             actor=actor,
+            request_id=REQUEST_ID.get(),
         )
         await self.repository.change([mentor_id], decide)
 
@@ -158,12 +170,18 @@ class MilestoneService:
         milestone_id: str,
         update: MilestoneUpdate,
         if_match: frozenset[str] | None = None,
-        actor: str = ANONYMOUS,
+        actor: Actor = ANONYMOUS,
     ) -> Milestone:
         """Apply a person's update; with if_match, only to the version the person saw."""
         mentor_id = _mentor_of(milestone_id)
         decide = partial(
-            rules.update_milestone, milestone_id, update, now=self._clock(), actor=actor, if_match=if_match
+            rules.update_milestone,
+            milestone_id,
+            update,
+            now=self._clock(),
+            actor=actor,
+            request_id=REQUEST_ID.get(),
+            if_match=if_match,
         )
         result = await self.repository.change([mentor_id], decide)
         if result.achieved_types:
@@ -171,8 +189,15 @@ class MilestoneService:
         (milestone,) = (m for m in result.milestones if m.id == milestone_id)
         return milestone
 
-    async def delete(self, milestone_id: str, if_match: frozenset[str] | None = None, actor: str = ANONYMOUS) -> None:
-        decide = partial(rules.delete_milestone, milestone_id, actor=actor, if_match=if_match)
+    async def delete(self, milestone_id: str, if_match: frozenset[str] | None = None, actor: Actor = ANONYMOUS) -> None:
+        decide = partial(
+            rules.delete_milestone,
+            milestone_id,
+            now=self._clock(),
+            actor=actor,
+            request_id=REQUEST_ID.get(),
+            if_match=if_match,
+        )
         await self.repository.change([_mentor_of(milestone_id)], decide)
 
     async def newly_achieved(
@@ -198,6 +223,40 @@ class MilestoneService:
         # A mentor has at most one in-progress record per catalog entry, so sorting here stays cheap.
         ordered = in_progress_order(await self.repository.mentor_milestones(mentor_id, Status.IN_PROGRESS))
         return ordered[window.offset : window.offset + window.limit], len(ordered)
+
+    async def history(
+        self, mentor_id: str, milestone_id: str | None = None, after: tuple[int, int] | None = None, limit: int = 20
+    ) -> HistoryWindow:
+        """A mentor's history (or one milestone's), oldest first: the transitions after position `after`.
+
+        A milestone's history outlives the milestone: a deleted one still has it. One that never had any
+        and is not stored is unknown (404).
+        """
+        start = after or (0, -1)
+        items: list[HistoryItem] = []
+        # Entries hold a few transitions each; a milestone's are among its mentor's, so read ahead generously.
+        chunk = limit + 1 if milestone_id is None else max(limit + 1, 100)
+        from_id = start[0]
+        while len(items) <= limit:
+            entries = await self.repository.history(mentor_id, from_id, chunk)
+            for entry in entries:
+                for index, transition in enumerate(entry.transitions):
+                    position = (entry.id, index)
+                    if position > start and (milestone_id is None or transition.milestone_id == milestone_id):
+                        items.append(HistoryItem(position, entry, transition))
+            if len(entries) < chunk:
+                break
+            from_id = entries[-1].id + 1
+        if milestone_id is not None and not items and after is None and await self.get_if_any(milestone_id) is None:
+            raise MilestoneNotFound(milestone_id)
+        more = len(items) > limit
+        items = items[:limit]
+        return HistoryWindow(items, items[-1].position if more else None)
+
+    async def prune_history(self, retention_days: int) -> int | None:
+        """Remove history older than `retention_days`; the number of entries removed, or None when another
+        process is pruning."""
+        return await self.repository.prune_history(self._clock() - timedelta(days=retention_days))
 
     async def readiness_problem(self) -> str | None:
         """Why the service cannot serve requests, or None when the database is up and migrated."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from milestones.domain import Definition, Milestone, MilestoneUpdate, Period, rules
 from milestones.domain.changes import ANONYMOUS, Change
@@ -89,4 +89,4 @@ def update_milestone(state: MentorState, milestone_id: str, update: MilestoneUpd
 
 
 def delete_milestone(state: MentorState, milestone_id: str) -> MentorState:
-    return after(state, rules.delete_milestone(milestone_id, stored_rows(state), actor=ANONYMOUS))
+    return after(state, rules.delete_milestone(milestone_id, stored_rows(state), datetime(2026, 3, 1, tzinfo=UTC), actor=ANONYMOUS))

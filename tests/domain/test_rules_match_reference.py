@@ -307,7 +307,7 @@ def test_removing_a_milestone_or_a_period_is_decided_as_the_reference_decides(
     now = data.draw(nows(state.periods), label="now")
     if state.milestones:
         target = data.draw(st.sampled_from(state.milestones), label="milestone").id
-        change = rules.delete_milestone(target, stored_rows(state), actor=ANONYMOUS)
+        change = rules.delete_milestone(target, stored_rows(state), now, actor=ANONYMOUS)
         assert in_order(after(state, change)) == in_order(reference.delete_milestone(state, target))
     if state.periods:
         removed = data.draw(st.sampled_from(state.periods), label="period")
@@ -336,8 +336,8 @@ def test_a_change_against_an_older_version_is_refused(data: st.DataObject, catal
     stored = stored_rows(state)
     current = row_version(next(row for row in stored.milestones if row.id == target.id))
     with pytest.raises(PreconditionFailed):
-        rules.delete_milestone(target.id, stored, actor=ANONYMOUS, if_match=frozenset({"0" * 24}))
-    change = rules.delete_milestone(target.id, stored, actor=ANONYMOUS, if_match=frozenset({current}))
+        rules.delete_milestone(target.id, stored, NOW, actor=ANONYMOUS, if_match=frozenset({"0" * 24}))
+    change = rules.delete_milestone(target.id, stored, NOW, actor=ANONYMOUS, if_match=frozenset({current}))
     assert change.milestones_removed == [target.id]
 
 

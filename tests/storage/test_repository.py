@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 
 from milestones.domain import Milestone, MilestoneUpdate, Status, rules
-from milestones.domain.changes import ANONYMOUS, Cause, Change
+from milestones.domain.changes import ANONYMOUS, COMMAND_LINE, Cause, Change
 from milestones.domain.rows import PeriodRow, StoredRows, encode_time, period_to_row
 from milestones.settings import Settings
 from milestones.storage import MilestoneQuery, MilestoneRepository, head_revision, open_repository
@@ -190,7 +190,7 @@ def detect_one(mentor_id: str, hours_centi: int, calls: list[StoredRows]) -> Dec
     def decide(stored: StoredRows) -> Change:
         calls.append(stored)
         line = (1, PeriodRow(mentor_id, "2025-01-01", "2025-12-31", 2025, hours_centi, 0, 0))
-        return rules.record_summaries([line], stored, rules.RuleCatalog(ladder()), encode_time(NOW), actor="cli")
+        return rules.record_summaries([line], stored, rules.RuleCatalog(ladder()), encode_time(NOW), actor=COMMAND_LINE)
 
     return decide
 
@@ -248,7 +248,7 @@ async def test_sqlite_notices_rows_written_by_another_process(sqlite_settings: S
     try:
         calls: list[StoredRows] = []
         decide = detect_one("m1", 15_000, calls)
-        nothing = Change(Cause.BULK, "cli", ["m0"])
+        nothing = Change(Cause.BULK, COMMAND_LINE, ["m0"])
         await ours.change(["m0"], decide, seen=await ours.read_rows(["m0"]), decided=nothing)  # ours wrote before
         seen = await ours.read_rows(["m1"])
         stale = decide(seen.unpack())

@@ -1,4 +1,4 @@
-"""Every write of periods and milestones goes through one function per database: `_apply` of each back end."""
+"""Only the functions allowed here by name write the write path's tables (periods, milestones, history)."""
 
 from __future__ import annotations
 
@@ -7,42 +7,73 @@ import re
 from pathlib import Path
 
 import milestones
+from milestones.storage.write_path import WRITE_PATH
 
 PACKAGE = Path(milestones.__file__).parent
-# The statements that write the two tables, under any alias, and PostgreSQL's COPY.
-WRITES = re.compile(r"(UPSERT|DELETE|MERGE_BULK)_(MILESTONE|PERIOD)S?$|^copy_records_to_table$")
+# Each back end's `_apply` applies every declaration of the write path; pruning removes old history, a
+# batch per transaction. Erasure will be the next to join, by name.
+ALLOWED = {
+    ("storage/postgres.py", "_apply"),
+    ("storage/sqlite.py", "_apply"),
+    ("storage/postgres.py", "prune_history"),
+    ("storage/sqlite.py", "_prune_batch"),
+}
+TABLES = "|".join(sorted({write.table for write in WRITE_PATH}))
+# Names that write: the declarations themselves, their statements, PostgreSQL's COPY, and any statement
+# constant that writes one of the tables (under any alias).
+STEMS = "|".join(sorted({write.table.removesuffix("s").upper() for write in WRITE_PATH}))
+WRITING_NAMES = re.compile(
+    rf"^(WRITE_PATH|copy_records_to_table|copy_to_table)$|^(INSERT|UPSERT|DELETE|MERGE|PRUNE|UPDATE)\w*_({STEMS})"
+)
+# Or SQL written in place.
+WRITING_SQL = re.compile(rf"(INSERT\s+INTO|DELETE\s+FROM|UPDATE|COPY)\s+({TABLES})\b", re.IGNORECASE)
+
+
+def _writes(node: ast.AST) -> bool:
+    name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else None
+    if name is not None and WRITING_NAMES.search(name.lstrip("_")):
+        return True
+    return isinstance(node, ast.Constant) and isinstance(node.value, str) and bool(WRITING_SQL.search(node.value))
 
 
 def functions_that_write(path: Path) -> list[str]:
-    """The functions of a module that name a write statement (module-level aliases are not functions)."""
+    """The functions of a module that write a write-path table (module-level aliases are not functions)."""
     tree = ast.parse(path.read_text())
-    writers: list[str] = []
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            continue
-        for inner in ast.walk(node):
-            name = inner.id if isinstance(inner, ast.Name) else inner.attr if isinstance(inner, ast.Attribute) else None
-            if name is not None and WRITES.search(name.lstrip("_")):
-                writers.append(node.name)
-                break
-    return writers
+    return [
+        node.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and any(_writes(n) for n in ast.walk(node))
+    ]
 
 
-def test_one_function_per_database_writes_periods_and_milestones() -> None:
+def test_only_the_allowed_functions_write_the_write_path_tables() -> None:
     writers = {
-        str(path.relative_to(PACKAGE)): found
+        (str(path.relative_to(PACKAGE)), function)
         for path in sorted(PACKAGE.rglob("*.py"))
-        if "migrations" not in path.parts and (found := functions_that_write(path))
+        if "migrations" not in path.parts
+        for function in functions_that_write(path)
     }
-    assert writers == {"storage/postgres.py": ["_apply"], "storage/sqlite.py": ["_apply"]}
+    assert writers == ALLOWED
+
+
+def test_the_write_path_declares_history() -> None:
+    assert [(write.how, write.table) for write in WRITE_PATH] == [
+        ("delete", "periods"),
+        ("delete", "milestones"),
+        ("upsert", "periods"),
+        ("upsert", "milestones"),
+        ("append", "history"),
+    ]
 
 
 def test_the_check_sees_a_second_writer(tmp_path: Path) -> None:
     """The check above would fail if another function wrote rows itself."""
     module = tmp_path / "writer.py"
     module.write_text(
-        "def _apply(conn, change):\n    conn.executemany(queries.UPSERT_MILESTONE, change.milestones_written)\n"
+        "def _apply(conn, change):\n    for write in WRITE_PATH:\n        conn.executemany(write.statement, [])\n"
         "async def sneaky(conn):\n    await conn.copy_records_to_table('milestones', records=[])\n"
+        "def inline(conn):\n    conn.execute('DELETE FROM history WHERE at < ?')\n"
+        "def aliased(conn):\n    conn.execute(queries.PRUNE_HISTORY)\n"
         "def reader(conn):\n    return conn.execute(queries.GET_MILESTONE)\n"
     )
-    assert functions_that_write(module) == ["_apply", "sneaky"]
+    assert functions_that_write(module) == ["_apply", "sneaky", "inline", "aliased"]

@@ -13,7 +13,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from milestones.domain.changes import Cause, Change
+from milestones.domain.changes import (
+    DELETED,
+    UPDATED,
+    Actor,
+    Cause,
+    Change,
+    Step,
+    Transition,
+    transition_kind,
+)
 from milestones.domain.model import Definition, MetricType, MilestoneUpdate, Status, milestone_id
 from milestones.domain.rows import (
     MilestoneRow,
@@ -223,6 +232,7 @@ def _new_row(
 
 
 _make_row = tuple.__new__
+_make_step = tuple.__new__
 
 
 # A person's clock may run a little ahead of ours: achieved_at up to this far in the future is accepted.
@@ -284,8 +294,11 @@ class MentorRows:
         self.periods = dict(periods)
         self.records = records
 
-    def detect(self, catalog: RuleCatalog, now: str) -> None:
-        self.records = detect(self.mentor_id, self.periods, self.records, catalog, now)
+    def detect(self, catalog: RuleCatalog, now: str) -> list[Transition]:
+        """Detect on the current periods; the transitions from the records before to those after."""
+        before = self.records
+        after = self.records = detect(self.mentor_id, self.periods, before, catalog, now)
+        return transitions_between(before, after)
 
     def add_to(self, change: Change) -> None:
         """Put the rows that differ from the stored ones into `change`: equal rows are not written again,
@@ -299,6 +312,24 @@ class MentorRows:
         change.periods_removed.extend(row for span, row in stored_periods.items() if span not in self.periods)
         change.milestones_written.extend(row for key, row in self.records.items() if stored_records.get(key) != row)
         change.milestones_removed.extend(row.id for key, row in stored_records.items() if key not in self.records)
+
+
+def transitions_between(before: Records, after: Records) -> list[Transition]:
+    """The transitions that take a mentor's records from `before` to `after`, in `after`'s order, then removals."""
+    if not before:  # a new mentor, the first bulk run's common case
+        return [_make_transition(Transition, (transition_kind(None, row), None, row)) for row in after.values()]
+    found: list[Transition] = []
+    for key, row in after.items():
+        old = before.get(key)
+        # detect keeps the very row object when nothing moved, so identity settles most of them.
+        if old is not row and old != row:
+            found.append(Transition(transition_kind(old, row), old, row))
+    if len(after) != len(before) or found:
+        found.extend(Transition(DELETED, row, None) for key, row in before.items() if key not in after)
+    return found
+
+
+_make_transition = tuple.__new__
 
 
 def by_mentor(stored: StoredRows) -> dict[str, MentorRows]:
@@ -321,8 +352,9 @@ def record_summaries(
     catalog: RuleCatalog,
     now: str,
     *,
-    actor: str,
+    actor: Actor,
     cause: Cause = Cause.BULK,
+    request_id: str | None = None,
 ) -> Change:
     """Record each numbered period row and detect its mentor's milestones, line by line as a POST each would.
 
@@ -332,6 +364,7 @@ def record_summaries(
     mentors = by_mentor(stored)
     touched: dict[str, MentorRows] = {}
     refused: list[tuple[int, str]] = []
+    steps: list[Step] = []
     for number, row in lines:
         mentor_id = row.mentor_id
         mentor = touched.get(mentor_id)
@@ -342,8 +375,19 @@ def record_summaries(
         except PeriodOverlap as exc:
             refused.append((number, exc.detail))
             continue
-        mentor.detect(catalog, now)
-    change = Change(cause, actor, list(dict.fromkeys(row.mentor_id for _, row in lines)), refused=refused)
+        # Each line is one step, as if it had been posted on its own.
+        transitions = mentor.detect(catalog, now)
+        if transitions:
+            steps.append(_make_step(Step, (mentor_id, (row.start_date, row.end_date), transitions)))
+    change = Change(
+        cause,
+        actor,
+        list(dict.fromkeys(row.mentor_id for _, row in lines)),
+        at=now,
+        request_id=request_id,
+        steps=steps,
+        refused=refused,
+    )
     if cause is Cause.POST and len(lines) == 1:
         change.period = (lines[0][1].start_date, lines[0][1].end_date)
     for mentor in touched.values():
@@ -352,14 +396,25 @@ def record_summaries(
 
 
 def remove_period(
-    mentor_id: str, start_date: str, end_date: str, stored: StoredRows, catalog: RuleCatalog, now: str, *, actor: str
+    mentor_id: str,
+    start_date: str,
+    end_date: str,
+    stored: StoredRows,
+    catalog: RuleCatalog,
+    now: str,
+    *,
+    actor: Actor,
+    request_id: str | None = None,
 ) -> Change:
     """Drop one stored period and re-evaluate the mentor."""
     mentor = by_mentor(stored).get(mentor_id) or MentorRows(mentor_id, {}, {})
     if mentor.periods.pop((start_date, end_date), None) is None:
         raise PeriodNotFound(f"Mentor {mentor_id!r} has no period {start_date}..{end_date}.")
-    mentor.detect(catalog, now)
-    change = Change(Cause.PERIOD_REMOVED, actor, [mentor_id], period=(start_date, end_date))
+    transitions = mentor.detect(catalog, now)
+    period = (start_date, end_date)
+    change = Change(Cause.PERIOD_REMOVED, actor, [mentor_id], at=now, request_id=request_id, period=period)
+    if transitions:
+        change.steps.append(Step(mentor_id, period, transitions))
     mentor.add_to(change)
     return change
 
@@ -370,7 +425,8 @@ def update_milestone(
     stored: StoredRows,
     now: datetime,
     *,
-    actor: str,
+    actor: Actor,
+    request_id: str | None = None,
     if_match: frozenset[str] | None = None,
 ) -> Change:
     """Apply a person's update to one milestone; with if_match, only to the version the person saw."""
@@ -378,17 +434,34 @@ def update_milestone(
     require_version(record, if_match)
     periods = {(p.start_date, p.end_date): p for p in stored.periods if p.mentor_id == record.mentor_id}
     changed = update_record(record, update, now, totals(periods)[record.type])
-    written = [changed] if changed != record else []
-    return Change(Cause.PUT, actor, [record.mentor_id], milestones_written=written)
+    change = Change(Cause.PUT, actor, [record.mentor_id], at=encode_time(now), request_id=request_id)
+    if changed != record:
+        change.milestones_written.append(changed)
+        change.steps.append(Step(record.mentor_id, None, [Transition(UPDATED, record, changed)]))
+    return change
 
 
 def delete_milestone(
-    milestone_id: str, stored: StoredRows, *, actor: str, if_match: frozenset[str] | None = None
+    milestone_id: str,
+    stored: StoredRows,
+    now: datetime,
+    *,
+    actor: Actor,
+    request_id: str | None = None,
+    if_match: frozenset[str] | None = None,
 ) -> Change:
     """Remove one milestone record; a later summary that still earns it creates it again, under the same id."""
     record = _stored_milestone(stored, milestone_id)
     require_version(record, if_match)
-    return Change(Cause.DELETE, actor, [record.mentor_id], milestones_removed=[milestone_id])
+    return Change(
+        Cause.DELETE,
+        actor,
+        [record.mentor_id],
+        at=encode_time(now),
+        request_id=request_id,
+        milestones_removed=[milestone_id],
+        steps=[Step(record.mentor_id, None, [Transition(DELETED, record, None)])],
+    )
 
 
 def _stored_milestone(stored: StoredRows, milestone_id: str) -> MilestoneRow:

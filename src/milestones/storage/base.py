@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 import msgspec
 
-from milestones.domain import Milestone, MilestoneQuery, Period, Status
-from milestones.domain.changes import Change
-from milestones.domain.rows import MilestoneRow, PeriodRow, StoredRows, milestone_from_row
+from milestones.domain import Milestone, MilestoneQuery, Period, Status, milestone_id
+from milestones.domain.changes import Actor, Cause, Change, TransitionKind
+from milestones.domain.history import HistoryEntry, MilestoneState, RecordedTransition
+from milestones.domain.rows import MilestoneRow, PeriodRow, StoredRows, from_centi, milestone_from_row
+from milestones.domain.rows import parse_time as parse_time_text
 from milestones.domain.rules import milestones_after
 from milestones.keys import AccessKey, Scope
+from milestones.storage.write_path import StoredState, unpack_transitions
 
 __all__ = [
     "Applied",
@@ -36,7 +39,7 @@ class Applied:
 
     change: Change
     milestones: list[Milestone]
-    # The types of the milestones the change newly achieved (for the metrics), on the same terms.
+    # The types of the milestones the change newly achieved (for the metrics), read from its transitions.
     achieved_types: list[str] = field(default_factory=list)
 
 
@@ -46,13 +49,8 @@ def applied(stored: StoredRows | None, change: Change) -> Applied:
     req/s with this here, 3,100 with it on the event loop)."""
     if stored is None or len(change.mentors) != 1:
         return Applied(change, [])
-    achieved = Status.ACHIEVED.value
-    achieved_types: list[str] = []
-    if change.milestones_written:
-        before = {row.id for row in stored.milestones if row.status == achieved}
-        achieved_types = [r.type for r in change.milestones_written if r.status == achieved and r.id not in before]
     milestones = [milestone_from_row(row) for row in milestones_after(stored, change)]
-    return Applied(change, milestones, achieved_types)
+    return Applied(change, milestones, [row.type for row in change.newly_achieved()])
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +128,15 @@ class MilestoneRepository(Protocol):
         """
         ...
 
+    async def history(self, mentor_id: str, from_id: int, limit: int) -> list[HistoryEntry]:
+        """Up to `limit` of a mentor's history entries, oldest first, from the entry with id `from_id` on."""
+        ...
+
+    async def prune_history(self, before: datetime, batch_size: int = 1000) -> int | None:
+        """Remove history entries older than `before`, `batch_size` at a time, each batch its own short write
+        transaction; the number removed, or None when another process is pruning (one at a time)."""
+        ...
+
     async def read_rows(self, mentor_ids: Sequence[str]) -> PackedRows:
         """The stored rows of a batch of mentors, for bulk detection, noted with when they were read."""
         ...
@@ -164,6 +171,44 @@ class MilestoneRepository(Protocol):
     async def schema_revision(self) -> str | None: ...
 
     async def close(self) -> None: ...
+
+
+def history_entry_from_row(
+    row: Sequence[Any], mentor_id: str, parse_time: Callable[[Any], datetime | None], parse_date: Callable[[Any], date]
+) -> HistoryEntry:
+    """A stored history entry (queries.HISTORY_READ_COLUMNS), its transitions unpacked."""
+    at = parse_time(row[1])
+    assert at is not None
+    start, end = row[5], row[6]
+    return HistoryEntry(
+        id=row[0],
+        mentor_id=mentor_id,
+        at=at,
+        actor=Actor.parse(row[2]),
+        request_id=row[3],
+        cause=Cause(row[4]),
+        period=None if start is None else (parse_date(start), parse_date(end)),
+        catalog_version=row[7],
+        transitions=[
+            RecordedTransition(milestone_id(mentor_id, key), TransitionKind(kind), _state(before), _state(after))
+            for key, kind, before, after in unpack_transitions(bytes(row[8]))
+        ],
+    )
+
+
+def _state(stored: StoredState | None) -> MilestoneState | None:
+    if stored is None:
+        return None
+    status, current, achieved, achieved_at, set_by_person, threshold = stored
+    return MilestoneState(
+        status=Status(status),
+        current_value=from_centi(current),
+        achieved_value=None if achieved is None else from_centi(achieved),
+        # History packs times as rows carry them (encode_time's text), on both databases.
+        achieved_at=parse_time_text(achieved_at),
+        set_by_person=bool(set_by_person),
+        threshold=from_centi(threshold),
+    )
 
 
 def idempotency_from_row(row: Sequence[Any], parse_time: Callable[[Any], datetime | None]) -> IdempotencyRecord:

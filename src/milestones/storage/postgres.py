@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 import asyncpg
 
 from milestones.domain import Milestone, MilestoneQuery, Period, Status
 from milestones.domain.changes import Change
+from milestones.domain.history import HistoryEntry
 from milestones.domain.rows import (
     MilestoneRow,
     PeriodRow,
@@ -33,8 +35,10 @@ from milestones.storage.base import (
     Replaceable,
     access_key_from_row,
     applied,
+    history_entry_from_row,
     idempotency_from_row,
 )
+from milestones.storage.write_path import WRITE_PATH, TableWrite
 
 # Errors that mean "the database is not there right now", as opposed to a bug in a statement:
 # refused or reset sockets (OSError), timeouts, a connection that died (ConnectionDoesNotExistError is a
@@ -67,11 +71,9 @@ _MENTOR_PERIOD_ROWS = queries.numbered(queries.MENTOR_PERIOD_ROWS)
 _MENTOR_PERIOD_ROWS_IN_ORDER = queries.numbered(queries.MENTOR_PERIOD_ROWS_IN_ORDER)
 _MILESTONES_AFTER = queries.numbered(queries.MILESTONES_AFTER)
 _PERIODS_AFTER = queries.numbered(queries.PERIODS_AFTER)
-_UPSERT_MILESTONE = queries.numbered(queries.UPSERT_MILESTONE)
-_DELETE_MILESTONE = queries.numbered(queries.DELETE_MILESTONE)
-_UPSERT_PERIOD = queries.numbered(queries.UPSERT_PERIOD)
-_DELETE_PERIOD = queries.numbered(queries.DELETE_PERIOD)
 _LOCK_MENTOR = queries.numbered(queries.LOCK_MENTOR)
+_MENTOR_HISTORY = queries.numbered(queries.MENTOR_HISTORY)
+_PRUNE_HISTORY = queries.numbered(queries.PRUNE_HISTORY)
 _MENTORS_PERIODS = queries.numbered(queries.MENTORS_PERIODS_POSTGRES)
 _MENTORS_MILESTONES = queries.numbered(queries.MENTORS_MILESTONES_POSTGRES)
 _LOCK_MENTORS = queries.numbered(queries.LOCK_MENTORS)
@@ -127,23 +129,6 @@ def _period_row(record: asyncpg.Record) -> PeriodRow:
 def _milestone_row(record: asyncpg.Record) -> MilestoneRow:
     moment = record["achieved_at"]
     return MilestoneRow(*record)._replace(achieved_at=None if moment is None else encode_time(moment))
-
-
-# Slicing rather than _replace, which costs three times as much on the millions of rows of a bulk run.
-_START, _END = PeriodRow._fields.index("start_date"), PeriodRow._fields.index("end_date")
-_ACHIEVED_AT = MilestoneRow._fields.index("achieved_at")
-assert _END == _START + 1
-
-
-def _period_values(row: PeriodRow) -> tuple[Any, ...]:
-    """A period row as asyncpg binds it: dates as dates."""
-    return (*row[:_START], _date_from_text(row.start_date), _date_from_text(row.end_date), *row[_END + 1 :])
-
-
-def _milestone_values(row: MilestoneRow) -> tuple[Any, ...]:
-    """A milestone row as asyncpg binds it: the time as a datetime."""
-    moment = row.achieved_at
-    return (*row[:_ACHIEVED_AT], None if moment is None else time_from_text(moment), *row[_ACHIEVED_AT + 1 :])
 
 
 async def _packed_rows(conn: asyncpg.Connection, ids: list[str], as_of: object = None) -> PackedRows:
@@ -298,6 +283,27 @@ class PostgresRepository:
             await _apply(conn, change, timeout)
         return applied(stored, change)
 
+    async def history(self, mentor_id: str, from_id: int, limit: int) -> list[HistoryEntry]:
+        async with self._connection() as conn:
+            rows = await conn.fetch(_MENTOR_HISTORY, mentor_id, from_id, limit)
+        return [history_entry_from_row(row, mentor_id, _as_time, _as_date) for row in rows]
+
+    async def prune_history(self, before: datetime, batch_size: int = 1000) -> int | None:
+        async with self._connection() as conn:
+            if not await conn.fetchval(queries.TRY_LOCK_PRUNING):
+                return None  # another process is pruning
+            try:
+                removed = 0
+                while True:
+                    # Each batch is its own statement and transaction: row locks held for one batch at most.
+                    status = await conn.execute(_PRUNE_HISTORY, before, batch_size)
+                    count = int(status.rpartition(" ")[2])
+                    removed += count
+                    if count < batch_size:
+                        return removed
+            finally:
+                await conn.execute(queries.UNLOCK_PRUNING)
+
     async def read_rows(self, mentor_ids: Sequence[str]) -> PackedRows:
         ids = list(mentor_ids)
         # One snapshot for the rows and their fingerprint, so the fingerprint describes exactly these rows.
@@ -370,31 +376,85 @@ async def _stored_rows(conn: asyncpg.Connection, mentors: list[str]) -> StoredRo
 
 
 async def _apply(conn: asyncpg.Connection, change: Change, timeout: float | None) -> None:
-    """Write a change's rows: the only code that writes periods and milestones on PostgreSQL. A request's few
-    rows go by executemany; a bulk batch's thousands are COPYed into scratch tables and merged, several times
-    faster than row-by-row upserts. `timeout` bounds each statement (None: the pool's statement timeout)."""
-    if change.periods_removed:
-        await conn.executemany(
-            _DELETE_PERIOD,
-            [(p.mentor_id, _date_from_text(p.start_date), _date_from_text(p.end_date)) for p in change.periods_removed],
-            timeout=timeout,
-        )
-    if change.milestones_removed:
-        await conn.executemany(_DELETE_MILESTONE, [(i,) for i in change.milestones_removed], timeout=timeout)
-    periods = [_period_values(row) for row in change.periods_written]
-    milestones = [_milestone_values(row) for row in sorted(change.milestones_written)]
-    if len(periods) + len(milestones) < _COPY_FROM_ROWS:
-        if periods:
-            await conn.executemany(_UPSERT_PERIOD, periods, timeout=timeout)
-        if milestones:
-            await conn.executemany(_UPSERT_MILESTONE, milestones, timeout=timeout)
-        return
-    await conn.execute(queries.CREATE_BULK_TABLES, timeout=timeout)
-    if periods:
-        await conn.copy_records_to_table("bulk_periods", records=periods, columns=PeriodRow._fields, timeout=timeout)
-        await conn.execute(queries.MERGE_BULK_PERIODS, timeout=timeout)
-    if milestones:
-        await conn.copy_records_to_table(
-            "bulk_milestones", records=milestones, columns=MilestoneRow._fields, timeout=timeout
-        )
-        await conn.execute(queries.MERGE_BULK_MILESTONES, timeout=timeout)
+    """Write a change: every table the write path declares, in order. The only code that writes periods,
+    milestones and history on PostgreSQL. A request's few rows go by executemany; a bulk batch's thousands
+    are COPYed (into scratch tables merged with an upsert, or straight into an append-only table), several
+    times faster than row by row. `timeout` bounds each statement (None: the pool's statement timeout)."""
+    writes = [(write, rows) for write in WRITE_PATH if (rows := write.rows(change))]
+    copy = sum(len(rows) for write, rows in writes if write.how != "delete") >= _COPY_FROM_ROWS
+    for write, rows in writes:
+        statement = _statements(write)
+        values = statement.values(rows)
+        if write.ordered:
+            values.sort()
+        if write.how == "delete" or not copy:
+            await conn.executemany(statement.one, values, timeout=timeout)
+        elif write.how == "append":
+            await conn.copy_records_to_table(write.table, records=values, columns=write.columns, timeout=timeout)
+        else:
+            await conn.execute(statement.scratch, timeout=timeout)
+            await conn.copy_records_to_table(
+                write.scratch_table, records=values, columns=write.columns, timeout=timeout
+            )
+            await conn.execute(write.merge, timeout=timeout)
+
+
+@dataclass(frozen=True, slots=True)
+class _Statements:
+    """A write path declaration as PostgreSQL runs it: its statements, and its rows as asyncpg binds them."""
+
+    one: str
+    scratch: str
+    values: Callable[[Sequence[Sequence[Any]]], list[Any]]
+
+
+@cache
+def _statements(write: TableWrite) -> _Statements:
+    return _Statements(
+        queries.numbered(write.statement),
+        queries.create_scratch_table(write.scratch_table, write.table),
+        _binder(write.columns),
+    )
+
+
+def _binder(columns: tuple[str, ...]) -> Callable[[Sequence[Sequence[Any]]], list[Any]]:
+    """Rows carry dates and times as ISO text; asyncpg binds dates and datetimes. Converts those columns."""
+    converters = [
+        (index, _date_from_text if name in queries.DATE_COLUMNS else time_from_text)
+        for index, name in enumerate(columns)
+        if name in queries.DATE_COLUMNS or name in queries.TIME_COLUMNS
+    ]
+    if not converters:
+        return list
+    if len(converters) == 1:
+        # Slicing: a bulk batch binds tens of thousands of milestone rows, each with one time.
+        ((at, convert),) = converters
+
+        def one(rows: Sequence[Sequence[Any]]) -> list[Any]:
+            return [(*row[:at], None if row[at] is None else convert(row[at]), *row[at + 1 :]) for row in rows]
+
+        return one
+    if len(converters) == 2 and converters[1][0] == converters[0][0] + 1:
+        # A period's two dates.
+        (first, convert_first), (_, convert_second) = converters
+
+        def two(rows: Sequence[Sequence[Any]]) -> list[Any]:
+            return [
+                (*row[:first], convert_first(row[first]), convert_second(row[first + 1]), *row[first + 2 :])
+                for row in rows
+            ]
+
+        return two
+
+    def several(rows: Sequence[Sequence[Any]]) -> list[Any]:
+        bound = []
+        for row in rows:
+            values = list(row)
+            for index, convert in converters:
+                value = values[index]
+                if value is not None:
+                    values[index] = convert(value)
+            bound.append(values)
+        return bound
+
+    return several

@@ -17,8 +17,9 @@ from milestones.domain.rows import MilestoneRow, PeriodRow
 MILESTONE_COLUMNS = ", ".join(MilestoneRow._fields)
 PERIOD_ROW_COLUMNS = ", ".join(PeriodRow._fields)
 PERIOD_COLUMNS = ", ".join(PeriodRow._fields[1:])
-_DATE_COLUMNS = frozenset({"start_date", "end_date"})
-_TIME_COLUMNS = frozenset({"achieved_at"})
+# Columns PostgreSQL keeps as dates and times, where rows carry ISO text (see `rows`).
+DATE_COLUMNS = frozenset({"start_date", "end_date", "period_start", "period_end"})
+TIME_COLUMNS = frozenset({"achieved_at", "at"})
 
 
 def _placeholders(fields: tuple[str, ...]) -> str:
@@ -76,9 +77,9 @@ def _json_columns(table: str, fields: tuple[str, ...]) -> str:
     """PostgreSQL's columns as the rows' JSON carries them: dates and times as text."""
 
     def column(name: str) -> str:
-        if name in _DATE_COLUMNS:
+        if name in DATE_COLUMNS:
             return f"to_char({table}.{name}, {_ISO_DATE})"
-        if name in _TIME_COLUMNS:
+        if name in TIME_COLUMNS:
             return f"to_char({table}.{name} AT TIME ZONE 'UTC', {_ISO_TIME})"
         return f"{table}.{name}"
 
@@ -110,33 +111,36 @@ SELECT md5(coalesce((
 # and would pick sequential scans that make each batch slower than the last.
 PREFER_INDEXES = "SET LOCAL enable_seqscan = off"
 LOCK_MENTORS = "SELECT pg_advisory_xact_lock(hashtextextended(id, 0)) FROM unnest(?::text[]) AS ids(id) ORDER BY id"
-# Bulk upserts on PostgreSQL: rows are COPYed into these scratch tables, then merged.
-CREATE_BULK_TABLES = """
-CREATE TEMP TABLE IF NOT EXISTS bulk_periods (LIKE periods) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS bulk_milestones (LIKE milestones) ON COMMIT DELETE ROWS
-"""
 
-# The id names the mentor and the key, so an update never changes those (nor has the CHECK to test them).
-_MILESTONE_CONFLICT = (
-    f"ON CONFLICT (id) DO UPDATE SET {_updates(MilestoneRow._fields, ('id', 'mentor_id', 'definition_key'))}"
-)
-UPSERT_MILESTONE = (
-    f"INSERT INTO milestones ({MILESTONE_COLUMNS}) VALUES ({_placeholders(MilestoneRow._fields)}) {_MILESTONE_CONFLICT}"
-)
-MERGE_BULK_MILESTONES = (
-    f"INSERT INTO milestones ({MILESTONE_COLUMNS}) SELECT {MILESTONE_COLUMNS} FROM bulk_milestones "
-    f"{_MILESTONE_CONFLICT}"
-)
-DELETE_MILESTONE = "DELETE FROM milestones WHERE id = ?"
-_PERIOD_KEY = ("mentor_id", "start_date", "end_date")
-_PERIOD_CONFLICT = f"ON CONFLICT ({', '.join(_PERIOD_KEY)}) DO UPDATE SET {_updates(PeriodRow._fields, _PERIOD_KEY)}"
-UPSERT_PERIOD = (
-    f"INSERT INTO periods ({PERIOD_ROW_COLUMNS}) VALUES ({_placeholders(PeriodRow._fields)}) {_PERIOD_CONFLICT}"
-)
-MERGE_BULK_PERIODS = (
-    f"INSERT INTO periods ({PERIOD_ROW_COLUMNS}) SELECT {PERIOD_ROW_COLUMNS} FROM bulk_periods {_PERIOD_CONFLICT}"
-)
-DELETE_PERIOD = "DELETE FROM periods WHERE mentor_id = ? AND start_date = ? AND end_date = ?"
+
+# The write path's statements, made from its declarations (`write_path.WRITE_PATH`).
+def delete_by_key(table: str, key: tuple[str, ...]) -> str:
+    return f"DELETE FROM {table} WHERE {' AND '.join(f'{c} = ?' for c in key)}"
+
+
+def _on_conflict(columns: tuple[str, ...], key: tuple[str, ...], fixed: tuple[str, ...]) -> str:
+    return f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {_updates(columns, key + fixed)}"
+
+
+def upsert(table: str, columns: tuple[str, ...], key: tuple[str, ...], fixed: tuple[str, ...]) -> str:
+    return f"{insert(table, columns)} {_on_conflict(columns, key, fixed)}"
+
+
+def insert(table: str, columns: tuple[str, ...]) -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({_placeholders(columns)})"
+
+
+def merge_from(scratch: str, table: str, columns: tuple[str, ...], key: tuple[str, ...], fixed: tuple[str, ...]) -> str:
+    """PostgreSQL: upsert every row of a scratch table that a batch's rows were COPYed into."""
+    listed = ", ".join(columns)
+    return f"INSERT INTO {table} ({listed}) SELECT {listed} FROM {scratch} {_on_conflict(columns, key, fixed)}"
+
+
+def create_scratch_table(scratch: str, table: str) -> str:
+    """PostgreSQL: a batch's scratch table, emptied at each commit."""
+    return f"CREATE TEMP TABLE IF NOT EXISTS {scratch} (LIKE {table}) ON COMMIT DELETE ROWS"
+
+
 IDEMPOTENCY_COLUMNS = "fingerprint, status_code, content_type, body, created_at"
 INSERT_IDEMPOTENCY_KEY = (
     "INSERT INTO idempotency_keys (key, fingerprint, created_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING"
@@ -161,6 +165,15 @@ INSERT_ACCESS_KEY = f"INSERT INTO access_keys ({ACCESS_KEY_COLUMNS}) VALUES (?, 
 REVOKE_ACCESS_KEY = (
     f"UPDATE access_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ? RETURNING {ACCESS_KEY_COLUMNS}"
 )
+# History: a mentor's entries in the order they were written (ids grow in commit order per mentor, whose
+# writers are serialized), from an id on; pruning takes the oldest by time, a small batch per transaction.
+HISTORY_READ_COLUMNS = "id, at, actor, request_id, cause, period_start, period_end, catalog_version, transitions"
+MENTOR_HISTORY = f"SELECT {HISTORY_READ_COLUMNS} FROM history WHERE mentor_id = ? AND id >= ? ORDER BY id LIMIT ?"
+# No ORDER BY: any old entries will do, and on PostgreSQL's BRIN index a sort would read every old one.
+PRUNE_HISTORY = "DELETE FROM history WHERE id IN (SELECT id FROM history WHERE at < ? LIMIT ?)"
+# One pruner at a time on PostgreSQL (a session lock, held across its batches); SQLite uses a file lock.
+TRY_LOCK_PRUNING = "SELECT pg_try_advisory_lock(hashtextextended('milestones.prune_history', 0))"
+UNLOCK_PRUNING = "SELECT pg_advisory_unlock(hashtextextended('milestones.prune_history', 0))"
 # Serializes writers of one mentor on PostgreSQL; SQLite has a single writer anyway.
 LOCK_MENTOR = "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))"
 

@@ -31,6 +31,7 @@ from litestar.types import (
 
 from milestones.contract import cannot_repeat_a_key, decode_summary
 from milestones.domain import MetricType, MilestoneQuery, Status, is_mentor_id
+from milestones.domain.changes import Actor
 from milestones.service import MilestoneService, Window
 from milestones.settings import Settings
 from milestones.web.front_door import actor_of, language_of
@@ -160,7 +161,7 @@ class FastPath:
             self._opened = None  # a new start-up opens a new service
         await self.litestar(scope, receive, send)
 
-    async def _record(self, body: bytes, actor: str, language: str) -> FastAnswer | None:
+    async def _record(self, body: bytes, actor: Actor, language: str) -> FastAnswer | None:
         try:
             summary = decode_summary(body)
             service = self._service

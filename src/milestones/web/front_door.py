@@ -22,7 +22,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
 from milestones.contract import ProblemDetails
-from milestones.domain.changes import ANONYMOUS
+from milestones.domain.changes import ANONYMOUS, Actor
 from milestones.errors import KeyRequired, MilestonesError, OriginRefused, RateLimited, ScopeRequired
 from milestones.languages import ENGLISH, matching, negotiate, tag
 from milestones.logs import REQUEST_ID
@@ -71,9 +71,10 @@ _FAILED = msgspec.json.encode(
 log = logging.getLogger("milestones")
 
 
-def actor_of(scope: Scope | dict[str, Any]) -> str:
-    """Who is making this request, as changes record it: the key's id, or `anonymous` without keys."""
-    return cast(str, cast(dict[str, Any], scope).get(ACTOR, ANONYMOUS))
+def actor_of(scope: Scope | dict[str, Any]) -> Actor:
+    """Who is making this request, as changes record it: the key, or `anonymous` without keys."""
+    key_id = cast(dict[str, Any], scope).get(ACTOR)
+    return ANONYMOUS if key_id is None else Actor.of_key(key_id)
 
 
 def language_of(scope: Scope | dict[str, Any]) -> str:

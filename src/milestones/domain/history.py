@@ -1,0 +1,56 @@
+"""History as it is read back: each step a change recorded, with the transitions it made."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from milestones.domain.changes import Actor, Cause, TransitionKind
+from milestones.domain.model import Status
+
+
+@dataclass(frozen=True, slots=True)
+class MilestoneState:
+    """What history keeps of a milestone at one moment: the fields its transitions move."""
+
+    status: Status
+    current_value: Decimal
+    achieved_value: Decimal | None
+    achieved_at: datetime | None
+    set_by_person: bool
+    threshold: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedTransition:
+    """One milestone's transition as history holds it; None before: it did not exist, after: removed."""
+
+    milestone_id: str
+    kind: TransitionKind
+    before: MilestoneState | None
+    after: MilestoneState | None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One stored step: a request (or bulk line) that changed a mentor's milestones."""
+
+    id: int
+    mentor_id: str
+    at: datetime
+    actor: Actor
+    request_id: str | None
+    cause: Cause
+    period: tuple[date, date] | None
+    catalog_version: str | None
+    transitions: list[RecordedTransition]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryItem:
+    """One transition with the step it belongs to; `position` (entry id, index in it) orders a mentor's history."""
+
+    position: tuple[int, int]
+    entry: HistoryEntry
+    transition: RecordedTransition

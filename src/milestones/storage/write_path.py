@@ -1,0 +1,152 @@
+"""The tables a change writes, declared once: both back ends' `_apply` work through this list, in order.
+
+A table joins the write path (history now; evidence, an outbox, deliveries later) by adding a `TableWrite`
+here: which rows of a change it takes, and whether they are deleted by key, upserted by key or appended.
+The statements come from the declaration (`queries`), and each back end applies every declaration the same
+way (SQLite `executemany`; PostgreSQL `executemany` for a request's few rows, COPY for a batch's).
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Literal
+
+import msgspec
+
+from milestones.domain.changes import Change, Transition
+from milestones.domain.rows import MilestoneRow, PeriodRow
+from milestones.storage import queries
+
+Row = Sequence[Any]
+
+
+@dataclass(frozen=True)
+class TableWrite:
+    """One kind of write a change makes to one table."""
+
+    how: Literal["delete", "upsert", "append"]
+    table: str
+    # delete: the key columns; upsert and append: every column written.
+    columns: tuple[str, ...]
+    rows: Callable[[Change], Sequence[Row]]
+    # upsert: the conflict key, and the columns an update never changes.
+    key: tuple[str, ...] = ()
+    fixed: tuple[str, ...] = ()
+    # PostgreSQL: merge rows in key order, so that concurrent merges lock rows in one order.
+    ordered: bool = False
+
+    @cached_property
+    def statement(self) -> str:
+        """The statement for one row, with `?` placeholders."""
+        if self.how == "delete":
+            return queries.delete_by_key(self.table, self.columns)
+        if self.how == "upsert":
+            return queries.upsert(self.table, self.columns, self.key, self.fixed)
+        return queries.insert(self.table, self.columns)
+
+    @cached_property
+    def scratch_table(self) -> str:
+        """PostgreSQL: the temporary table a batch's rows are COPYed into before an upsert merges them."""
+        return f"bulk_{self.table}"
+
+    @cached_property
+    def merge(self) -> str:
+        """PostgreSQL: the statement that merges the scratch table into the table."""
+        return queries.merge_from(self.scratch_table, self.table, self.columns, self.key, self.fixed)
+
+
+# --- history: one entry per step, its transitions packed compactly -------------------------------------------
+
+HISTORY_COLUMNS = (
+    "mentor_id",
+    "at",
+    "actor",
+    "request_id",
+    "cause",
+    "period_start",
+    "period_end",
+    "catalog_version",
+    "transitions",
+)
+# What history keeps of a milestone row, before and after: the fields a transition moves. The rest (name,
+# type, position) is the catalog's, which the catalog version names.
+STATE_FIELDS = ("status", "current_centi", "achieved_centi", "achieved_at", "set_by_person", "threshold_centi")
+_state = operator.itemgetter(*(MilestoneRow._fields.index(name) for name in STATE_FIELDS))
+_encode = msgspec.msgpack.Encoder().encode
+# A stored transition: [definition key, kind, state before or nil, state after or nil]; a state is STATE_FIELDS.
+StoredState = tuple[str, int, int | None, str | None, bool, int]
+StoredTransition = tuple[str, str, StoredState | None, StoredState | None]
+_decode_transitions = msgspec.msgpack.Decoder(list[StoredTransition])
+
+
+def pack_transitions(transitions: list[Transition]) -> bytes:
+    """A step's transitions as history stores them: MessagePack of codes and hundredths, a few dozen bytes each."""
+    return _encode([_stored(t) for t in transitions])
+
+
+def _stored(t: Transition) -> StoredTransition:
+    before, after = t.before, t.after
+    row = after if after is not None else before
+    assert row is not None
+    return (
+        row.definition_key,
+        t.kind,
+        None if before is None else _state(before),
+        None if after is None else _state(after),
+    )
+
+
+def unpack_transitions(packed: bytes) -> list[StoredTransition]:
+    return _decode_transitions.decode(packed)
+
+
+def history_rows(change: Change) -> list[Row]:
+    """One history row per step of the change; a change that alters no milestone has none."""
+    if not change.steps:
+        return []
+    actor, cause = str(change.actor), change.cause.value
+    at, request_id, version, pack = change.at, change.request_id, change.catalog_version, pack_transitions
+    return [
+        (
+            step.mentor_id,
+            at,
+            actor,
+            request_id,
+            cause,
+            *(step.period or _NO_PERIOD),
+            version,
+            pack(step.transitions),
+        )
+        for step in change.steps
+    ]
+
+
+_NO_PERIOD = (None, None)
+_PERIOD_KEY = ("mentor_id", "start_date", "end_date")
+
+# In this order: removals first (a period removed and one written may share nothing, but a milestone removed
+# and written again by one change never happens), then upserts, then what follows from the change.
+WRITE_PATH: tuple[TableWrite, ...] = (
+    TableWrite(
+        "delete",
+        "periods",
+        _PERIOD_KEY,
+        lambda change: [(p.mentor_id, p.start_date, p.end_date) for p in change.periods_removed],
+    ),
+    TableWrite("delete", "milestones", ("id",), lambda change: [(i,) for i in change.milestones_removed]),
+    TableWrite("upsert", "periods", PeriodRow._fields, lambda change: change.periods_written, key=_PERIOD_KEY),
+    TableWrite(
+        "upsert",
+        "milestones",
+        MilestoneRow._fields,
+        lambda change: change.milestones_written,
+        key=("id",),
+        # The id names the mentor and the key, so an update never changes those (nor has the CHECK to test them).
+        fixed=("mentor_id", "definition_key"),
+        ordered=True,
+    ),
+    TableWrite("append", "history", HISTORY_COLUMNS, history_rows),
+)

@@ -89,4 +89,7 @@ def update_milestone(state: MentorState, milestone_id: str, update: MilestoneUpd
 
 
 def delete_milestone(state: MentorState, milestone_id: str) -> MentorState:
-    return after(state, rules.delete_milestone(milestone_id, stored_rows(state), datetime(2026, 3, 1, tzinfo=UTC), actor=ANONYMOUS))
+    return after(
+        state,
+        rules.delete_milestone(milestone_id, stored_rows(state), datetime(2026, 3, 1, tzinfo=UTC), actor=ANONYMOUS),
+    )

@@ -33,6 +33,7 @@ from milestones.domain.rows import MilestoneRow, PeriodRow, StoredRows, encode_t
 from milestones.domain.rules import RuleCatalog, record_summaries
 from milestones.storage import MilestoneRepository
 from milestones.storage.base import PackedRows
+from milestones.storage.write_path import prepared
 
 # A batch's valid lines as period rows, with their line numbers.
 Lines = list[tuple[int, PeriodRow]]
@@ -293,10 +294,11 @@ Detected = tuple[bytes, int, int]
 
 def detect_packed(lines: bytes, stored: PackedRows, catalog: RuleCatalog, now: str) -> Detected:
     """record_summaries as the detecting process runs it: lines and change as MessagePack, rows as the
-    database packed them; the change's tally is worked out here too, off the writing process."""
+    database packed them; the change's tally and the rows of its steps (history) are worked out here too,
+    off the writing process."""
     rows = stored.unpack()
     change = record_summaries(_LINES.decode(lines), rows, catalog, now, actor=COMMAND_LINE)
-    return (_encode(change), *tally(change))
+    return (_encode(prepared(change)), *tally(change))
 
 
 def tally(change: Change) -> tuple[int, int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from milestones.domain.model import Status
 from milestones.domain.rows import MilestoneRow, PeriodRow
@@ -144,6 +144,9 @@ class Change:
     steps: list[Step] = field(default_factory=list)
     # Bulk lines refused (line number, reason); nothing of theirs is written.
     refused: list[tuple[int, str]] = field(default_factory=list)
+    # Rows of write-path tables worked out ahead from the steps, by table: bulk detection works them out in
+    # its second process and sends them instead of the steps (storage.write_path.prepared).
+    prepared: dict[str, list[tuple[Any, ...]]] | None = None
 
     @property
     def writes_anything(self) -> bool:

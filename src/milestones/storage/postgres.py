@@ -380,7 +380,7 @@ async def _apply(conn: asyncpg.Connection, change: Change, timeout: float | None
     milestones and history on PostgreSQL. A request's few rows go by executemany; a bulk batch's thousands
     are COPYed (into scratch tables merged with an upsert, or straight into an append-only table), several
     times faster than row by row. `timeout` bounds each statement (None: the pool's statement timeout)."""
-    writes = [(write, rows) for write in WRITE_PATH if (rows := write.rows(change))]
+    writes = [(write, rows) for write in WRITE_PATH if (rows := write.rows_of(change))]
     copy = sum(len(rows) for write, rows in writes if write.how != "delete") >= _COPY_FROM_ROWS
     for write, rows in writes:
         statement = _statements(write)

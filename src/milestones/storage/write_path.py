@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any, Literal
 
@@ -37,6 +37,14 @@ class TableWrite:
     fixed: tuple[str, ...] = ()
     # PostgreSQL: merge rows in key order, so that concurrent merges lock rows in one order.
     ordered: bool = False
+    # Rows worked out from the change's steps, which bulk detection prepares ahead (see `prepared`).
+    from_steps: bool = False
+
+    def rows_of(self, change: Change) -> Sequence[Row]:
+        """The rows this change writes to the table."""
+        if change.prepared is not None and self.table in change.prepared:
+            return change.prepared[self.table]
+        return self.rows(change)
 
     @cached_property
     def statement(self) -> str:
@@ -75,6 +83,7 @@ HISTORY_COLUMNS = (
 # type, position) is the catalog's, which the catalog version names.
 STATE_FIELDS = ("status", "current_centi", "achieved_centi", "achieved_at", "set_by_person", "threshold_centi")
 _state = operator.itemgetter(*(MilestoneRow._fields.index(name) for name in STATE_FIELDS))
+_KEY = MilestoneRow._fields.index("definition_key")
 _encode = msgspec.msgpack.Encoder().encode
 # A stored transition: [definition key, kind, state before or nil, state after or nil]; a state is STATE_FIELDS.
 StoredState = tuple[str, int, int | None, str | None, bool, int]
@@ -84,18 +93,17 @@ _decode_transitions = msgspec.msgpack.Decoder(list[StoredTransition])
 
 def pack_transitions(transitions: list[Transition]) -> bytes:
     """A step's transitions as history stores them: MessagePack of codes and hundredths, a few dozen bytes each."""
-    return _encode([_stored(t) for t in transitions])
-
-
-def _stored(t: Transition) -> StoredTransition:
-    before, after = t.before, t.after
-    row = after if after is not None else before
-    assert row is not None
-    return (
-        row.definition_key,
-        t.kind,
-        None if before is None else _state(before),
-        None if after is None else _state(after),
+    # Indexes and itemgetter rather than attributes and a helper: bulk detection packs millions of these.
+    return _encode(
+        [
+            (
+                (t[2] if t[2] is not None else t[1])[_KEY],  # type: ignore[index]
+                t[0],
+                None if t[1] is None else _state(t[1]),
+                None if t[2] is None else _state(t[2]),
+            )
+            for t in transitions
+        ]
     )
 
 
@@ -148,5 +156,13 @@ WRITE_PATH: tuple[TableWrite, ...] = (
         fixed=("mentor_id", "definition_key"),
         ordered=True,
     ),
-    TableWrite("append", "history", HISTORY_COLUMNS, history_rows),
+    TableWrite("append", "history", HISTORY_COLUMNS, history_rows, from_steps=True),
 )
+
+
+def prepared(change: Change) -> Change:
+    """The change with the rows its steps give worked out, and without the steps: what bulk detection's
+    second process sends to the writing one. Rows of codes and hundredths cross for a fraction of what the
+    steps' before and after rows would cost to encode and decode, and the writer builds none of them."""
+    rows = {write.table: list(map(tuple, write.rows(change))) for write in WRITE_PATH if write.from_steps}
+    return replace(change, steps=[], prepared=rows)

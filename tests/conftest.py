@@ -101,7 +101,7 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
     async def truncate() -> None:
         conn = await asyncpg.connect(url)
         try:
-            await conn.execute("TRUNCATE milestones, periods, idempotency_keys, access_keys")
+            await conn.execute("TRUNCATE milestones, periods, idempotency_keys, access_keys, history RESTART IDENTITY")
         finally:
             await conn.close()
 

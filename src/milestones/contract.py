@@ -314,6 +314,62 @@ class PeriodDeleted(Struct):
     end_date: Annotated[date, described("Last day of the removed period")]
 
 
+class MilestoneStateOut(Struct, kw_only=True, omit_defaults=True):
+    """A milestone's stored state at one moment, as history keeps it."""
+
+    status: Annotated[Status, described("achieved, or in_progress")]
+    current_value: Annotated[float, described("The mentor's value of the milestone's metric")]
+    achieved_value: Annotated[float, described("The value it was achieved with; achieved only")] | UnsetType = UNSET
+    achieved_at: Annotated[datetime, described("When it was achieved (UTC); achieved only")] | UnsetType = UNSET
+    set_by_person: Annotated[bool, described("A person set it with PUT; detection no longer moves it")]
+    threshold: Annotated[float, described("The value that achieves it")]
+
+
+class HistoryPeriodOut(Struct):
+    """The period a summary recorded, or a removal removed."""
+
+    start_date: Annotated[date, described("First day (inclusive)")]
+    end_date: Annotated[date, described("Last day (inclusive)")]
+
+
+class HistoryEntryOut(Struct, kw_only=True, omit_defaults=True):
+    """What one change did to one milestone, who made it and why."""
+
+    milestone_id: Annotated[str, described("The milestone (it may have been deleted since)")]
+    at: Annotated[datetime, described("When the change was made (UTC)")]
+    actor: Annotated[str, described("Who made it: an access key's id, `anonymous` (no keys configured) or `cli`")]
+    request_id: (
+        Annotated[str, described("The X-Request-ID of the request that made it; left out for commands")] | UnsetType
+    ) = UNSET
+    cause: Annotated[
+        str,
+        described("Why: `post` (a summary), `put`, `delete`, `period_removed` or `bulk` (`milestones detect`)"),
+    ]
+    period: Annotated[HistoryPeriodOut, described("The period a summary recorded or a removal removed")] | UnsetType = (
+        UNSET
+    )
+    catalog_version: (
+        Annotated[str, described("The catalog version the change was decided under, once recorded")] | UnsetType
+    ) = UNSET
+    transition: Annotated[
+        str,
+        described(
+            "What happened: `created` (a new record in progress), `progressed` (its value moved), `achieved`, "
+            "`updated` (a person's PUT), `deleted`, or `revised` (the catalog changed its name, threshold or order)"
+        ),
+    ]
+    # Always present: null before a milestone existed, and after it was removed.
+    before: Annotated[MilestoneStateOut | None, described("Its state before; null when it did not exist")]
+    after: Annotated[MilestoneStateOut | None, described("Its state after; null when it was removed")]
+
+
+class HistoryPage(Struct):
+    """A page of history, oldest first; `pagination.next_cursor` resumes it."""
+
+    data: Annotated[list[HistoryEntryOut], described("The entries on this page, oldest first")]
+    pagination: Pagination
+
+
 class DefinitionOut(Struct, kw_only=True, omit_defaults=True):
     """One rung of the catalog: what it takes, and where its badge is."""
 

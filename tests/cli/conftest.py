@@ -96,7 +96,7 @@ def wipe(settings: Settings) -> None:
     async def truncate() -> None:
         conn = await asyncpg.connect(settings.database_url)
         try:
-            await conn.execute("TRUNCATE milestones, periods")
+            await conn.execute("TRUNCATE milestones, periods, history RESTART IDENTITY")
         finally:
             await conn.close()
 

@@ -42,7 +42,7 @@ def recorded_actors(app: FrontDoor) -> list[str]:
     async def recording(*args: Any, **kwargs: Any) -> Applied:
         applied: Applied = await change(*args, **kwargs)
         assert isinstance(applied.change, Change)
-        actors.append(applied.change.actor)
+        actors.append(str(applied.change.actor))
         return applied
 
     repository.change = recording

@@ -22,7 +22,9 @@ def shortened_from(example: Any, real: Any) -> bool:
 
 async def test_every_example_is_a_real_answer(client: Any, clock: FakeClock) -> None:
     clock.now = datetime(2026, 1, 3, 9, 0, tzinfo=UTC)
-    recorded = await client.post("/api/v1/milestones", json=examples.RECORD_SUMMARY)
+    recorded = await client.post(
+        "/api/v1/milestones", json=examples.RECORD_SUMMARY, headers={"X-Request-ID": "req-7f3a9c2e"}
+    )
     assert recorded.status_code == 201
     mentor = "mentor_001"
     answers = {
@@ -32,9 +34,15 @@ async def test_every_example_is_a_real_answer(client: Any, clock: FakeClock) -> 
         "NEW": (await client.get(f"/api/v1/milestones/{mentor}/new", params={"year": 2025})).json(),
         "IN_PROGRESS": (await client.get(f"/api/v1/milestones/{mentor}/in-progress")).json(),
         "PERIODS": (await client.get(f"/api/v1/mentors/{mentor}/periods")).json(),
-        "UPDATED": (await client.put(f"/api/v1/milestones/{mentor}~300h", json=examples.UPDATE)).json(),
+        "UPDATED": (
+            await client.put(
+                f"/api/v1/milestones/{mentor}~300h", json=examples.UPDATE, headers={"X-Request-ID": "req-1b8d04f6"}
+            )
+        ).json(),
+        "HISTORY": (await client.get(f"/api/v1/milestones/{mentor}~300h/history")).json(),
         "DELETED": (await client.delete(f"/api/v1/milestones/{mentor}~100h")).json(),
         "PERIOD_DELETED": (await client.delete(f"/api/v1/mentors/{mentor}/periods/2025-01-01/2025-12-31")).json(),
+        "MENTOR_HISTORY": (await client.get(f"/api/v1/mentors/{mentor}/history", params={"limit": 3})).json(),
     }
     for name, real in answers.items():
         assert shortened_from(getattr(examples, name), real), name

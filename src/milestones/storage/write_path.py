@@ -88,7 +88,8 @@ _encode = msgspec.msgpack.Encoder().encode
 # A stored transition: [definition key, kind, state before or nil, state after or nil]; a state is STATE_FIELDS.
 StoredState = tuple[str, int, int | None, str | None, bool, int]
 StoredTransition = tuple[str, str, StoredState | None, StoredState | None]
-_decode_transitions = msgspec.msgpack.Decoder(list[StoredTransition])
+# Not strict: rows read from SQLite carry set_by_person as 0 or 1.
+_decode_transitions = msgspec.msgpack.Decoder(list[StoredTransition], strict=False)
 
 
 def pack_transitions(transitions: list[Transition]) -> bytes:

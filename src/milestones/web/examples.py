@@ -145,3 +145,69 @@ UPDATED: Any = {
 DELETED: Any = {"deleted": True, "id": "mentor_001~100h"}
 
 PERIOD_DELETED: Any = {"deleted": True, "mentor_id": "mentor_001", "start_date": "2025-01-01", "end_date": "2025-12-31"}
+
+# The contract's POST (request req-7f3a9c2e) achieved mentor_001~300h, and its PUT (req-1b8d04f6) updated it.
+_ACHIEVED_300H: Any = {
+    "status": "achieved",
+    "current_value": 312.5,
+    "achieved_value": 312.5,
+    "achieved_at": "2025-12-31T23:59:59Z",
+    "set_by_person": False,
+    "threshold": 300,
+}
+HISTORY: Any = {
+    "data": [
+        {
+            "milestone_id": "mentor_001~300h",
+            "at": "2026-01-03T09:00:00Z",
+            "actor": "anonymous",
+            "request_id": "req-7f3a9c2e",
+            "cause": "post",
+            "period": {"start_date": "2025-01-01", "end_date": "2025-12-31"},
+            "transition": "achieved",
+            "before": None,
+            "after": _ACHIEVED_300H,
+        },
+        {
+            "milestone_id": "mentor_001~300h",
+            "at": "2026-01-03T09:00:00Z",
+            "actor": "anonymous",
+            "request_id": "req-1b8d04f6",
+            "cause": "put",
+            "transition": "updated",
+            "before": _ACHIEVED_300H,
+            "after": {
+                "status": "achieved",
+                "current_value": 312.5,
+                "achieved_value": 315,
+                "achieved_at": "2026-01-03T09:00:00Z",
+                "set_by_person": True,
+                "threshold": 300,
+            },
+        },
+    ],
+    "pagination": {"page": 1, "limit": 20},
+}
+MENTOR_HISTORY: Any = {
+    "data": [
+        {
+            "milestone_id": "mentor_001~100h",
+            "at": "2026-01-03T09:00:00Z",
+            "actor": "anonymous",
+            "request_id": "req-7f3a9c2e",
+            "cause": "post",
+            "period": {"start_date": "2025-01-01", "end_date": "2025-12-31"},
+            "transition": "achieved",
+            "before": None,
+            "after": {
+                "status": "achieved",
+                "current_value": 312.5,
+                "achieved_value": 312.5,
+                "achieved_at": "2025-12-31T23:59:59Z",
+                "set_by_person": False,
+                "threshold": 100,
+            },
+        },
+    ],
+    "pagination": {"page": 1, "limit": 3, "next_cursor": "MS4y"},
+}

@@ -11,13 +11,18 @@ from milestones.badges import badge_path, locked_badge_path
 from milestones.contract import (
     DefinitionCatalog,
     DefinitionOut,
+    HistoryEntryOut,
+    HistoryPage,
+    HistoryPeriodOut,
     MilestoneOut,
     MilestonePage,
+    MilestoneStateOut,
     Pagination,
     PeriodOut,
     SummaryOut,
 )
 from milestones.domain import Definition, Milestone, Period, Status, mentor_of, progress
+from milestones.domain.history import HistoryItem, MilestoneState
 from milestones.domain.rows import milestone_version
 from milestones.labels import accessibility_label, description_of, milestone_name, name_of
 from milestones.languages import ENGLISH, tag
@@ -151,3 +156,63 @@ def definition_out(d: Definition, language: str = ENGLISH) -> DefinitionOut:
     if d.tier is not None:
         out.tier = d.tier
     return out
+
+
+def history_page(items: list[HistoryItem], limit: int, next_after: tuple[int, int] | None) -> HistoryPage:
+    pagination = Pagination(page=1, limit=limit)
+    if next_after is not None:
+        pagination.next_cursor = encode_history_cursor(next_after)
+    return HistoryPage(data=[history_entry_out(item) for item in items], pagination=pagination)
+
+
+def history_entry_out(item: HistoryItem) -> HistoryEntryOut:
+    entry, transition = item.entry, item.transition
+    out = HistoryEntryOut(
+        milestone_id=transition.milestone_id,
+        at=entry.at,
+        actor=str(entry.actor),
+        cause=entry.cause.value,
+        transition=transition.kind.value,
+        before=_state_out(transition.before),
+        after=_state_out(transition.after),
+    )
+    if entry.request_id is not None:
+        out.request_id = entry.request_id
+    if entry.period is not None:
+        out.period = HistoryPeriodOut(start_date=entry.period[0], end_date=entry.period[1])
+    if entry.catalog_version is not None:
+        out.catalog_version = entry.catalog_version
+    return out
+
+
+def _state_out(state: MilestoneState | None) -> MilestoneStateOut | None:
+    if state is None:
+        return None
+    out = MilestoneStateOut(
+        status=state.status,
+        current_value=number(state.current_value),
+        set_by_person=state.set_by_person,
+        threshold=number(state.threshold),
+    )
+    if state.achieved_value is not None:
+        out.achieved_value = number(state.achieved_value)
+    if state.achieved_at is not None:
+        out.achieved_at = state.achieved_at
+    return out
+
+
+def encode_history_cursor(after: tuple[int, int]) -> str:
+    """An opaque resume point in a history: the entry and the transition in it."""
+    return base64.urlsafe_b64encode(f"{after[0]}.{after[1]}".encode()).decode().rstrip("=")
+
+
+def decode_history_cursor(cursor: str) -> tuple[int, int] | None:
+    """The position a history cursor resumes after, or None when it is not one of ours."""
+    try:
+        text = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    entry, dot, index = text.partition(".")
+    if not (dot and text.isascii() and entry.isdigit() and index.isdigit() and len(entry) <= 18 and len(index) <= 6):
+        return None
+    return int(entry), int(index)

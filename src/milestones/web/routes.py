@@ -20,6 +20,7 @@ from milestones.contract import (
     MENTOR_ID_RULE,
     DefinitionCatalog,
     FieldError,
+    HistoryPage,
     MilestoneDeleted,
     MilestoneOut,
     MilestonePage,
@@ -32,7 +33,16 @@ from milestones.contract import (
     exact,
     iso_date,
 )
-from milestones.domain import MENTOR_ID_PATTERN, MetricType, MilestoneQuery, MilestoneUpdate, Status, is_mentor_id
+from milestones.domain import (
+    MENTOR_ID_PATTERN,
+    MetricType,
+    MilestoneQuery,
+    MilestoneUpdate,
+    Status,
+    is_mentor_id,
+    mentor_of,
+)
+from milestones.errors import MilestoneNotFound
 from milestones.service import MilestoneService, Window, after_day, start_of_day
 from milestones.web import examples
 from milestones.web.front_door import actor_of, language_of
@@ -41,7 +51,9 @@ from milestones.web.json_body import require_json_body
 from milestones.web.presenters import (
     catalog_out,
     decode_cursor,
+    decode_history_cursor,
     etag,
+    history_page,
     language_tag,
     milestone_out,
     none_match,
@@ -121,6 +133,15 @@ PathDate = Annotated[str, PathParameter(description="A date, YYYY-MM-DD", schema
 # Any text: an id that cannot be one of ours is simply not found (404), like any other unknown id.
 MilestoneIdParam = Annotated[str, PathParameter(description="A milestone id, <mentor_id>~<key>")]
 LimitParam = Annotated[int, QueryParameter(ge=1, le=100, description="Items per page")]
+HistoryCursorParam = Annotated[
+    str | None,
+    QueryParameter(
+        min_length=1,
+        max_length=40,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="Resume after `pagination.next_cursor` of the previous page",
+    ),
+]
 
 
 def service_of(state: State) -> MilestoneService:
@@ -351,6 +372,29 @@ async def in_progress(
     return page_out(items, total, window, None, language_of(scope), service.definitions)
 
 
+@get(
+    "/{milestone_id:str}/history",
+    operation_id="getMilestoneHistory",
+    tags=[MILESTONES],
+    summary="What happened to a milestone, oldest first",
+    description="Every change that moved the milestone: when, who (the access key's id, `anonymous` or `cli`), "
+    "which request (its X-Request-ID), why, and its state before and after. It outlives the milestone: a "
+    "deleted milestone's history ends with `deleted`. Paged with `cursor`.",
+    responses={
+        200: example_response(HistoryPage, examples.HISTORY),
+        **problem_responses("milestone-not-found", 422, 503),
+    },
+)
+async def milestone_history(
+    state: State, milestone_id: MilestoneIdParam, limit: LimitParam = 20, cursor: HistoryCursorParam = None
+) -> HistoryPage:
+    mentor_id = mentor_of(milestone_id)
+    if mentor_id is None:
+        raise MilestoneNotFound(milestone_id)
+    window = await service_of(state).history(mentor_id, milestone_id, history_cursor(cursor), limit)
+    return history_page(window.items, limit, window.next_after)
+
+
 MILESTONE_ROUTES = [
     list_milestones,
     get_milestone,
@@ -359,6 +403,7 @@ MILESTONE_ROUTES = [
     delete_milestone,
     newly_achieved,
     in_progress,
+    milestone_history,
 ]
 
 # --- /api/v1/mentors -------------------------------------------------------------------------------
@@ -396,7 +441,23 @@ async def delete_period(
     return PeriodDeleted(deleted=True, mentor_id=mentor_id, start_date=first, end_date=last)
 
 
-MENTOR_ROUTES = [list_periods, delete_period]
+@get(
+    "/{mentor_id:str}/history",
+    operation_id="getMentorHistory",
+    tags=[MENTORS],
+    summary="What happened to a mentor's milestones, oldest first",
+    description="The history of every milestone of the mentor, deleted ones included, in the order the changes "
+    "were made; each entry as in a milestone's history. Paged with `cursor`.",
+    responses={200: example_response(HistoryPage, examples.MENTOR_HISTORY), **problem_responses(422, 503)},
+)
+async def mentor_history(
+    state: State, mentor_id: MentorIdParam, limit: LimitParam = 20, cursor: HistoryCursorParam = None
+) -> HistoryPage:
+    window = await service_of(state).history(checked_mentor_id(mentor_id), None, history_cursor(cursor), limit)
+    return history_page(window.items, limit, window.next_after)
+
+
+MENTOR_ROUTES = [list_periods, delete_period, mentor_history]
 
 
 # --- /api/v1/milestone-definitions -------------------------------------------------------------------
@@ -428,6 +489,16 @@ async def list_definitions(
 
 
 # --- shaping ---------------------------------------------------------------------------------------
+
+
+def history_cursor(cursor: str | None) -> tuple[int, int] | None:
+    if cursor is None:
+        return None
+    after = decode_history_cursor(cursor)
+    if after is None:
+        rule = "must be a next_cursor from a previous page of this history"
+        raise RequestInvalid(f"cursor {rule}.", [FieldError("cursor", rule)])
+    return after
 
 
 def path_dates(**values: str) -> tuple[date, ...]:

@@ -122,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_demo(commands)
     add_key_commands(commands)
     add_page_link(commands)
+    add_prune(commands)
     return parser
 
 
@@ -807,6 +808,41 @@ async def stored_keys_exist(settings: Settings) -> bool:
         return bool(await repository.access_keys())
     finally:
         await repository.close()
+
+
+# --- prune ---------------------------------------------------------------------------------------------------
+
+
+def add_prune(commands: Any) -> None:
+    prune = _command(
+        commands,
+        "prune",
+        "remove history entries older than MILESTONES_HISTORY_RETENTION_DAYS",
+        "Remove history entries older than MILESTONES_HISTORY_RETENTION_DAYS days, a small batch per transaction,\n"
+        "so writers never wait long. `serve` does the same once an hour; one process prunes at a time.",
+        "MILESTONES_HISTORY_RETENTION_DAYS=365 milestones prune",
+        "milestones prune --days 30",
+    )
+    prune.add_argument("--days", type=_at_least_one, help="keep this many days (default the setting)")
+    prune.set_defaults(run=run_prune)
+
+
+def run_prune(args: argparse.Namespace) -> int:
+    settings = _settings()
+    days = args.days or settings.history_retention_days
+    if days is None:
+        raise CommandError("set MILESTONES_HISTORY_RETENTION_DAYS or give --days: without either, history is kept")
+    _migrated(settings)
+
+    async def prune(repository: MilestoneRepository) -> int | None:
+        return await MilestoneService(repository, _catalog(settings)).prune_history(days)
+
+    removed = asyncio.run(_with_repository(settings, prune))
+    if removed is None:
+        print("another process is pruning the history now; nothing done")
+    else:
+        print(f"removed {removed} history entr{'y' if removed == 1 else 'ies'} older than {days} days")
+    return OK
 
 
 # --- shared --------------------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -25,7 +27,7 @@ from milestones.domain.history import HistoryItem
 from milestones.domain.rows import encode_time, period_to_row
 from milestones.errors import MilestoneNotFound, PeriodOverlap
 from milestones.keys import AccessKey, KeyRing, Scope, digest_of, key_id, new_secret
-from milestones.logs import REQUEST_ID
+from milestones.logs import REQUEST_ID, event
 from milestones.settings import Settings
 from milestones.storage import IdempotencyRecord, MilestoneRepository, Replaceable, head_revision, open_repository
 
@@ -33,6 +35,7 @@ from milestones.storage import IdempotencyRecord, MilestoneRepository, Replaceab
 __all__ = ["IdempotencyRecord", "MilestoneService", "Replaceable"]
 
 Clock = Callable[[], datetime]
+PRUNE_EVERY_SECONDS = 3600
 
 
 def utc_now() -> datetime:
@@ -257,6 +260,18 @@ class MilestoneService:
         """Remove history older than `retention_days`; the number of entries removed, or None when another
         process is pruning."""
         return await self.repository.prune_history(self._clock() - timedelta(days=retention_days))
+
+    async def prune_history_hourly(self, retention_days: int) -> None:
+        """Prune history once an hour until cancelled (`serve` runs this in every worker; the repository lets
+        one process prune at a time, and the others find little left). A failure is logged, not raised."""
+        while True:
+            try:
+                removed = await self.prune_history(retention_days)
+                if removed:
+                    event("history pruned", removed=removed, retention_days=retention_days)
+            except Exception as exc:  # the database may be away for a while; try again next hour
+                event("history pruning failed", logging.WARNING, error=f"{type(exc).__name__}: {exc}")
+            await asyncio.sleep(PRUNE_EVERY_SECONDS)
 
     async def readiness_problem(self) -> str | None:
         """Why the service cannot serve requests, or None when the database is up and migrated."""

@@ -111,6 +111,14 @@ class Settings(BaseSettings):
         repr=False,
     )
 
+    history_retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=36500,
+        description="Days history entries are kept; `milestones prune` and `serve` (hourly) remove older ones. "
+        "Unset keeps everything",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, url: str) -> str:

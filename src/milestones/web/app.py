@@ -278,10 +278,15 @@ def create_litestar_app(
         app.state.settings = settings
         if access is not None:
             access.attach(service.key_ring)
+        if settings.history_retention_days is not None:
+            app.state.pruning = asyncio.create_task(service.prune_history_hourly(settings.history_retention_days))
         event("worker started", pid=os.getpid())
 
     async def close_service(app: Litestar) -> None:
         # Absent when start-up failed (the database was unreachable); there is nothing to close then.
+        pruning = app.state.get("pruning")
+        if pruning is not None:
+            pruning.cancel()
         service = app.state.get("service")
         if service is not None:
             await service.close()

@@ -36,7 +36,8 @@ def period(start: str, end: str, hours: str, contacts: int, activities: int) -> 
     return Period(first, date.fromisoformat(end), first.year, Summary(Decimal(hours), contacts, activities))
 
 
-def body(mentor: str, start: str, end: str, hours: str, contacts: int, activities: int) -> bytes:
+def body(mentor: str, *values: Any) -> bytes:
+    start, end, hours, contacts, activities = values
     year = int(start[:4])
     summary = {"total_hours": float(hours), "unique_contacts_helped": contacts, "activity_count": activities}
     line = {"mentor_id": mentor, "period": {"year": year, "start_date": start, "end_date": end}, "summary": summary}
@@ -66,10 +67,10 @@ async def test_bulk_history_equals_the_history_of_the_same_lines_posted_one_by_o
 ) -> None:
     catalog = load_catalog(None)
     service = MilestoneService(repository, catalog, FakeClock(NOW))
-    for mentor, *rest in LINES:
-        await service.record_summary(f"post-{mentor}", period(*rest))
+    for mentor, start, end, hours, contacts, activities in LINES:
+        await service.record_summary(f"post-{mentor}", period(start, end, hours, contacts, activities))
     # A batch size of 3 puts one mentor's lines in several batches, and several in one.
-    lines = [body(f"bulk-{mentor}", *rest) for mentor, *rest in LINES]
+    lines = [body(f"bulk-{mentor}", *values) for mentor, *values in LINES]
     await detect_lines(lines, repository, catalog, NOW, lambda rejected: None, batch_size=3)
     for mentor in ("m1", "m2", "m3"):
         posted, bulk = await history_of(service, f"post-{mentor}"), await history_of(service, f"bulk-{mentor}")

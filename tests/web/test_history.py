@@ -107,8 +107,8 @@ async def test_a_mentors_history_pages_with_a_cursor_oldest_first(client: Client
         params = {"limit": 3, "cursor": page["pagination"]["next_cursor"]}
     assert walked == whole
     assert len(whole) > 6
-    hours = [e for e in whole if e["milestone_id"] == "mentor_001~10h"]
-    assert [e["transition"] for e in hours] == ["created", "achieved"]
+    ten_hours = [e for e in whole if e["milestone_id"] == "mentor_001~10h"]
+    assert [e["transition"] for e in ten_hours] == ["created", "achieved"]
 
 
 async def test_a_deleted_milestone_keeps_its_history_and_an_unknown_one_is_404(client: Client) -> None:

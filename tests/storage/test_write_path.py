@@ -23,8 +23,10 @@ TABLES = "|".join(sorted({write.table for write in WRITE_PATH}))
 # constant that writes one of the tables (under any alias).
 STEMS = "|".join(sorted({write.table.removesuffix("s").upper() for write in WRITE_PATH}))
 WRITING_NAMES = re.compile(
-    rf"^(WRITE_PATH|copy_records_to_table|copy_to_table)$|^(INSERT|UPSERT|DELETE|MERGE|PRUNE|UPDATE)\w*_({STEMS})"
+    rf"^(copy_records_to_table|copy_to_table)$|^(INSERT|UPSERT|DELETE|MERGE|PRUNE|UPDATE)\w*_({STEMS})"
 )
+# Running the write path's declarations: naming them and executing statements in one function.
+EXECUTES = frozenset({"execute", "executemany"})
 # Or SQL written in place.
 WRITING_SQL = re.compile(rf"(INSERT\s+INTO|DELETE\s+FROM|UPDATE|COPY)\s+({TABLES})\b", re.IGNORECASE)
 
@@ -36,13 +38,20 @@ def _writes(node: ast.AST) -> bool:
     return isinstance(node, ast.Constant) and isinstance(node.value, str) and bool(WRITING_SQL.search(node.value))
 
 
+def _names(node: ast.AST) -> set[str]:
+    return {
+        n.id if isinstance(n, ast.Name) else n.attr for n in ast.walk(node) if isinstance(n, ast.Name | ast.Attribute)
+    }
+
+
 def functions_that_write(path: Path) -> list[str]:
     """The functions of a module that write a write-path table (module-level aliases are not functions)."""
     tree = ast.parse(path.read_text())
     return [
         node.name
         for node in ast.walk(tree)
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and any(_writes(n) for n in ast.walk(node))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and (any(_writes(n) for n in ast.walk(node)) or ("WRITE_PATH" in _names(node) and _names(node) & EXECUTES))
     ]
 
 
@@ -75,5 +84,6 @@ def test_the_check_sees_a_second_writer(tmp_path: Path) -> None:
         "def inline(conn):\n    conn.execute('DELETE FROM history WHERE at < ?')\n"
         "def aliased(conn):\n    conn.execute(queries.PRUNE_HISTORY)\n"
         "def reader(conn):\n    return conn.execute(queries.GET_MILESTONE)\n"
+        "def rows_only(change):\n    return [write.rows(change) for write in WRITE_PATH]\n"
     )
     assert functions_that_write(module) == ["_apply", "sneaky", "inline", "aliased"]

@@ -72,6 +72,14 @@ OPERATIONS: dict[tuple[str, str], list[Call]] = {
         Call("GET", f"{BASE}/alice/in-progress", 200),
         Call("GET", f"{BASE}/alice/in-progress?limit=0", 422),
     ],
+    ("GET", BASE + "/{milestone_id}/history"): [
+        Call("GET", f"{BASE}/{ALICE_100H}/history", 200),
+        Call("GET", f"{BASE}/x~y/history", 404),
+    ],
+    ("GET", "/api/v1/mentors/{mentor_id}/history"): [
+        Call("GET", "/api/v1/mentors/alice/history", 200),
+        Call("GET", "/api/v1/mentors/alice/history?cursor=bm9wZQ", 422),
+    ],
     ("GET", "/api/v1/mentors/{mentor_id}/periods"): [
         Call("GET", "/api/v1/mentors/alice/periods", 200),
         Call("GET", "/api/v1/mentors/bad%20id/periods", 422),

@@ -10,7 +10,7 @@ import pytest
 
 from milestones.page_links import link_opens
 from milestones.settings import Settings
-from tests.test_cli_keys import run_cli
+from tests.cli.conftest import run_cli
 
 SECRET = "a-page-link-secret-of-some-length"
 

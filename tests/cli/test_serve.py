@@ -11,6 +11,7 @@ import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -26,6 +27,7 @@ from tests.served import clean_environment, free_port, milestones_command, servi
 
 BASE = "/api/v1/milestones"
 UNREACHABLE = "postgresql://postgres@127.0.0.1:{port}/nothing"
+POSTGRES_URL = os.environ.get("MILESTONES_TEST_POSTGRES_URL")
 
 
 def events(log: str) -> list[dict[str, object]]:
@@ -35,6 +37,40 @@ def events(log: str) -> list[dict[str, object]]:
 def test_version() -> None:
     result = subprocess.run(milestones_command("--version"), capture_output=True, text=True, check=False)
     assert (result.returncode, result.stdout.strip()) == (0, f"milestones {__version__}")
+
+
+@pytest.fixture
+def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """`milestones serve` with the given extra arguments, from an empty directory; yields its base URL."""
+    extra: list[str] = getattr(request, "param", [])
+    env = clean_environment()
+    if "--postgres" in extra:
+        if not POSTGRES_URL:
+            pytest.skip("PostgreSQL tests need MILESTONES_TEST_POSTGRES_URL")
+        env["MILESTONES_DATABASE_URL"] = POSTGRES_URL
+        extra = [a for a in extra if a != "--postgres"]
+    with serving(*extra, cwd=tmp_path, env=env) as server:
+        yield server.url
+
+
+@pytest.mark.parametrize(
+    "served", [[], ["--workers", "2"], pytest.param(["--postgres"], marks=pytest.mark.postgres)], indirect=True
+)
+def test_serve_answers_over_real_http(served: str, tmp_path: Path) -> None:
+    mentor = f"cli-{time.time_ns()}"
+    created = httpx.post(f"{served}/api/v1/milestones", json=summary_body(mentor))
+    assert created.status_code == 201
+    first = created.json()["data"][0]
+    assert httpx.get(f"{served}/api/v1/milestones/{first['id']}").json() == first
+    badge = httpx.get(served + first["badge_image_url"])
+    assert badge.content.startswith(b"\x89PNG")
+    deleted = httpx.delete(f"{served}/api/v1/milestones/{first['id']}")
+    assert deleted.json() == {"deleted": True, "id": first["id"]}
+
+
+def test_serve_with_no_configuration_creates_its_sqlite_file(served: str, tmp_path: Path) -> None:
+    assert httpx.get(f"{served}/healthz").json() == {"status": "ok"}
+    assert (tmp_path / "milestones.sqlite3").exists()
 
 
 def test_start_up_names_version_address_database_and_schema(settings: Settings, tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 from pydantic import ValidationError
 
-from milestones.cli import configuration_errors
+from milestones.cli.configuration import configuration_errors
 from milestones.keys import parse_key_list
 from milestones.settings import Settings
 from milestones.web.app import create_app

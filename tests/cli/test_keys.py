@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import time
@@ -12,27 +11,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from milestones.cli import main
 from milestones.keys import digest_of
 from milestones.settings import Settings
+from tests.cli.conftest import run_cli
 from tests.factories import summary_body
 from tests.served import clean_environment, milestones_command, serving
 
 BASE = "/api/v1/milestones"
-
-
-def run_cli(monkeypatch: pytest.MonkeyPatch, settings: Settings, *args: str, **env: str) -> int:
-    """`milestones *args` in this process, configured only by `settings`' database and `env`."""
-    for name in [n for n in os.environ if n.startswith("MILESTONES_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("MILESTONES_DATABASE_URL", settings.database_url)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 1
-    return 0
 
 
 def created_id(stderr: str) -> str:

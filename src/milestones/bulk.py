@@ -20,6 +20,7 @@ from typing import Any, NamedTuple, TypeVar
 import msgspec
 
 from milestones.contract import (
+    MalformedBody,
     RecordSummaryIn,
     RequestInvalid,
     cannot_repeat_a_key,
@@ -345,9 +346,10 @@ def reasons(line: bytes) -> tuple[tuple[str, str], ...]:
     name every bad field; the fast decoder stops at the first)."""
     try:
         decode_strict(line, RecordSummaryIn)
+    except MalformedBody as exc:
+        # A line is one document, so the parser's line is always 1: the column is the one in the file's line.
+        return (("body", exc.reason if exc.position is None else f"{exc.reason} at column {exc.position[1]}"),)
     except RequestInvalid as exc:
-        if exc.status == 400:  # not JSON at all: say so before the parser's own words
-            return tuple((e.field, f"is not valid JSON ({e.message})") for e in exc.errors)
         return tuple((e.field, e.message) for e in exc.errors)
     return (("body", "is not a valid summary"),)
 

@@ -48,7 +48,8 @@ def test_a_jsonl_file_with_good_and_bad_lines(database: Settings, milestones: Co
     ran = milestones("detect", str(path))
     assert ran.status == 1
     assert ran.err_lines == [
-        "line 2: body: is not valid JSON (Expecting value: line 1 column 1 (char 0))",
+        "line 2: body: is not valid JSON: expected a value (an object, array, string, number, true, false or null) "
+        "at column 1",
         "line 3: summary.total_hours: must be a number from 0 to 1,000,000 with at most 2 decimal places",
         "line 3: summary.unique_contacts_helped: must be a whole number from 0 to 10,000,000",
         "line 3: summary.activity_count: must be a whole number from 0 to 10,000,000",
@@ -396,3 +397,17 @@ def test_a_file_of_only_bad_lines_stores_nothing(database: Settings, milestones:
     assert [line.split(":")[0] for line in ran.err_lines] == [f"line {n}" for n in range(1, 6)]
     assert json.loads(ran.out)["summaries"] == 0
     assert milestones("export").out == ""
+
+
+def test_rejected_lines_name_the_column_in_the_files_line_in_plain_words(
+    database: Settings, milestones: Command, tmp_path: Path
+) -> None:
+    path = tmp_path / "summaries.jsonl"
+    huge_year = json.dumps(summary_body("c")).replace('"year": 2025', '"year": ' + "9" * 5000)
+    path.write_text(jsonl(summary_body("a"), '{"mentor_id": "b", x}', huge_year))
+    ran = milestones("detect", str(path))
+    assert ran.status == 1
+    assert ran.err_lines == [
+        "line 2: body: is not valid JSON: expected a field name in double quotes at column 20",
+        "line 3: period.year: must be a whole number from 1 to 9999",
+    ]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from milestones.catalog import CatalogError, load_catalog
 from milestones.cli.arguments import command
-from milestones.cli.output import OK, REJECTED, CommandError, one_line
+from milestones.cli.output import OK, REJECTED, CommandError, counted, one_line
 from milestones.domain import Definition, MetricType
 
 
@@ -28,8 +29,8 @@ def add_catalog(commands: Any) -> None:
         "check",
         "validate a catalog and print its ladder",
         "Validate a catalog file and print its ladder: for each type, the thresholds in order with their keys\n"
-        "and names. Exit status 0 when it is valid, 1 when it is not (the reason in one line), 2 when the file\n"
-        "cannot be read.",
+        "and names. Exit status 0 when it is valid, 1 when it is not (every reason, one line each), 2 when the\n"
+        "file cannot be read.",
         "milestones catalog check my-catalog.toml",
         "milestones catalog check src/milestones/catalog.toml",
     )
@@ -50,8 +51,10 @@ def run_catalog_check(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise CommandError(f"{path}: cannot be read ({exc.strerror})") from None
     except CatalogError as exc:
-        raise CommandError(f"invalid catalog: {one_line(str(exc))}", REJECTED) from None
-    print(f"{path}: a valid catalog of {len(definitions)} milestones")
+        for problem in exc.problems:  # every one, each on a line of its own
+            print(f"milestones: invalid catalog: {one_line(problem)}", file=sys.stderr)
+        return REJECTED
+    print(f"{path}: a valid catalog of {counted(len(definitions), 'milestone', 'milestones')}")
     print("\n".join(ladder_lines(definitions)))
     return OK
 

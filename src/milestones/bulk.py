@@ -9,6 +9,7 @@ import gc
 import multiprocessing
 import operator
 import os
+import signal
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -192,7 +193,7 @@ class _Worker:
         if self._pool is None and self._calls > 1 and (os.cpu_count() or 1) > 1:
             # spawn, not fork: this process may have threads, which fork does not copy safely.
             self._pool = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_collect_between_calls
+                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker
             )
         if here or self._pool is None:
             done: Future[T] = Future()
@@ -202,8 +203,9 @@ class _Worker:
         return self._pool.submit(_collected, function, *args)
 
 
-def _collect_between_calls() -> None:
-    """Set up the worker process's garbage collection: once per call, not during it.
+def _start_worker() -> None:
+    """Set up the worker process: garbage collection once per call, not during it, and Ctrl-C left to the
+    main process.
 
     A call builds hundreds of thousands of tuples, dicts and lists, none of them in a cycle; the automatic
     collector would walk them again and again as they grow (measured: a sixth of the worker's time). What
@@ -211,6 +213,9 @@ def _collect_between_calls() -> None:
     """
     gc.disable()
     gc.freeze()
+    # Ctrl-C reaches every process of the terminal's group: the main process stops the run and says what was
+    # committed; this one is shut down by it, rather than printing a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _collected(function: Callable[..., T], *args: Any) -> T:

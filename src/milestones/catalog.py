@@ -70,13 +70,19 @@ def parse_catalog(entries: list[dict[str, object]], source: str = "catalog") -> 
         where = f"{source}, milestone #{position + 1}"
         found = [_unknown(name, _FIELDS) for name in entry if name not in _FIELDS]
         key, name, metric, threshold = (entry.get(f) for f in ("key", "name", "type", "threshold"))
-        if not isinstance(key, str) or not is_definition_key(key):
+        if key is None:
+            found.append("key is missing")
+        elif not isinstance(key, str) or not is_definition_key(key):
             found.append(f"key must be 1 to 40 lowercase letters (a-z), digits or _, got {key!r}")
         elif key in keys:
             found.append(f"key {key!r} appears twice (first as milestone #{keys[key] + 1})")
-        if not isinstance(name, str) or not name.strip():
+        if name is None:
+            found.append("name is missing")
+        elif not isinstance(name, str) or not name.strip():
             found.append("name must be a non-empty string")
-        if metric not in _METRICS:
+        if metric is None:
+            found.append(f"type is missing: give {_either(_METRICS)}")
+        elif metric not in _METRICS:
             found.append(f"type must be {_either(_METRICS)}, got {metric!r}")
         value = _threshold(threshold, metric, found)
         description, tier = entry.get("description"), entry.get("tier")
@@ -135,6 +141,9 @@ def _unknown(name: str, known: Sequence[str]) -> str:
 
 def _threshold(threshold: object, metric: object, found: list[str]) -> Decimal | None:
     """A definition's threshold as a Decimal, or None with the reason added to `found`."""
+    if threshold is None:
+        found.append("threshold is missing")
+        return None
     if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 < threshold <= MAX_THRESHOLD:
         found.append(f"threshold must be a number above 0 and at most {MAX_THRESHOLD:,}")
         return None

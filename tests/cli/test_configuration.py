@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.conftest import Command
 from tests.served import clean_environment, milestones_command
 
 
@@ -45,3 +46,28 @@ def test_a_catalog_with_a_fractional_count_is_refused_in_one_line(tmp_path: Path
     assert result.returncode != 0
     assert result.stderr.strip().count("\n") == 0, result.stderr
     assert "contacts_helped threshold must be a whole number" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "reason"),
+    [
+        ("MILESTONES_POSTGRES_POOL_SIZE", "lots", "must be a whole number from 1 to 200"),
+        ("MILESTONES_WORKERS", "1.5", "must be a whole number from 1 to 64"),
+        ("MILESTONES_MAX_BODY_BYTES", "5", "must be a whole number of 1,024 or more"),
+        ("MILESTONES_BODY_TIMEOUT_SECONDS", "0", "must be a number above 0, at most 300"),
+        ("MILESTONES_LOG_LEVEL", "loud", "must be critical, error, warning, info or debug"),
+        ("MILESTONES_MIGRATE_ON_START", "maybe", "must be true or false"),
+        ("MILESTONES_PAGE_LINK_SECRET", "short", "must be at least 16 characters"),
+        (
+            "MILESTONES_ROOT_PATH",
+            "milestones",
+            "must be empty or a path such as /milestones (segments of letters, digits and . _ ~ -)",
+        ),
+    ],
+)
+def test_settings_are_refused_in_plain_words(
+    milestones: Command, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, reason: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    ran = milestones("migrate")
+    assert (ran.status, ran.err_lines) == (2, [f"milestones: invalid configuration: {variable}: {reason}"])

@@ -85,6 +85,67 @@ def test_start_up_names_version_address_database_and_schema(settings: Settings, 
     assert any(e["event"] == "worker started" for e in logged)
 
 
+def test_a_busy_port_is_one_line_and_exit_2_before_anything_is_announced(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            milestones_command("serve", "--port", str(port)),
+            env=clean_environment(MILESTONES_LOG_FORMAT="json"),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"milestones: cannot listen on 127.0.0.1:{port}: the port is in use (another `milestones serve`?); stop "
+        "that, or choose another with --port"
+    ]
+    assert list(tmp_path.iterdir()) == []  # nor was a database created for it
+
+
+@pytest.mark.parametrize(
+    ("host", "reason"),
+    [
+        (
+            "192.0.2.1",
+            "192.0.2.1 is not an address of this host; use 127.0.0.1, 0.0.0.0 (every address) or one of its own",
+        ),
+        ("no-such-host.invalid", "no-such-host.invalid is not an address, nor a name this host can look up"),
+    ],
+)
+def test_an_address_not_on_this_host_is_one_line_and_exit_2(tmp_path: Path, host: str, reason: str) -> None:
+    port = free_port()
+    result = subprocess.run(
+        milestones_command("serve", "--host", host, "--port", str(port)),
+        env=clean_environment(MILESTONES_LOG_FORMAT="json"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert (result.returncode, result.stderr.splitlines()) == (
+        2,
+        [f"milestones: cannot listen on {host}:{port}: {reason}"],
+    )
+
+
+def test_serve_says_database_migrated_only_when_it_migrated(tmp_path: Path) -> None:
+    env = clean_environment(MILESTONES_LOG_FORMAT="json")
+    with serving(cwd=tmp_path, env=env) as server:
+        first = [e["event"] for e in events(server.log_text())]
+    with serving(cwd=tmp_path, env=env) as server:
+        second = [e["event"] for e in events(server.log_text())]
+    assert f"database migrated from no schema to schema {head_revision()}" in first
+    assert not [e for e in second if "migrated" in str(e)]
+    # Announced once bound, and before the workers start.
+    assert str(second[0]).startswith(f"milestones {__version__} serving http://127.0.0.1:")
+
+
 def test_a_database_that_cannot_be_reached_is_one_line_and_a_non_zero_exit(tmp_path: Path) -> None:
     url = UNREACHABLE.format(port=free_port())
     result = subprocess.run(

@@ -16,7 +16,7 @@ from milestones.cli.detect import add_detect
 from milestones.cli.export import add_export
 from milestones.cli.keys import add_key_commands
 from milestones.cli.migrate import add_migrate
-from milestones.cli.output import CANNOT_RUN, REJECTED, CommandError, one_line
+from milestones.cli.output import CANNOT_RUN, INTERRUPTED, REJECTED, CommandError, one_line
 from milestones.cli.page_link import add_page_link
 from milestones.cli.serve import add_serve
 from milestones.errors import MilestonesError
@@ -40,7 +40,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         return CANNOT_RUN
     except KeyboardInterrupt:
         print("milestones: interrupted", file=sys.stderr)
-        return 130
+        return INTERRUPTED
     except BrokenPipeError:
         # The reader went away (`milestones export | head`): nothing left to say, and nowhere to say it.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -9,8 +9,8 @@ from typing import Any
 from milestones.bulk import BulkReport, Rejected, detect_lines
 from milestones.cli.arguments import command
 from milestones.cli.configuration import read_catalog, read_settings
-from milestones.cli.database import migrate_if_asked, with_repository
-from milestones.cli.output import OK, REJECTED, CommandError, redacted
+from milestones.cli.database import database_named, migrate_if_asked, with_repository
+from milestones.cli.output import OK, REJECTED, CommandError, counted
 from milestones.demo import DEMO_MENTORS, demo_summaries
 from milestones.service import utc_now
 from milestones.storage import MilestoneRepository
@@ -46,14 +46,22 @@ def run_demo(args: argparse.Namespace) -> int:
     if refused:  # a period overlapping one stored before under a demo mentor's id
         first = refused[0]
         raise CommandError(
-            f"{report.rejected} demo summaries were refused, first: {first.errors[0][0]}: {first.errors[0][1]}",
+            f"{counted(report.rejected, 'demo summary was', 'demo summaries were')} refused, first: "
+            f"{first.errors[0][0]}: {first.errors[0][1]}",
             REJECTED,
         )
-    loaded = "loaded" if report.periods_written else "already loaded, nothing changed"
-    print(
-        f"demo {loaded}: {len(DEMO_MENTORS)} mentors, {report.summaries} summaries for {last_year - 2}-{last_year}, "
-        f"{report.milestones_achieved} milestones newly achieved, into {redacted(settings.database_url)}"
-    )
+    mentors, years = counted(len(DEMO_MENTORS), "mentor", "mentors"), f"{last_year - 2}-{last_year}"
+    if report.periods_written:
+        print(
+            f"demo loaded: {mentors}, {counted(report.periods_written, 'summary', 'summaries')} for {years} and "
+            f"{counted(report.milestones_written, 'milestone', 'milestones')} written "
+            f"({report.milestones_achieved:,} newly achieved), into {database_named(settings)}"
+        )
+    else:
+        print(
+            f"demo already loaded, nothing changed: {mentors}, {counted(report.summaries, 'summary', 'summaries')} "
+            f"for {years}, in {database_named(settings)}"
+        )
     print("try:")
     print("  milestones export --mentor demo_ada")
     print("  milestones serve   # and then")

@@ -20,7 +20,7 @@ from milestones.bulk import BulkReport, Rejected, detect_lines, detect_numbered
 from milestones.cli.arguments import at_least_one, command
 from milestones.cli.configuration import read_catalog, read_settings
 from milestones.cli.database import migrate_if_asked, with_repository
-from milestones.cli.output import OK, REJECTED, CommandError
+from milestones.cli.output import INTERRUPTED, OK, REJECTED, CommandError, counted
 from milestones.formats import (
     SUMMARY_COLUMNS,
     TEXT_CHECK_BYTES,
@@ -94,7 +94,11 @@ def run_detect(args: argparse.Namespace) -> int:
             if rejects is not None:
                 rejects.write(rejected)
 
+        committed = BulkReport()
+
         def progress(report: BulkReport) -> None:
+            nonlocal committed
+            committed = dataclasses.replace(report)  # called once a batch is committed
             shown.progress(report, _position(stream, size))
 
         migrate_if_asked(settings)
@@ -113,6 +117,13 @@ def run_detect(args: argparse.Namespace) -> int:
             raise CommandError(f"{_shown_name(args.file)}: {exc}") from None
         except UnicodeDecodeError as exc:
             raise CommandError(f"{_shown_name(args.file)}: is not UTF-8 text ({exc.reason})") from None
+        except KeyboardInterrupt:
+            raise CommandError(
+                f"interrupted; {counted(committed.lines, 'line was', 'lines were')} committed before it stopped "
+                f"({counted(committed.summaries, 'summary', 'summaries')} stored). Running the same file again "
+                "is safe: what went in already changes nothing",
+                INTERRUPTED,
+            ) from None
         shown.done(report)
     if args.metrics_file is not None:
         write_metrics(args.metrics_file, report, time.time())
@@ -237,8 +248,10 @@ class _RejectsFile:
 def describe(report: BulkReport) -> str:
     """The summary of a run, in one line."""
     return (
-        f"{report.lines:,} lines read: {report.summaries:,} summaries stored, {report.rejected:,} lines rejected; "
-        f"{report.mentors_changed:,} mentors changed, {report.milestones_achieved:,} milestones newly achieved, "
+        f"{counted(report.lines, 'line', 'lines')} read: {counted(report.summaries, 'summary', 'summaries')} "
+        f"stored, {counted(report.rejected, 'line', 'lines')} rejected; "
+        f"{counted(report.mentors_changed, 'mentor', 'mentors')} changed, "
+        f"{counted(report.milestones_achieved, 'milestone', 'milestones')} newly achieved, "
         f"{report.milestones_in_progress:,} in progress created or moved ({report.seconds:,.1f} s)"
     )
 

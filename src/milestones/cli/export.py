@@ -11,8 +11,8 @@ from typing import IO, Any
 
 from milestones.cli.arguments import command, mentor_id
 from milestones.cli.configuration import read_settings
-from milestones.cli.database import migrate_if_asked, with_repository
-from milestones.cli.output import OK, CommandError
+from milestones.cli.database import require_database, with_repository
+from milestones.cli.output import OK, CommandError, counted
 from milestones.formats import (
     MILESTONE_COLUMNS,
     SUMMARY_COLUMNS,
@@ -49,6 +49,7 @@ def add_export(commands: Any) -> None:
 
 def run_export(args: argparse.Namespace) -> int:
     settings = read_settings()
+    require_database(settings)  # before the output file, which a missing database should not leave behind
     with ExitStack() as stack:
         if args.output is None:
             out: IO[str] = sys.stdout
@@ -57,12 +58,19 @@ def run_export(args: argparse.Namespace) -> int:
                 out = stack.enter_context(args.output.open("w", encoding="utf-8", newline=""))
             except OSError as exc:
                 raise CommandError(f"{args.output}: cannot be written ({exc.strerror})") from None
-        migrate_if_asked(settings)
-        asyncio.run(with_repository(settings, lambda repository: export(repository, args, out)))
+        written: int = asyncio.run(with_repository(settings, lambda repository: export(repository, args, out)))
+    what = ("summary", "summaries") if args.periods else ("milestone", "milestones")
+    if not written:
+        whose = f" for the mentor {args.mentor}" if args.mentor else ""
+        print(f"milestones: no {what[1]} stored{whose}", file=sys.stderr)
+    if args.output is not None:
+        print(f"wrote {counted(written, *what)} to {args.output}")
     return OK
 
 
-async def export(repository: MilestoneRepository, args: argparse.Namespace, out: IO[str]) -> None:
+async def export(repository: MilestoneRepository, args: argparse.Namespace, out: IO[str]) -> int:
+    """Writes the stored records; returns how many."""
+    written = 0
     if args.periods:
         writer = Writer(out, args.format, SUMMARY_COLUMNS)
         async for periods in repository.period_rows(args.mentor):
@@ -70,8 +78,11 @@ async def export(repository: MilestoneRepository, args: argparse.Namespace, out:
                 writer.rows(map(period_cells, periods))
             else:
                 writer.records(map(period_body, periods))
+            written += len(periods)
     else:
         writer = Writer(out, args.format, MILESTONE_COLUMNS)
         async for milestones in repository.milestone_rows(args.mentor):
             writer.records(map(milestone_record, milestones))
+            written += len(milestones)
     out.flush()
+    return written

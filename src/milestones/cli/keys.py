@@ -9,7 +9,7 @@ from typing import Any
 
 from milestones.cli.arguments import command
 from milestones.cli.configuration import read_catalog, read_settings
-from milestones.cli.database import migrate_if_asked
+from milestones.cli.database import migrate_if_asked, require_database
 from milestones.keys import Scope
 from milestones.service import MilestoneService
 
@@ -38,7 +38,10 @@ def add_key_commands(commands: Any) -> None:
 def run_keys(args: argparse.Namespace) -> int:
     settings = read_settings()
     catalog = read_catalog(settings)
-    migrate_if_asked(settings)
+    if args.action == "create":
+        migrate_if_asked(settings)  # a first key may come before anything else: it creates the database
+    else:
+        require_database(settings)  # listing or revoking in a database made for the purpose would say nothing
 
     async def run() -> int:
         service = await MilestoneService.open(settings, catalog)
@@ -56,6 +59,7 @@ def run_keys(args: argparse.Namespace) -> int:
                 )
                 print(secret)
             elif args.action == "list":
+                print("id\tscope\tcreated\tstate\tname")
                 for key in [*settings.api_keys, *await service.access_keys()]:
                     created = key.created_at.isoformat(timespec="seconds") if key.created_at else "-"
                     state = f"revoked {key.revoked_at.isoformat(timespec='seconds')}" if key.revoked_at else "live"
@@ -63,6 +67,11 @@ def run_keys(args: argparse.Namespace) -> int:
             else:
                 if any(key.id == args.id for key in settings.api_keys):
                     print(f"milestones: {args.id} comes from MILESTONES_API_KEYS; remove it there", file=sys.stderr)
+                    return 1
+                stored = {key.id: key for key in await service.access_keys()}.get(args.id)
+                if stored is not None and stored.revoked_at is not None:
+                    when = stored.revoked_at.isoformat(timespec="seconds")
+                    print(f"milestones: {args.id} ({stored.name!r}) was already revoked at {when}", file=sys.stderr)
                     return 1
                 revoked = await service.revoke_access_key(args.id)
                 if revoked is None:

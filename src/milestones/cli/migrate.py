@@ -7,8 +7,8 @@ from typing import Any
 
 from milestones.cli.arguments import command
 from milestones.cli.configuration import read_settings
-from milestones.cli.database import migrate_database
-from milestones.cli.output import OK, redacted
+from milestones.cli.database import database_named, migrate_database
+from milestones.cli.output import OK
 
 
 def add_migrate(commands: Any) -> None:
@@ -25,6 +25,5 @@ def add_migrate(commands: Any) -> None:
 
 def run_migrate(args: argparse.Namespace) -> int:
     settings = read_settings()
-    migrate_database(settings)
-    print(f"migrated {redacted(settings.database_url)}")
+    print(migrate_database(settings).described(database_named(settings)))
     return OK

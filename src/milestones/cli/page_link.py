@@ -11,7 +11,7 @@ from urllib.parse import quote
 from milestones.cli.arguments import command, mentor_id
 from milestones.cli.configuration import read_settings
 from milestones.cli.output import OK, CommandError
-from milestones.page_links import parse_ttl, signed_query
+from milestones.page_links import TTL_UNITS, parse_ttl, signed_query
 from milestones.service import utc_now
 
 
@@ -26,7 +26,12 @@ def add_page_link(commands: Any) -> None:
         "milestones page-link mentor_001 --ttl 12h --base-url https://milestones.example.org",
     )
     link.add_argument("mentor", type=mentor_id, help="the mentor's id")
-    link.add_argument("--ttl", type=_ttl, default="7d", help="how long it works: 30m, 12h, 7d, 2w (default 7d)")
+    link.add_argument(
+        "--ttl",
+        type=_ttl,
+        default="7d",
+        help=f"how long it works, a year at most: a whole number and a unit, {TTL_UNITS} (default 7d)",
+    )
     link.add_argument(
         "--base-url", help="where the service is reached (default http://MILESTONES_HOST:MILESTONES_PORT)"
     )

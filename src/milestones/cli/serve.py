@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import os
+import socket
 import sys
 import tempfile
 import time
@@ -16,7 +18,7 @@ from milestones import __version__
 from milestones.cli.arguments import at_least_one, command, port_number, seconds
 from milestones.cli.configuration import read_catalog, read_settings
 from milestones.cli.database import migrate_if_asked
-from milestones.cli.output import OK, CommandError, one_line, redacted
+from milestones.cli.output import OK, CommandError, counted, one_line, redacted
 from milestones.errors import MilestonesError
 from milestones.logs import configure_logging, event
 from milestones.metrics import MULTIPROCESS_DIR
@@ -57,13 +59,15 @@ def run_serve(args: argparse.Namespace) -> int:
             "reads need a key (MILESTONES_READ_REQUIRES_KEY), so mentors' pages need signed links: set "
             "MILESTONES_PAGE_LINK_SECRET (16 characters or more) to a random secret"
         )
-    revision = _database_ready(settings, args.wait_for_database)
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
     workers = args.workers or settings.workers
+    # Bound before anything is announced or migrated: a port in use is said at once, in one line.
+    listening = listening_socket(host, port)
+    revision = _database_ready(settings, args.wait_for_database)
     event(
-        f"milestones {__version__} serving http://{host}:{port}{settings.root_path} with {workers} "
-        f"worker{'s' if workers > 1 else ''}; database {redacted(settings.database_url)} at schema {revision}",
+        f"milestones {__version__} serving http://{host}:{port}{settings.root_path} with "
+        f"{counted(workers, 'worker', 'workers')}; database {redacted(settings.database_url)} at schema {revision}",
         version=__version__,
         address=f"http://{host}:{port}{settings.root_path}",
         workers=workers,
@@ -76,9 +80,39 @@ def run_serve(args: argparse.Namespace) -> int:
             "set MILESTONES_API_KEYS or run `milestones keys create` before exposing it",
             logging.WARNING,
         )
-    run_server(settings, host=host, port=port, workers=workers)
+    run_server(settings, listening, workers=workers)
     event("stopped")
     return OK
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to the address, as uvicorn would bind it, for uvicorn to listen on; a CommandError
+    saying in plain words why it cannot be had."""
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        listening = socket.socket(family=family)
+    except OSError as exc:
+        raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listening.bind((host, port))
+    except OSError as exc:
+        listening.close()
+        raise CommandError(f"cannot listen on {host}:{port}: {_why_not_bound(host, exc)}") from None
+    listening.set_inheritable(True)  # the worker processes listen on it too
+    return listening
+
+
+def _why_not_bound(host: str, exc: OSError) -> str:
+    if isinstance(exc, socket.gaierror):
+        return f"{host} is not an address, nor a name this host can look up"
+    if exc.errno == errno.EADDRINUSE:
+        return "the port is in use (another `milestones serve`?); stop that, or choose another with --port"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"{host} is not an address of this host; use 127.0.0.1, 0.0.0.0 (every address) or one of its own"
+    if exc.errno == errno.EACCES:
+        return "permission denied (ports below 1024 need privileges); choose another with --port"
+    return str(exc.strerror or exc)
 
 
 def _database_ready(settings: Settings, wait_seconds: float) -> str:
@@ -88,7 +122,7 @@ def _database_ready(settings: Settings, wait_seconds: float) -> str:
     waiting = False
     while True:
         try:
-            migrate_if_asked(settings)
+            migration = migrate_if_asked(settings)
             revision = asyncio.run(_schema_revision(settings))
         except (CommandError, MilestonesError, OSError) as exc:
             if time.monotonic() >= deadline:
@@ -104,8 +138,12 @@ def _database_ready(settings: Settings, wait_seconds: float) -> str:
                 f"the database {redacted(settings.database_url)} is at schema {revision}, this version needs "
                 f"{expected}: run `milestones migrate`"
             )
-        if settings.migrate_on_start:
-            event("database migrated", database=redacted(settings.database_url), schema=revision)
+        if migration is not None and migration.changed:
+            event(
+                f"database migrated from {migration.before or 'no schema'} to schema {migration.after}",
+                database=redacted(settings.database_url),
+                schema=revision,
+            )
         return str(revision)
 
 
@@ -123,24 +161,25 @@ async def _schema_revision(settings: Settings) -> str | None:
         await repository.close()
 
 
-def run_server(settings: Settings, *, host: str, port: int, workers: int) -> None:
+def run_server(settings: Settings, listening: socket.socket, *, workers: int) -> None:
+    """uvicorn on the bound socket, as `uvicorn.run` would run it on an address it bound itself."""
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from milestones.web.head_timeout import HeadTimeoutProtocol
 
     # Worker processes build their app from the environment, so hand them the resolved settings.
     os.environ["MILESTONES_DATABASE_URL"] = settings.database_url
     with ExitStack() as stack:
+        stack.callback(listening.close)
         if workers > 1:
             # Each worker keeps its metrics in a file here, and /metrics adds them up (prometheus-client's
             # multiprocess mode); a fresh directory, so that no earlier run's counts are added in.
             directory = stack.enter_context(tempfile.TemporaryDirectory(prefix="milestones-metrics-"))
             os.environ[MULTIPROCESS_DIR] = directory
-        uvicorn.run(
+        config = uvicorn.Config(
             "milestones.web.app:app_from_environment",
             factory=True,
-            host=host,
-            port=port,
             workers=workers,
             loop="uvloop" if sys.platform != "win32" else "asyncio",
             http=HeadTimeoutProtocol,  # httptools, with a deadline for request heads
@@ -151,6 +190,16 @@ def run_server(settings: Settings, *, host: str, port: int, workers: int) -> Non
             root_path=settings.root_path,
             timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
         )
+        server = uvicorn.Server(config)
+        try:
+            if workers > 1:
+                Multiprocess(config, sockets=[listening]).run()
+            else:
+                server.run(sockets=[listening])
+        except KeyboardInterrupt:
+            pass  # Ctrl-C: uvicorn has already shut down
+        if workers == 1 and not server.started:
+            raise CommandError("the server stopped while starting; the lines above say why")
 
 
 async def stored_keys_exist(settings: Settings) -> bool:

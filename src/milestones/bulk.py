@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, NamedTuple, TypeVar
 
 import msgspec
@@ -29,7 +29,7 @@ from milestones.contract import (
     decode_summary,
     exact,
 )
-from milestones.domain import ID_SEPARATOR, Definition, Status
+from milestones.domain import ID_SEPARATOR, Definition, Status, future_start
 from milestones.domain.changes import COMMAND_LINE, Change
 from milestones.domain.rows import MilestoneRow, PeriodRow, StoredRows, encode_time, to_centi
 from milestones.domain.rules import RuleCatalog, record_summaries
@@ -140,7 +140,7 @@ async def detect_numbered(
 
     with _Worker() as worker, _collected_per_batch():
         for raw in _raw_batches(lines, batch_size):
-            decoding.append((raw, worker.run(decode_lines, raw, here=waited)))
+            decoding.append((raw, worker.run(decode_lines, raw, now.date(), here=waited)))
             if len(decoding) > 1:  # one batch decodes ahead
                 await detect(*decoding.popleft())
         while decoding:
@@ -330,8 +330,9 @@ def _raw_batches(lines: Iterable[tuple[int, bytes]], batch_size: int) -> Iterato
         yield batch
 
 
-def decode_lines(raw: RawBatch) -> DecodedBatch:
-    """Decode numbered lines as POST bodies, as strictly as POST: period rows, and the lines refused with why."""
+def decode_lines(raw: RawBatch, today: date) -> DecodedBatch:
+    """Decode numbered lines as POST bodies, as strictly as POST: period rows, and the lines refused with why
+    (a period that starts after `today` too, as POST refuses it)."""
     rows: Lines = []
     refused: list[Rejected] = []
     for number, line in raw:
@@ -340,6 +341,10 @@ def decode_lines(raw: RawBatch) -> DecodedBatch:
             summary = decode_summary(line) if cannot_repeat_a_key(line) else decode_strict(line, RecordSummaryIn)
         except (RequestInvalid, msgspec.ValidationError, msgspec.DecodeError):
             refused.append(Rejected(number, line, reasons(line)))
+            continue
+        future = future_start(summary.period.start_date, today)
+        if future is not None:
+            refused.append(Rejected(number, line, (("period.start_date", future),)))
             continue
         rows.append((number, _period_row(summary)))
     mentor_ids = list(dict.fromkeys(row.mentor_id for _, row in rows))

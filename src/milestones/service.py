@@ -16,13 +16,14 @@ from milestones.domain import (
     MilestoneUpdate,
     Period,
     Status,
+    future_start,
     in_progress_order,
     mentor_of,
     rules,
 )
 from milestones.domain.changes import ANONYMOUS, Cause
 from milestones.domain.rows import encode_time, period_to_row
-from milestones.errors import MilestoneNotFound, PeriodOverlap
+from milestones.errors import InvalidUpdate, MilestoneNotFound, PeriodOverlap
 from milestones.keys import AccessKey, KeyRing, Scope, digest_of, key_id, new_secret
 from milestones.settings import Settings
 from milestones.storage import IdempotencyRecord, MilestoneRepository, Replaceable, head_revision, open_repository
@@ -34,7 +35,8 @@ Clock = Callable[[], datetime]
 
 
 def utc_now() -> datetime:
-    return datetime.now(UTC)
+    """The time in whole seconds, as every stored time is."""
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,18 +97,22 @@ class MilestoneService:
         await self.repository.close()
 
     def now(self) -> datetime:
-        return self._clock()
+        """The time, in whole seconds: every time stored and served (achieved_at above all) is."""
+        return self._clock().replace(microsecond=0)
 
     async def record_summary(
         self, mentor_id: str, period: Period, actor: str = ANONYMOUS
     ) -> tuple[list[Milestone], bool]:
         """Store the period's summary, re-evaluate the mentor, and say whether anything changed."""
+        future = future_start(period.start_date, self.now().date())
+        if future is not None:
+            raise InvalidUpdate(future, "period.start_date")
         lines = [(0, period_to_row(mentor_id, period))]
         decide = partial(
             rules.record_summaries,
             lines,
             catalog=self.rules,
-            now=encode_time(self._clock()),
+            now=encode_time(self.now()),
             actor=actor,
             cause=Cause.POST,
         )
@@ -124,7 +130,7 @@ class MilestoneService:
             start_date.isoformat(),
             end_date.isoformat(),
             catalog=self.rules,
-            now=encode_time(self._clock()),
+            now=encode_time(self.now()),
             actor=actor,
         )
         await self.repository.change([mentor_id], decide)
@@ -162,9 +168,7 @@ class MilestoneService:
     ) -> Milestone:
         """Apply a person's update; with if_match, only to the version the person saw."""
         mentor_id = _mentor_of(milestone_id)
-        decide = partial(
-            rules.update_milestone, milestone_id, update, now=self._clock(), actor=actor, if_match=if_match
-        )
+        decide = partial(rules.update_milestone, milestone_id, update, now=self.now(), actor=actor, if_match=if_match)
         result = await self.repository.change([mentor_id], decide)
         if result.achieved_types:
             metrics.achieved(result.achieved_types)
@@ -221,12 +225,12 @@ class MilestoneService:
         """A new stored key and its secret, which is shown once and kept nowhere."""
         secret = new_secret()
         digest = digest_of(secret)
-        key = AccessKey(key_id("db", digest), name, scope, digest, created_at=self._clock())
+        key = AccessKey(key_id("db", digest), name, scope, digest, created_at=self.now())
         await self.repository.add_access_key(key)
         return key, secret
 
     async def revoke_access_key(self, key_id: str) -> AccessKey | None:
-        return await self.repository.revoke_access_key(key_id, self._clock())
+        return await self.repository.revoke_access_key(key_id, self.now())
 
     async def claim_idempotency_key(
         self, key: str, fingerprint: str, now: datetime, replaceable: Replaceable, expired_before: datetime

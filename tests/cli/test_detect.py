@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import subprocess
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -453,3 +454,20 @@ def test_ctrl_c_says_how_many_lines_were_committed_and_that_running_again_is_saf
         f"milestones: interrupted; {committed:,} lines were committed before it stopped ({committed:,} summaries "
         "stored). Running the same file again is safe: what went in already changes nothing"
     ]
+
+
+def test_a_period_that_starts_after_today_is_a_rejected_line(
+    database: Settings, milestones: Command, tmp_path: Path
+) -> None:
+    today = datetime.now(UTC).date()
+    tomorrow = today + timedelta(days=1)
+    path = tmp_path / "summaries.jsonl"
+    later = summary_body("later", year=tomorrow.year, start_date=tomorrow.isoformat(), end_date=tomorrow.isoformat())
+    path.write_text(jsonl(summary_body("now"), later))
+    ran = milestones("detect", str(path))
+    assert ran.status == 1
+    assert ran.err_lines == [
+        f"line 2: period.start_date: The period starts on {tomorrow}, after today ({today}); record its "
+        "summary once it has begun."
+    ]
+    assert stored(database, "later") == {"later": []}

@@ -282,7 +282,7 @@ async def update_milestone(
     update = MilestoneUpdate(
         status=None if data.status is UNSET else data.status,
         achieved_value=None if data.achieved_value is UNSET else exact(data.achieved_value),
-        achieved_at=None if data.achieved_at is UNSET else data.achieved_at.astimezone(UTC),
+        achieved_at=None if data.achieved_at is UNSET else data.achieved_at.astimezone(UTC).replace(microsecond=0),
     )
     service, language = service_of(state), language_of(request.scope)
     milestone = await service.update(milestone_id, update, parse_if_match(if_match), actor=actor_of(request.scope))
@@ -448,9 +448,10 @@ def path_dates(**values: str) -> tuple[date, ...]:
 def period_bounds(year: int | None, start_date: date | None, end_date: date | None) -> tuple[date | None, date | None]:
     """Read /new's period: a year, or both dates; None for both means the current year."""
     if year is not None and (start_date or end_date):
+        given = " and ".join(name for name, day in (("start_date", start_date), ("end_date", end_date)) if day)
         raise RequestInvalid(
-            "Give either year or start_date and end_date, not both.",
-            [FieldError("year", "cannot be given with start_date and end_date")],
+            f"Give either year, or start_date and end_date; year cannot be combined with {given}.",
+            [FieldError("year", f"cannot be combined with {given}")],
         )
     if year is not None:
         return date(year, 1, 1), date(year, 12, 31)

@@ -17,6 +17,7 @@ MESSAGES: tuple[Word, ...] = tuple(
         "Nothing is recorded yet. Every hour you mentor, every person you help and every session you run "
         "counts towards these first badges:",
         "Next up",
+        "You have reached every milestone there is: thank you for your mentoring.",
         "Achieved",
         "Reached on",
         "New this year",

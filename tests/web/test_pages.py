@@ -110,6 +110,35 @@ async def test_a_mentor_with_nothing_sees_the_first_rungs_and_the_same_200(clien
     assert card.status_code == 200 and "First to reach" in card.text
 
 
+EVERY_RUNG_REACHED = {
+    "en": "You have reached every milestone there is: thank you for your mentoring.",
+    "es": "Has alcanzado todos los hitos que existen: gracias por tu mentoría.",
+    "fr": "Vous avez atteint tous les paliers qui existent\u202f: merci pour votre mentorat.",
+    "de": "Sie haben jeden Meilenstein erreicht, den es gibt: Danke für Ihr Mentoring.",
+    "pt-BR": "Você alcançou todos os marcos que existem: obrigado pela sua mentoria.",
+}
+
+
+@pytest.mark.parametrize("language", list(EVERY_RUNG_REACHED))
+async def test_a_mentor_who_reached_every_rung_is_told_so_where_next_up_was(client: Client, language: str) -> None:
+    top = {d.type.value: d.threshold for d in load_catalog()}  # the last rung of each type
+    await record(
+        client,
+        "ada",
+        year=2025,
+        hours=float(top["hours_logged"]),
+        contacts=int(top["contacts_helped"]),
+        activities=int(top["activity_count"]),
+    )
+    await record(client, "grace", year=2025, hours=60, contacts=3, activities=4)
+    words = EVERY_RUNG_REACHED[language]
+    for path in ("/mentors/ada", "/mentors/ada/card"):
+        page = await client.get(path, params={"locale": language})
+        assert words in page.text.replace("&#39;", "'")
+        assert outline(page.text).bars == []
+    assert words not in (await client.get("/mentors/grace", params={"locale": language})).text
+
+
 async def test_what_no_mentor_id_can_be_is_a_problem_not_a_page(client: Client) -> None:
     answer = await client.get("/mentors/not%20an%20id")
     assert answer.status_code == 422

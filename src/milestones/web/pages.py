@@ -116,6 +116,7 @@ class MentorView:
     achieved: list[Shown] = field(default_factory=list)
     next_up: list[Shown] = field(default_factory=list)
     first_rungs: list[Rung] = field(default_factory=list)
+    every_rung_reached: bool = False  # then a sentence says so where "Next up" was
 
     @property
     def empty(self) -> bool:
@@ -154,6 +155,7 @@ async def mentor_view(service: MilestoneService, mentor_id: str, language: Langu
             )
     if view.empty:
         view.first_rungs = first_rungs(service.catalog, language)
+    view.every_rung_reached = {d.key for d in service.catalog} <= {m.definition_key for m in found.items}
     return view
 
 

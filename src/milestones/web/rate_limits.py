@@ -6,8 +6,31 @@ is set, shared by every worker and host; otherwise in each worker process's memo
 the full limit. The strategy is the `limits` package's sliding window counter: the count of the current
 window plus the previous window's count weighted by how much of it still overlaps the last `w` seconds. A
 fixed window would let a client send twice the limit around a window's edge; a true moving window stores a
-timestamp per request. This one keeps two counters per client and costs one Redis round trip (one Lua
-script) per request.
+timestamp per request. This one keeps two counters per client.
+
+In Redis, a process does not ask about every request: it claims a block of the client's limit (one Lua
+script of `limits`, `hit(cost=n)`, which adds n to the shared count only if n more fit) and admits the next
+n-1 requests of that client from the block, in memory. The first claim of a client in a window is 1 hit,
+each next one twice the last, up to the block cap `b = clamp(limit // 64, 1, 64)` (so limits under 128
+are counted one request at a time, exactly as before); a claim above 1 first reads the window (its end and
+what is left of the limit), so it never asks for more than is left, and its block is dropped when the window
+ends. Near the limit, once a block does not fit, claims are single hits until the window ends. How exact,
+with P processes (workers times hosts) serving one client and the `limits` counter taken as the truth:
+
+- Never more than the limit: every admitted request was added to the shared count before it was admitted,
+  in the window it is admitted in (a block never outlives its window).
+- The 429 comes at the limit or earlier: a process refuses once its own block is spent and Redis has no
+  room left; the other processes may then still hold unused blocks, at most P-1 of them with b-1 hits
+  each, which they admit before they refuse too. So a client spread over P processes gets at least
+  limit - (P-1)(b-1) requests a window (an unused block is counted as used, like requests a client sent
+  and no process answered), and one that keeps to one process, as a keep-alive connection does, the limit
+  less at most b-1 a window.
+- A client sending 1 request a window to a process costs it one round trip, as before; one sending many
+  costs one round trip per b requests, plus log2(b) while the blocks grow: under 5% of them for b = 64.
+
+Concurrent requests of one client in one process wait for the claim in flight rather than claiming their
+own (so one process never holds more than one block of a client). A refused request costs two round trips
+(the hit and, for Retry-After, the window), as before.
 
 When Redis does not answer, requests are served without limits (fail open): one log line when it goes, one
 when it is back. Its waits are short, and after a failure it is tried again at most once a second (by one
@@ -16,10 +39,11 @@ request; the others go straight through meanwhile), so a dead Redis never slows 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import limits
 from limits.aio.storage import RedisStorage
@@ -54,6 +78,12 @@ READS = frozenset({"GET", "HEAD"})
 REDIS_TIMEOUT_SECONDS = 0.25
 RETRY_SECONDS = 1.0
 KEY_PREFIX = "milestones:ratelimit"
+# A block is at most this share of the limit and this many hits: the more hits a block holds, the fewer round
+# trips, and the more of the limit one process may hold unused while another refuses (see above).
+BLOCK_SHARE = 64
+MAX_BLOCK = 64
+# How often the blocks of past windows are dropped from memory.
+SWEEP_SECONDS = 1.0
 log = logging.getLogger("milestones")
 
 
@@ -73,6 +103,32 @@ class Policy:
         """The window in words: "minute", "5 minutes"."""
         unit = self.item.GRANULARITY.name
         return unit if self.item.multiples == 1 else f"{self.item.multiples} {unit}s"
+
+
+def block_cap(limit: limits.RateLimitItem) -> int:
+    """The most hits one claim takes from Redis: 1 (every request counted there) for limits under 128."""
+    return max(1, min(MAX_BLOCK, limit.amount // BLOCK_SHARE))
+
+
+@dataclass(slots=True)
+class Lease:
+    """What one process holds of one client's limit in Redis: hits claimed there and not yet admitted."""
+
+    window: int  # the limit's window, in seconds
+    left: int = 0  # hits claimed and not yet used
+    ends: float = 0.0  # monotonic time the window they were claimed in ends (0: not read, a single hit)
+    block: int = 1  # the last claim's size; the next one is twice that
+    tight: bool = False  # a block did not fit: single hits until the window ends
+    claimed: float = 0.0  # monotonic time of the last claim
+    claiming: asyncio.Future[None] | None = field(default=None, repr=False)  # the claim in flight
+
+    def live(self, now: float) -> bool:
+        """Whether the window its block was claimed in still lasts."""
+        return now < self.ends
+
+    def stale(self, now: float) -> bool:
+        """Whether the window it knows of has ended, or (it knows of none) it has claimed nothing for a window."""
+        return not self.live(now) and (self.ends > 0 or now - self.claimed >= self.window)
 
 
 def policy(name: str, rate: str | None) -> Policy | None:
@@ -123,12 +179,15 @@ class RateLimits:
         # (0.5 ms a request with 20,000 clients in the window, where this one stays under 10 µs).
         self._memory: MemoryLimiter | None = None
         self._shared: SharedLimiter | None = None
+        self._storage: RedisStorage | None = None
         self._pool: ConnectionPool | None = None
         if redis_url is None:
             self._memory = MemoryLimiter(MemoryStorage())
         else:
-            storage, self._pool = redis_storage(redis_url)
-            self._shared = SharedLimiter(storage)
+            self._storage, self._pool = redis_storage(redis_url)
+            self._shared = SharedLimiter(self._storage)
+        self._leases: dict[tuple[str, str], Lease] = {}  # by policy name and client
+        self._sweep_at = 0.0
         self._down = False  # Redis failed, and has not answered since
         self._retry_at = 0.0  # monotonic time before which Redis, having failed, is not tried again
 
@@ -178,24 +237,87 @@ class RateLimits:
         )
 
     async def _shared_count(self, limit: Policy, who: str) -> float | None:
-        """Counts the request in Redis: None when it is allowed (or Redis does not answer), else the time (epoch
-        seconds) when the next one will be."""
-        assert self._shared is not None
+        """Counts the request in Redis, or against a block claimed there: None when it is allowed (or Redis does
+        not answer), else the time (epoch seconds) when the next one will be."""
         if self._down:
             now = time.monotonic()
             if now < self._retry_at:
                 return None
             self._retry_at = now + RETRY_SECONDS  # this request tries; the others go through meanwhile
+        lease = self._leases.get((limit.name, who))
+        while lease is not None:
+            if lease.left > 0 and lease.live(time.monotonic()):
+                lease.left -= 1
+                return None
+            if lease.claiming is None:
+                break
+            # Another request of this client is claiming: its block may hold this one too.
+            await asyncio.shield(lease.claiming)
         try:
-            if await self._shared.hit(limit.item, limit.name, who):
+            allowed = await self._claim(limit, who)
+            if allowed:
                 self._answered()
                 return None
+            assert self._shared is not None
             stats = await self._shared.get_window_stats(limit.item, limit.name, who)
         except (StorageError, OSError, TimeoutError) as failure:
             self._failed(failure)
             return None
         self._answered()
         return stats.reset_time
+
+    async def _claim(self, limit: Policy, who: str) -> bool:
+        """Claims a block of this client's limit in Redis (1 hit, or twice the last block while the window
+        lasts), keeps what this request does not use, and says whether there was room for this request."""
+        assert self._shared is not None
+        assert self._storage is not None
+        now = time.monotonic()
+        self._sweep(now)
+        key = (limit.name, who)
+        lease = self._leases.get(key)
+        if lease is None:
+            lease = self._leases[key] = Lease(limit.window_seconds)
+        elif lease.stale(now):
+            lease = self._leases[key] = Lease(limit.window_seconds)  # a new window: start small again
+        claiming = lease.claiming = asyncio.get_running_loop().create_future()
+        try:
+            # A single hit for a client not seen lately (most clients send a few requests a window); more once
+            # it comes back, twice the last block each time, but no more than the window has left.
+            want = 1 if lease.tight else min(block_cap(limit.item), 2 * lease.block if lease.claimed else 1)
+            if want > 1 and not lease.live(now):
+                previous, previous_ttl, current, current_ttl = await self._storage.get_sliding_window(
+                    limit.item.key_for(limit.name, who), limit.window_seconds
+                )
+                # Read before the claim, so a block never outlives the window it is counted in (a claim that
+                # lands in the next window finds this end passed and keeps nothing). The current count lives
+                # two windows from its first hit; with none yet, this claim starts one.
+                lease.ends = now + (current_ttl if current_ttl > 0 else 2 * limit.window_seconds) - limit.window_seconds
+                room = limit.item.amount - math.floor(previous * previous_ttl / limit.window_seconds) - current
+                if room < want:  # near the limit: what is left, then single hits
+                    lease.tight = True
+                    want = max(1, room)
+            lease.claimed = now
+            allowed = await self._shared.hit(limit.item, limit.name, who, cost=want)
+            if not allowed and want > 1:  # another process took what was left: one hit, as without blocks
+                lease.tight = True
+                want = 1
+                allowed = await self._shared.hit(limit.item, limit.name, who)
+            lease.block = want
+            if allowed and lease.live(time.monotonic()):
+                lease.left += want - 1
+            return allowed
+        finally:
+            lease.claiming = None
+            claiming.set_result(None)
+
+    def _sweep(self, now: float) -> None:
+        """Forgets the blocks of windows that have ended (and clients not seen for a window)."""
+        if now < self._sweep_at:
+            return
+        self._sweep_at = now + SWEEP_SECONDS
+        ended = [key for key, lease in self._leases.items() if lease.claiming is None and lease.stale(now)]
+        for key in ended:
+            del self._leases[key]
 
     def _failed(self, failure: Exception) -> None:
         self._retry_at = time.monotonic() + RETRY_SECONDS

@@ -472,8 +472,8 @@ async def test_limits_under_128_are_counted_in_redis_one_request_at_a_time(
 async def test_most_requests_make_no_redis_round_trip(
     sqlite_settings: Settings, clock: FakeClock, redis_server: RedisServer
 ) -> None:
-    """64 is the largest block: 1,000 requests cost 6 claims while the blocks grow (1, 2, ... 32: 63 hits) and
-    one a block of 64 after that, plus one read of the window, not 1,000 round trips."""
+    """256 is the largest block: 1,000 requests cost 8 claims while the blocks grow (1, 2, ... 128: 255 hits)
+    and one a block of 256 after that, plus one read of the window, not 1,000 round trips."""
     configured = limited(sqlite_settings, redis_server.url, rate_limit_reads="100000/hour")
     async with AsyncTestClient(app=create_app(configured, clock=clock)) as client:
         redis_server.reset_calls()
@@ -485,8 +485,8 @@ async def test_most_requests_make_no_redis_round_trip(
             answers = await asyncio.gather(*(client.get(READ) for _ in range(100)))
             assert {answer.status_code for answer in answers} == {200}
         concurrent = redis_server.round_trips()
-    assert sequential <= 6 + math.ceil((1000 - 63) / 64) + 1 + 2  # 22, and two to spare for the loaded scripts
-    assert concurrent <= math.ceil(1000 / 64) + 2
+    assert sequential <= 8 + math.ceil((1000 - 255) / 256) + 1 + 2  # 12, and two for the scripts' first load
+    assert concurrent <= math.ceil(1000 / 256) + 2
 
 
 async def count_until_refused(clients: list[Client], rounds: int) -> list[int]:

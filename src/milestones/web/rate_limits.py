@@ -8,29 +8,28 @@ window plus the previous window's count weighted by how much of it still overlap
 fixed window would let a client send twice the limit around a window's edge; a true moving window stores a
 timestamp per request. This one keeps two counters per client.
 
-In Redis, a process does not ask about every request: it claims a block of the client's limit (one Lua
-script of `limits`, `hit(cost=n)`, which adds n to the shared count only if n more fit) and admits the next
-n-1 requests of that client from the block, in memory. The first claim of a client in a window is 1 hit,
-each next one twice the last, up to the block cap `b = clamp(limit // 64, 1, 64)` (so limits under 128
-are counted one request at a time, exactly as before); a claim above 1 first reads the window (its end and
-what is left of the limit), so it never asks for more than is left, and its block is dropped when the window
-ends. Near the limit, once a block does not fit, claims are single hits until the window ends. How exact,
-with P processes (workers times hosts) serving one client and the `limits` counter taken as the truth:
+In Redis, a process does not ask about every request: it claims a block of a client's limit (the `limits`
+script, `hit(cost=n)`, which adds n to the shared count only if n more fit) and admits the next n-1
+requests of that client from it, in memory. A client's first claim in a window is 1 hit, each next one
+twice the last, up to the block size `b = clamp(limit // 64, 1, 256)`: limits under 128 are counted one
+request at a time, exactly as before. The first claim above 1 in a window reads the window first (its end,
+and what is left of the limit), so a block never asks for more than is left and is dropped when its window
+ends; once a block does not fit, claims are single hits until the window ends. How exact, with P
+processes (workers times hosts) serving one client, taking the `limits` counter as the truth:
 
 - Never more than the limit: every admitted request was added to the shared count before it was admitted,
-  in the window it is admitted in (a block never outlives its window).
-- The 429 comes at the limit or earlier: a process refuses once its own block is spent and Redis has no
-  room left; the other processes may then still hold unused blocks, at most P-1 of them with b-1 hits
-  each, which they admit before they refuse too. So a client spread over P processes gets at least
-  limit - (P-1)(b-1) requests a window (an unused block is counted as used, like requests a client sent
-  and no process answered), and one that keeps to one process, as a keep-alive connection does, the limit
-  less at most b-1 a window.
-- A client sending 1 request a window to a process costs it one round trip, as before; one sending many
-  costs one round trip per b requests, plus log2(b) while the blocks grow: under 5% of them for b = 64.
-
-Concurrent requests of one client in one process wait for the claim in flight rather than claiming their
-own (so one process never holds more than one block of a client). A refused request costs two round trips
-(the hit and, for Retry-After, the window), as before.
+  in the window it is admitted in.
+- A 429 at the limit or before it: a process refuses once its own block is spent and Redis has no room.
+  The other processes may then still hold unused blocks, at most b-1 hits each, which they admit before
+  they refuse too: a client spread over P processes gets at least limit - (P-1)(b-1) requests a window,
+  and after the first 429 at most (P-1)(b-1) more. A client that keeps to one process (a keep-alive
+  connection) gets the limit. A block unused when its window ends counts as requests sent would (so it
+  weighs on the next window too, at most b-1 hits per process).
+- Round trips: a client sending a request or two a window costs one a request, as before; a busy one one
+  per b requests, plus log2(b) while the blocks grow and one window read, a window (1,000 reads at b = 256:
+  12 round trips). Concurrent requests of a client in a process wait for the claim in flight rather than
+  claiming too (so a process holds one block of a client at most). A refused request costs two (the hit,
+  and the window for Retry-After), as before.
 
 When Redis does not answer, requests are served without limits (fail open): one log line when it goes, one
 when it is back. Its waits are short, and after a failure it is tried again at most once a second (by one
@@ -79,9 +78,11 @@ REDIS_TIMEOUT_SECONDS = 0.25
 RETRY_SECONDS = 1.0
 KEY_PREFIX = "milestones:ratelimit"
 # A block is at most this share of the limit and this many hits: the more hits a block holds, the fewer round
-# trips, and the more of the limit one process may hold unused while another refuses (see above).
+# trips, and the more of the limit one process may hold unused while another refuses (see above). With 64 at
+# most, GET one in Redis measured 0.69x of limits off on a loaded 2-core machine (a round trip to a Redis that
+# has slept costs 1 to 3 ms there); with 256, 0.82x (docs/PERFORMANCE.md).
 BLOCK_SHARE = 64
-MAX_BLOCK = 64
+MAX_BLOCK = 256
 # How often the blocks of past windows are dropped from memory.
 SWEEP_SECONDS = 1.0
 log = logging.getLogger("milestones")

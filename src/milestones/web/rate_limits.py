@@ -80,7 +80,7 @@ KEY_PREFIX = "milestones:ratelimit"
 # A block is at most this share of the limit and this many hits: the more hits a block holds, the fewer round
 # trips, and the more of the limit one process may hold unused while another refuses (see above). With 64 at
 # most, GET one in Redis measured 0.69x of limits off on a loaded 2-core machine (a round trip to a Redis that
-# has slept costs 1 to 3 ms there); with 256, 0.82x (docs/PERFORMANCE.md).
+# has slept costs 1 to 7 ms there); with 256, 0.84x and 0.88x (docs/PERFORMANCE.md).
 BLOCK_SHARE = 64
 MAX_BLOCK = 256
 # How often the blocks of past windows are dropped from memory.

@@ -210,6 +210,8 @@ async def test_idempotency_keys_belong_to_the_access_key_that_sent_them(keyed: t
 # --- reads that need a key -------------------------------------------------------------------------
 
 PUBLIC_READS = [
+    "/problems",
+    "/problems/key-required",
     "/healthz",
     "/readyz",
     "/openapi.json",

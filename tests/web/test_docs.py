@@ -195,3 +195,18 @@ async def test_the_contracts_examples_are_attached_to_their_operations(client: A
         responses = document["paths"][path][method]["responses"]
         success = responses.get("200") or responses["201"]
         assert success["content"]["application/json"]["examples"], f"{method} {path}"
+
+
+async def test_the_problem_index_answers_json_to_a_client_that_asks_for_it(client: Any) -> None:
+    listed = await client.get("/problems", headers={"Accept": "application/json"})
+    assert listed.headers["content-type"].startswith("application/json")
+    types = {problem["type"] for problem in listed.json()}
+    assert {"/problems/key-required", "/problems/period-overlap"} <= types
+    assert (await client.get("/problems")).headers["content-type"].startswith("text/html")
+
+
+async def test_the_document_states_the_etag_of_one_milestone_and_of_an_update(client: Any) -> None:
+    document = (await client.get("/openapi.json")).json()
+    one = document["paths"]["/api/v1/milestones/{milestone_id}"]
+    for method in ("get", "put"):
+        assert "ETag" in one[method]["responses"]["200"]["headers"], method

@@ -196,8 +196,8 @@ class FrontDoor:
         if match.trailing_slash and policy.html and method == "GET":
             # A page's relative links resolve against its path: /docs/ would load a blank page.
             location = (http.get("root_path", "") + path[:-1]).encode()
-            if http["query_string"]:
-                location += b"?" + http["query_string"]
+            if query:  # as the client gave it, `locale` and a signed link's parameters included
+                location += b"?" + query
             outcome.status = 308
             await _answer(send, 308, [*extra, (b"location", location), (b"content-length", b"0")], b"")
             return

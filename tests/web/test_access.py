@@ -18,7 +18,6 @@ from milestones.storage import open_repository
 from milestones.storage.base import Applied
 from milestones.web.access import REFRESH_SECONDS
 from milestones.web.app import create_app
-from milestones.web.fast_path import FastPath
 from milestones.web.front_door import FrontDoor
 from tests.conftest import FakeClock
 from tests.factories import summary_body
@@ -32,7 +31,7 @@ Client = AsyncTestClient[FrontDoor]
 
 
 def framework_of(app: FrontDoor) -> Litestar:
-    return app.app.litestar if isinstance(app.app, FastPath) else cast(Litestar, app.app)
+    return cast(Litestar, app.app)
 
 
 def recorded_actors(app: FrontDoor) -> list[str]:

@@ -178,7 +178,7 @@ async def test_a_refused_post_is_answered_once_with_one_transaction(settings: Se
     app = create_app(settings, clock=clock)
     async with AsyncTestClient(app=app) as client:
         await client.post(BASE, json=summary_body("alice"))
-        repository = app.app.litestar.state.service.repository  # type: ignore[attr-defined]
+        repository = app.app.state.service.repository  # type: ignore[attr-defined]
         writes: list[object] = []
         change = repository.change
 

@@ -165,7 +165,7 @@ async def test_an_unexpected_failure_on_the_fast_path_is_the_frameworks_500_prob
         async def broken(*args: object) -> None:
             raise RuntimeError("a bug")
 
-        service = app.app.litestar.state.service  # type: ignore[attr-defined]
+        service = app.app.state.service  # type: ignore[attr-defined]
         service.get_if_any = broken
         service.in_progress = broken
         for path in (f"{BASE}/{ALICE_100H}", f"{BASE}/alice/in-progress"):

@@ -53,6 +53,8 @@ class AccessPolicy:
     def __init__(self, from_settings: Sequence[AccessKey], *, read_requires_key: bool) -> None:
         self._from_settings = tuple(from_settings)
         self.read_requires_key = read_requires_key
+        # What anyone may call whatever keys exist: the front door lets these through without asking `check`.
+        self.open_to_all = frozenset(a for a in Access if needed_scope(a, read_requires_key=read_requires_key) is None)
         # Until the database is open (start-up), only the settings' keys are known.
         self._ring = KeyRing.of(self._from_settings)
         self._load: LoadKeys | None = None

@@ -320,7 +320,8 @@ def create_app(
     request_log: IO[bytes] | None = None,
 ) -> FrontDoor:
     """The ASGI application for the given settings: the outer layer, then the fast path in front of the
-    Litestar app. Without `fast_path`, the framework answers everything (tests compare the two)."""
+    Litestar app (the front door asks the fast path first on the routes whose policy allows it). Without
+    `fast_path`, the framework answers everything (tests compare the two)."""
     settings = settings or Settings()
     prepare()
     access = AccessPolicy(settings.api_keys, read_requires_key=settings.read_requires_key)
@@ -334,7 +335,8 @@ def create_app(
     if rate_limits is not None:
         litestar.on_shutdown.append(rate_limits.close)
     return FrontDoor(
-        FastPath(litestar, settings, routes) if fast_path else litestar,
+        litestar,
+        fast=FastPath(litestar, settings, routes) if fast_path else None,
         routes=routes,
         access=access,
         cors=CorsPolicy(settings.cors_origins) if settings.cors_origins else None,

@@ -19,14 +19,12 @@ from urllib.parse import parse_qsl
 
 import msgspec
 from litestar import Litestar
-from litestar.enums import ScopeType
 from litestar.types import (
     HTTPResponseBodyEvent,
     HTTPResponseStartEvent,
     HTTPScope,
     Receive,
     ReceiveMessage,
-    Scope,
     Send,
 )
 
@@ -44,8 +42,8 @@ from milestones.web.problems import (
     problem_headers,
     render_problem,
 )
-from milestones.web.request_state import actor_of, language_of, match_of
-from milestones.web.route_table import RouteTable
+from milestones.web.request_state import actor_of, language_of
+from milestones.web.route_table import RouteMatch, RouteTable
 
 MILESTONES_PATH = "/api/v1/milestones"
 # The contract's text shows every path with its prefix doubled; generated clients call those literally.
@@ -59,7 +57,7 @@ log = logging.getLogger("milestones")
 
 @dataclass(frozen=True, slots=True)
 class FastAnswer:
-    """A response the fast path has ready to send."""
+    """A response the fast path has ready, for the front door to send with the headers it adds to every answer."""
 
     body: bytes
     status: int = 200
@@ -67,9 +65,26 @@ class FastAnswer:
     headers: tuple[tuple[bytes, bytes], ...] = ()
     media_type: bytes = b"application/json"
 
+    async def send(self, send: Send, edge: list[tuple[bytes, bytes]], *, head: bool = False) -> None:
+        headers = [(b"content-type", self.media_type), (b"content-length", str(len(self.body)).encode())]
+        if self.entity_tag is not None:
+            headers.append((b"etag", self.entity_tag.encode()))
+        start: HTTPResponseStartEvent = {
+            "type": "http.response.start",
+            "status": self.status,
+            "headers": [*headers, *self.headers, *edge],
+        }
+        await send(start)
+        end: HTTPResponseBodyEvent = {
+            "type": "http.response.body",
+            "body": b"" if head else self.body,
+            "more_body": False,
+        }
+        await send(end)
+
 
 class FastPath:
-    """ASGI app in front of Litestar: GET one, a mentor's list and in-progress, and POST, answered directly."""
+    """Answers GET one, a mentor's list and in-progress, and POST without the framework, when it can."""
 
     def __init__(self, app: Litestar, settings: Settings, routes: RouteTable) -> None:
         fast = {match.operation for match in routes.routes.values() if match.policy.fast}
@@ -82,20 +97,18 @@ class FastPath:
         self._max_body_bytes = settings.max_body_bytes
         self._body_timeout = settings.body_timeout_seconds
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == ScopeType.HTTP:
-            match = match_of(scope)
-            if match.policy.fast:
-                if match.operation == RECORD_SUMMARY:
-                    if self._plain_post(scope):
-                        await self._record_summary(scope, receive, send)
-                        return
-                elif (answer := await self._read(match.operation, match.params, scope)) is not None:
-                    await _send(send, answer)
-                    return
-        elif cast(str, scope["type"]) == "lifespan":
-            self._opened = None  # a new start-up opens a new service
-        await self.litestar(scope, receive, send)
+    def restarted(self) -> None:
+        """A new start-up opens a new service (the front door tells the fast path of each lifespan)."""
+        self._opened = None
+
+    async def answer(self, scope: HTTPScope, match: RouteMatch, receive: Receive) -> tuple[FastAnswer | None, Receive]:
+        """The answer to a request on a fast route, or None for the framework to answer it, with the receive the
+        framework must read the body from (the body this path read, replayed)."""
+        if match.operation != RECORD_SUMMARY:
+            return await self._read(match.operation, match.params, scope), receive
+        if not self._plain_post(scope):
+            return None, receive
+        return await self._record_summary(scope, receive)
 
     async def _record(self, body: bytes, scope: HTTPScope) -> FastAnswer | None:
         """The answer to a summary that decodes strictly; None (the framework's turn) only for one that does not.
@@ -156,26 +169,19 @@ class FastPath:
             and int(length) <= self._max_body_bytes
         )
 
-    async def _record_summary(self, scope: HTTPScope, receive: Receive, send: Send) -> None:
-        """Store a summary whose body arrives in one piece and decodes strictly; otherwise the framework does.
-
-        A failure writes nothing (the change is one transaction), so the framework can run the request again
-        from the start and render the problem.
-        """
+    async def _record_summary(self, scope: HTTPScope, receive: Receive) -> tuple[FastAnswer | None, Receive]:
+        """Store a summary whose body arrives in one piece and decodes strictly; otherwise the framework does."""
         try:
             async with asyncio.timeout(self._body_timeout):
                 message = await receive()
         except TimeoutError:
-            # The framework's body timeout sees the same stall at once and answers 408.
-            await self.litestar(scope, _stalled, send)
-            return
+            return None, _stalled  # the framework's body timeout sees the same stall at once and answers 408
         body = message.get("body", b"") if message["type"] == "http.request" else b""
         if not message.get("more_body", False) and cannot_repeat_a_key(body):
             answer = await self._record(body, scope)
             if answer is not None:
-                await _send(send, answer)
-                return
-        await self.litestar(scope, _replaying(message, receive), send)
+                return answer, receive
+        return None, _replaying(message, receive)
 
 
 async def _one(
@@ -265,17 +271,3 @@ async def _stalled() -> ReceiveMessage:
 def _problem(document: ProblemDetails, scope: HTTPScope, headers: tuple[tuple[bytes, bytes], ...] = ()) -> FastAnswer:
     media_type, body = render_problem(document, scope, accept_of(scope["headers"]))
     return FastAnswer(body, document.status, headers=headers, media_type=media_type.encode())
-
-
-async def _send(send: Send, answer: FastAnswer) -> None:
-    headers: list[tuple[bytes, bytes]] = [
-        (b"content-type", answer.media_type),
-        (b"content-length", str(len(answer.body)).encode()),
-        *answer.headers,
-    ]
-    if answer.entity_tag is not None:
-        headers.append((b"etag", answer.entity_tag.encode()))
-    start: HTTPResponseStartEvent = {"type": "http.response.start", "status": answer.status, "headers": headers}
-    await send(start)
-    end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": answer.body, "more_body": False}
-    await send(end)

@@ -24,6 +24,7 @@ from milestones.languages import ENGLISH, matching, negotiate, tag
 from milestones.logs import REQUEST_ID
 from milestones.web.access import AccessPolicy
 from milestones.web.cors import VARY_ORIGIN, CorsPolicy
+from milestones.web.fast_path import FastPath
 from milestones.web.observability import REQUEST_ID_HEADER, DatabaseWatch, RequestObserver
 from milestones.web.problems import (
     NO_STORE,
@@ -116,6 +117,7 @@ class FrontDoor:
         self,
         app: ASGIApp,
         *,
+        fast: FastPath | None = None,
         routes: RouteTable | None = None,
         access: AccessPolicy | None = None,
         cors: CorsPolicy | None = None,
@@ -126,6 +128,7 @@ class FrontDoor:
         rate_limits: RateLimits | None = None,
     ) -> None:
         self.app = app
+        self.fast = fast
         self.routes = routes or RouteTable()
         self.access = access or AccessPolicy([], read_requires_key=False)
         self.cors = cors
@@ -134,11 +137,13 @@ class FrontDoor:
         self.database = database or DatabaseWatch()
         self.frame_ancestors = " ".join(embed_origins).encode() if embed_origins else None
         self.rate_limits = rate_limits
-        # Each policy's headers, joined once: policies are few, and compared by identity.
-        self._security: dict[RoutePolicy, tuple[tuple[bytes, bytes], ...]] = {}
+        # The headers of each policy's answers in each language, joined once: (on success, on error).
+        self._blocks: dict[tuple[RoutePolicy, str], _Blocks] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
+            if self.fast is not None and cast(str, scope["type"]) == "lifespan":
+                self.fast.restarted()
             await self.app(scope, receive, send)
             return
         started_at = perf_counter()
@@ -146,11 +151,18 @@ class FrontDoor:
         if http.get("root_path"):
             http = _below_root_path(http)
         method = http["method"]
-        request_id = self.observer.request_id(http["headers"])
+        # One pass over the headers for what every request needs of them.
+        given_id = accept_language = None
+        for name, value in http["headers"]:
+            if name == REQUEST_ID_HEADER:
+                given_id = value
+            elif name == b"accept-language":
+                accept_language = value
+        request_id = self.observer.request_id(given_id)
         token = REQUEST_ID.set(request_id.decode("latin-1"))
         outcome = _Outcome()
         try:
-            await self._serve(http, receive, send, request_id, outcome)
+            await self._serve(http, receive, send, request_id, accept_language, outcome)
         finally:
             REQUEST_ID.reset(token)
             client = http["client"][0] if http["client"] else None
@@ -162,7 +174,15 @@ class FrontDoor:
             if template is not None and template.startswith("/api/"):
                 self.database.answered(status)
 
-    async def _serve(self, http: HTTPScope, receive: Receive, send: Send, request_id: bytes, outcome: _Outcome) -> None:
+    async def _serve(
+        self,
+        http: HTTPScope,
+        receive: Receive,
+        send: Send,
+        request_id: bytes,
+        accept_language: bytes | None,
+        outcome: _Outcome,
+    ) -> None:
         """Serve the request, noting in `outcome` its status, route and actor. The scope is this request's own
         (the server makes one per request), so what the front door decides is written into it."""
         method = http["method"]
@@ -177,22 +197,17 @@ class FrontDoor:
         policy = match.policy
         state = cast(dict[str, Any], http)
         state[MATCHED] = match
-        # Every request pays for this, so the common case (no `locale`, English) is one scan of the headers.
         query = http["query_string"]
         if _LOCALE in query:
             language, http["query_string"] = chosen_language(http["headers"], query)
         else:
-            language = ENGLISH
-            for name, value in http["headers"]:
-                if name == b"accept-language":
-                    language = negotiate(value)
-                    break
+            language = ENGLISH if accept_language is None else negotiate(accept_language)
         if language != ENGLISH:
             state[LANGUAGE] = language
-        security = self._security.get(policy)
-        if security is None:
-            security = self._security[policy] = security_headers(policy, self.frame_ancestors)
-        extra = [*security, (REQUEST_ID_HEADER, request_id)]
+        blocks = self._blocks.get((policy, language))
+        if blocks is None:
+            blocks = self._blocks[(policy, language)] = self._headers_of(policy, language)
+        extra = [*blocks[1], (REQUEST_ID_HEADER, request_id)]
         if match.trailing_slash and policy.html and method == "GET":
             # A page's relative links resolve against its path: /docs/ would load a blank page.
             location = (http.get("root_path", "") + path[:-1]).encode()
@@ -216,15 +231,18 @@ class FrontDoor:
                 outcome.status = refused.status
                 await _answer_problem(send, http, refused, extra)
                 return
-        try:
-            actor, needed_key = await self.access.check(policy.access, http["headers"])
-        except MilestonesError as refused:  # no key, the wrong one, or the stored keys could not be read (503)
-            if isinstance(refused, DatabaseUnavailable):
-                self.database.unavailable(refused.detail)
-            outcome.status = refused.status
-            await _answer_problem(send, http, refused, extra, head=head)
-            return
-        outcome.actor = actor
+        actor: str | None = None
+        needed_key = False
+        if not blocks[2]:
+            try:
+                actor, needed_key = await self.access.check(policy.access, http["headers"])
+            except MilestonesError as refused:  # no key, the wrong one, or the stored keys could not be read
+                if isinstance(refused, DatabaseUnavailable):
+                    self.database.unavailable(refused.detail)
+                outcome.status = refused.status
+                await _answer_problem(send, http, refused, extra, head=head)
+                return
+            outcome.actor = actor
         if self.rate_limits is not None and policy.rate_limit is not None:
             try:
                 await self.rate_limits.check(policy.rate_limit, actor, http["client"])
@@ -234,15 +252,19 @@ class FrontDoor:
                 return
         if actor is not None:
             state[ACTOR] = actor
-        if needed_key:
+        if needed_key:  # what needed a key must not be kept by a shared cache
             extra.append(NO_STORE)
-        # Successful answers also say their language, and how long they may be kept (errors are English only,
-        # and never cached).
-        succeeded = extra
-        if policy.worded:
-            succeeded = [*succeeded, *language_headers(language)]
-        if policy.cache_control is not None and not needed_key:
-            succeeded = [*succeeded, (b"cache-control", policy.cache_control)]
+            succeeded = [*extra, *(h for h in blocks[0] if h[0] != b"cache-control")]
+        elif len(extra) == 1 + len(blocks[1]):
+            succeeded = [*blocks[0], (REQUEST_ID_HEADER, request_id)]
+        else:
+            succeeded = [*blocks[0], *extra[len(blocks[1]) :]]
+        if self.fast is not None and policy.fast:
+            fast, receive = await self.fast.answer(http, match, receive)
+            if fast is not None:
+                outcome.status = fast.status
+                await fast.send(send, succeeded if fast.status < 400 else extra, head=head)
+                return
         started = False
 
         async def answer(message: Message) -> None:
@@ -270,6 +292,22 @@ class FrontDoor:
             framing = [(b"content-type", media_type.encode()), (b"content-length", str(len(body)).encode())]
             await answer({"type": "http.response.start", "status": 500, "headers": framing})
             await answer({"type": "http.response.body", "body": body, "more_body": False})
+
+    def _headers_of(self, policy: RoutePolicy, language: str) -> _Blocks:
+        """A policy's headers in a language: on success, its security headers, language and caching; on error,
+        its security headers (errors are worded in English only, and never cached); and whether anyone may
+        call its routes whatever keys exist (so the key check can be skipped)."""
+        security = security_headers(policy, self.frame_ancestors)
+        succeeded = security
+        if policy.worded:
+            succeeded = (*succeeded, *language_headers(language))
+        if policy.cache_control is not None:
+            succeeded = (*succeeded, (b"cache-control", policy.cache_control))
+        return succeeded, security, policy.access in self.access.open_to_all
+
+
+_Headers = tuple[tuple[bytes, bytes], ...]
+_Blocks = tuple[_Headers, _Headers, bool]
 
 
 class _Outcome:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
 from litestar import Litestar
 from litestar.routes import HTTPRoute
@@ -111,10 +111,10 @@ UNMATCHED_WRITE = RoutePolicy(Access.WRITE, rate_limit="writes")
 OPTIONS = RoutePolicy(Access.PUBLIC, rate_limit=None)
 
 
-@dataclass(frozen=True, slots=True)
-class RouteMatch:
+class RouteMatch(NamedTuple):
     """What a request matched: its route's template (as the log, metrics and OpenAPI document name it), the
-    policy, the operation's name, and the values of the template's parameters."""
+    policy, the operation's name, and the values of the template's parameters. (A named tuple: one is made for
+    each request with a parameter, and it is the cheapest immutable record to make.)"""
 
     template: str | None
     policy: RoutePolicy
@@ -137,6 +137,9 @@ class RouteTable:
 
     def __init__(self, app: Litestar | None = None) -> None:
         self._root = _Node()
+        self._literal: dict[tuple[str, str], RouteMatch] = {}  # routes without parameters: one lookup
+        # Routes with one parameter, the last segment or the one before: (method, what precedes it, what follows).
+        self._around: dict[tuple[str, str, str], RouteMatch] = {}
         self.routes: dict[tuple[str, str], RouteMatch] = {}
         missing: list[str] = []
         for route in () if app is None else app.routes:
@@ -157,6 +160,13 @@ class RouteTable:
                     match = RouteMatch(template, policy, operation)
                     self.routes[(method, template)] = match
                     self._insert(route.path, method, match)
+                    if "{" not in template:
+                        self._literal[(method, template)] = match
+                    elif template.count("{") == 1 and ":path}" not in route.path:
+                        before, _, rest = template.partition("{")
+                        after = rest.partition("}")[2]
+                        if after.count("/") <= 1:
+                            self._around[(method, before, after)] = match
         if missing:
             raise RuntimeError(f"routes without a declared policy (opt=declare(...)): {sorted(missing)}")
 
@@ -177,15 +187,54 @@ class RouteTable:
 
     def match(self, method: str, path: str) -> RouteMatch:
         """The route a request goes to, or the policy of one no route answers."""
+        literal = self._literal.get((method, path))
+        if literal is not None:
+            return literal
         slash = len(path) > 1 and path[-1] == "/"
-        parts = (path[1:-1] if slash else path[1:]).split("/") if len(path) > 1 else []
+        if slash:
+            path = path[:-1]
+            literal = self._literal.get((method, path))
+            if literal is not None:
+                return RouteMatch(literal.template, literal.policy, literal.operation, (), True)
+        # The hot routes have one parameter: two lookups, before the walk through the tree.
+        head, _, last = path.rpartition("/")
+        if last:
+            around = self._around.get((method, head + "/", ""))
+            if around is not None:
+                return RouteMatch(around.template, around.policy, around.operation, (last,), slash)
+            start, _, segment = head.rpartition("/")
+            if segment:
+                around = self._around.get((method, start + "/", "/" + last))
+                if around is not None:
+                    return RouteMatch(around.template, around.policy, around.operation, (segment,), slash)
+        parts = path[1:].split("/") if len(path) > 1 else []
         params: list[str] = []
-        found = self._walk(self._root, parts, 0, method, params)
+        found = self._straight(parts, method, params)
+        if found is None:
+            params.clear()
+            found = self._walk(self._root, parts, 0, method, params)
         if found is None:
             return UNMATCHED_READS if method in _READS else UNMATCHED_WRITES
         if params or slash:
             return RouteMatch(found.template, found.policy, found.operation, tuple(params), slash)
         return found
+
+    def _straight(self, parts: list[str], method: str, params: list[str]) -> RouteMatch | None:
+        """The match found without turning back (a literal segment where there is one, else the parameter):
+        every route the service has is found so; `_walk` tries the other ways when this finds none."""
+        node: _Node | None = self._root
+        for part in parts:
+            assert node is not None
+            child = node.literal.get(part)
+            if child is None:
+                if node.parameter is None or not part:
+                    return None
+                params.append(part)
+                child = node.parameter
+            node = child
+        if node is None or node.routes is None:
+            return None
+        return node.routes.get(method)
 
     def _walk(self, node: _Node, parts: list[str], at: int, method: str, params: list[str]) -> RouteMatch | None:
         if at == len(parts):

@@ -59,19 +59,12 @@ from milestones.errors import RateLimited
 from milestones.settings import Settings
 from milestones.web.problem_types import PROBLEM_TYPES
 from milestones.web.problems import problem_description
+from milestones.web.route_table import RouteTable
 
-# Never counted: the health checks, which load balancers and orchestrators call and which must tell the truth
-# however busy a client is; and what describes the service (the OpenAPI document, the docs pages and their
-# assets, the problem pages), answered from memory, so that a client told 429 can still read what it means.
-EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json"})
-EXEMPT_TREES = frozenset({"problems", "docs", "redoc", "schema"})  # first path segments
-
-
-def is_exempt(path: str) -> bool:
-    return path in EXEMPT_PATHS or path[1:].partition("/")[0] in EXEMPT_TREES
-
-
-READS = frozenset({"GET", "HEAD"})
+# Which limit counts a route is its policy's `rate_limit` (web/route_table.py): none for the health checks,
+# which load balancers call and which must tell the truth however busy a client is, nor for what describes the
+# service (the OpenAPI document, the docs and problem pages), so that a client told 429 can still read what
+# it means.
 # A Redis that takes longer than this for one counter is as good as down for a request path measured in
 # microseconds. One retry, at once: a pooled connection Redis dropped (a restart) is reopened, not failed.
 REDIS_TIMEOUT_SECONDS = 0.25
@@ -201,18 +194,16 @@ class RateLimits:
         writes = policy("writes", settings.rate_limit_writes)
         return cls(reads, writes, settings.redis_url)
 
-    def policy_for(self, method: str) -> Policy | None:
-        """The limit a request of this method counts against (OPTIONS aside), if one is configured."""
-        return self.reads if method in READS else self.writes
+    def policy_named(self, name: str) -> Policy | None:
+        """The configured limit a route's policy names ("reads" or "writes"), if there is one."""
+        return self.reads if name == "reads" else self.writes
 
-    async def check(self, method: str, path: str, actor: str | None, client: tuple[str, int] | None) -> None:
-        """Count this request against its key's (or address's) limit; raises RateLimited when it is over.
+    async def check(self, name: str, actor: str | None, client: tuple[str, int] | None) -> None:
+        """Count this request against its key's (or address's) limit `name`; raises RateLimited when it is over.
 
         `actor` is the id of the access key the request presented, None without one.
         """
-        if method == "OPTIONS" or is_exempt(path):
-            return
-        limit = self.policy_for(method)
+        limit = self.policy_named(name)
         if limit is None:
             return
         who = f"key:{actor}" if actor is not None else f"address:{client[0] if client else 'unknown'}"
@@ -374,13 +365,16 @@ _HEADERS_429 = {
 }
 
 
-def declare_rate_limits(document: OpenAPI, rate_limits: RateLimits) -> None:
+def declare_rate_limits(document: OpenAPI, rate_limits: RateLimits, routes: RouteTable) -> None:
     """State the 429 answer, with its headers, on every operation a configured limit counts."""
     description = problem_description(429, [PROBLEM_TYPES[RateLimited.slug].uri])
     for path, item in (document.paths or {}).items():
         for method in ("get", "put", "post", "delete"):
             operation = getattr(item, method)
-            if operation is None or is_exempt(path) or rate_limits.policy_for(method.upper()) is None:
+            if operation is None:
+                continue
+            name = routes.policy_of(method.upper(), path).rate_limit
+            if name is None or rate_limits.policy_named(name) is None:
                 continue
             problem = operation.responses["400"]
             assert isinstance(problem, OpenAPIResponse)

@@ -254,7 +254,7 @@ class FrontDoor:
             state[ACTOR] = actor
         if needed_key:  # what needed a key must not be kept by a shared cache
             extra.append(NO_STORE)
-            succeeded = [*extra, *(h for h in blocks[0] if h[0] != b"cache-control")]
+            succeeded = [*(h for h in blocks[0] if h[0] != b"cache-control"), *extra[len(blocks[1]) :]]
         elif len(extra) == 1 + len(blocks[1]):
             succeeded = [*blocks[0], (REQUEST_ID_HEADER, request_id)]
         else:

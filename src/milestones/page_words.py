@@ -28,5 +28,14 @@ MESSAGES: tuple[Word, ...] = tuple(
         "First to reach",
         "See all milestones",
         "opens in a new tab",
+        # The page a browser gets for an error on a page's address (templates/problem.html).
+        "This page needs a valid link",
+        "This page does not exist",
+        "This address is not valid",
+        "Too many requests: wait a moment, then try again",
+        "The service is unavailable for a moment",
+        "This page cannot be shown",
+        "What happened",
+        "Error code:",
     )
 )

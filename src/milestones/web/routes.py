@@ -35,7 +35,6 @@ from milestones.contract import (
 from milestones.domain import MENTOR_ID_PATTERN, MetricType, MilestoneQuery, MilestoneUpdate, Status, is_mentor_id
 from milestones.service import MilestoneService, Window, after_day, start_of_day
 from milestones.web import examples
-from milestones.web.front_door import actor_of, language_of
 from milestones.web.idempotency import idempotency_middleware
 from milestones.web.json_body import require_json_body
 from milestones.web.presenters import (
@@ -50,6 +49,17 @@ from milestones.web.presenters import (
     period_out,
 )
 from milestones.web.problems import problem_responses
+from milestones.web.request_state import actor_of, language_of
+from milestones.web.route_table import (
+    CATALOG,
+    MENTOR_DELETE,
+    MENTOR_READ,
+    MENTOR_READ_FAST,
+    MENTOR_READ_PLAIN,
+    MENTOR_WRITE,
+    MENTOR_WRITE_FAST,
+    declare,
+)
 
 # Tags group operations by resource, in the docs and in generated clients (milestones.record_summary(...)).
 MILESTONES, MENTORS, DEFINITIONS, BADGES, HEALTH = "milestones", "mentors", "definitions", "badges", "health"
@@ -97,8 +107,6 @@ IfNoneMatchHeader = Annotated[
     str | None, HeaderParameter(name="If-None-Match", description="An ETag from an earlier answer: 304 if unchanged")
 ]
 NOT_MODIFIED = ResponseSpec(data_container=None, description="Not modified: the ETag given in If-None-Match is current")
-# Badges change only when the catalog does, which takes a restart; a day keeps embeds cheap and still fresh.
-BADGE_CACHE_CONTROL = "public, max-age=86400"
 BADGE_HEADERS = [
     ResponseHeader(
         name="ETag",
@@ -106,7 +114,7 @@ BADGE_HEADERS = [
         description="Strong entity tag of the image (a hash of its bytes)",
         documentation_only=True,
     ),
-    ResponseHeader(name="Cache-Control", value=BADGE_CACHE_CONTROL, documentation_only=True),
+    ResponseHeader(name="Cache-Control", value="public, max-age=86400", documentation_only=True),
 ]
 MentorIdParam = Annotated[
     str,
@@ -148,6 +156,7 @@ def checked_mentor_id(mentor_id: str) -> str:
 @get(
     "/",
     operation_id="listMilestones",
+    opt=declare(MENTOR_READ_FAST),
     tags=[MILESTONES],
     summary="List milestones",
     description="Filtered and paged. One mentor's milestones come in catalog order; any other listing in id "
@@ -209,6 +218,7 @@ async def list_milestones(
 @get(
     "/{milestone_id:str}",
     operation_id="getMilestone",
+    opt=declare(MENTOR_READ_FAST),
     tags=[MILESTONES],
     summary="Get one milestone",
     response_headers=[ETAG_HEADER],
@@ -225,6 +235,7 @@ async def get_milestone(state: State, scope: Scope, milestone_id: MilestoneIdPar
 @post(
     "/",
     operation_id="recordSummary",
+    opt=declare(MENTOR_WRITE_FAST),
     tags=[MILESTONES],
     summary="Detect and persist milestones for a mentor from a period's summary",
     description="Stores the period's summary (replacing the summary of the same period), evaluates the mentor "
@@ -259,6 +270,7 @@ async def record_summary(
 @put(
     "/{milestone_id:str}",
     operation_id="updateMilestone",
+    opt=declare(MENTOR_WRITE),
     tags=[MILESTONES],
     summary="Update a milestone's status or values",
     description="A partial update by a person: fields left out keep their values, and detection no longer "
@@ -294,6 +306,7 @@ async def update_milestone(
 @delete(
     "/{milestone_id:str}",
     operation_id="deleteMilestone",
+    opt=declare(MENTOR_DELETE),
     tags=[MILESTONES],
     summary="Remove a milestone record",
     description="The record is gone until a summary brings the mentor to it again. If-Match as for PUT.",
@@ -313,6 +326,7 @@ async def delete_milestone(
 @get(
     "/{mentor_id:str}/new",
     operation_id="listNewlyAchieved",
+    opt=declare(MENTOR_READ),
     tags=[MILESTONES],
     summary="Milestones a mentor achieved in a period",
     description="Give `year`, or both `start_date` and `end_date` (inclusive, UTC); default the current year.",
@@ -338,6 +352,7 @@ async def newly_achieved(
 @get(
     "/{mentor_id:str}/in-progress",
     operation_id="listInProgress",
+    opt=declare(MENTOR_READ_FAST),
     tags=[MILESTONES],
     summary="A mentor's milestones in progress, closest to completion first",
     responses={200: example_response(MilestonePage, examples.IN_PROGRESS), **problem_responses(422, 503)},
@@ -367,6 +382,7 @@ MILESTONE_ROUTES = [
 @get(
     "/{mentor_id:str}/periods",
     operation_id="listPeriods",
+    opt=declare(MENTOR_READ_PLAIN),
     tags=[MENTORS],
     summary="A mentor's stored periods",
     responses={200: example_response(PeriodList, examples.PERIODS), **problem_responses(422, 503)},
@@ -379,6 +395,7 @@ async def list_periods(state: State, mentor_id: MentorIdParam) -> PeriodList:
 @delete(
     "/{mentor_id:str}/periods/{start_date:str}/{end_date:str}",
     operation_id="deletePeriod",
+    opt=declare(MENTOR_DELETE),
     tags=[MENTORS],
     summary="Remove a stored period and re-evaluate the mentor",
     description="For a summary sent by mistake: the mentor's milestones are evaluated again without it.",
@@ -405,6 +422,7 @@ MENTOR_ROUTES = [list_periods, delete_period]
 @get(
     "/api/v1/milestone-definitions",
     operation_id="listDefinitions",
+    opt=declare(CATALOG),
     tags=[DEFINITIONS],
     summary="Every milestone that can be reached, with its badges",
     responses={**problem_responses(), 304: NOT_MODIFIED},

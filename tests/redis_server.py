@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
+from typing import cast
 
 import redis
 
@@ -65,3 +66,22 @@ class RedisServer:
             self.process.terminate()
             self.process.wait(timeout=10)
         self.process = None
+
+    def round_trips(self) -> int:
+        """How many scripts it has run since it started (or since `reset_calls`), by INFO commandstats: the
+        rate limits ask nothing else of it, and a script is one round trip (the commands a script runs are
+        counted apart, and not here)."""
+        client = redis.Redis(port=self.port)
+        try:
+            # The synchronous client's answer: a dict by command ({"calls": n, ...}), typed for both clients.
+            stats = cast(dict[str, dict[str, int]], client.info("commandstats"))
+        finally:
+            client.close()
+        return sum(stats.get(name, {}).get("calls", 0) for name in ("cmdstat_evalsha", "cmdstat_eval"))
+
+    def reset_calls(self) -> None:
+        client = redis.Redis(port=self.port)
+        try:
+            client.config_resetstat()
+        finally:
+            client.close()

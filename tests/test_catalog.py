@@ -148,7 +148,9 @@ def test_every_packaged_definition_has_a_description_and_a_tier() -> None:
 
 
 def test_description_and_tier_are_optional() -> None:
-    plain, full = parse_catalog([entry(key="a"), entry(key="b", tier="gold", description="  Well done.  ")])
+    plain, full = parse_catalog(
+        [entry(key="a"), entry(key="b", threshold=200, tier="gold", description="  Well done.  ")]
+    )
     assert (plain.description, plain.tier) == (None, None)
     assert (full.description, full.tier) == ("Well done.", Tier.GOLD)
 
@@ -221,7 +223,10 @@ def test_translations_are_read_from_the_toml_tables(tmp_path: Path) -> None:
         ({"es": {"description": "Sin nombre."}}, "translations.es.name must be a non-empty string"),
         ({"es": {"name": "  "}}, "translations.es.name must be a non-empty string"),
         ({"es": {"name": "Cien", "description": "x" * 301}}, "translations.es.description must be"),
-        ({"es": {"name": "Cien", "title": "Cien"}}, "translations.es has unknown fields ['title']"),
+        (
+            {"es": {"name": "Cien", "title": "Cien"}},
+            "translations.es: 'title' is not a field a catalog knows here (it knows name or description)",
+        ),
         ({"es": "Cien horas"}, "translations.es must be a table"),
         ({"es": {"name": "Cien"}, "ES": {"name": "Cien"}}, "translations name es twice"),
         ("es", "translations must be a table of languages"),
@@ -238,3 +243,35 @@ def test_translations_change_the_catalog_version_and_their_absence_does_not() ->
     spanish = catalog_version(parse_catalog([entry(translations={"es": {"name": "Cien horas"}})]))
     renamed = catalog_version(parse_catalog([entry(translations={"es": {"name": "Cien horas."}})]))
     assert len({plain, spanish, renamed}) == 3
+
+
+def test_every_problem_is_listed_in_plain_words() -> None:
+    with pytest.raises(CatalogError) as refused:
+        parse_catalog(
+            [
+                entry(key="a", type="minutes", colour="red"),
+                entry(key="b", threshold=100),
+                entry(key="c", threshold=100.0, tier="copper"),
+            ]
+        )
+    assert refused.value.problems == [
+        "catalog, milestone #1: 'colour' is not a field a catalog knows here (it knows key, name, type, threshold, "
+        "description, tier or translations)",
+        "catalog, milestone #1: type must be hours_logged, contacts_helped or activity_count, got 'minutes'",
+        "catalog, milestone #3: tier must be bronze, silver, gold, platinum or diamond, got 'copper'",
+        "catalog, milestone #3: hours_logged threshold 100 is already milestone #2 (b); two milestones of one "
+        "type cannot share a threshold",
+    ]
+
+
+def test_a_top_level_version_is_allowed_and_anything_else_is_not(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.toml"
+    one = '[[milestone]]\nkey = "a"\nname = "A"\ntype = "hours_logged"\nthreshold = 1\n'
+    path.write_text('version = "2027.1"\n' + one, encoding="utf-8")
+    assert [d.key for d in load_catalog(path)] == ["a"]
+    path.write_text('title = "Ours"\n' + one, encoding="utf-8")
+    with pytest.raises(CatalogError) as refused:
+        load_catalog(path)
+    assert refused.value.problems == [
+        f"{path}: 'title' is not a field a catalog knows here (it knows milestone or version)"
+    ]

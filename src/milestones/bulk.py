@@ -9,17 +9,19 @@ import gc
 import multiprocessing
 import operator
 import os
+import signal
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, NamedTuple, TypeVar
 
 import msgspec
 
 from milestones.contract import (
+    MalformedBody,
     RecordSummaryIn,
     RequestInvalid,
     cannot_repeat_a_key,
@@ -27,7 +29,7 @@ from milestones.contract import (
     decode_summary,
     exact,
 )
-from milestones.domain import ID_SEPARATOR, Definition, Status
+from milestones.domain import ID_SEPARATOR, Definition, Status, future_start
 from milestones.domain.changes import COMMAND_LINE, Change
 from milestones.domain.rows import MilestoneRow, PeriodRow, StoredRows, encode_time, to_centi
 from milestones.domain.rules import RuleCatalog, record_summaries
@@ -139,7 +141,7 @@ async def detect_numbered(
 
     with _Worker() as worker, _collected_per_batch():
         for raw in _raw_batches(lines, batch_size):
-            decoding.append((raw, worker.run(decode_lines, raw, here=waited)))
+            decoding.append((raw, worker.run(decode_lines, raw, now.date(), here=waited)))
             if len(decoding) > 1:  # one batch decodes ahead
                 await detect(*decoding.popleft())
         while decoding:
@@ -192,7 +194,7 @@ class _Worker:
         if self._pool is None and self._calls > 1 and (os.cpu_count() or 1) > 1:
             # spawn, not fork: this process may have threads, which fork does not copy safely.
             self._pool = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_collect_between_calls
+                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker
             )
         if here or self._pool is None:
             done: Future[T] = Future()
@@ -202,8 +204,9 @@ class _Worker:
         return self._pool.submit(_collected, function, *args)
 
 
-def _collect_between_calls() -> None:
-    """Set up the worker process's garbage collection: once per call, not during it.
+def _start_worker() -> None:
+    """Set up the worker process: garbage collection once per call, not during it, and Ctrl-C left to the
+    main process.
 
     A call builds hundreds of thousands of tuples, dicts and lists, none of them in a cycle; the automatic
     collector would walk them again and again as they grow (measured: a sixth of the worker's time). What
@@ -211,6 +214,9 @@ def _collect_between_calls() -> None:
     """
     gc.disable()
     gc.freeze()
+    # Ctrl-C reaches every process of the terminal's group: the main process stops the run and says what was
+    # committed; this one is shut down by it, rather than printing a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _collected(function: Callable[..., T], *args: Any) -> T:
@@ -322,8 +328,9 @@ def _raw_batches(lines: Iterable[tuple[int, bytes]], batch_size: int) -> Iterato
         yield batch
 
 
-def decode_lines(raw: RawBatch) -> DecodedBatch:
-    """Decode numbered lines as POST bodies, as strictly as POST: period rows, and the lines refused with why."""
+def decode_lines(raw: RawBatch, today: date) -> DecodedBatch:
+    """Decode numbered lines as POST bodies, as strictly as POST: period rows, and the lines refused with why
+    (a period that starts after `today` too, as POST refuses it)."""
     rows: Lines = []
     refused: list[Rejected] = []
     for number, line in raw:
@@ -332,6 +339,10 @@ def decode_lines(raw: RawBatch) -> DecodedBatch:
             summary = decode_summary(line) if cannot_repeat_a_key(line) else decode_strict(line, RecordSummaryIn)
         except (RequestInvalid, msgspec.ValidationError, msgspec.DecodeError):
             refused.append(Rejected(number, line, reasons(line)))
+            continue
+        future = future_start(summary.period.start_date, today)
+        if future is not None:
+            refused.append(Rejected(number, line, (("period.start_date", future),)))
             continue
         rows.append((number, _period_row(summary)))
     mentor_ids = list(dict.fromkeys(row.mentor_id for _, row in rows))
@@ -343,9 +354,10 @@ def reasons(line: bytes) -> tuple[tuple[str, str], ...]:
     name every bad field; the fast decoder stops at the first)."""
     try:
         decode_strict(line, RecordSummaryIn)
+    except MalformedBody as exc:
+        # A line is one document, so the parser's line is always 1: the column is the one in the file's line.
+        return (("body", exc.reason if exc.position is None else f"{exc.reason} at column {exc.position[1]}"),)
     except RequestInvalid as exc:
-        if exc.status == 400:  # not JSON at all: say so before the parser's own words
-            return tuple((e.field, f"is not valid JSON ({e.message})") for e in exc.errors)
         return tuple((e.field, e.message) for e in exc.errors)
     return (("body", "is not a valid summary"),)
 

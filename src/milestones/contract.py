@@ -163,6 +163,17 @@ class RequestInvalid(Exception):
         self.status = 400 if malformed else 422
 
 
+class MalformedBody(RequestInvalid):
+    """A body that is no JSON document at all (400): why, in plain words, and where the text stopped making
+    sense (line, column), when it did somewhere."""
+
+    def __init__(self, reason: str, position: tuple[int, int] | None = None) -> None:
+        where = "" if position is None else f" at line {position[0]}, column {position[1]}"
+        super().__init__(f"The body {reason}{where}.", [FieldError("body", reason + where)], malformed=True)
+        self.reason = reason
+        self.position = position
+
+
 class PeriodIn(Struct, forbid_unknown_fields=True):
     """The period a summary covers: at most 366 days, inclusive."""
 
@@ -419,14 +430,7 @@ def cannot_repeat_a_key(body: bytes) -> bool:
 def decode_strict(raw: bytes, model: type[T]) -> T:
     """Decode a JSON body with no type coercion, refusing duplicate keys, NaN and Infinity. A body that is not
     valid is refused naming every offending field, each in plain words."""
-    try:
-        document = json.loads(raw, object_pairs_hook=_refuse_duplicate_keys, parse_constant=_refuse_constant)
-    except _DuplicateKey as exc:
-        raise RequestInvalid("The JSON body repeats a key.", [FieldError(str(exc), "is given twice")]) from exc
-    except (ValueError, RecursionError) as exc:
-        raise RequestInvalid(
-            "The body is not valid JSON.", [FieldError("body", str(exc)[:200])], malformed=True
-        ) from exc
+    document = _parsed(raw)
     errors = field_errors(document, model)
     if not errors:
         try:
@@ -434,6 +438,59 @@ def decode_strict(raw: bytes, model: type[T]) -> T:
         except msgspec.ValidationError as exc:  # rules across fields (__post_init__)
             errors = _post_init_errors(str(exc))
     raise RequestInvalid("; ".join(f"{e.field} {e.message}" for e in errors) + ".", errors)
+
+
+def _parsed(raw: bytes) -> Any:
+    """The JSON document a body holds; MalformedBody, in plain words rather than the parser's, when it holds
+    none."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedBody(f"is not UTF-8 text (byte {exc.start + 1} cannot be read as UTF-8)") from None
+    if not text.strip():
+        raise MalformedBody("is empty; send a JSON object")
+    try:
+        return json.loads(
+            text, object_pairs_hook=_refuse_duplicate_keys, parse_constant=_refuse_constant, parse_int=_integer
+        )
+    except _DuplicateKey as exc:
+        raise RequestInvalid("The JSON body repeats a key.", [FieldError(str(exc), "is given twice")]) from exc
+    except json.JSONDecodeError as exc:
+        raise MalformedBody(f"is not valid JSON: {_json_mistake(exc.msg)}", (exc.lineno, exc.colno)) from None
+    except RecursionError:
+        raise MalformedBody("is not valid here: its arrays and objects are nested too deeply") from None
+    except ValueError as exc:  # NaN or Infinity, from _refuse_constant
+        raise MalformedBody(f"is not valid JSON: {exc}") from None
+
+
+# The json module's messages, as a person would say them.
+_JSON_MISTAKES = {
+    "Expecting value": "expected a value (an object, array, string, number, true, false or null)",
+    "Expecting property name enclosed in double quotes": "expected a field name in double quotes",
+    "Expecting ':' delimiter": "expected a colon after the field name",
+    "Expecting ',' delimiter": "expected a comma, or the end of the object or array",
+    "Unterminated string starting at": "a string is not closed with a double quote",
+    "Invalid control character at": "a string holds a control character (a tab or line break must be escaped)",
+    "Invalid \\escape": "a string holds a backslash that starts no valid escape",
+    "Invalid \\uXXXX escape": "a string holds a \\u escape without four hex digits",
+    "Extra data": "more text follows the JSON value",
+    "Unexpected UTF-8 BOM (decode using utf-8-sig)": "it starts with a byte order mark; leave that out",
+    "Illegal trailing comma before end of object": "a comma comes just before the closing }",
+    "Illegal trailing comma before end of array": "a comma comes just before the closing ]",
+}
+
+
+def _json_mistake(message: str) -> str:
+    return _JSON_MISTAKES.get(message, "it cannot be read as JSON")
+
+
+def _integer(text: str) -> int | float:
+    """A JSON integer; one too long for Python to read (over 4,300 digits) is out of every field's range, so
+    it is taken as infinite, for the field's own rule to refuse in its ordinary words."""
+    try:
+        return int(text)
+    except ValueError:
+        return float("-inf") if text.startswith("-") else float("inf")
 
 
 def field_errors(document: Any, model: type[Any], prefix: str = "") -> list[FieldError]:

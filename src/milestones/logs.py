@@ -101,6 +101,10 @@ class RequestLine(msgspec.Struct, omit_defaults=True):
     client: str | None = None
 
 
+# What a request line holds until it is written: time, method, route, status, seconds, request id, key id, client.
+_Entry = tuple[float, str, str, int, float, str, str | None, str | None]
+
+
 class RequestLog:
     """Writes one line per request to a stream, in batches: lines gather until `flush` (which the front door's
     observer calls at most FLUSH_SECONDS after a request) and go out in one write. Runs on the event loop only."""
@@ -108,14 +112,13 @@ class RequestLog:
     def __init__(self, stream: IO[bytes], *, as_json: bool) -> None:
         self._stream = stream
         self._json = as_json
-        self._pending: list[bytes] = []
+        self._pending: list[_Entry] = []
         self._second = -1
         self._second_text = ""
 
-    def _now(self) -> str:
-        """The time as ISO 8601 UTC to the millisecond; the date and time to the second is worked out once a
+    def _stamp(self, now: float) -> str:
+        """A time as ISO 8601 UTC to the millisecond; the date and time to the second is worked out once a
         second (datetime's formatting would be half the cost of a line)."""
-        now = time.time()
         second = int(now)
         if second != self._second:
             self._second = second
@@ -132,25 +135,29 @@ class RequestLog:
         key_id: str | None,
         client: str | None,
     ) -> None:
+        # Kept as given; the line is written out with the others at the next flush.
+        self._pending.append((time.time(), method, route, status, seconds, request_id, key_id, client))
+
+    def _line(self, entry: _Entry) -> bytes:
+        now, method, route, status, seconds, request_id, key_id, client = entry
         duration_ms = round(seconds * 1000, 3)
         if self._json:
             line = RequestLine(
-                self._now(), "info", "request", request_id, method, route, status, duration_ms, key_id, client
+                self._stamp(now), "info", "request", request_id, method, route, status, duration_ms, key_id, client
             )
-            self._pending.append(_encode(line) + b"\n")
-        else:
-            key = f" key_id={key_id}" if key_id is not None else ""
-            self._pending.append(
-                f"{self._now()} INFO    request {method} {route} {status} {duration_ms}ms "
-                f"request_id={request_id}{key} client={client}\n".encode()
-            )
+            return _encode(line) + b"\n"
+        key = f" key_id={key_id}" if key_id is not None else ""
+        return (
+            f"{self._stamp(now)} INFO    request {method} {route} {status} {duration_ms}ms "
+            f"request_id={request_id}{key} client={client}\n"
+        ).encode()
 
     def flush(self) -> None:
         if not self._pending:
             return
         pending, self._pending = self._pending, []
         try:
-            self._stream.write(b"".join(pending))
+            self._stream.write(b"".join(self._line(entry) for entry in pending))
             self._stream.flush()
         except (OSError, ValueError):
             pass  # standard error is gone (closed, or a full pipe): the service goes on without its log

@@ -15,14 +15,15 @@ from urllib.parse import urlencode
 EXPIRES, SIGNATURE = "expires", "signature"
 _TTL = re.compile(r"([1-9][0-9]{0,5})([smhdw])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+TTL_UNITS = ", ".join(f"{unit} ({name})" for unit, name in _UNITS.items())
 MAX_TTL = timedelta(days=366)
 
 
 def parse_ttl(text: str) -> timedelta:
-    """`90m`, `12h`, `7d`, `2w`: how long a link stays valid (a year at most)."""
+    """`90s`, `30m`, `12h`, `7d`, `2w`: how long a link stays valid (a year at most)."""
     match = _TTL.fullmatch(text.strip())
     if match is None:
-        raise ValueError(f"{text!r} is not a duration such as 30m, 12h, 7d or 2w")
+        raise ValueError(f"{text!r} is not a duration such as 90s, 30m, 12h, 7d or 2w")
     ttl = timedelta(**{_UNITS[match[2]]: int(match[1])})
     if ttl > MAX_TTL:
         raise ValueError(f"{text!r} is longer than a year; make a new link when it runs out instead")

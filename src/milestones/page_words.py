@@ -17,6 +17,7 @@ MESSAGES: tuple[Word, ...] = tuple(
         "Nothing is recorded yet. Every hour you mentor, every person you help and every session you run "
         "counts towards these first badges:",
         "Next up",
+        "You have reached every milestone there is: thank you for your mentoring.",
         "Achieved",
         "Reached on",
         "New this year",
@@ -27,5 +28,14 @@ MESSAGES: tuple[Word, ...] = tuple(
         "First to reach",
         "See all milestones",
         "opens in a new tab",
+        # The page a browser gets for an error on a page's address (templates/problem.html).
+        "This page needs a valid link",
+        "This page does not exist",
+        "This address is not valid",
+        "Too many requests: wait a moment, then try again",
+        "The service is unavailable for a moment",
+        "This page cannot be shown",
+        "What happened",
+        "Error code:",
     )
 )

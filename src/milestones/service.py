@@ -18,6 +18,7 @@ from milestones.domain import (
     MilestoneUpdate,
     Period,
     Status,
+    future_start,
     in_progress_order,
     mentor_of,
     rules,
@@ -25,7 +26,7 @@ from milestones.domain import (
 from milestones.domain.changes import ANONYMOUS, Actor, Cause
 from milestones.domain.history import HistoryItem
 from milestones.domain.rows import encode_time, period_to_row
-from milestones.errors import MilestoneNotFound, PeriodOverlap
+from milestones.errors import InvalidUpdate, MilestoneNotFound, PeriodOverlap
 from milestones.keys import AccessKey, KeyRing, Scope, digest_of, key_id, new_secret
 from milestones.logs import REQUEST_ID, event
 from milestones.settings import Settings
@@ -39,7 +40,8 @@ PRUNE_EVERY_SECONDS = 3600
 
 
 def utc_now() -> datetime:
-    return datetime.now(UTC)
+    """The time in whole seconds, as every stored time is."""
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,18 +110,22 @@ class MilestoneService:
         await self.repository.close()
 
     def now(self) -> datetime:
-        return self._clock()
+        """The time, in whole seconds: every time stored and served (achieved_at above all) is."""
+        return self._clock().replace(microsecond=0)
 
     async def record_summary(
         self, mentor_id: str, period: Period, actor: Actor = ANONYMOUS
     ) -> tuple[list[Milestone], bool]:
         """Store the period's summary, re-evaluate the mentor, and say whether anything changed."""
+        future = future_start(period.start_date, self.now().date())
+        if future is not None:
+            raise InvalidUpdate(future, "period.start_date")
         lines = [(0, period_to_row(mentor_id, period))]
         decide = partial(
             rules.record_summaries,
             lines,
             catalog=self.rules,
-            now=encode_time(self._clock()),
+            now=encode_time(self.now()),
             actor=actor,
             cause=Cause.POST,
             request_id=REQUEST_ID.get(),
@@ -138,7 +144,7 @@ class MilestoneService:
             start_date.isoformat(),
             end_date.isoformat(),
             catalog=self.rules,
-            now=encode_time(self._clock()),
+            now=encode_time(self.now()),
             actor=actor,
             request_id=REQUEST_ID.get(),
         )
@@ -181,7 +187,7 @@ class MilestoneService:
             rules.update_milestone,
             milestone_id,
             update,
-            now=self._clock(),
+            now=self.now(),
             actor=actor,
             request_id=REQUEST_ID.get(),
             if_match=if_match,
@@ -295,12 +301,12 @@ class MilestoneService:
         """A new stored key and its secret, which is shown once and kept nowhere."""
         secret = new_secret()
         digest = digest_of(secret)
-        key = AccessKey(key_id("db", digest), name, scope, digest, created_at=self._clock())
+        key = AccessKey(key_id("db", digest), name, scope, digest, created_at=self.now())
         await self.repository.add_access_key(key)
         return key, secret
 
     async def revoke_access_key(self, key_id: str) -> AccessKey | None:
-        return await self.repository.revoke_access_key(key_id, self._clock())
+        return await self.repository.revoke_access_key(key_id, self.now())
 
     async def claim_idempotency_key(
         self, key: str, fingerprint: str, now: datetime, replaceable: Replaceable, expired_before: datetime

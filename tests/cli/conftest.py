@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import subprocess
 from collections.abc import Callable
@@ -12,7 +13,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from milestones.cli import run
+from milestones.cli import main, run
 from milestones.domain import Milestone
 from milestones.settings import Settings
 from milestones.storage import open_repository
@@ -55,6 +56,20 @@ def milestones(capsys: pytest.CaptureFixture[str]) -> Command:
         return Ran(status, captured.out, captured.err)
 
     return command
+
+
+def run_cli(monkeypatch: pytest.MonkeyPatch, settings: Settings, *args: str, **env: str) -> int:
+    """`milestones *args` in this process, configured only by `settings`' database and `env`."""
+    for name in [n for n in os.environ if n.startswith("MILESTONES_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("MILESTONES_DATABASE_URL", settings.database_url)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    try:
+        main(list(args))
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
+    return 0
 
 
 def in_a_process(*args: str, cwd: Path, env: dict[str, str] | None = None, stdin: bytes | None = None) -> Ran:

@@ -51,8 +51,11 @@ def test_the_packaged_catalog_is_valid(milestones: Command) -> None:
             "milestone #1: a contacts_helped threshold must be a whole number, got 0.5",
         ),
         (
-            '[[milestone]]\nkey = "a"\nname = "A"\ntype = "hours_logged"\nthreshold = 1\n' * 2,
-            "milestone #2: key 'a' appears twice",
+            "".join(
+                f'[[milestone]]\nkey = "a"\nname = "A"\ntype = "hours_logged"\nthreshold = {threshold}\n'
+                for threshold in (1, 2)
+            ),
+            "milestone #2: key 'a' appears twice (first as milestone #1)",
         ),
         ("[[milestone]\n", "Expected ']]' at the end of an array declaration (at line 1, column 12)"),
         ("", "defines no milestones"),
@@ -79,3 +82,31 @@ def test_a_catalog_that_is_not_there_or_not_a_file(tmp_path: Path) -> None:
     nothing = in_a_process("catalog", cwd=tmp_path)
     assert nothing.status == 2
     assert len(nothing.err_lines) == 1
+
+
+def test_every_problem_of_a_catalog_is_a_line_of_its_own(tmp_path: Path) -> None:
+    catalog = tmp_path / "bad.toml"
+    catalog.write_text(
+        'version = "1"\n'
+        '[[milestone]]\nkey = "a"\nname = "A"\ntype = "hours"\nthreshold = 1\n'
+        '[[milestone]]\nkey = "b"\nname = "B"\ntype = "hours_logged"\nthreshold = 5\nicon = "clock"\n'
+        '[[milestone]]\nkey = "c"\nname = "C"\ntype = "hours_logged"\nthreshold = 5\n'
+    )
+    ran = in_a_process("catalog", "check", str(catalog), cwd=tmp_path)
+    assert ran.status == 1
+    assert ran.err_lines == [
+        f"milestones: invalid catalog: {catalog}, milestone #1: type must be hours_logged, contacts_helped or "
+        "activity_count, got 'hours'",
+        f"milestones: invalid catalog: {catalog}, milestone #2: 'icon' is not a field a catalog knows here (it "
+        "knows key, name, type, threshold, description, tier or translations)",
+        f"milestones: invalid catalog: {catalog}, milestone #3: hours_logged threshold 5 is already milestone #2 "
+        "(b); two milestones of one type cannot share a threshold",
+    ]
+
+
+def test_a_catalog_of_one_milestone_says_milestone(milestones: Command, tmp_path: Path) -> None:
+    catalog = tmp_path / "one.toml"
+    catalog.write_text('[[milestone]]\nkey = "a"\nname = "A"\ntype = "hours_logged"\nthreshold = 1\n')
+    assert (
+        milestones("catalog", "check", str(catalog)).out.splitlines()[0] == f"{catalog}: a valid catalog of 1 milestone"
+    )

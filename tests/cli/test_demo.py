@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -38,10 +39,17 @@ def test_demo_then_a_read(settings: Settings, tmp_path: Path) -> None:
     assert stored(settings, *(f"demo_{name}" for name in DEMO_MENTORS)) == every
 
 
-def test_demo_creates_and_migrates_a_new_sqlite_file(tmp_path: Path) -> None:
+def test_demo_creates_and_migrates_a_new_sqlite_file_and_says_what_it_wrote_where(tmp_path: Path) -> None:
     ran = in_a_process("demo", cwd=tmp_path)
     assert ran.status == 0, ran.err
     assert (tmp_path / "milestones.sqlite3").exists()
+    said = ran.out.splitlines()[0]
+    assert re.fullmatch(
+        rf"demo loaded: {len(DEMO_MENTORS)} mentors, [\d,]+ summaries for \d{{4}}-\d{{4}} and [\d,]+ milestones "
+        r"written \([\d,]+ newly achieved\), into sqlite:///milestones.sqlite3 "
+        rf"\(the file {re.escape(str(tmp_path / 'milestones.sqlite3'))}\)",
+        said,
+    ), said
     assert "curl -s localhost:8000/api/v1/milestones/demo_ada/in-progress" in ran.out
 
 

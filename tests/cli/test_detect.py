@@ -5,6 +5,12 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +22,7 @@ from milestones.formats import SUMMARY_COLUMNS
 from milestones.settings import Settings
 from tests.cli.conftest import Command, in_a_process, stored
 from tests.factories import summary_body
+from tests.served import clean_environment, milestones_command
 
 HEADER = ",".join(SUMMARY_COLUMNS)
 
@@ -48,7 +55,8 @@ def test_a_jsonl_file_with_good_and_bad_lines(database: Settings, milestones: Co
     ran = milestones("detect", str(path))
     assert ran.status == 1
     assert ran.err_lines == [
-        "line 2: body: is not valid JSON (Expecting value: line 1 column 1 (char 0))",
+        "line 2: body: is not valid JSON: expected a value (an object, array, string, number, true, false or null) "
+        "at column 1",
         "line 3: summary.total_hours: must be a number from 0 to 1,000,000 with at most 2 decimal places",
         "line 3: summary.unique_contacts_helped: must be a whole number from 0 to 10,000,000",
         "line 3: summary.activity_count: must be a whole number from 0 to 10,000,000",
@@ -153,7 +161,7 @@ def test_csv_lines_are_numbered_as_the_file_counts_them(
         "line 7: period.end_date: must not be before period.start_date",
         "line 9: mentor_id: must be 1 to 128 letters, digits or . _ : @ - (and not . or ..)",
     ]
-    assert ran.out.startswith("6 lines read: 1 summaries stored, 5 lines rejected")
+    assert ran.out.startswith("6 lines read: 1 summary stored, 5 lines rejected")
     assert len(stored(database, "ok")["ok"]) > 0
 
 
@@ -336,14 +344,16 @@ def test_bad_settings_and_catalogs_are_one_line(tmp_path: Path) -> None:
         "detect", "-", cwd=tmp_path, env={**sqlite_env(tmp_path), "MILESTONES_CATALOG_PATH": str(catalog)}
     )
     assert ran.status == 2
-    assert ran.err_lines == [f"milestones: invalid catalog: {catalog}, milestone #1: name must be a non-empty string"]
+    assert ran.err_lines == [
+        f"milestones: invalid catalog: {catalog}, milestone #1: name is missing; {catalog}, milestone #1: type is "
+        f"missing: give hours_logged, contacts_helped or activity_count; {catalog}, milestone #1: threshold is missing"
+    ]
     ran = in_a_process(
         "detect", "-", cwd=tmp_path, env={**sqlite_env(tmp_path), "MILESTONES_POSTGRES_POOL_SIZE": "lots"}
     )
     assert ran.status == 2
     assert ran.err_lines == [
-        "milestones: invalid configuration: MILESTONES_POSTGRES_POOL_SIZE: "
-        "Input should be a valid integer, unable to parse string as an integer"
+        "milestones: invalid configuration: MILESTONES_POSTGRES_POOL_SIZE: must be a whole number from 1 to 200"
     ]
 
 
@@ -396,3 +406,68 @@ def test_a_file_of_only_bad_lines_stores_nothing(database: Settings, milestones:
     assert [line.split(":")[0] for line in ran.err_lines] == [f"line {n}" for n in range(1, 6)]
     assert json.loads(ran.out)["summaries"] == 0
     assert milestones("export").out == ""
+
+
+def test_rejected_lines_name_the_column_in_the_files_line_in_plain_words(
+    database: Settings, milestones: Command, tmp_path: Path
+) -> None:
+    path = tmp_path / "summaries.jsonl"
+    huge_year = json.dumps(summary_body("c")).replace('"year": 2025', '"year": ' + "9" * 5000)
+    path.write_text(jsonl(summary_body("a"), '{"mentor_id": "b", x}', huge_year))
+    ran = milestones("detect", str(path))
+    assert ran.status == 1
+    assert ran.err_lines == [
+        "line 2: body: is not valid JSON: expected a field name in double quotes at column 20",
+        "line 3: period.year: must be a whole number from 1 to 9999",
+    ]
+
+
+def test_ctrl_c_says_how_many_lines_were_committed_and_that_running_again_is_safe(tmp_path: Path) -> None:
+    """Ctrl-C as a terminal sends it, to the command's whole process group (the detecting process too)."""
+    path = tmp_path / "big.jsonl"
+    path.write_text(jsonl(*(summary_body(f"m{n}") for n in range(100_000))))
+    database = tmp_path / "m.sqlite3"
+    env = clean_environment(MILESTONES_DATABASE_URL=f"sqlite:///{database}")
+    subprocess.run(milestones_command("migrate"), env=env, check=True, capture_output=True)
+    running = subprocess.Popen(
+        milestones_command("detect", str(path), "--batch-size", "1000"),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+    def periods() -> int:
+        with sqlite3.connect(database) as conn:
+            return int(conn.execute("SELECT count(*) FROM periods").fetchone()[0])
+
+    deadline = time.monotonic() + 60
+    while not periods() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.killpg(running.pid, signal.SIGINT)
+    out, err = running.communicate(timeout=60)
+    committed = periods()
+    assert 0 < committed < 100_000
+    assert running.returncode == 130
+    assert out == b""
+    assert err.decode().splitlines() == [
+        f"milestones: interrupted; {committed:,} lines were committed before it stopped ({committed:,} summaries "
+        "stored). Running the same file again is safe: what went in already changes nothing"
+    ]
+
+
+def test_a_period_that_starts_after_today_is_a_rejected_line(
+    database: Settings, milestones: Command, tmp_path: Path
+) -> None:
+    today = datetime.now(UTC).date()
+    tomorrow = today + timedelta(days=1)
+    path = tmp_path / "summaries.jsonl"
+    later = summary_body("later", year=tomorrow.year, start_date=tomorrow.isoformat(), end_date=tomorrow.isoformat())
+    path.write_text(jsonl(summary_body("now"), later))
+    ran = milestones("detect", str(path))
+    assert ran.status == 1
+    assert ran.err_lines == [
+        f"line 2: period.start_date: The period starts on {tomorrow}, after today ({today}); record its "
+        "summary once it has begun."
+    ]
+    assert stored(database, "later") == {"later": []}

@@ -73,7 +73,9 @@ def test_export_writes_to_a_file_and_refuses_a_bad_mentor(
 ) -> None:
     load(milestones, tmp_path, summary_body("a"))
     out = tmp_path / "periods.csv"
-    assert milestones("export", "--periods", "--format", "csv", "--output", str(out)).out == ""
+    assert (
+        milestones("export", "--periods", "--format", "csv", "--output", str(out)).out == f"wrote 1 summary to {out}\n"
+    )
     assert out.read_text() == f"{','.join(SUMMARY_COLUMNS)}\na,2025,2025-01-01,2025-12-31,312.5,47,198\n"
     bad = in_a_process("export", "--mentor", "no spaces", cwd=tmp_path)
     assert bad.status == 2
@@ -100,3 +102,28 @@ def test_exported_summaries_detected_on_a_fresh_database_give_the_same_milestone
         assert ran.status == 0, ran.err
         assert milestones("export").out == before
     assert stored(database, "demo_ada")["demo_ada"]
+
+
+def test_export_says_when_nothing_was_found(database: Settings, milestones: Command, tmp_path: Path) -> None:
+    load(milestones, tmp_path, summary_body("a"))
+    nobody = milestones("export", "--mentor", "nobody")
+    assert (nobody.status, nobody.out, nobody.err_lines) == (
+        0,
+        "",
+        ["milestones: no milestones stored for the mentor nobody"],
+    )
+    periods = milestones("export", "--periods", "--mentor", "nobody", "--output", str(tmp_path / "none.jsonl"))
+    assert periods.err_lines == ["milestones: no summaries stored for the mentor nobody"]
+    assert periods.out == f"wrote 0 summaries to {tmp_path / 'none.jsonl'}\n"
+    assert milestones("export", "--mentor", "a").err == ""
+
+
+def test_export_of_a_database_that_is_not_there_says_so_and_creates_nothing(tmp_path: Path) -> None:
+    ran = in_a_process("export", "--output", "out.jsonl", cwd=tmp_path)
+    assert ran.status == 2
+    assert ran.err_lines == [
+        f"milestones: no database at sqlite:///milestones.sqlite3: there is no file {tmp_path / 'milestones.sqlite3'} "
+        "(a relative path is relative to the current folder); set MILESTONES_DATABASE_URL, or create one with "
+        "`milestones migrate`"
+    ]
+    assert list(tmp_path.iterdir()) == []

@@ -4,13 +4,14 @@ but links cannot be signed."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from milestones.page_links import link_opens
+from milestones.page_links import _UNITS, link_opens, parse_ttl
 from milestones.settings import Settings
-from tests.test_cli_keys import run_cli
+from tests.cli.conftest import in_a_process, run_cli
 
 SECRET = "a-page-link-secret-of-some-length"
 
@@ -74,3 +75,10 @@ def test_serve_refuses_to_start_when_reads_need_a_key_and_links_cannot_be_signed
     _, err = capsys.readouterr()
     assert status == 2
     assert err.count("\n") == 1 and "MILESTONES_PAGE_LINK_SECRET" in err
+
+
+def test_ttl_help_names_every_unit_it_takes(tmp_path: Path) -> None:
+    shown = " ".join(in_a_process("page-link", "--help", cwd=tmp_path).out.split())
+    for unit, name in _UNITS.items():
+        assert f"{unit} ({name})" in shown
+        assert parse_ttl(f"2{unit}") == timedelta(**{name: 2})

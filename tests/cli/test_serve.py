@@ -11,6 +11,7 @@ import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -26,6 +27,7 @@ from tests.served import clean_environment, free_port, milestones_command, servi
 
 BASE = "/api/v1/milestones"
 UNREACHABLE = "postgresql://postgres@127.0.0.1:{port}/nothing"
+POSTGRES_URL = os.environ.get("MILESTONES_TEST_POSTGRES_URL")
 
 
 def events(log: str) -> list[dict[str, object]]:
@@ -35,6 +37,40 @@ def events(log: str) -> list[dict[str, object]]:
 def test_version() -> None:
     result = subprocess.run(milestones_command("--version"), capture_output=True, text=True, check=False)
     assert (result.returncode, result.stdout.strip()) == (0, f"milestones {__version__}")
+
+
+@pytest.fixture
+def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """`milestones serve` with the given extra arguments, from an empty directory; yields its base URL."""
+    extra: list[str] = getattr(request, "param", [])
+    env = clean_environment()
+    if "--postgres" in extra:
+        if not POSTGRES_URL:
+            pytest.skip("PostgreSQL tests need MILESTONES_TEST_POSTGRES_URL")
+        env["MILESTONES_DATABASE_URL"] = POSTGRES_URL
+        extra = [a for a in extra if a != "--postgres"]
+    with serving(*extra, cwd=tmp_path, env=env) as server:
+        yield server.url
+
+
+@pytest.mark.parametrize(
+    "served", [[], ["--workers", "2"], pytest.param(["--postgres"], marks=pytest.mark.postgres)], indirect=True
+)
+def test_serve_answers_over_real_http(served: str, tmp_path: Path) -> None:
+    mentor = f"cli-{time.time_ns()}"
+    created = httpx.post(f"{served}/api/v1/milestones", json=summary_body(mentor))
+    assert created.status_code == 201
+    first = created.json()["data"][0]
+    assert httpx.get(f"{served}/api/v1/milestones/{first['id']}").json() == first
+    badge = httpx.get(served + first["badge_image_url"])
+    assert badge.content.startswith(b"\x89PNG")
+    deleted = httpx.delete(f"{served}/api/v1/milestones/{first['id']}")
+    assert deleted.json() == {"deleted": True, "id": first["id"]}
+
+
+def test_serve_with_no_configuration_creates_its_sqlite_file(served: str, tmp_path: Path) -> None:
+    assert httpx.get(f"{served}/healthz").json() == {"status": "ok"}
+    assert (tmp_path / "milestones.sqlite3").exists()
 
 
 def test_start_up_names_version_address_database_and_schema(settings: Settings, tmp_path: Path) -> None:
@@ -47,6 +83,67 @@ def test_start_up_names_version_address_database_and_schema(settings: Settings, 
     assert started["schema"] == head_revision()
     assert started["database"] == settings.database_url.replace("postgres@", "postgres@")  # no password to hide
     assert any(e["event"] == "worker started" for e in logged)
+
+
+def test_a_busy_port_is_one_line_and_exit_2_before_anything_is_announced(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            milestones_command("serve", "--port", str(port)),
+            env=clean_environment(MILESTONES_LOG_FORMAT="json"),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"milestones: cannot listen on 127.0.0.1:{port}: the port is in use (another `milestones serve`?); stop "
+        "that, or choose another with --port"
+    ]
+    assert list(tmp_path.iterdir()) == []  # nor was a database created for it
+
+
+@pytest.mark.parametrize(
+    ("host", "reason"),
+    [
+        (
+            "192.0.2.1",
+            "192.0.2.1 is not an address of this host; use 127.0.0.1, 0.0.0.0 (every address) or one of its own",
+        ),
+        ("no-such-host.invalid", "no-such-host.invalid is not an address, nor a name this host can look up"),
+    ],
+)
+def test_an_address_not_on_this_host_is_one_line_and_exit_2(tmp_path: Path, host: str, reason: str) -> None:
+    port = free_port()
+    result = subprocess.run(
+        milestones_command("serve", "--host", host, "--port", str(port)),
+        env=clean_environment(MILESTONES_LOG_FORMAT="json"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert (result.returncode, result.stderr.splitlines()) == (
+        2,
+        [f"milestones: cannot listen on {host}:{port}: {reason}"],
+    )
+
+
+def test_serve_says_database_migrated_only_when_it_migrated(tmp_path: Path) -> None:
+    env = clean_environment(MILESTONES_LOG_FORMAT="json")
+    with serving(cwd=tmp_path, env=env) as server:
+        first = [e["event"] for e in events(server.log_text())]
+    with serving(cwd=tmp_path, env=env) as server:
+        second = [e["event"] for e in events(server.log_text())]
+    assert f"database migrated from no schema to schema {head_revision()}" in first
+    assert not [e for e in second if "migrated" in str(e)]
+    # Announced once bound, and before the workers start.
+    assert str(second[0]).startswith(f"milestones {__version__} serving http://127.0.0.1:")
 
 
 def test_a_database_that_cannot_be_reached_is_one_line_and_a_non_zero_exit(tmp_path: Path) -> None:

@@ -52,7 +52,7 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """`milestones serve` on a fresh SQLite file in an empty directory, as in tests/test_cli.py."""
+    """`milestones serve` on a fresh SQLite file in an empty directory, as in tests/cli/test_serve.py."""
     env = clean_environment(
         MILESTONES_BODY_TIMEOUT_SECONDS=str(BODY_TIMEOUT_SECONDS),
         MILESTONES_HEADER_TIMEOUT_SECONDS=str(HEADER_TIMEOUT_SECONDS),

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any, cast
 
+import anyio
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -15,8 +16,8 @@ from milestones.keys import AccessKey, Scope, digest_of, parse_key_list
 from milestones.settings import Settings
 from milestones.storage import open_repository
 from milestones.storage.base import Applied
+from milestones.web.access import REFRESH_SECONDS
 from milestones.web.app import create_app
-from milestones.web.fast_path import FastPath
 from milestones.web.front_door import FrontDoor
 from tests.conftest import FakeClock
 from tests.factories import summary_body
@@ -30,7 +31,7 @@ Client = AsyncTestClient[FrontDoor]
 
 
 def framework_of(app: FrontDoor) -> Litestar:
-    return app.app.litestar if isinstance(app.app, FastPath) else cast(Litestar, app.app)
+    return cast(Litestar, app.app)
 
 
 def recorded_actors(app: FrontDoor) -> list[str]:
@@ -208,6 +209,8 @@ async def test_idempotency_keys_belong_to_the_access_key_that_sent_them(keyed: t
 # --- reads that need a key -------------------------------------------------------------------------
 
 PUBLIC_READS = [
+    "/problems",
+    "/problems/key-required",
     "/healthz",
     "/readyz",
     "/openapi.json",
@@ -285,11 +288,13 @@ async def test_the_docs_pages_are_public_with_their_named_csp_exception(private:
 
 
 @pytest.mark.parametrize("read_requires_key", [False, True])
-def test_the_document_declares_the_bearer_scheme_and_each_operation_scope(
+async def test_the_document_declares_the_bearer_scheme_and_each_operation_scope(
     settings: Settings, read_requires_key: bool
 ) -> None:
     app = create_app(keyed_settings(settings, read_requires_key=read_requires_key))
-    document = framework_of(app).openapi_schema.to_schema()
+    async with AsyncTestClient(app=app) as client:
+        document = (await client.get("/openapi.json")).json()
+        assert (await client.get("/schema/openapi.json")).json() == document
     assert document["components"]["securitySchemes"]["accessKey"] == {
         "type": "http",
         "scheme": "bearer",
@@ -307,3 +312,22 @@ def test_the_document_declares_the_bearer_scheme_and_each_operation_scope(
         assert "security" not in read
         assert "401" not in read["responses"]
     assert "security" not in paths["/healthz"]["get"]
+
+
+async def test_the_document_says_writes_are_open_until_a_key_exists(settings: Settings, clock: FakeClock) -> None:
+    """The service lets anyone write while no key exists: the document says so, and says otherwise as soon as a
+    key is stored (by `milestones keys create`, in another process), as the front door then applies."""
+    app = create_app(settings, clock=clock)
+    async with AsyncTestClient(app=app) as client:
+        document = (await client.get("/openapi.json")).json()
+        record = document["paths"][BASE]["post"]
+        assert "security" not in record and "401" not in record["responses"]
+        assert (await client.post(BASE, json=summary_body())).status_code == 201  # as the document says
+        await store_keys(settings)  # as `milestones keys create` does, from another process
+        await anyio.sleep(REFRESH_SECONDS)
+        for path in ("/openapi.json", "/schema/openapi.json"):
+            record = (await client.get(path)).json()["paths"][BASE]["post"]
+            assert record["security"] == [{"accessKey": ["write"]}], path
+            assert {"401", "403"} <= record["responses"].keys()
+        assert (await client.post(BASE, json=summary_body(hours=3))).status_code == 401
+        assert "security: []" not in (await client.get("/schema/openapi.yaml")).text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -101,6 +102,60 @@ async def test_malformed_json_is_a_400_problem(client: Client, raw: bytes) -> No
     response = await client.post(BASE, content=raw, headers={"content-type": "application/json"})
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
+    await assert_nothing_stored(client)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"", "is empty; send a JSON object"),
+        (b" \r\n", "is empty; send a JSON object"),
+        (b'{"mentor_id": "\xff"}', "is not UTF-8 text (byte 16 cannot be read as UTF-8)"),
+        (b"\xff\xfe", "is not UTF-8 text (byte 1 cannot be read as UTF-8)"),
+        (
+            b'{"mentor_id": "m",\n "period": }',
+            "is not valid JSON: expected a value (an object, array, string, number, true, false or null) "
+            "at line 2, column 12",
+        ),
+        (
+            b'{"mentor_id": "m"',
+            "is not valid JSON: expected a comma, or the end of the object or array at line 1, column 18",
+        ),
+        (b'{"mentor_id": "m"} x', "is not valid JSON: more text follows the JSON value at line 1, column 20"),
+        (b'{"summary": {"total_hours": NaN}}', "is not valid JSON: NaN is not a JSON number"),
+        (b"[" * 100_000 + b"]" * 100_000, "is not valid here: its arrays and objects are nested too deeply"),
+    ],
+)
+async def test_a_body_that_is_not_json_is_a_400_in_plain_words(client: Client, raw: bytes, message: str) -> None:
+    """The same words from the fast path and the framework: the fast path hands every failure to the
+    framework, whose strict decoding words it."""
+    response = await client.post(BASE, content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    problem = response.json()
+    assert problem["errors"] == [{"field": "body", "message": message}]
+    assert problem["detail"] == f"The body {message}."
+    put = await client.put(f"{BASE}/mentor_001~100h", content=raw, headers={"content-type": "application/json"})
+    assert (put.status_code, put.json()["errors"]) == (400, problem["errors"])
+
+
+@pytest.mark.parametrize(
+    ("field", "rule"),
+    [
+        ("period.year", "must be a whole number from 1 to 9999"),
+        ("summary.activity_count", "must be a whole number from 0 to 10,000,000"),
+        ("summary.total_hours", "must be a number from 0 to 1,000,000 with at most 2 decimal places"),
+    ],
+)
+@pytest.mark.parametrize("sign", ["", "-"])
+async def test_a_5000_digit_integer_is_the_fields_ordinary_422(
+    client: Client, field: str, rule: str, sign: str
+) -> None:
+    body = with_changes(field, 0)
+    leaf = field.rpartition(".")[2]
+    raw = json.dumps(body).replace(f'"{leaf}": 0', f'"{leaf}": {sign}{"9" * 5000}').encode()
+    response = await client.post(BASE, content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"] == [{"field": field, "message": rule}]
     await assert_nothing_stored(client)
 
 

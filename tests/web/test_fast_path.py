@@ -170,3 +170,25 @@ async def test_a_post_with_an_idempotency_key_is_the_frameworks(both: tuple[Any,
 async def stored(client: Any, mentor_id: str) -> list[tuple[Any, ...]]:
     data = (await client.get(BASE, params={"mentor_id": mentor_id, "limit": 100})).json()["data"]
     return [(m["name"], m["status"], m.get("achieved_value"), m.get("achieved_at")) for m in data]
+
+
+async def test_a_refused_post_is_answered_once_with_one_transaction(settings: Settings, clock: FakeClock) -> None:
+    """A 409 (or a 503 after waiting for a busy database) is the fast path's to answer: handing it to the
+    framework would run the write again, a second transaction or a second wait."""
+    app = create_app(settings, clock=clock)
+    async with AsyncTestClient(app=app) as client:
+        await client.post(BASE, json=summary_body("alice"))
+        repository = app.app.state.service.repository  # type: ignore[attr-defined]
+        writes: list[object] = []
+        change = repository.change
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            writes.append(args)
+            return await change(*args, **kwargs)
+
+        repository.change = counted
+        overlapping = summary_body("alice", start_date="2025-06-01", end_date="2026-05-31", year=2025)
+        refused = await client.post(BASE, content=json.dumps(overlapping).encode(), headers=JSON)
+        assert refused.status_code == 409
+        assert refused.json()["type"] == "/problems/period-overlap"
+        assert len(writes) == 1

@@ -254,6 +254,54 @@ async def test_put_achieved_without_time_stamps_now_and_keeps_an_existing_time(
     assert kept["achieved_at"] == items["100 Hours Milestone"]["achieved_at"]
 
 
+async def test_achieved_at_is_whole_seconds_when_stamped_given_or_detected(client: Client, clock: FakeClock) -> None:
+    clock.now = datetime(2026, 3, 1, 12, 0, 7, 654321, tzinfo=UTC)
+    detected = by_name(await post_summary(client, mentor_id="m2", year=2026))  # a period ending after today
+    assert detected["100 Hours Milestone"]["achieved_at"] == "2026-03-01T12:00:07Z"
+    items = by_name(await post_summary(client))
+    stamped = (await client.put(f"{BASE}/{items['500 Hours Milestone']['id']}", json={"status": "achieved"})).json()
+    assert stamped["achieved_at"] == "2026-03-01T12:00:07Z"
+    given = await client.put(
+        f"{BASE}/{items['50 Unique Contacts']['id']}",
+        json={"status": "achieved", "achieved_at": "2026-02-03T04:05:06.789Z"},
+    )
+    assert given.json()["achieved_at"] == "2026-02-03T04:05:06Z"
+
+
+async def test_a_summary_of_a_period_that_starts_after_today_is_a_422(client: Client, clock: FakeClock) -> None:
+    refused = await client.post(BASE, json=summary_body(start_date="2026-03-02", end_date="2026-12-31", year=2026))
+    assert refused.status_code == 422
+    assert refused.json()["errors"] == [
+        {
+            "field": "period.start_date",
+            "message": "The period starts on 2026-03-02, after today (2026-03-01); record its summary once it has "
+            "begun.",
+        }
+    ]
+    assert (await client.get(f"{BASE}/mentor_001/in-progress")).json()["data"] == []
+    today = await client.post(BASE, json=summary_body(start_date="2026-03-01", end_date="2026-12-31", year=2026))
+    assert today.status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"year": 2025, "start_date": "2025-01-01"}, "cannot be combined with start_date"),
+        ({"year": 2025, "end_date": "2025-12-31"}, "cannot be combined with end_date"),
+        (
+            {"year": 2025, "start_date": "2025-01-01", "end_date": "2025-12-31"},
+            "cannot be combined with start_date and end_date",
+        ),
+    ],
+)
+async def test_new_says_which_dates_a_year_cannot_be_combined_with(
+    client: Client, params: dict[str, Any], message: str
+) -> None:
+    response = await client.get(f"{BASE}/mentor_001/new", params=params)
+    assert response.status_code == 422
+    assert response.json()["errors"] == [{"field": "year", "message": message}]
+
+
 async def test_put_in_progress_clears_the_time_and_detection_respects_it(client: Client) -> None:
     five_hundred = by_name(await post_summary(client))["500 Hours Milestone"]
     # Awarded by hand at 312.5 hours, then taken back: allowed, as the mentor has not reached 500 hours.

@@ -132,7 +132,7 @@ def test_request_ids_are_visible_ascii_up_to_128() -> None:
 def test_generated_ids_are_unique_per_process() -> None:
     observer = RequestObserver(io.BytesIO())
     other = RequestObserver(io.BytesIO())
-    ids = {observer.request_id([]) for _ in range(1000)} | {other.request_id([]) for _ in range(1000)}
+    ids = {observer.request_id(None) for _ in range(1000)} | {other.request_id(None) for _ in range(1000)}
     assert len(ids) == 2000
 
 

@@ -110,6 +110,35 @@ async def test_a_mentor_with_nothing_sees_the_first_rungs_and_the_same_200(clien
     assert card.status_code == 200 and "First to reach" in card.text
 
 
+EVERY_RUNG_REACHED = {
+    "en": "You have reached every milestone there is: thank you for your mentoring.",
+    "es": "Has alcanzado todos los hitos que existen: gracias por tu mentoría.",
+    "fr": "Vous avez atteint tous les paliers qui existent\u202f: merci pour votre mentorat.",
+    "de": "Sie haben jeden Meilenstein erreicht, den es gibt: Danke für Ihr Mentoring.",
+    "pt-BR": "Você alcançou todos os marcos que existem: obrigado pela sua mentoria.",
+}
+
+
+@pytest.mark.parametrize("language", list(EVERY_RUNG_REACHED))
+async def test_a_mentor_who_reached_every_rung_is_told_so_where_next_up_was(client: Client, language: str) -> None:
+    top = {d.type.value: d.threshold for d in load_catalog()}  # the last rung of each type
+    await record(
+        client,
+        "ada",
+        year=2025,
+        hours=float(top["hours_logged"]),
+        contacts=int(top["contacts_helped"]),
+        activities=int(top["activity_count"]),
+    )
+    await record(client, "grace", year=2025, hours=60, contacts=3, activities=4)
+    words = EVERY_RUNG_REACHED[language]
+    for path in ("/mentors/ada", "/mentors/ada/card"):
+        page = await client.get(path, params={"locale": language})
+        assert words in page.text.replace("&#39;", "'")
+        assert outline(page.text).bars == []
+    assert words not in (await client.get("/mentors/grace", params={"locale": language})).text
+
+
 async def test_what_no_mentor_id_can_be_is_a_problem_not_a_page(client: Client) -> None:
     answer = await client.get("/mentors/not%20an%20id")
     assert answer.status_code == 422
@@ -238,3 +267,48 @@ def test_every_word_of_the_templates_is_in_the_message_catalogs() -> None:
         if text
     }
     assert used == {message.text for message in page_words.MESSAGES}
+
+
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+@pytest.mark.parametrize("language", ["en", "es", "fr", "de", "pt-BR"])
+async def test_a_browser_gets_an_error_on_a_page_as_a_page_with_the_apis_status_and_headers(
+    keyed: Client, clock: FakeClock, language: str
+) -> None:
+    expired = signed_query(SECRET, "ada", clock.now - timedelta(seconds=1))
+    as_json = await keyed.get(f"/mentors/ada?{expired}")
+    as_page = await keyed.get(f"/mentors/ada?{expired}&locale={language}", headers=BROWSER)
+    assert (as_json.status_code, as_page.status_code) == (401, 401)
+    assert as_json.headers["content-type"] == "application/problem+json"
+    assert as_page.headers["content-type"] == "text/html; charset=utf-8"
+    for header in ("www-authenticate", "cache-control", "content-security-policy"):
+        assert as_page.headers[header] == as_json.headers[header], header
+    assert as_page.headers["cache-control"] == "no-store"
+    page = outline(as_page.text)
+    assert page.lang == language and page.h1 == 1 and "main" in page.landmarks
+    assert as_json.json()["detail"] in as_page.text
+    if language != "en":
+        assert 'lang="en"' in as_page.text  # the detail is English, and says so to a screen reader
+
+
+async def test_an_invalid_mentor_id_in_a_browser_is_a_page_too(client: Client) -> None:
+    answer = await client.get("/mentors/bad%20id", headers=BROWSER)
+    assert answer.status_code == 422
+    assert answer.text.startswith("<!DOCTYPE html>") and "This address is not valid" in answer.text
+    # The API's own answers stay JSON whatever the client accepts.
+    api = await client.get("/api/v1/milestones/bad%20id/in-progress", headers=BROWSER)
+    assert api.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize("path", ["/mentors/ada/", "/mentors/ada/card/", "/docs/", "/redoc/", "/problems/"])
+async def test_a_trailing_slash_on_a_page_redirects_to_the_page(client: Client, path: str) -> None:
+    answer = await client.get(path + "?locale=es", follow_redirects=False)
+    assert answer.status_code == 308
+    assert answer.headers["location"] == path[:-1] + "?locale=es"
+
+
+async def test_the_front_page_is_the_api_reference(client: Client) -> None:
+    answer = await client.get("/", follow_redirects=False)
+    assert answer.status_code == 307 and answer.headers["location"] == "docs"
+    assert (await client.get("/")).text == (await client.get("/docs")).text

@@ -3,7 +3,9 @@ the RateLimit headers, counts shared through Redis by every process, and no outa
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 import socket
 import subprocess
 import time
@@ -18,7 +20,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 from pydantic import ValidationError
 
-from milestones.cli import configuration_errors
+from milestones.cli.configuration import configuration_errors
 from milestones.keys import parse_key_list
 from milestones.settings import Settings
 from milestones.web.app import create_app
@@ -446,3 +448,102 @@ def test_a_server_logs_once_when_redis_goes_and_once_when_it_is_back(
     assert len(lines) == 2, lines
     assert "rate limits are off: Redis at " in lines[0] and "served without limits" in lines[0]
     assert "rate limits are on again" in lines[1]
+
+
+# --- Redis: blocks claimed by each process ---------------------------------------------------------------------
+
+BLOCKED_LIMIT = 640  # per hour: blocks of up to 640 // 64 = 10 hits
+BLOCK = 10
+
+
+@pytest.mark.anyio
+async def test_limits_under_128_are_counted_in_redis_one_request_at_a_time(
+    sqlite_settings: Settings, clock: FakeClock, redis_server: RedisServer
+) -> None:
+    configured = limited(sqlite_settings, redis_server.url, rate_limit_reads="127/hour")
+    async with AsyncTestClient(app=create_app(configured, clock=clock)) as client:
+        await statuses(client, 1)  # the connection is opened, the scripts are loaded
+        redis_server.reset_calls()
+        assert set(await statuses(client, 40)) == {200}
+        assert redis_server.round_trips() == 40
+
+
+@pytest.mark.anyio
+async def test_most_requests_make_no_redis_round_trip(
+    sqlite_settings: Settings, clock: FakeClock, redis_server: RedisServer
+) -> None:
+    """256 is the largest block: 1,000 requests cost 8 claims while the blocks grow (1, 2, ... 128: 255 hits)
+    and one a block of 256 after that, plus one read of the window, not 1,000 round trips."""
+    configured = limited(sqlite_settings, redis_server.url, rate_limit_reads="100000/hour")
+    async with AsyncTestClient(app=create_app(configured, clock=clock)) as client:
+        redis_server.reset_calls()
+        assert set(await statuses(client, 1000)) == {200}
+        sequential = redis_server.round_trips()
+        # Concurrent requests of one client wait for the claim in flight instead of each claiming.
+        redis_server.reset_calls()
+        for _ in range(10):
+            answers = await asyncio.gather(*(client.get(READ) for _ in range(100)))
+            assert {answer.status_code for answer in answers} == {200}
+        concurrent = redis_server.round_trips()
+    assert sequential <= 8 + math.ceil((1000 - 255) / 256) + 1 + 2  # 12, and two for the scripts' first load
+    assert concurrent <= math.ceil(1000 / 256) + 2
+
+
+async def count_until_refused(clients: list[Client], rounds: int) -> list[int]:
+    """Reads sent to each client in turn, `rounds` times: a client spread over processes by a load balancer."""
+    return [(await client.get(READ)).status_code for _ in range(rounds) for client in clients]
+
+
+@pytest.mark.anyio
+async def test_two_apps_sharing_redis_never_admit_more_than_the_limit_and_refuse_within_the_bound(
+    sqlite_settings: Settings, clock: FakeClock, redis_server: RedisServer
+) -> None:
+    """P = 2 processes, blocks of b = 10: at most the limit, at least limit - (P-1)(b-1); once one of them
+    refuses, the other admits at most the b-1 hits it holds, and then both refuse."""
+    configured = limited(sqlite_settings, redis_server.url, rate_limit_reads=f"{BLOCKED_LIMIT}/hour")
+    async with (
+        AsyncTestClient(app=create_app(configured, clock=clock)) as first,
+        AsyncTestClient(app=create_app(configured, clock=clock)) as second,
+    ):
+        answers = await count_until_refused([first, second], BLOCKED_LIMIT)
+    accepted = answers.count(200)
+    assert BLOCKED_LIMIT - (BLOCK - 1) <= accepted <= BLOCKED_LIMIT
+    first_refusal = answers.index(429)
+    assert answers[first_refusal:].count(200) <= BLOCK - 1
+    assert set(answers[first_refusal + 2 * BLOCK :]) == {429}
+
+
+@pytest.mark.anyio
+async def test_a_client_that_moves_between_apps_still_gets_no_more_than_the_limit(
+    sqlite_settings: Settings, clock: FakeClock, redis_server: RedisServer
+) -> None:
+    """The worst case: one process holds a block the client then leaves unused while it is served by another,
+    which refuses up to b-1 requests early; the held hits are still the client's, admitted when it comes back."""
+    configured = limited(sqlite_settings, redis_server.url, rate_limit_reads=f"{BLOCKED_LIMIT}/hour")
+    async with (
+        AsyncTestClient(app=create_app(configured, clock=clock)) as first,
+        AsyncTestClient(app=create_app(configured, clock=clock)) as second,
+    ):
+        # 1 + 2 + 4 + 8 + 10: the first app holds a full block, of which it has used one.
+        assert set(await statuses(first, 16)) == {200}
+        on_second = await statuses(second, BLOCKED_LIMIT)
+        back_on_first = await statuses(first, BLOCK)
+    assert on_second.count(200) == BLOCKED_LIMIT - 16 - (BLOCK - 1)
+    assert set(on_second[on_second.index(429) :]) == {429}
+    assert back_on_first == [200] * (BLOCK - 1) + [429]
+    assert 16 + on_second.count(200) + back_on_first.count(200) == BLOCKED_LIMIT
+
+
+@pytest.mark.anyio
+async def test_blocks_do_not_outlive_their_window(
+    sqlite_settings: Settings, clock: FakeClock, redis_server: RedisServer
+) -> None:
+    """With a 2-second window, a block claimed in one window is dropped when it ends: a full window later the
+    client has its whole limit again (and no more: the held hits of the old window are gone)."""
+    configured = limited(sqlite_settings, redis_server.url, rate_limit_reads="640/2 seconds")
+    async with AsyncTestClient(app=create_app(configured, clock=clock)) as client:
+        assert set(await statuses(client, 16)) == {200}  # holds 9 of a block of 10
+        time.sleep(4.1)  # past the window and the next one: nothing of either is counted any more
+        redis_server.reset_calls()
+        assert await statuses(client, 1) == [200]
+        assert redis_server.round_trips() == 1  # a new claim of one hit, not one of the old block's

@@ -99,6 +99,14 @@ class Period:
         return (self.start_date, self.end_date)
 
 
+def future_start(start_date: date, today: date) -> str | None:
+    """Why a period cannot be recorded yet, if it starts after today: its summary would be stamped with
+    today's date before anything in it happened."""
+    if start_date <= today:
+        return None
+    return f"The period starts on {start_date}, after today ({today}); record its summary once it has begun."
+
+
 @dataclass(frozen=True, slots=True)
 class Milestone:
     """A stored milestone of one mentor as it is served: reached, or the next rung being worked towards.

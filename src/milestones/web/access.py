@@ -1,6 +1,7 @@
 """Who may do what: the scope each request needs, and the live keys it is checked against.
 
-The front door asks `AccessPolicy.check` about every request before either path sees it. Keys come from
+The front door asks `AccessPolicy.check` about every request before either path sees it, with the access its
+route declares (web/route_table.py). Keys come from
 MILESTONES_API_KEYS and from the database (`milestones keys create`); the stored ones are read again at most
 `REFRESH_SECONDS` after the last reading, on the next request that needs a key, so a key revoked by any
 process stops working in every worker within a second.
@@ -14,36 +15,26 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from milestones.errors import KeyRequired, ScopeRequired
 from milestones.keys import AccessKey, KeyRing, Scope
+from milestones.web.route_table import Access
 
 REFRESH_SECONDS = 0.5
-# Open even when reads need a key: an <img> cannot send one, and the docs, problem pages and health checks
-# describe the service rather than any mentor. Whole path segments: "/healthz" does not open "/healthzz".
-PUBLIC_PATHS = ("/assets/", "/api/v1/milestone-definitions", "/healthz", "/readyz", "/openapi.json", "/schema")
-PUBLIC_PREFIXES = ("/problems/", "/docs", "/redoc")
-# A mentor's page, card and card image are opened by a browser following a link, which cannot send a key:
-# when reads need one, they need a signed link instead, which the page routes check (web/pages.py, with
-# page_links.link_opens). The front door lets them through to that check.
-PAGE_PREFIX = "/mentors/"
-_READS = frozenset({"GET", "HEAD"})
-_UNSAFE_FREE = frozenset({"GET", "HEAD", "OPTIONS"})
 
 LoadKeys = Callable[[Sequence[AccessKey]], Awaitable[KeyRing]]
 
 
-def is_public(path: str) -> bool:
-    for public in PUBLIC_PATHS:
-        if path.startswith(public) and (public[-1] == "/" or len(path) == len(public) or path[len(public)] == "/"):
-            return True
-    return path.startswith(PUBLIC_PREFIXES) or path.startswith(PAGE_PREFIX)
+def needed_scope(access: Access, *, read_requires_key: bool) -> Scope | None:
+    """The scope a route's policy asks of a request once keys exist, or None when anyone may call it.
 
-
-def needed_scope(method: str, path: str, *, read_requires_key: bool) -> Scope | None:
-    """The scope a request needs when keys are configured, or None when anyone may make it."""
-    if method not in _UNSAFE_FREE:
+    Public routes describe the service; a page opened from a link is let through to its own signed-link
+    check (web/pages.py), since a browser following a link cannot send a key.
+    """
+    if access is Access.WRITE:
         return Scope.WRITE
-    if method == "OPTIONS" or not read_requires_key or is_public(path):
-        return None  # a CORS preflight never carries credentials
-    return Scope.READ
+    if access is Access.READ:
+        return Scope.READ if read_requires_key else None
+    if access is Access.ADMIN:
+        return Scope.ADMIN
+    return None
 
 
 def bearer_of(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
@@ -62,6 +53,8 @@ class AccessPolicy:
     def __init__(self, from_settings: Sequence[AccessKey], *, read_requires_key: bool) -> None:
         self._from_settings = tuple(from_settings)
         self.read_requires_key = read_requires_key
+        # What anyone may call whatever keys exist: the front door lets these through without asking `check`.
+        self.open_to_all = frozenset(a for a in Access if needed_scope(a, read_requires_key=read_requires_key) is None)
         # Until the database is open (start-up), only the settings' keys are known.
         self._ring = KeyRing.of(self._from_settings)
         self._load: LoadKeys | None = None
@@ -96,15 +89,25 @@ class AccessPolicy:
         self._loaded_at = started
         return self._ring
 
-    async def check(self, method: str, path: str, headers: Iterable[tuple[bytes, bytes]]) -> tuple[str | None, bool]:
+    async def keys_exist(self) -> bool:
+        """Whether any key was ever set up: from then on writes need one (the OpenAPI document says so too)."""
+        return (await self.ring()).configured
+
+    async def check(self, access: Access, headers: Iterable[tuple[bytes, bytes]]) -> tuple[str | None, bool]:
         """The id of the key the request presented (None without one), and whether the answer needed a key.
 
         Raises KeyRequired or ScopeRequired when the request may not go on.
         """
-        scope = needed_scope(method, path, read_requires_key=self.read_requires_key)
+        scope = needed_scope(access, read_requires_key=self.read_requires_key)
         if scope is None:
             return None, False
         ring = await self.ring()
+        if scope is Scope.ADMIN and not any(key.scope >= Scope.ADMIN for key in ring.keys.values()):
+            # Writes may be open while no key exists; what only an administrator may do never is.
+            raise ScopeRequired(
+                "This needs a key with the admin scope, and none exists yet: create one with "
+                "`milestones keys create --name NAME --scope admin`."
+            )
         if not ring.configured:
             return None, False
         token = bearer_of(headers)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from copy import deepcopy
 from functools import cache
-from typing import IO, Annotated, Any
+from typing import IO, Annotated, Any, cast
 
 import msgspec
 from litestar import Litestar, Request, Response, Router, get
@@ -17,6 +18,7 @@ from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 from litestar.openapi.spec import (
     Components,
     OpenAPI,
+    OpenAPIHeader,
     OpenAPIResponse,
     OpenAPIType,
     Parameter,
@@ -33,6 +35,7 @@ from milestones import __version__
 from milestones.badges import DEFAULT_SIZE, BadgeSize, BadgeState, badge_file, badge_image
 from milestones.catalog import load_catalog
 from milestones.contract import HealthOut, ProblemDetails
+from milestones.keys import Scope as KeyScope
 from milestones.languages import languages, prepare, tag
 from milestones.logs import configure_logging, event, log_format
 from milestones.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -43,16 +46,17 @@ from milestones.web.access import AccessPolicy, needed_scope
 from milestones.web.body_timeout import body_timeout
 from milestones.web.cors import CorsPolicy
 from milestones.web.docs import DOCS_ROUTES
-from milestones.web.fast_path import CONTRACT_ALIAS_PATH, MILESTONES_PATH, FastPath, template_of
-from milestones.web.front_door import WORDED_METHODS, WORDED_PATHS, FrontDoor, language_of
-from milestones.web.observability import DatabaseWatch, RequestObserver
+from milestones.web.fast_path import CONTRACT_ALIAS_PATH, MILESTONES_PATH, FastPath
+from milestones.web.front_door import FrontDoor
+from milestones.web.observability import DatabaseWatch, RequestObserver, untyped
 from milestones.web.pages import PAGE_ROUTES
 from milestones.web.presenters import none_match
 from milestones.web.problem_types import PROBLEM_TYPES
 from milestones.web.problems import EXCEPTION_HANDLERS, problem, problem_description, problem_responses
 from milestones.web.rate_limits import RateLimits, declare_rate_limits
+from milestones.web.request_state import language_of
+from milestones.web.route_table import BADGE, DESCRIBES_SERVICE, RouteTable, declare
 from milestones.web.routes import (
-    BADGE_CACHE_CONTROL,
     BADGE_HEADERS,
     BADGES,
     DEFINITIONS,
@@ -79,7 +83,7 @@ _KEY_PROBLEMS = {
 def _allowed_methods(app: Litestar) -> dict[str, bytes]:
     """Each route's path template (as in the ASGI scope) and the methods it answers."""
     return {
-        template_of(route): ", ".join(sorted(route.methods)).encode()
+        untyped(route.path): ", ".join(sorted(route.methods)).encode()
         for route in app.routes
         if isinstance(route, HTTPRoute)
     }
@@ -95,7 +99,13 @@ async def list_every_method_on_options(message: Message, scope: Scope) -> None:
         message["headers"] = [*headers, (b"allow", allowed)]
 
 
-@get("/healthz", operation_id="getLiveness", tags=[HEALTH], summary="Liveness: the process is running")
+@get(
+    "/healthz",
+    operation_id="getLiveness",
+    tags=[HEALTH],
+    summary="Liveness: the process is running",
+    opt=declare(DESCRIBES_SERVICE),
+)
 async def healthz() -> HealthOut:
     return HealthOut(status="ok")
 
@@ -106,11 +116,13 @@ async def healthz() -> HealthOut:
     tags=[HEALTH],
     summary="Readiness: the database answers and its schema is current",
     responses=problem_responses("not-ready"),
+    opt=declare(DESCRIBES_SERVICE),
 )
-async def readyz(state: State) -> Response[HealthOut] | Response[ProblemDetails]:
+async def readyz(request: Request[Any, Any, Any], state: State) -> Response[HealthOut] | Response[ProblemDetails]:
     reason = await service_of(state).readiness_problem()
     if reason is not None:
-        return problem(503, reason, type_=PROBLEM_TYPES["not-ready"].uri, headers={"Retry-After": "1"})
+        not_ready = PROBLEM_TYPES["not-ready"].uri
+        return problem(503, reason, type_=not_ready, headers={"Retry-After": "1"}, request=request)
     return Response(HealthOut(status="ready"))
 
 
@@ -127,7 +139,7 @@ async def readyz(state: State) -> Response[HealthOut] | Response[ProblemDetails]
     media_type="image/png",
     responses={**problem_responses(404, 422), 304: NOT_MODIFIED},
     response_headers=BADGE_HEADERS,
-    cache_control=None,
+    opt=declare(BADGE),
 )
 async def badge(
     state: State,
@@ -149,13 +161,13 @@ async def badge(
         image = await asyncio.to_thread(badge_image, definition, wanted[1], size, variant, language_of(scope))
     else:
         image = badge_image(definition, wanted[1], size, variant, language_of(scope))
-    headers = {"ETag": image.etag, "Cache-Control": BADGE_CACHE_CONTROL}
+    headers = {"ETag": image.etag}
     if none_match(if_none_match, image.etag):
         return Response(b"", status_code=304, headers=headers)
     return Response(image.body, media_type=image.media_type, headers=headers)
 
 
-@get("/metrics", include_in_schema=False, media_type=METRICS_CONTENT_TYPE)
+@get("/metrics", include_in_schema=False, media_type=METRICS_CONTENT_TYPE, opt=declare(DESCRIBES_SERVICE))
 async def metrics(state: State) -> bytes:
     """Prometheus's text format: every worker's counts when there are several (this worker's up to the
     moment; the others' as of their last flush, at most 50 ms ago)."""
@@ -165,20 +177,64 @@ async def metrics(state: State) -> bytes:
     return exposition()
 
 
-@get("/openapi.json", include_in_schema=False, media_type=OPENAPI_JSON)
-async def openapi_document(request: Request[Any, Any, Any]) -> Response[bytes]:
+@get("/", include_in_schema=False, opt=declare(DESCRIBES_SERVICE), status_code=307, media_type="text/plain")
+async def home() -> Response[bytes]:
+    """The service's front page is its API reference (relative, so it holds under a path prefix)."""
+    return Response(b"", status_code=307, headers={"Location": "docs"})
+
+
+class LiveDocument:
+    """The OpenAPI document as the running service applies it. Who may call what depends on whether any key
+    exists yet (with none, writes are open), and keys can be created while the service runs: the document is
+    rendered both ways once, and each request for it gets the one that is true now."""
+
+    def __init__(self, document: OpenAPI, routes: RouteTable, access: AccessPolicy) -> None:
+        self.access = access
+        self._renderings: dict[bool, tuple[dict[str, Any], bytes]] = {}
+        for keys_exist in (False, True):
+            copy = deepcopy(document)
+            declare_access(copy, routes, read_requires_key=access.read_requires_key, keys_exist=keys_exist)
+            as_dict = copy.to_schema()
+            self._renderings[keys_exist] = (as_dict, msgspec.json.encode(as_dict))
+
+    async def current(self) -> tuple[dict[str, Any], bytes]:
+        """The document as a dictionary and as JSON, for the keys there are now."""
+        return self._renderings[await self.access.keys_exist()]
+
+
+class LiveJson(JsonRenderPlugin):
+    """/schema/openapi.json: the live document (the framework's plugin would serve the one built at start)."""
+
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        return cast(bytes, request.scope["state"][LIVE_DOCUMENT][1])
+
+
+class LiveYaml(YamlRenderPlugin):
+    """/schema/openapi.yaml: the live document, as YAML."""
+
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        return super().render(request, request.scope["state"][LIVE_DOCUMENT][0])
+
+
+LIVE_DOCUMENT = "milestones.live_document"
+
+
+async def read_live_document(request: Request[Any, Any, Any]) -> None:
+    """Before /schema's routes: the document that is true now, for its plugins (which cannot wait)."""
+    request.scope["state"][LIVE_DOCUMENT] = await request.app.state.live_document.current()
+
+
+@get("/openapi.json", include_in_schema=False, media_type=OPENAPI_JSON, opt=declare(DESCRIBES_SERVICE))
+async def openapi_document(state: State) -> Response[bytes]:
     """The OpenAPI document where most tools look first; the same as /schema/openapi.json."""
-    return Response(_document_of(request.app), media_type=OPENAPI_JSON)
+    _, body = await state.live_document.current()
+    return Response(body, media_type=OPENAPI_JSON)
 
 
-@cache
-def _document_of(app: Litestar) -> bytes:
-    return msgspec.json.encode(app.openapi_schema.to_schema())
-
-
-def declare_access(document: OpenAPI, *, read_requires_key: bool) -> None:
+def declare_access(document: OpenAPI, routes: RouteTable, *, read_requires_key: bool, keys_exist: bool) -> None:
     """State in the document which operations need which key scope, by the very rule the front door applies
-    (`access.needed_scope`), with their 401 and 403 answers."""
+    (each route's policy, `access.needed_scope`), with their 401 and 403 answers: none but admin operations
+    while no key exists, since the service then lets anyone write."""
     document.components.security_schemes = {
         SECURITY_SCHEME: SecurityScheme(
             type="http",
@@ -190,8 +246,11 @@ def declare_access(document: OpenAPI, *, read_requires_key: bool) -> None:
     for path, item in (document.paths or {}).items():
         for method in ("get", "put", "post", "delete"):
             operation = getattr(item, method)
-            scope = needed_scope(method.upper(), path, read_requires_key=read_requires_key)
-            if operation is None or scope is None:
+            if operation is None:
+                continue
+            access = routes.policy_of(method.upper(), path).access
+            scope = needed_scope(access, read_requires_key=read_requires_key)
+            if scope is None or not (keys_exist or scope is KeyScope.ADMIN):
                 continue
             operation.security = [{SECURITY_SCHEME: [scope.label]}]
             problem = operation.responses["400"]
@@ -201,9 +260,37 @@ def declare_access(document: OpenAPI, *, read_requires_key: bool) -> None:
             operation.responses = dict(sorted(operation.responses.items()))
 
 
-def declare_languages(document: OpenAPI) -> None:
-    """Give every operation whose answer the front door words (WORDED_PATHS, WORDED_METHODS) its two ways of
-    asking for a language, as the front door reads them."""
+_TEXT = Schema(type=OpenAPIType.STRING)
+
+
+def declare_response_headers(document: OpenAPI, app: Litestar) -> None:
+    """Give each operation's success answer the headers its handler declares (`response_headers`): an
+    operation that states its answers with `responses=` would otherwise lose them from the document."""
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            declared = [h for h in handler.resolve_response_headers() if h.documentation_only]
+            item = (document.paths or {}).get(untyped(route.path))
+            if not declared or item is None or not handler.include_in_schema:
+                continue
+            for method in handler.http_methods:
+                operation = getattr(item, method.lower(), None)
+                answer = None if operation is None else operation.responses.get(str(handler.status_code))
+                if not isinstance(answer, OpenAPIResponse):
+                    continue
+                answer.headers = {
+                    **(answer.headers or {}),
+                    **{
+                        h.name: OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING), description=h.description)
+                        for h in declared
+                    },
+                }
+
+
+def declare_languages(document: OpenAPI, routes: RouteTable) -> None:
+    """Give every operation whose answer the front door words (its policy says `worded`) its two ways of asking
+    for a language, as the front door reads them."""
     spoken = ", ".join(f"`{tag(language)}`" for language in languages())
     locale = Parameter(
         name="locale",
@@ -219,11 +306,9 @@ def declare_languages(document: OpenAPI) -> None:
         description="Preferred languages with q-values; the answer's Content-Language says which was chosen.",
     )
     for path, item in (document.paths or {}).items():
-        if not path.startswith(WORDED_PATHS):
-            continue
-        for method in sorted(WORDED_METHODS):
-            operation = getattr(item, method.lower())
-            if operation is not None:
+        for method in ("get", "put", "post", "delete"):
+            operation = getattr(item, method)
+            if operation is not None and routes.policy_of(method.upper(), path).worded:
                 operation.parameters = [*(operation.parameters or []), locale, accept]
 
 
@@ -235,19 +320,24 @@ def create_app(
     request_log: IO[bytes] | None = None,
 ) -> FrontDoor:
     """The ASGI application for the given settings: the outer layer, then the fast path in front of the
-    Litestar app. Without `fast_path`, the framework answers everything (tests compare the two)."""
+    Litestar app (the front door asks the fast path first on the routes whose policy allows it). Without
+    `fast_path`, the framework answers everything (tests compare the two)."""
     settings = settings or Settings()
     prepare()
     access = AccessPolicy(settings.api_keys, read_requires_key=settings.read_requires_key)
     database = DatabaseWatch()
     observer = RequestObserver(request_log, as_json=log_format(settings.log_format, sys.stderr) == "json")
-    litestar = create_litestar_app(settings, clock=clock, access=access, database=database, observer=observer)
     rate_limits = RateLimits.from_settings(settings)
+    litestar = create_litestar_app(
+        settings, clock=clock, access=access, database=database, observer=observer, rate_limits=rate_limits
+    )
+    routes = cast(RouteTable, litestar.state.route_table)
     if rate_limits is not None:
-        declare_rate_limits(litestar.openapi_schema, rate_limits)
         litestar.on_shutdown.append(rate_limits.close)
     return FrontDoor(
-        FastPath(litestar, settings) if fast_path else litestar,
+        litestar,
+        fast=FastPath(litestar, settings, routes) if fast_path else None,
+        routes=routes,
         access=access,
         cors=CorsPolicy(settings.cors_origins) if settings.cors_origins else None,
         trusted_proxies=settings.trusted_proxies,
@@ -265,19 +355,21 @@ def create_litestar_app(
     access: AccessPolicy | None = None,
     database: DatabaseWatch | None = None,
     observer: RequestObserver | None = None,
+    rate_limits: RateLimits | None = None,
 ) -> Litestar:
-    """The framework application alone; the database is opened at start-up, and from then on `access` reads
-    the stored keys through the service."""
+    """The framework application alone, with its route table (`state.route_table`) and its live OpenAPI
+    document; the database is opened at start-up, and from then on `access` reads the stored keys through the
+    service."""
     settings = settings or Settings()
     catalog = load_catalog(settings.catalog_path)
+    access = access or AccessPolicy(settings.api_keys, read_requires_key=settings.read_requires_key)
 
     async def open_service(app: Litestar) -> None:
         app.state.database_watch = database or DatabaseWatch()
         app.state.request_observer = observer
         app.state.service = service = await MilestoneService.open(settings, catalog, clock)
         app.state.settings = settings
-        if access is not None:
-            access.attach(service.key_ring)
+        access.attach(service.key_ring)
         if settings.history_retention_days is not None:
             app.state.pruning = asyncio.create_task(service.prune_history_hourly(settings.history_retention_days))
         event("worker started", pid=os.getpid())
@@ -297,6 +389,7 @@ def create_litestar_app(
             Router(MILESTONES_PATH, route_handlers=MILESTONE_ROUTES),
             Router(CONTRACT_ALIAS_PATH, route_handlers=MILESTONE_ROUTES, include_in_schema=False),
             Router("/api/v1/mentors", route_handlers=MENTOR_ROUTES),
+            home,
             healthz,
             readyz,
             badge,
@@ -318,10 +411,17 @@ def create_litestar_app(
             description="Detects, stores and serves mentoring milestones. Errors are RFC 9457 problem details; "
             "each problem `type` is a page (GET it) saying what it means and how to fix the request.",
             path="/schema",
-            servers=[Server(url=settings.root_path or "/")],
             # The document only (/schema/openapi.json, .yaml): the pages are /docs and /redoc, from files
             # shipped in the package, where Litestar's own pages load their scripts from CDNs.
-            render_plugins=[JsonRenderPlugin(), YamlRenderPlugin()],
+            openapi_router=Router(
+                "/schema",
+                route_handlers=[],
+                opt=declare(DESCRIBES_SERVICE),
+                before_request=read_live_document,
+                include_in_schema=False,
+            ),
+            render_plugins=[LiveJson(), LiveYaml()],
+            servers=[Server(url=settings.root_path or "/")],
             tags=[
                 Tag(name=MILESTONES, description="Summaries in, milestones out"),
                 Tag(name=MENTORS, description="A mentor's stored periods"),
@@ -333,8 +433,13 @@ def create_litestar_app(
         ),
         debug=False,
     )
-    declare_access(app.openapi_schema, read_requires_key=settings.read_requires_key)
-    declare_languages(app.openapi_schema)
+    routes = app.state.route_table = RouteTable(app)
+    document = app.openapi_schema
+    declare_response_headers(document, app)
+    declare_languages(document, routes)
+    if rate_limits is not None:
+        declare_rate_limits(document, rate_limits, routes)
+    app.state.live_document = LiveDocument(document, routes, access)
     return app
 
 

@@ -21,6 +21,7 @@ from litestar.types import ControllerRouterHandler
 from msgspec import Struct
 
 from milestones.web.problem_types import PROBLEM_TYPES, ProblemType
+from milestones.web.route_table import DESCRIBES_SERVICE_PAGE, DOCS_ASSET, DOCS_PAGE, REDOC_PAGE, declare
 
 STATIC = Path(str(files("milestones.web") / "static"))
 ASSETS_PATH = "/docs/assets"
@@ -41,17 +42,17 @@ def _page(name: str) -> bytes:
     return (STATIC / name).read_bytes()
 
 
-@get("/docs", include_in_schema=False, media_type=HTML)
+@get("/docs", include_in_schema=False, media_type=HTML, opt=declare(DOCS_PAGE))
 async def swagger_ui() -> bytes:
     return _page("swagger-ui.html")
 
 
-@get("/redoc", include_in_schema=False, media_type=HTML)
+@get("/redoc", include_in_schema=False, media_type=HTML, opt=declare(REDOC_PAGE))
 async def redoc() -> bytes:
     return _page("redoc.html")
 
 
-@get("/problems/{name:str}", include_in_schema=False)
+@get("/problems/{name:str}", include_in_schema=False, opt=declare(DESCRIBES_SERVICE_PAGE))
 async def problem_type_page(
     request: Request[Any, Any, Any], name: Annotated[str, PathParameter(max_length=100)]
 ) -> Response[Any]:
@@ -60,21 +61,31 @@ async def problem_type_page(
     problem = PROBLEM_TYPES.get(name)
     if problem is None:
         raise NotFoundException(f"There is no problem type {name!r}; every type is listed at /problems/.")
-    if request.accept.best_match(["text/html", "application/json", "application/problem+json"]) == "text/html":
+    if wants_html(request):
         return Response(problem_page(problem), media_type=HTML)
-    return Response(
-        ProblemTypeOut(problem.uri, problem.title, problem.status, problem.means, problem.fix),
-        media_type="application/json",
-    )
+    return Response(_explained(problem), media_type="application/json")
 
 
-@get("/problems", include_in_schema=False, media_type=HTML)
-async def problem_index() -> bytes:
+@get("/problems", include_in_schema=False, opt=declare(DESCRIBES_SERVICE_PAGE))
+async def problem_index(request: Request[Any, Any, Any]) -> Response[Any]:
+    """Every problem type: a page, or a JSON list when asked with Accept: application/json."""
+    if not wants_html(request):
+        return Response([_explained(p) for p in PROBLEM_TYPES.values()], media_type="application/json")
     items = "".join(
         f'<li><a href="problems/{p.slug}"><code>{p.uri}</code></a>: {escape(p.title)} ({p.status})</li>'
         for p in PROBLEM_TYPES.values()
     )
-    return _document("Problem types", f"<h1>Problem types</h1><ul>{items}</ul>", stylesheet="docs/assets/problem.css")
+    page = _document("Problem types", f"<h1>Problem types</h1><ul>{items}</ul>", stylesheet="docs/assets/problem.css")
+    return Response(page, media_type=HTML)
+
+
+def wants_html(request: Request[Any, Any, Any]) -> bool:
+    """A browser's Accept (or none at all) gets the page; a client that prefers JSON gets JSON."""
+    return request.accept.best_match(["text/html", "application/json", "application/problem+json"]) == "text/html"
+
+
+def _explained(problem: ProblemType) -> ProblemTypeOut:
+    return ProblemTypeOut(problem.uri, problem.title, problem.status, problem.means, problem.fix)
 
 
 def problem_page(problem: ProblemType) -> bytes:
@@ -105,6 +116,9 @@ DOCS_ROUTES: list[ControllerRouterHandler] = [
     problem_type_page,
     # The vendored files do not change within a release of the service.
     create_static_files_router(
-        ASSETS_PATH, directories=[STATIC], cache_control=CacheControlHeader(max_age=86400, public=True)
+        ASSETS_PATH,
+        directories=[STATIC],
+        cache_control=CacheControlHeader(max_age=86400, public=True),
+        opt=declare(DOCS_ASSET),
     ),
 ]

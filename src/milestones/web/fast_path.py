@@ -1,15 +1,17 @@
 """Serves the hottest requests without the framework's per-request machinery: three reads and POST.
 
-Requests are routed from one table, `FAST_ROUTES`, whose templates must be routes of the framework app too
-(checked when the app is built). Only plainly well-formed requests are answered here; anything else
-(unknown ids, odd or invalid query strings or bodies, and every error, expected or not) falls through to
-the Litestar app, which owns validation and renders errors. Both paths shape responses with the same
+The routes it may answer say so in their policy (`fast=True`, web/route_table.py), and the front door's match
+(in the scope) says which one a request is. Only plainly well-formed requests are answered here; anything else
+(unknown ids, odd or invalid query strings or bodies) falls through to the Litestar app, which owns validation.
+A POST whose summary decoded is this path's to the end: a refused or failed write is answered here, through
+the one problem renderer, never run a second time by the framework. Both paths shape responses with the same
 presenters, and the tests check they answer the same bytes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import cast
@@ -17,26 +19,31 @@ from urllib.parse import parse_qsl
 
 import msgspec
 from litestar import Litestar
-from litestar.enums import ScopeType
-from litestar.routes import HTTPRoute
 from litestar.types import (
     HTTPResponseBodyEvent,
     HTTPResponseStartEvent,
     HTTPScope,
     Receive,
     ReceiveMessage,
-    Scope,
     Send,
 )
 
-from milestones.contract import cannot_repeat_a_key, decode_summary
+from milestones.contract import ProblemDetails, cannot_repeat_a_key, decode_summary
 from milestones.domain import MetricType, MilestoneQuery, Status, is_mentor_id
-from milestones.domain.changes import Actor
+from milestones.errors import DatabaseUnavailable, MilestonesError
 from milestones.service import MilestoneService, Window
 from milestones.settings import Settings
-from milestones.web.front_door import actor_of, language_of
-from milestones.web.observability import untyped
 from milestones.web.presenters import etag, milestone_out, page_out
+from milestones.web.problems import (
+    UNEXPECTED,
+    accept_of,
+    error_document,
+    problem_document,
+    problem_headers,
+    render_problem,
+)
+from milestones.web.request_state import actor_of, language_of
+from milestones.web.route_table import RouteMatch, RouteTable
 
 MILESTONES_PATH = "/api/v1/milestones"
 # The contract's text shows every path with its prefix doubled; generated clients call those literally.
@@ -44,135 +51,90 @@ CONTRACT_ALIAS_PATH = MILESTONES_PATH + MILESTONES_PATH
 _LIST_PARAMS = frozenset({"mentor_id", "type", "status", "page", "limit"})
 _WINDOW_PARAMS = frozenset({"page", "limit"})
 _encode = msgspec.json.Encoder().encode
+RECORD_SUMMARY = "recordSummary"
+log = logging.getLogger("milestones")
 
 
 @dataclass(frozen=True, slots=True)
 class FastAnswer:
-    """A response the fast path has ready to send."""
+    """A response the fast path has ready, for the front door to send with the headers it adds to every answer."""
 
     body: bytes
     status: int = 200
     entity_tag: str | None = None
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+    media_type: bytes = b"application/json"
 
-
-@dataclass(frozen=True, slots=True)
-class FastRoute:
-    """A route the fast path may answer: a method and a path template in the framework's own terms."""
-
-    method: str
-    template: str
-    name: str
-
-    def aliases(self) -> tuple[FastRoute, ...]:
-        """This route, and under the contract's doubled prefix."""
-        alias = FastRoute(self.method, self.template.replace(MILESTONES_PATH, CONTRACT_ALIAS_PATH, 1), self.name)
-        return (self, alias)
-
-
-FAST_ROUTES = tuple(
-    alias
-    for route in (
-        FastRoute("GET", MILESTONES_PATH, "list"),
-        FastRoute("GET", MILESTONES_PATH + "/{milestone_id}", "one"),
-        FastRoute("GET", MILESTONES_PATH + "/{mentor_id}/in-progress", "in_progress"),
-        FastRoute("POST", MILESTONES_PATH, "record_summary"),
-    )
-    for alias in route.aliases()
-)
-
-
-class RouteTable:
-    """Matches a method and path to a fast route on whole segments: a literal part must be equal, a
-    {parameter} takes one non-empty segment. A trailing slash is ignored, as the framework ignores it.
-
-    Each template has at most one parameter, so a route is a literal path, or a literal prefix and suffix
-    around one segment: a dictionary lookup, or two string comparisons, per request.
-    """
-
-    def __init__(self, routes: tuple[FastRoute, ...]) -> None:
-        self._literal: dict[tuple[str, str], FastRoute] = {}
-        self._around: dict[str, list[tuple[str, str, FastRoute]]] = {}
-        for route in routes:
-            prefix, brace, rest = route.template.partition("{")
-            if not brace:
-                self._literal[(route.method, route.template)] = route
-                continue
-            _, _, suffix = rest.partition("}")
-            if "{" in suffix or not prefix.endswith("/") or (suffix and not suffix.startswith("/")):
-                raise ValueError(f"a fast route takes one whole segment as its parameter: {route.template}")
-            self._around.setdefault(route.method, []).append((prefix, suffix, route))
-
-    def match(self, method: str, path: str) -> tuple[FastRoute, list[str]] | None:
-        if len(path) > 1 and path[-1] == "/":
-            path = path[:-1]
-        route = self._literal.get((method, path))
-        if route is not None:
-            return route, []
-        for prefix, suffix, route in self._around.get(method, ()):
-            if path.startswith(prefix) and path.endswith(suffix):
-                segment = path[len(prefix) : len(path) - len(suffix)]
-                if segment and "/" not in segment:
-                    return route, [segment]
-        return None
-
-
-def template_of(route: HTTPRoute) -> str:
-    """A framework route's path template as the ASGI scope and FAST_ROUTES write it: {name}, not {name:str}."""
-    return untyped(route.path)
-
-
-def framework_routes(app: Litestar) -> set[tuple[str, str]]:
-    """Every (method, path template) the framework app answers."""
-    return {
-        (method, template_of(route)) for route in app.routes if isinstance(route, HTTPRoute) for method in route.methods
-    }
+    async def send(self, send: Send, edge: list[tuple[bytes, bytes]], *, head: bool = False) -> None:
+        headers = [(b"content-type", self.media_type), (b"content-length", str(len(self.body)).encode())]
+        if self.entity_tag is not None:
+            headers.append((b"etag", self.entity_tag.encode()))
+        start: HTTPResponseStartEvent = {
+            "type": "http.response.start",
+            "status": self.status,
+            "headers": [*headers, *self.headers, *edge],
+        }
+        await send(start)
+        end: HTTPResponseBodyEvent = {
+            "type": "http.response.body",
+            "body": b"" if head else self.body,
+            "more_body": False,
+        }
+        await send(end)
 
 
 class FastPath:
-    """ASGI app in front of Litestar: GET one, a mentor's list and in-progress, and POST, answered directly."""
+    """Answers GET one, a mentor's list and in-progress, and POST without the framework, when it can."""
 
-    def __init__(self, app: Litestar, settings: Settings) -> None:
-        missing = {(r.method, r.template) for r in FAST_ROUTES} - framework_routes(app)
+    def __init__(self, app: Litestar, settings: Settings, routes: RouteTable) -> None:
+        fast = {match.operation for match in routes.routes.values() if match.policy.fast}
+        missing = fast - {*_READS, RECORD_SUMMARY}
         if missing:
-            raise RuntimeError(f"fast routes the framework does not serve: {sorted(missing)}")
+            raise RuntimeError(f"routes declared fast that the fast path cannot answer: {sorted(missing)}")
         self.litestar = app
-        self._routes = RouteTable(FAST_ROUTES)
         # The service opened at start-up, looked up once: the framework's State costs a microsecond a request.
         self._opened: MilestoneService | None = None
         self._max_body_bytes = settings.max_body_bytes
         self._body_timeout = settings.body_timeout_seconds
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == ScopeType.HTTP:
-            found = self._routes.match(scope["method"], scope["path"])
-            if found is not None:
-                route, params = found
-                if route.name == "record_summary":
-                    if self._plain_post(scope):
-                        # The route's template, as the framework sets it, for the front door's log and metrics.
-                        scope["path_template"] = route.template
-                        await self._record_summary(scope, receive, send)
-                        return
-                elif (answer := await self._read(route.name, params, scope)) is not None:
-                    scope["path_template"] = route.template
-                    await _send_json(send, answer)
-                    return
-        elif cast(str, scope["type"]) == "lifespan":
-            self._opened = None  # a new start-up opens a new service
-        await self.litestar(scope, receive, send)
+    def restarted(self) -> None:
+        """A new start-up opens a new service (the front door tells the fast path of each lifespan)."""
+        self._opened = None
 
-    async def _record(self, body: bytes, actor: Actor, language: str) -> FastAnswer | None:
+    async def answer(self, scope: HTTPScope, match: RouteMatch, receive: Receive) -> tuple[FastAnswer | None, Receive]:
+        """The answer to a request on a fast route, or None for the framework to answer it, with the receive the
+        framework must read the body from (the body this path read, replayed)."""
+        if match.operation != RECORD_SUMMARY:
+            return await self._read(match.operation, match.params, scope), receive
+        if not self._plain_post(scope):
+            return None, receive
+        return await self._record_summary(scope, receive)
+
+    async def _record(self, body: bytes, scope: HTTPScope) -> FastAnswer | None:
+        """The answer to a summary that decodes strictly; None (the framework's turn) only for one that does not.
+
+        Once the write was tried, the answer is this path's, success or problem: handing it on would run the
+        write again (a second transaction for a 409, a second wait for a busy database).
+        """
         try:
             summary = decode_summary(body)
-            service = self._service
-            milestones, changed = await service.record_summary(summary.mentor_id, summary.to_period(), actor)
         except Exception:
-            return None  # invalid, refused or unexpected: the framework runs it again and renders it
+            return None  # the framework decodes it again and names every bad field
+        service, language = self._service, language_of(scope)
+        try:
+            milestones, changed = await service.record_summary(summary.mentor_id, summary.to_period(), actor_of(scope))
+        except MilestonesError as error:
+            if isinstance(error, DatabaseUnavailable):
+                self.litestar.state.database_watch.unavailable(error.detail)
+            return _problem(error_document(error), scope, tuple(problem_headers(error)))
+        except Exception:
+            log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            return _problem(problem_document(500, UNEXPECTED), scope)
         window = Window(1, max(20, len(milestones)))
         page = page_out(milestones, len(milestones), window, None, language, service.definitions)
         return FastAnswer(_encode(page), status=201 if changed else 200)
 
-    async def _read(self, name: str, params: list[str], scope: HTTPScope) -> FastAnswer | None:
+    async def _read(self, name: str, params: tuple[str, ...], scope: HTTPScope) -> FastAnswer | None:
         query = _simple_query(scope["query_string"])
         if query is None:
             return None
@@ -207,29 +169,24 @@ class FastPath:
             and int(length) <= self._max_body_bytes
         )
 
-    async def _record_summary(self, scope: HTTPScope, receive: Receive, send: Send) -> None:
-        """Store a summary whose body arrives in one piece and decodes strictly; otherwise the framework does.
-
-        A failure writes nothing (the change is one transaction), so the framework can run the request again
-        from the start and render the problem.
-        """
+    async def _record_summary(self, scope: HTTPScope, receive: Receive) -> tuple[FastAnswer | None, Receive]:
+        """Store a summary whose body arrives in one piece and decodes strictly; otherwise the framework does."""
         try:
             async with asyncio.timeout(self._body_timeout):
                 message = await receive()
         except TimeoutError:
-            # The framework's body timeout sees the same stall at once and answers 408.
-            await self.litestar(scope, _stalled, send)
-            return
+            return None, _stalled  # the framework's body timeout sees the same stall at once and answers 408
         body = message.get("body", b"") if message["type"] == "http.request" else b""
         if not message.get("more_body", False) and cannot_repeat_a_key(body):
-            answer = await self._record(body, actor_of(scope), language_of(scope))
+            answer = await self._record(body, scope)
             if answer is not None:
-                await _send_json(send, answer)
-                return
-        await self.litestar(scope, _replaying(message, receive), send)
+                return answer, receive
+        return None, _replaying(message, receive)
 
 
-async def _one(service: MilestoneService, params: list[str], query: dict[str, str], language: str) -> FastAnswer | None:
+async def _one(
+    service: MilestoneService, params: tuple[str, ...], query: dict[str, str], language: str
+) -> FastAnswer | None:
     if query:
         return None
     milestone = await service.get_if_any(params[0])
@@ -240,7 +197,7 @@ async def _one(service: MilestoneService, params: list[str], query: dict[str, st
 
 
 async def _in_progress(
-    service: MilestoneService, params: list[str], query: dict[str, str], language: str
+    service: MilestoneService, params: tuple[str, ...], query: dict[str, str], language: str
 ) -> FastAnswer | None:
     mentor_id = params[0]
     window = _window(query) if query.keys() <= _WINDOW_PARAMS else None
@@ -251,7 +208,7 @@ async def _in_progress(
 
 
 async def _list(
-    service: MilestoneService, params: list[str], query: dict[str, str], language: str
+    service: MilestoneService, params: tuple[str, ...], query: dict[str, str], language: str
 ) -> FastAnswer | None:
     mentor_id = query.get("mentor_id")
     window = _window(query)
@@ -269,10 +226,11 @@ async def _list(
     return FastAnswer(_encode(page))
 
 
-_READS: dict[str, Callable[[MilestoneService, list[str], dict[str, str], str], Awaitable[FastAnswer | None]]] = {
-    "list": _list,
-    "one": _one,
-    "in_progress": _in_progress,
+# The reads the fast path answers, by operation id (the routes declare `fast=True` in their policy).
+_READS: dict[str, Callable[[MilestoneService, tuple[str, ...], dict[str, str], str], Awaitable[FastAnswer | None]]] = {
+    "listMilestones": _list,
+    "getMilestone": _one,
+    "listInProgress": _in_progress,
 }
 
 
@@ -310,14 +268,6 @@ async def _stalled() -> ReceiveMessage:
     raise TimeoutError
 
 
-async def _send_json(send: Send, answer: FastAnswer) -> None:
-    headers: list[tuple[bytes, bytes]] = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(answer.body)).encode()),
-    ]
-    if answer.entity_tag is not None:
-        headers.append((b"etag", answer.entity_tag.encode()))
-    start: HTTPResponseStartEvent = {"type": "http.response.start", "status": answer.status, "headers": headers}
-    await send(start)
-    end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": answer.body, "more_body": False}
-    await send(end)
+def _problem(document: ProblemDetails, scope: HTTPScope, headers: tuple[tuple[bytes, bytes], ...] = ()) -> FastAnswer:
+    media_type, body = render_problem(document, scope, accept_of(scope["headers"]))
+    return FastAnswer(body, document.status, headers=headers, media_type=media_type.encode())

@@ -10,76 +10,55 @@ escaped both paths into a 500 problem.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable, Sequence
 from functools import cache
 from time import perf_counter
 from typing import Any, cast
 from urllib.parse import unquote_to_bytes
 
-import msgspec
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
-from milestones.contract import ProblemDetails
-from milestones.domain.changes import ANONYMOUS, Actor
-from milestones.errors import KeyRequired, MilestonesError, OriginRefused, RateLimited, ScopeRequired
+from milestones.errors import DatabaseUnavailable, MilestonesError, OriginRefused, RateLimited
 from milestones.languages import ENGLISH, matching, negotiate, tag
 from milestones.logs import REQUEST_ID
 from milestones.web.access import AccessPolicy
 from milestones.web.cors import VARY_ORIGIN, CorsPolicy
+from milestones.web.fast_path import FastPath
 from milestones.web.observability import REQUEST_ID_HEADER, DatabaseWatch, RequestObserver
+from milestones.web.problems import (
+    NO_STORE,
+    UNEXPECTED,
+    accept_of,
+    error_document,
+    problem_document,
+    problem_headers,
+    render_problem,
+)
 from milestones.web.proxies import Network, client_address
 from milestones.web.rate_limits import RateLimits, rate_limit_headers
+from milestones.web.request_state import ACTOR, LANGUAGE
+from milestones.web.route_table import MATCHED, UNMATCHED_READS, Framing, RoutePolicy, RouteTable
 
-SECURITY_HEADERS = [
+SECURITY_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
-]
-# One Content-Security-Policy for every answer: nothing but the service's own origin. Its exceptions are all
-# here, by path prefix, each with its reason.
+)
+# Nothing but the service's own origin, on everything but JSON (no page to protect there); a route's framing
+# (web/route_table.py) says which policy its answers carry, and the exceptions are here with their reasons.
 CONTENT_SECURITY_POLICY = b"default-src 'self'"
-CSP_EXCEPTIONS: dict[str, bytes] = {
+_DOCS_POLICY = b"default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:"
+CSP: dict[Framing, bytes] = {
+    Framing.PAGE: CONTENT_SECURITY_POLICY,
+    Framing.IMAGE: CONTENT_SECURITY_POLICY,
     # The API reference pages run vendored Swagger UI and ReDoc (web/static): both set inline styles, Swagger
     # UI's stylesheet draws its icons from data: URIs, and ReDoc runs its search index in a blob: worker.
-    "/docs": b"default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:",
-    "/redoc": b"default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; worker-src 'self' blob:",
+    Framing.DOCS: _DOCS_POLICY,
+    Framing.REDOC: _DOCS_POLICY + b"; worker-src 'self' blob:",
 }
-# A mentor's card is the one thing other sites may frame, and only those named in MILESTONES_EMBED_ORIGINS:
-# for it, frame-ancestors replaces X-Frame-Options DENY (which cannot name origins). Without embed origins
-# the card is as unframeable as everything else.
-EMBEDDABLE = re.compile(r"/mentors/[^/]+/card")
-NO_STORE = (b"cache-control", b"no-store")
-# Where the front door leaves the id of the key a request presented, for the routes to record as the actor.
-ACTOR = "milestones.actor"
-# Where it leaves the language the answer is worded in (a locale id, `pt_BR`), when that is not English.
-LANGUAGE = "milestones.language"
-# Answers whose words depend on the language: milestones (names, labels), definitions, badges. Their successful
-# answers say which language they speak, and that it followed Accept-Language; errors are English only.
-WORDED_PATHS = ("/api/v1/milestones", "/api/v1/milestone-definitions", "/assets/badges/", "/mentors/")
-WORDED_METHODS = frozenset({"GET", "POST", "PUT"})
 _LOCALE = b"locale="
-_FAILED = msgspec.json.encode(
-    ProblemDetails(
-        type="about:blank",
-        title="Internal Server Error",
-        status=500,
-        detail="The server failed to handle this request; it has been logged.",
-    )
-)
 log = logging.getLogger("milestones")
-
-
-def actor_of(scope: Scope | dict[str, Any]) -> Actor:
-    """Who is making this request, as changes record it: the key, or `anonymous` without keys."""
-    key_id = cast(dict[str, Any], scope).get(ACTOR)
-    return ANONYMOUS if key_id is None else Actor.of_key(key_id)
-
-
-def language_of(scope: Scope | dict[str, Any]) -> str:
-    """The language to word this request's answer in: from `?locale=`, else Accept-Language, else English."""
-    return cast(str, cast(dict[str, Any], scope).get(LANGUAGE, ENGLISH))
 
 
 def chosen_language(headers: Iterable[tuple[bytes, bytes]], query: bytes) -> tuple[str, bytes]:
@@ -117,31 +96,18 @@ def language_headers(language: str) -> tuple[tuple[bytes, bytes], ...]:
     return ((b"content-language", tag(language).encode()), (b"vary", b"accept-language"))
 
 
-_SAID_IN_ENGLISH = language_headers(ENGLISH)
-
-
-def content_security_policy(path: str) -> bytes:
-    for prefix, policy in CSP_EXCEPTIONS.items():
-        if path.startswith(prefix):
-            return policy
-    return CONTENT_SECURITY_POLICY
-
-
-def security_headers(path: str, frame_ancestors: bytes | None = None) -> list[tuple[bytes, bytes]]:
-    """The security headers of an answer on this path; `frame_ancestors` lists the origins that may frame
-    the card (None: nobody may)."""
-    if frame_ancestors is not None and EMBEDDABLE.fullmatch(path):
-        policy = CONTENT_SECURITY_POLICY + b"; frame-ancestors " + frame_ancestors
-        headers = [h for h in SECURITY_HEADERS if h[0] != b"x-frame-options"]
-        return [*headers, (b"content-security-policy", policy)]
-    if path.startswith("/api/"):
-        return [*SECURITY_HEADERS]  # JSON: no page to protect, so no Content-Security-Policy to spend bytes on
-    return [*SECURITY_HEADERS, (b"content-security-policy", content_security_policy(path))]
-
-
-def problem_body(error: MilestonesError) -> bytes:
-    problem = ProblemDetails(type=error.type, title=error.title, status=error.status, detail=error.detail)
-    return msgspec.json.encode(problem)
+def security_headers(policy: RoutePolicy, frame_ancestors: bytes | None = None) -> tuple[tuple[bytes, bytes], ...]:
+    """The security headers of a route's answers; `frame_ancestors` lists the origins that may frame an
+    embeddable route (None: nobody may)."""
+    if frame_ancestors is not None and policy.embeddable:
+        # frame-ancestors replaces X-Frame-Options DENY, which cannot name origins.
+        framed = CONTENT_SECURITY_POLICY + b"; frame-ancestors " + frame_ancestors
+        kept = tuple(h for h in SECURITY_HEADERS if h[0] != b"x-frame-options")
+        return (*kept, (b"content-security-policy", framed))
+    content_policy = CSP.get(policy.framing)
+    if content_policy is None:
+        return SECURITY_HEADERS
+    return (*SECURITY_HEADERS, (b"content-security-policy", content_policy))
 
 
 class FrontDoor:
@@ -151,6 +117,8 @@ class FrontDoor:
         self,
         app: ASGIApp,
         *,
+        fast: FastPath | None = None,
+        routes: RouteTable | None = None,
         access: AccessPolicy | None = None,
         cors: CorsPolicy | None = None,
         trusted_proxies: Sequence[Network] = (),
@@ -160,6 +128,8 @@ class FrontDoor:
         rate_limits: RateLimits | None = None,
     ) -> None:
         self.app = app
+        self.fast = fast
+        self.routes = routes or RouteTable()
         self.access = access or AccessPolicy([], read_requires_key=False)
         self.cors = cors
         self.trusted_proxies = tuple(trusted_proxies)
@@ -167,47 +137,85 @@ class FrontDoor:
         self.database = database or DatabaseWatch()
         self.frame_ancestors = " ".join(embed_origins).encode() if embed_origins else None
         self.rate_limits = rate_limits
+        # The headers of each policy's answers in each language, joined once: (on success, on error).
+        self._blocks: dict[tuple[RoutePolicy, str], _Blocks] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
+            if self.fast is not None and cast(str, scope["type"]) == "lifespan":
+                self.fast.restarted()
             await self.app(scope, receive, send)
             return
         started_at = perf_counter()
         http: HTTPScope = scope
         if http.get("root_path"):
             http = _below_root_path(http)
-        request_id = self.observer.request_id(http["headers"])
+        method = http["method"]
+        # One pass over the headers for what every request needs of them.
+        given_id = accept_language = None
+        for name, value in http["headers"]:
+            if name == REQUEST_ID_HEADER:
+                given_id = value
+            elif name == b"accept-language":
+                accept_language = value
+        request_id = self.observer.request_id(given_id)
         token = REQUEST_ID.set(request_id.decode("latin-1"))
         outcome = _Outcome()
         try:
-            await self._serve(http, receive, send, request_id, outcome)
+            await self._serve(http, receive, send, request_id, accept_language, outcome)
         finally:
             REQUEST_ID.reset(token)
-            served = outcome.scope
-            template = None if served is None else served.get("path_template")
             client = http["client"][0] if http["client"] else None
-            key_id = None if served is None else served.get(ACTOR)
+            template = outcome.match.template
             status = outcome.status
             self.observer.answered(
-                scope["method"], template, status, perf_counter() - started_at, request_id, key_id, client
+                method, template, status, perf_counter() - started_at, request_id, outcome.actor, client
             )
             if template is not None and template.startswith("/api/"):
                 self.database.answered(status)
 
-    async def _serve(self, http: HTTPScope, receive: Receive, send: Send, request_id: bytes, outcome: _Outcome) -> None:
-        """Serve the request, noting in `outcome` its status and the scope the inner app got (which names the
-        route it matched; None when the front door answered by itself)."""
+    async def _serve(
+        self,
+        http: HTTPScope,
+        receive: Receive,
+        send: Send,
+        request_id: bytes,
+        accept_language: bytes | None,
+        outcome: _Outcome,
+    ) -> None:
+        """Serve the request, noting in `outcome` its status, route and actor. The scope is this request's own
+        (the server makes one per request), so what the front door decides is written into it."""
         method = http["method"]
         head = method == "HEAD"
         if head:
             # Answered as the GET it mirrors, with the GET's headers (Content-Length included) and no body.
-            http = cast(HTTPScope, {**http, "method": "GET"})
-            method = "GET"
+            http["method"] = method = "GET"
         if self.trusted_proxies and http["client"] is not None:
-            address = client_address(http["client"][0], http["headers"], self.trusted_proxies)
-            http = cast(HTTPScope, {**http, "client": (address, 0)})
-        extra = security_headers(http["path"], self.frame_ancestors)
-        extra.append((REQUEST_ID_HEADER, request_id))
+            http["client"] = (client_address(http["client"][0], http["headers"], self.trusted_proxies), 0)
+        path = http["path"]
+        match = outcome.match = self.routes.match(method, path)
+        policy = match.policy
+        state = cast(dict[str, Any], http)
+        state[MATCHED] = match
+        query = http["query_string"]
+        if _LOCALE in query:
+            language, http["query_string"] = chosen_language(http["headers"], query)
+        else:
+            language = ENGLISH if accept_language is None else negotiate(accept_language)
+        if language != ENGLISH:
+            state[LANGUAGE] = language
+        blocks = self._blocks.get((policy, language))
+        if blocks is None:
+            blocks = self._blocks[(policy, language)] = self._headers_of(policy, language)
+        extra = [*blocks[1], (REQUEST_ID_HEADER, request_id)]
+        if match.trailing_slash and policy.html and method == "GET":
+            # A page's relative links resolve against its path: /docs/ would load a blank page.
+            location = (http.get("root_path", "") + path[:-1]).encode()
+            if query:  # as the client gave it, `locale` and a signed link's parameters included
+                location += b"?" + query
+            outcome.status = 308
+            await _answer(send, 308, [*extra, (b"location", location), (b"content-length", b"0")], b"")
+            return
         if self.cors is not None:
             extra.append(VARY_ORIGIN)
             origin = next((v for n, v in http["headers"] if n == b"origin"), None)
@@ -221,73 +229,57 @@ class FrontDoor:
                 named = origin.decode("latin-1")[:200]
                 refused = OriginRefused(f"The origin {named!r} may not call this API from a browser.")
                 outcome.status = refused.status
-                await _answer_problem(send, refused, extra)
+                await _answer_problem(send, http, refused, extra)
                 return
-        try:
-            actor, needed_key = await self.access.check(method, http["path"], http["headers"])
-        except KeyRequired as missing:
-            challenge = b'Bearer realm="milestones"'
-            if missing.presented:
-                challenge += b', error="invalid_token"'
-            outcome.status = missing.status
-            await _answer_problem(send, missing, [*extra, NO_STORE, (b"www-authenticate", challenge)], head=head)
-            return
-        except ScopeRequired as lacking:
-            challenge = b'Bearer realm="milestones", error="insufficient_scope"'
-            outcome.status = lacking.status
-            await _answer_problem(send, lacking, [*extra, NO_STORE, (b"www-authenticate", challenge)], head=head)
-            return
-        except MilestonesError as unavailable:  # the stored keys could not be read (a 503)
-            self.database.unavailable(unavailable.detail)
-            outcome.status = unavailable.status
-            await _answer_problem(send, unavailable, [*extra, NO_STORE, (b"retry-after", b"1")], head=head)
-            return
-        if self.rate_limits is not None:  # None when no limit is configured: nothing else is spent then
+        actor: str | None = None
+        needed_key = False
+        if not blocks[2]:
             try:
-                await self.rate_limits.check(method, http["path"], actor, http["client"])
+                actor, needed_key = await self.access.check(policy.access, http["headers"])
+            except MilestonesError as refused:  # no key, the wrong one, or the stored keys could not be read
+                if isinstance(refused, DatabaseUnavailable):
+                    self.database.unavailable(refused.detail)
+                outcome.status = refused.status
+                await _answer_problem(send, http, refused, extra, head=head)
+                return
+            outcome.actor = actor
+        if self.rate_limits is not None and policy.rate_limit is not None:
+            try:
+                await self.rate_limits.check(policy.rate_limit, actor, http["client"])
             except RateLimited as refused:
                 outcome.status = refused.status
-                await _answer_problem(send, refused, [*extra, NO_STORE, *rate_limit_headers(refused)], head=head)
+                await _answer_problem(send, http, refused, [*extra, NO_STORE, *rate_limit_headers(refused)], head=head)
                 return
         if actor is not None:
-            http = cast(HTTPScope, {**http, ACTOR: actor})
-        # Every request pays for this, so the common case (no `locale`, English) is one scan of the headers.
-        query = http["query_string"]
-        if _LOCALE in query:
-            language, kept = chosen_language(http["headers"], query)
-            http = cast(HTTPScope, {**http, "query_string": kept})
-        else:
-            language = ENGLISH
-            for name, value in http["headers"]:
-                if name == b"accept-language":
-                    language = negotiate(value)
-                    break
-        if language != ENGLISH:
-            http = cast(HTTPScope, {**http, LANGUAGE: language})
-        worded: tuple[tuple[bytes, bytes], ...] = ()
-        if method in WORDED_METHODS and http["path"].startswith(WORDED_PATHS):
-            worded = _SAID_IN_ENGLISH if language == ENGLISH else language_headers(language)
-        if needed_key:
+            state[ACTOR] = actor
+        if needed_key:  # what needed a key must not be kept by a shared cache
             extra.append(NO_STORE)
+            succeeded = [*(h for h in blocks[0] if h[0] != b"cache-control"), *extra[len(blocks[1]) :]]
+        elif len(extra) == 1 + len(blocks[1]):
+            succeeded = [*blocks[0], (REQUEST_ID_HEADER, request_id)]
+        else:
+            succeeded = [*blocks[0], *extra[len(blocks[1]) :]]
+        if self.fast is not None and policy.fast:
+            fast, receive = await self.fast.answer(http, match, receive)
+            if fast is not None:
+                outcome.status = fast.status
+                await fast.send(send, succeeded if fast.status < 400 else extra, head=head)
+                return
         started = False
 
         async def answer(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                outcome.status = message["status"]
+                outcome.status = status = message["status"]
                 headers = message.get("headers", ())
                 if needed_key:  # what needed a key must not be kept by a shared cache
                     headers = [(n, v) for n, v in headers if n.lower() != b"cache-control"]
-                if worded and message["status"] < 400:
-                    message["headers"] = [*headers, *extra, *worded]
-                else:
-                    message["headers"] = [*headers, *extra]
+                message["headers"] = [*headers, *(succeeded if status < 400 else extra)]
             elif head and message["type"] == "http.response.body":
                 message = {"type": "http.response.body", "body": b"", "more_body": message.get("more_body", False)}
             await send(message)
 
-        outcome.scope = cast(dict[str, Any], http)
         try:
             await self.app(http, receive, answer)
         except Exception:
@@ -295,27 +287,38 @@ class FrontDoor:
             log.exception("unhandled error on %s %s", http["method"], http["path"])
             if started:
                 raise
-            await answer(
-                {
-                    "type": "http.response.start",
-                    "status": 500,
-                    "headers": [
-                        (b"content-type", b"application/problem+json"),
-                        (b"content-length", str(len(_FAILED)).encode()),
-                    ],
-                }
-            )
-            await answer({"type": "http.response.body", "body": _FAILED, "more_body": False})
+            document = problem_document(500, UNEXPECTED)
+            media_type, body = render_problem(document, http, accept_of(http["headers"]))
+            framing = [(b"content-type", media_type.encode()), (b"content-length", str(len(body)).encode())]
+            await answer({"type": "http.response.start", "status": 500, "headers": framing})
+            await answer({"type": "http.response.body", "body": body, "more_body": False})
+
+    def _headers_of(self, policy: RoutePolicy, language: str) -> _Blocks:
+        """A policy's headers in a language: on success, its security headers, language and caching; on error,
+        its security headers (errors are worded in English only, and never cached); and whether anyone may
+        call its routes whatever keys exist (so the key check can be skipped)."""
+        security = security_headers(policy, self.frame_ancestors)
+        succeeded = security
+        if policy.worded:
+            succeeded = (*succeeded, *language_headers(language))
+        if policy.cache_control is not None:
+            succeeded = (*succeeded, (b"cache-control", policy.cache_control))
+        return succeeded, security, policy.access in self.access.open_to_all
+
+
+_Headers = tuple[tuple[bytes, bytes], ...]
+_Blocks = tuple[_Headers, _Headers, bool]
 
 
 class _Outcome:
     """What the front door learns of an answer, for its log line and metrics."""
 
-    __slots__ = ("scope", "status")
+    __slots__ = ("actor", "match", "status")
 
     def __init__(self) -> None:
         self.status = 500
-        self.scope: dict[str, Any] | None = None
+        self.match = UNMATCHED_READS
+        self.actor: str | None = None
 
 
 def _below_root_path(http: HTTPScope) -> HTTPScope:
@@ -339,8 +342,8 @@ async def _answer(send: Send, status: int, headers: list[tuple[bytes, bytes]], b
 
 
 async def _answer_problem(
-    send: Send, error: MilestonesError, headers: list[tuple[bytes, bytes]], *, head: bool = False
+    send: Send, scope: HTTPScope, error: MilestonesError, headers: list[tuple[bytes, bytes]], *, head: bool = False
 ) -> None:
-    body = problem_body(error)
-    framing = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())]
-    await _answer(send, error.status, [*framing, *headers], b"" if head else body)
+    media_type, body = render_problem(error_document(error), scope, accept_of(scope["headers"]))
+    framing = [(b"content-type", media_type.encode()), (b"content-length", str(len(body)).encode())]
+    await _answer(send, error.status, [*framing, *headers, *problem_headers(error)], b"" if head else body)

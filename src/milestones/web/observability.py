@@ -8,7 +8,6 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Iterable
 from typing import IO
 
 from milestones.logs import FLUSH_SECONDS, RequestLog, event
@@ -42,10 +41,10 @@ class RequestObserver:
         self._routes: dict[str, str] = {}
         self._flush_scheduled = False
 
-    def request_id(self, headers: Iterable[tuple[bytes, bytes]]) -> bytes:
-        for name, value in headers:
-            if name == REQUEST_ID_HEADER and valid_request_id(value):
-                return value
+    def request_id(self, given: bytes | None) -> bytes:
+        """The request's id: `given` (the client's X-Request-ID) when it is valid, else a new one."""
+        if given is not None and valid_request_id(given):
+            return given
         self._count += 1
         return f"{self._prefix}-{self._count:x}".encode()
 

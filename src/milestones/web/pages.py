@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from jinja2 import Environment, PackageLoader, select_autoescape
 from litestar import Request, Response, get
 from litestar.datastructures import CacheControlHeader, State
 from litestar.static_files import create_static_files_router
@@ -34,28 +33,20 @@ from milestones.page_links import EXPIRES, SIGNATURE, link_opens
 from milestones.service import MilestoneService, Window
 from milestones.settings import Settings
 from milestones.web.docs import STATIC
-from milestones.web.front_door import language_of
+from milestones.web.html import render
 from milestones.web.presenters import milestone_out
+from milestones.web.request_state import language_of
+from milestones.web.route_table import MENTOR_CARD, MENTOR_PAGE, PAGE_ASSET, declare
 from milestones.web.routes import MentorIdParam, checked_mentor_id, service_of
 
 PAGES_PATH = "/mentors"
 STYLESHEET_PATH = "/assets/pages"
 HTML = "text/html"
 SVG = "image/svg+xml"
-# A page shows what is stored for one mentor; it changes with every recorded summary, so it is never cached
-# by a shared cache, and a browser checks again after a minute.
-CACHE_CONTROL = "private, max-age=60"
 # A mentor holds at most one record per catalog entry; this is far above any catalog's length.
 _ALL = 1000
 CARD_BADGES = 4
 _LONG_AGO = datetime.min.replace(tzinfo=UTC)
-
-_templates = Environment(
-    loader=PackageLoader("milestones.web", "templates"),
-    autoescape=select_autoescape(["html", "svg"]),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +107,7 @@ class MentorView:
     achieved: list[Shown] = field(default_factory=list)
     next_up: list[Shown] = field(default_factory=list)
     first_rungs: list[Rung] = field(default_factory=list)
+    every_rung_reached: bool = False  # then a sentence says so where "Next up" was
 
     @property
     def empty(self) -> bool:
@@ -154,6 +146,7 @@ async def mentor_view(service: MilestoneService, mentor_id: str, language: Langu
             )
     if view.empty:
         view.first_rungs = first_rungs(service.catalog, language)
+    view.every_rung_reached = {d.key for d in service.catalog} <= {m.definition_key for m in found.items}
     return view
 
 
@@ -191,33 +184,29 @@ def link_query(request: Request[Any, Any, Any], settings: Settings, service: Mil
     return urlencode({EXPIRES: expires, SIGNATURE: given})
 
 
-def _render(name: str, **context: Any) -> str:
-    return _templates.get_template(name).render(**context)
-
-
 def _answer(body: str, media_type: str) -> Response[str]:
-    return Response(body, media_type=media_type, headers={"Cache-Control": CACHE_CONTROL})
+    return Response(body, media_type=media_type)  # cached as the route's policy says
 
 
-@get(PAGES_PATH + "/{mentor_id:str}", include_in_schema=False)
+@get(PAGES_PATH + "/{mentor_id:str}", include_in_schema=False, opt=declare(MENTOR_PAGE))
 async def mentor_page(request: Request[Any, Any, Any], state: State, mentor_id: MentorIdParam) -> Response[str]:
     """The mentor's page: achieved badges with their dates, and the next milestone of each type."""
     service = service_of(state)
     query = link_query(request, state.settings, service, checked_mentor_id(mentor_id))
     language = language_of_request(request)
     view = await mentor_view(service, mentor_id, language)
-    body = _render("mentor.html", view=view, lang=language, _=language.words, root="../", query=query)
+    body = render("mentor.html", view=view, lang=language, _=language.words, root="../", query=query)
     return _answer(body, HTML)
 
 
-@get(PAGES_PATH + "/{mentor_id:str}/card", include_in_schema=False)
+@get(PAGES_PATH + "/{mentor_id:str}/card", include_in_schema=False, opt=declare(MENTOR_CARD))
 async def mentor_card(request: Request[Any, Any, Any], state: State, mentor_id: MentorIdParam) -> Response[str]:
     """A compact summary for an iframe on the platform's own pages (MILESTONES_EMBED_ORIGINS)."""
     service = service_of(state)
     query = link_query(request, state.settings, service, checked_mentor_id(mentor_id))
     language = language_of_request(request)
     view = await mentor_view(service, mentor_id, language)
-    body = _render(
+    body = render(
         "card.html",
         view=view,
         lang=language,
@@ -229,7 +218,7 @@ async def mentor_card(request: Request[Any, Any, Any], state: State, mentor_id: 
     return _answer(body, HTML)
 
 
-@get(PAGES_PATH + "/{mentor_id:str}/card.svg", include_in_schema=False)
+@get(PAGES_PATH + "/{mentor_id:str}/card.svg", include_in_schema=False, opt=declare(MENTOR_PAGE))
 async def mentor_card_image(request: Request[Any, Any, Any], state: State, mentor_id: MentorIdParam) -> Response[str]:
     """The card as one shareable SVG image, with its text alternative in <title> and <desc>."""
     service = service_of(state)
@@ -241,7 +230,7 @@ async def mentor_card_image(request: Request[Any, Any, Any], state: State, mento
     def drawn(key: str, state: str) -> Markup:
         return Markup(badge_svg(service.definitions[key], 88, BadgeState(state), language.id))  # noqa: S704 (our escaped SVG)
 
-    body = _render(
+    body = render(
         "card.svg", view=view, lang=language, _=language.words, shown=view.achieved[:CARD_BADGES], drawn=drawn
     )
     return _answer(body, SVG)
@@ -257,5 +246,6 @@ PAGE_ROUTES: list[ControllerRouterHandler] = [
         directories=[STATIC / "pages"],
         include_in_schema=False,
         cache_control=CacheControlHeader(max_age=86400, public=True),
+        opt=declare(PAGE_ASSET),
     ),
 ]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
 
+import msgspec
 from litestar import Request, Response
 from litestar.constants import RESERVED_KWARGS
+from litestar.datastructures.headers import Accept
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from msgspec import UNSET
@@ -25,10 +27,17 @@ from milestones.contract import (
     iso_date,
 )
 from milestones.domain import MetricType, Status, is_mentor_id
-from milestones.errors import DatabaseUnavailable, InvalidUpdate, MilestonesError
+from milestones.errors import DatabaseUnavailable, InvalidUpdate, KeyRequired, MilestonesError, ScopeRequired
+from milestones.languages import Word, tag, word
+from milestones.web.html import render
 from milestones.web.problem_types import BLANK, DEFAULT_TYPES, PROBLEM_TYPES
+from milestones.web.request_state import language_of, match_of
 
 PROBLEM_JSON = "application/problem+json"
+PROBLEM_HTML = "text/html; charset=utf-8"
+NO_STORE = (b"cache-control", b"no-store")
+DATABASE_AWAY = "The database is unavailable; try again shortly."
+_ACCEPTABLE = ["application/problem+json", "application/json", "text/html"]
 log = logging.getLogger("milestones")
 
 _DESCRIPTIONS = {
@@ -96,6 +105,58 @@ def clipped_error(error: FieldError) -> FieldError:
     return FieldError(clipped(error.field, 200), clipped(error.message, 300))
 
 
+def problem_document(
+    status: int,
+    detail: str,
+    *,
+    type_: str = "about:blank",
+    title: str | None = None,
+    errors: list[FieldError] | None = None,
+) -> ProblemDetails:
+    """The problem details of an error, with its type's one title."""
+    return ProblemDetails(
+        type=type_,
+        title=title or _TITLES.get(type_) or HTTPStatus(status).phrase,
+        status=status,
+        detail=clipped(detail, 1000),
+        errors=UNSET if errors is None else [clipped_error(e) for e in errors],
+    )
+
+
+def error_document(error: MilestonesError) -> ProblemDetails:
+    """The problem details of an expected error."""
+    errors = [FieldError(error.field, error.detail)] if isinstance(error, InvalidUpdate) else None
+    # The database's own words are for the logs; clients learn only that it is temporary.
+    detail = DATABASE_AWAY if isinstance(error, DatabaseUnavailable) else error.detail
+    return problem_document(error.status, detail, type_=error.type, title=error.title, errors=errors)
+
+
+def wants_page(scope: Any, accept: bytes | None) -> bool:
+    """Whether a problem is best shown as an HTML page: an error on a page's address, asked for by a browser
+    (its Accept prefers text/html to JSON). Everything else is answered as problem JSON."""
+    if accept is None or not match_of(scope).policy.html or b"html" not in accept:
+        return False
+    return Accept(accept.decode("latin-1")).best_match(_ACCEPTABLE) == "text/html"
+
+
+def render_problem(document: ProblemDetails, scope: Any, accept: bytes | None) -> tuple[str, bytes]:
+    """The one rendering of every problem, whoever answers it (the front door, the fast path, the framework):
+    its media type and body. JSON (RFC 9457); for a browser on a page's address, a page in its language."""
+    if not wants_page(scope, accept):
+        return PROBLEM_JSON, msgspec.json.encode(document)
+    language = language_of(scope)
+    # Relative to the service's root, so the page keeps its stylesheet under a path prefix.
+    root = "../" * max(0, str(scope["path"]).count("/") - 1)
+    page = render(
+        "problem.html",
+        problem=document,
+        tag=tag(language),
+        _=lambda text: word(language, Word(text)),
+        root=root,
+    )
+    return PROBLEM_HTML, page.encode()
+
+
 def problem(
     status: int,
     detail: str,
@@ -104,15 +165,43 @@ def problem(
     title: str | None = None,
     errors: list[FieldError] | None = None,
     headers: dict[str, str] | None = None,
-) -> Response[ProblemDetails]:
-    body = ProblemDetails(
-        type=type_,
-        title=title or _TITLES.get(type_) or HTTPStatus(status).phrase,
-        status=status,
-        detail=clipped(detail, 1000),
-        errors=UNSET if errors is None else [clipped_error(e) for e in errors],
-    )
-    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    request: Request[Any, Any, Any] | None = None,
+) -> Response[Any]:
+    """A problem as the framework's answer, rendered by `render_problem`."""
+    return problem_response(problem_document(status, detail, type_=type_, title=title, errors=errors), headers, request)
+
+
+def problem_response(
+    document: ProblemDetails, headers: dict[str, str] | None, request: Request[Any, Any, Any] | None
+) -> Response[Any]:
+    if request is None:
+        media_type, body = PROBLEM_JSON, msgspec.json.encode(document)
+    else:
+        media_type, body = render_problem(document, request.scope, accept_of(request.scope["headers"]))
+    # The framework adds the charset to a text/ type itself.
+    media_type = media_type.partition(";")[0]
+    return Response(body, status_code=document.status, media_type=media_type, headers=headers)
+
+
+def accept_of(headers: Iterable[tuple[bytes, bytes]]) -> bytes | None:
+    for name, value in headers:
+        if name == b"accept":
+            return value
+    return None
+
+
+def problem_headers(error: MilestonesError) -> list[tuple[bytes, bytes]]:
+    """The headers an error's answer carries whoever renders it: the 401's and 403's challenge (RFC 6750),
+    and, for a 503, when to try again. Neither is kept by a cache."""
+    if isinstance(error, KeyRequired):
+        if error.presented:
+            return [NO_STORE, (b"www-authenticate", b'Bearer realm="milestones", error="invalid_token"')]
+        return [NO_STORE, (b"www-authenticate", b'Bearer realm="milestones"')]
+    if isinstance(error, ScopeRequired):
+        return [NO_STORE, (b"www-authenticate", b'Bearer realm="milestones", error="insufficient_scope"')]
+    if isinstance(error, DatabaseUnavailable):
+        return [NO_STORE, (b"retry-after", b"1")]
+    return []
 
 
 def problem_description(status: int, types: list[str]) -> str:
@@ -148,30 +237,24 @@ def problem_responses(*problems: int | str) -> dict[int, ResponseSpec]:
     }
 
 
-def on_milestones_error(request: Request[Any, Any, Any], exc: MilestonesError) -> Response[ProblemDetails]:
-    errors = [FieldError(exc.field, exc.detail)] if isinstance(exc, InvalidUpdate) else None
-    headers = {"Retry-After": "1"} if isinstance(exc, DatabaseUnavailable) else None
+def on_milestones_error(request: Request[Any, Any, Any], exc: MilestonesError) -> Response[Any]:
     if isinstance(exc, DatabaseUnavailable):
         watch = request.app.state.get("database_watch")
         if watch is not None:  # logged once when it goes, and once when it is back
             watch.unavailable(exc.detail)
-        # The cause is for the logs; clients learn only that it is temporary.
-        return problem(
-            exc.status,
-            "The database is unavailable; try again shortly.",
-            type_=exc.type,
-            title=exc.title,
-            headers=headers,
-        )
-    return problem(exc.status, exc.detail, type_=exc.type, title=exc.title, errors=errors)
+    return problem_response(error_document(exc), _as_dict(problem_headers(exc)), request)
 
 
-def on_request_invalid(_: Request[Any, Any, Any], exc: RequestInvalid) -> Response[ProblemDetails]:
+def _as_dict(headers: list[tuple[bytes, bytes]]) -> dict[str, str] | None:
+    return {name.decode(): value.decode() for name, value in headers} or None
+
+
+def on_request_invalid(request: Request[Any, Any, Any], exc: RequestInvalid) -> Response[Any]:
     type_ = MALFORMED_REQUEST if exc.status == 400 else INVALID_REQUEST
-    return problem(exc.status, exc.detail, type_=type_, errors=exc.errors)
+    return problem(exc.status, exc.detail, type_=type_, errors=exc.errors, request=request)
 
 
-def on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[ProblemDetails]:
+def on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
     """Litestar's query, path and header validation, answered as 422 naming every bad parameter in plain words."""
     declared = _parameter_names(request)
     given = {**request.path_params, **dict(request.query_params)}
@@ -186,7 +269,7 @@ def on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> 
         named.setdefault(name, _PARAMETERS[name][0] if name in _PARAMETERS else "is not valid")
     errors = [FieldError(name, rule) for name, rule in named.items()]
     detail = "; ".join(f"{e.field} {e.message}" for e in errors) or "The request is not valid."
-    return problem(422, detail + ".", type_=INVALID_REQUEST, errors=errors)
+    return problem(422, detail + ".", type_=INVALID_REQUEST, errors=errors, request=request)
 
 
 def _parameter_names(request: Request[Any, Any, Any]) -> dict[str, str]:
@@ -200,19 +283,22 @@ def _parameter_names(request: Request[Any, Any, Any]) -> dict[str, str]:
     }
 
 
-def on_http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[ProblemDetails]:
+def on_http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
     detail = (
         exc.detail
         if exc.detail and exc.detail != HTTPStatus(status).phrase
         else _DESCRIPTIONS.get(status, HTTPStatus(status).phrase)
     )
-    return problem(status, detail, headers=exc.headers)
+    return problem(status, detail, headers=exc.headers, request=request)
 
 
-def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[ProblemDetails]:
+UNEXPECTED = "The server failed to handle this request; it has been logged."
+
+
+def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return problem(500, "The server failed to handle this request; it has been logged.")
+    return problem(500, UNEXPECTED, request=request)
 
 
 EXCEPTION_HANDLERS: Any = {

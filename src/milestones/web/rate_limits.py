@@ -6,8 +6,30 @@ is set, shared by every worker and host; otherwise in each worker process's memo
 the full limit. The strategy is the `limits` package's sliding window counter: the count of the current
 window plus the previous window's count weighted by how much of it still overlaps the last `w` seconds. A
 fixed window would let a client send twice the limit around a window's edge; a true moving window stores a
-timestamp per request. This one keeps two counters per client and costs one Redis round trip (one Lua
-script) per request.
+timestamp per request. This one keeps two counters per client.
+
+In Redis, a process does not ask about every request: it claims a block of a client's limit (the `limits`
+script, `hit(cost=n)`, which adds n to the shared count only if n more fit) and admits the next n-1
+requests of that client from it, in memory. A client's first claim in a window is 1 hit, each next one
+twice the last, up to the block size `b = clamp(limit // 64, 1, 256)`: limits under 128 are counted one
+request at a time, exactly as before. The first claim above 1 in a window reads the window first (its end,
+and what is left of the limit), so a block never asks for more than is left and is dropped when its window
+ends; once a block does not fit, claims are single hits until the window ends. How exact, with P
+processes (workers times hosts) serving one client, taking the `limits` counter as the truth:
+
+- Never more than the limit: every admitted request was added to the shared count before it was admitted,
+  in the window it is admitted in.
+- A 429 at the limit or before it: a process refuses once its own block is spent and Redis has no room.
+  The other processes may then still hold unused blocks, at most b-1 hits each, which they admit before
+  they refuse too: a client spread over P processes gets at least limit - (P-1)(b-1) requests a window,
+  and after the first 429 at most (P-1)(b-1) more. A client that keeps to one process (a keep-alive
+  connection) gets the limit. A block unused when its window ends counts as requests sent would (so it
+  weighs on the next window too, at most b-1 hits per process).
+- Round trips: a client sending a request or two a window costs one a request, as before; a busy one one
+  per b requests, plus log2(b) while the blocks grow and one window read, a window (1,000 reads at b = 256:
+  12 round trips). Concurrent requests of a client in a process wait for the claim in flight rather than
+  claiming too (so a process holds one block of a client at most). A refused request costs two (the hit,
+  and the window for Retry-After), as before.
 
 When Redis does not answer, requests are served without limits (fail open): one log line when it goes, one
 when it is back. Its waits are short, and after a failure it is tried again at most once a second (by one
@@ -16,10 +38,11 @@ request; the others go straight through meanwhile), so a dead Redis never slows 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import limits
 from limits.aio.storage import RedisStorage
@@ -36,24 +59,25 @@ from milestones.errors import RateLimited
 from milestones.settings import Settings
 from milestones.web.problem_types import PROBLEM_TYPES
 from milestones.web.problems import problem_description
+from milestones.web.route_table import RouteTable
 
-# Never counted: the health checks, which load balancers and orchestrators call and which must tell the truth
-# however busy a client is; and what describes the service (the OpenAPI document, the docs pages and their
-# assets, the problem pages), answered from memory, so that a client told 429 can still read what it means.
-EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json"})
-EXEMPT_TREES = frozenset({"problems", "docs", "redoc", "schema"})  # first path segments
-
-
-def is_exempt(path: str) -> bool:
-    return path in EXEMPT_PATHS or path[1:].partition("/")[0] in EXEMPT_TREES
-
-
-READS = frozenset({"GET", "HEAD"})
+# Which limit counts a route is its policy's `rate_limit` (web/route_table.py): none for the health checks,
+# which load balancers call and which must tell the truth however busy a client is, nor for what describes the
+# service (the OpenAPI document, the docs and problem pages), so that a client told 429 can still read what
+# it means.
 # A Redis that takes longer than this for one counter is as good as down for a request path measured in
 # microseconds. One retry, at once: a pooled connection Redis dropped (a restart) is reopened, not failed.
 REDIS_TIMEOUT_SECONDS = 0.25
 RETRY_SECONDS = 1.0
 KEY_PREFIX = "milestones:ratelimit"
+# A block is at most this share of the limit and this many hits: the more hits a block holds, the fewer round
+# trips, and the more of the limit one process may hold unused while another refuses (see above). With 64 at
+# most, GET one in Redis measured 0.69x of limits off on a loaded 2-core machine (a round trip to a Redis that
+# has slept costs 1 to 7 ms there); with 256, 0.84x and 0.88x (docs/PERFORMANCE.md).
+BLOCK_SHARE = 64
+MAX_BLOCK = 256
+# How often the blocks of past windows are dropped from memory.
+SWEEP_SECONDS = 1.0
 log = logging.getLogger("milestones")
 
 
@@ -73,6 +97,32 @@ class Policy:
         """The window in words: "minute", "5 minutes"."""
         unit = self.item.GRANULARITY.name
         return unit if self.item.multiples == 1 else f"{self.item.multiples} {unit}s"
+
+
+def block_cap(limit: limits.RateLimitItem) -> int:
+    """The most hits one claim takes from Redis: 1 (every request counted there) for limits under 128."""
+    return max(1, min(MAX_BLOCK, limit.amount // BLOCK_SHARE))
+
+
+@dataclass(slots=True)
+class Lease:
+    """What one process holds of one client's limit in Redis: hits claimed there and not yet admitted."""
+
+    window: int  # the limit's window, in seconds
+    left: int = 0  # hits claimed and not yet used
+    ends: float = 0.0  # monotonic time the window they were claimed in ends (0: not read, a single hit)
+    block: int = 1  # the last claim's size; the next one is twice that
+    tight: bool = False  # a block did not fit: single hits until the window ends
+    claimed: float = 0.0  # monotonic time of the last claim
+    claiming: asyncio.Future[None] | None = field(default=None, repr=False)  # the claim in flight
+
+    def live(self, now: float) -> bool:
+        """Whether the window its block was claimed in still lasts."""
+        return now < self.ends
+
+    def stale(self, now: float) -> bool:
+        """Whether the window it knows of has ended, or (it knows of none) it has claimed nothing for a window."""
+        return not self.live(now) and (self.ends > 0 or now - self.claimed >= self.window)
 
 
 def policy(name: str, rate: str | None) -> Policy | None:
@@ -123,12 +173,15 @@ class RateLimits:
         # (0.5 ms a request with 20,000 clients in the window, where this one stays under 10 µs).
         self._memory: MemoryLimiter | None = None
         self._shared: SharedLimiter | None = None
+        self._storage: RedisStorage | None = None
         self._pool: ConnectionPool | None = None
         if redis_url is None:
             self._memory = MemoryLimiter(MemoryStorage())
         else:
-            storage, self._pool = redis_storage(redis_url)
-            self._shared = SharedLimiter(storage)
+            self._storage, self._pool = redis_storage(redis_url)
+            self._shared = SharedLimiter(self._storage)
+        self._leases: dict[tuple[str, str], Lease] = {}  # by policy name and client
+        self._sweep_at = 0.0
         self._down = False  # Redis failed, and has not answered since
         self._retry_at = 0.0  # monotonic time before which Redis, having failed, is not tried again
 
@@ -141,18 +194,16 @@ class RateLimits:
         writes = policy("writes", settings.rate_limit_writes)
         return cls(reads, writes, settings.redis_url)
 
-    def policy_for(self, method: str) -> Policy | None:
-        """The limit a request of this method counts against (OPTIONS aside), if one is configured."""
-        return self.reads if method in READS else self.writes
+    def policy_named(self, name: str) -> Policy | None:
+        """The configured limit a route's policy names ("reads" or "writes"), if there is one."""
+        return self.reads if name == "reads" else self.writes
 
-    async def check(self, method: str, path: str, actor: str | None, client: tuple[str, int] | None) -> None:
-        """Count this request against its key's (or address's) limit; raises RateLimited when it is over.
+    async def check(self, name: str, actor: str | None, client: tuple[str, int] | None) -> None:
+        """Count this request against its key's (or address's) limit `name`; raises RateLimited when it is over.
 
         `actor` is the id of the access key the request presented, None without one.
         """
-        if method == "OPTIONS" or is_exempt(path):
-            return
-        limit = self.policy_for(method)
+        limit = self.policy_named(name)
         if limit is None:
             return
         who = f"key:{actor}" if actor is not None else f"address:{client[0] if client else 'unknown'}"
@@ -178,24 +229,87 @@ class RateLimits:
         )
 
     async def _shared_count(self, limit: Policy, who: str) -> float | None:
-        """Counts the request in Redis: None when it is allowed (or Redis does not answer), else the time (epoch
-        seconds) when the next one will be."""
-        assert self._shared is not None
+        """Counts the request in Redis, or against a block claimed there: None when it is allowed (or Redis does
+        not answer), else the time (epoch seconds) when the next one will be."""
         if self._down:
             now = time.monotonic()
             if now < self._retry_at:
                 return None
             self._retry_at = now + RETRY_SECONDS  # this request tries; the others go through meanwhile
+        lease = self._leases.get((limit.name, who))
+        while lease is not None:
+            if lease.left > 0 and lease.live(time.monotonic()):
+                lease.left -= 1
+                return None
+            if lease.claiming is None:
+                break
+            # Another request of this client is claiming: its block may hold this one too.
+            await asyncio.shield(lease.claiming)
         try:
-            if await self._shared.hit(limit.item, limit.name, who):
+            allowed = await self._claim(limit, who)
+            if allowed:
                 self._answered()
                 return None
+            assert self._shared is not None
             stats = await self._shared.get_window_stats(limit.item, limit.name, who)
         except (StorageError, OSError, TimeoutError) as failure:
             self._failed(failure)
             return None
         self._answered()
         return stats.reset_time
+
+    async def _claim(self, limit: Policy, who: str) -> bool:
+        """Claims a block of this client's limit in Redis (1 hit, or twice the last block while the window
+        lasts), keeps what this request does not use, and says whether there was room for this request."""
+        assert self._shared is not None
+        assert self._storage is not None
+        now = time.monotonic()
+        self._sweep(now)
+        key = (limit.name, who)
+        lease = self._leases.get(key)
+        if lease is None:
+            lease = self._leases[key] = Lease(limit.window_seconds)
+        elif lease.stale(now):
+            lease = self._leases[key] = Lease(limit.window_seconds)  # a new window: start small again
+        claiming = lease.claiming = asyncio.get_running_loop().create_future()
+        try:
+            # A single hit for a client not seen lately (most clients send a few requests a window); more once
+            # it comes back, twice the last block each time, but no more than the window has left.
+            want = 1 if lease.tight else min(block_cap(limit.item), 2 * lease.block if lease.claimed else 1)
+            if want > 1 and not lease.live(now):
+                previous, previous_ttl, current, current_ttl = await self._storage.get_sliding_window(
+                    limit.item.key_for(limit.name, who), limit.window_seconds
+                )
+                # Read before the claim, so a block never outlives the window it is counted in (a claim that
+                # lands in the next window finds this end passed and keeps nothing). The current count lives
+                # two windows from its first hit; with none yet, this claim starts one.
+                lease.ends = now + (current_ttl if current_ttl > 0 else 2 * limit.window_seconds) - limit.window_seconds
+                room = limit.item.amount - math.floor(previous * previous_ttl / limit.window_seconds) - current
+                if room < want:  # near the limit: what is left, then single hits
+                    lease.tight = True
+                    want = max(1, room)
+            lease.claimed = now
+            allowed = await self._shared.hit(limit.item, limit.name, who, cost=want)
+            if not allowed and want > 1:  # another process took what was left: one hit, as without blocks
+                lease.tight = True
+                want = 1
+                allowed = await self._shared.hit(limit.item, limit.name, who)
+            lease.block = want
+            if allowed and lease.live(time.monotonic()):
+                lease.left += want - 1
+            return allowed
+        finally:
+            lease.claiming = None
+            claiming.set_result(None)
+
+    def _sweep(self, now: float) -> None:
+        """Forgets the blocks of windows that have ended (and clients not seen for a window)."""
+        if now < self._sweep_at:
+            return
+        self._sweep_at = now + SWEEP_SECONDS
+        ended = [key for key, lease in self._leases.items() if lease.claiming is None and lease.stale(now)]
+        for key in ended:
+            del self._leases[key]
 
     def _failed(self, failure: Exception) -> None:
         self._retry_at = time.monotonic() + RETRY_SECONDS
@@ -251,13 +365,16 @@ _HEADERS_429 = {
 }
 
 
-def declare_rate_limits(document: OpenAPI, rate_limits: RateLimits) -> None:
+def declare_rate_limits(document: OpenAPI, rate_limits: RateLimits, routes: RouteTable) -> None:
     """State the 429 answer, with its headers, on every operation a configured limit counts."""
     description = problem_description(429, [PROBLEM_TYPES[RateLimited.slug].uri])
     for path, item in (document.paths or {}).items():
         for method in ("get", "put", "post", "delete"):
             operation = getattr(item, method)
-            if operation is None or is_exempt(path) or rate_limits.policy_for(method.upper()) is None:
+            if operation is None:
+                continue
+            name = routes.policy_of(method.upper(), path).rate_limit
+            if name is None or rate_limits.policy_named(name) is None:
                 continue
             problem = operation.responses["400"]
             assert isinstance(problem, OpenAPIResponse)

@@ -45,7 +45,6 @@ from milestones.domain import (
 from milestones.errors import MilestoneNotFound
 from milestones.service import MilestoneService, Window, after_day, start_of_day
 from milestones.web import examples
-from milestones.web.front_door import actor_of, language_of
 from milestones.web.idempotency import idempotency_middleware
 from milestones.web.json_body import require_json_body
 from milestones.web.presenters import (
@@ -62,6 +61,17 @@ from milestones.web.presenters import (
     period_out,
 )
 from milestones.web.problems import problem_responses
+from milestones.web.request_state import actor_of, language_of
+from milestones.web.route_table import (
+    CATALOG,
+    MENTOR_DELETE,
+    MENTOR_READ,
+    MENTOR_READ_FAST,
+    MENTOR_READ_PLAIN,
+    MENTOR_WRITE,
+    MENTOR_WRITE_FAST,
+    declare,
+)
 
 # Tags group operations by resource, in the docs and in generated clients (milestones.record_summary(...)).
 MILESTONES, MENTORS, DEFINITIONS, BADGES, HEALTH = "milestones", "mentors", "definitions", "badges", "health"
@@ -109,8 +119,6 @@ IfNoneMatchHeader = Annotated[
     str | None, HeaderParameter(name="If-None-Match", description="An ETag from an earlier answer: 304 if unchanged")
 ]
 NOT_MODIFIED = ResponseSpec(data_container=None, description="Not modified: the ETag given in If-None-Match is current")
-# Badges change only when the catalog does, which takes a restart; a day keeps embeds cheap and still fresh.
-BADGE_CACHE_CONTROL = "public, max-age=86400"
 BADGE_HEADERS = [
     ResponseHeader(
         name="ETag",
@@ -118,7 +126,7 @@ BADGE_HEADERS = [
         description="Strong entity tag of the image (a hash of its bytes)",
         documentation_only=True,
     ),
-    ResponseHeader(name="Cache-Control", value=BADGE_CACHE_CONTROL, documentation_only=True),
+    ResponseHeader(name="Cache-Control", value="public, max-age=86400", documentation_only=True),
 ]
 MentorIdParam = Annotated[
     str,
@@ -169,6 +177,7 @@ def checked_mentor_id(mentor_id: str) -> str:
 @get(
     "/",
     operation_id="listMilestones",
+    opt=declare(MENTOR_READ_FAST),
     tags=[MILESTONES],
     summary="List milestones",
     description="Filtered and paged. One mentor's milestones come in catalog order; any other listing in id "
@@ -230,6 +239,7 @@ async def list_milestones(
 @get(
     "/{milestone_id:str}",
     operation_id="getMilestone",
+    opt=declare(MENTOR_READ_FAST),
     tags=[MILESTONES],
     summary="Get one milestone",
     response_headers=[ETAG_HEADER],
@@ -246,6 +256,7 @@ async def get_milestone(state: State, scope: Scope, milestone_id: MilestoneIdPar
 @post(
     "/",
     operation_id="recordSummary",
+    opt=declare(MENTOR_WRITE_FAST),
     tags=[MILESTONES],
     summary="Detect and persist milestones for a mentor from a period's summary",
     description="Stores the period's summary (replacing the summary of the same period), evaluates the mentor "
@@ -280,6 +291,7 @@ async def record_summary(
 @put(
     "/{milestone_id:str}",
     operation_id="updateMilestone",
+    opt=declare(MENTOR_WRITE),
     tags=[MILESTONES],
     summary="Update a milestone's status or values",
     description="A partial update by a person: fields left out keep their values, and detection no longer "
@@ -303,7 +315,7 @@ async def update_milestone(
     update = MilestoneUpdate(
         status=None if data.status is UNSET else data.status,
         achieved_value=None if data.achieved_value is UNSET else exact(data.achieved_value),
-        achieved_at=None if data.achieved_at is UNSET else data.achieved_at.astimezone(UTC),
+        achieved_at=None if data.achieved_at is UNSET else data.achieved_at.astimezone(UTC).replace(microsecond=0),
     )
     service, language = service_of(state), language_of(request.scope)
     milestone = await service.update(milestone_id, update, parse_if_match(if_match), actor=actor_of(request.scope))
@@ -315,6 +327,7 @@ async def update_milestone(
 @delete(
     "/{milestone_id:str}",
     operation_id="deleteMilestone",
+    opt=declare(MENTOR_DELETE),
     tags=[MILESTONES],
     summary="Remove a milestone record",
     description="The record is gone until a summary brings the mentor to it again. If-Match as for PUT.",
@@ -334,6 +347,7 @@ async def delete_milestone(
 @get(
     "/{mentor_id:str}/new",
     operation_id="listNewlyAchieved",
+    opt=declare(MENTOR_READ),
     tags=[MILESTONES],
     summary="Milestones a mentor achieved in a period",
     description="Give `year`, or both `start_date` and `end_date` (inclusive, UTC); default the current year.",
@@ -359,6 +373,7 @@ async def newly_achieved(
 @get(
     "/{mentor_id:str}/in-progress",
     operation_id="listInProgress",
+    opt=declare(MENTOR_READ_FAST),
     tags=[MILESTONES],
     summary="A mentor's milestones in progress, closest to completion first",
     responses={200: example_response(MilestonePage, examples.IN_PROGRESS), **problem_responses(422, 503)},
@@ -375,6 +390,7 @@ async def in_progress(
 @get(
     "/{milestone_id:str}/history",
     operation_id="getMilestoneHistory",
+    opt=declare(MENTOR_READ_PLAIN),
     tags=[MILESTONES],
     summary="What happened to a milestone, oldest first",
     description="Every change that moved the milestone: when, who (the access key's id, `anonymous` or `cli`), "
@@ -412,6 +428,7 @@ MILESTONE_ROUTES = [
 @get(
     "/{mentor_id:str}/periods",
     operation_id="listPeriods",
+    opt=declare(MENTOR_READ_PLAIN),
     tags=[MENTORS],
     summary="A mentor's stored periods",
     responses={200: example_response(PeriodList, examples.PERIODS), **problem_responses(422, 503)},
@@ -424,6 +441,7 @@ async def list_periods(state: State, mentor_id: MentorIdParam) -> PeriodList:
 @delete(
     "/{mentor_id:str}/periods/{start_date:str}/{end_date:str}",
     operation_id="deletePeriod",
+    opt=declare(MENTOR_DELETE),
     tags=[MENTORS],
     summary="Remove a stored period and re-evaluate the mentor",
     description="For a summary sent by mistake: the mentor's milestones are evaluated again without it.",
@@ -444,6 +462,7 @@ async def delete_period(
 @get(
     "/{mentor_id:str}/history",
     operation_id="getMentorHistory",
+    opt=declare(MENTOR_READ_PLAIN),
     tags=[MENTORS],
     summary="What happened to a mentor's milestones, oldest first",
     description="The history of every milestone of the mentor, deleted ones included, in the order the changes "
@@ -466,6 +485,7 @@ MENTOR_ROUTES = [list_periods, delete_period, mentor_history]
 @get(
     "/api/v1/milestone-definitions",
     operation_id="listDefinitions",
+    opt=declare(CATALOG),
     tags=[DEFINITIONS],
     summary="Every milestone that can be reached, with its badges",
     responses={**problem_responses(), 304: NOT_MODIFIED},
@@ -519,9 +539,10 @@ def path_dates(**values: str) -> tuple[date, ...]:
 def period_bounds(year: int | None, start_date: date | None, end_date: date | None) -> tuple[date | None, date | None]:
     """Read /new's period: a year, or both dates; None for both means the current year."""
     if year is not None and (start_date or end_date):
+        given = " and ".join(name for name, day in (("start_date", start_date), ("end_date", end_date)) if day)
         raise RequestInvalid(
-            "Give either year or start_date and end_date, not both.",
-            [FieldError("year", "cannot be given with start_date and end_date")],
+            f"Give either year, or start_date and end_date; year cannot be combined with {given}.",
+            [FieldError("year", f"cannot be combined with {given}")],
         )
     if year is not None:
         return date(year, 1, 1), date(year, 12, 31)

@@ -144,3 +144,16 @@ def test_the_card_frames_on_the_embedding_origin_only(page: Page, server: Served
     assert "frame-ancestors https://platform.example.org" in answer.headers["content-security-policy"]
     assert "x-frame-options" not in answer.headers
     assert httpx.get(f"{server.url}/mentors/{RICH}").headers["x-frame-options"] == "DENY"
+
+
+@pytest.mark.parametrize("language", ["en", "es", "fr", "de", "pt-BR"])
+def test_an_error_page_has_no_axe_violations(page: Page, server: Served, language: str) -> None:
+    """A browser that follows a broken link to a page gets a page saying so, as accessible as the page itself."""
+    refused: list[str] = []
+    page.on("requestfailed", lambda request: refused.append(request.url))
+    answer = page.goto(f"{server.url}/mentors/not%20an%20id?locale={language}")
+    assert answer is not None and answer.status == 422
+    page.wait_for_load_state("load")
+    assert refused == []  # its stylesheet loaded under the page's policy
+    assert page.get_attribute("html", "lang") == language
+    assert violations(page) == []

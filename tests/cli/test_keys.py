@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import time
@@ -12,27 +11,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from milestones.cli import main
 from milestones.keys import digest_of
 from milestones.settings import Settings
+from tests.cli.conftest import in_a_process, run_cli
 from tests.factories import summary_body
 from tests.served import clean_environment, milestones_command, serving
 
 BASE = "/api/v1/milestones"
-
-
-def run_cli(monkeypatch: pytest.MonkeyPatch, settings: Settings, *args: str, **env: str) -> int:
-    """`milestones *args` in this process, configured only by `settings`' database and `env`."""
-    for name in [n for n in os.environ if n.startswith("MILESTONES_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("MILESTONES_DATABASE_URL", settings.database_url)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 1
-    return 0
 
 
 def created_id(stderr: str) -> str:
@@ -54,7 +39,9 @@ def test_create_prints_the_key_once_and_stores_only_its_digest(
 
     assert run_cli(monkeypatch, settings, "keys", "list") == 0
     listed, _ = capsys.readouterr()
-    assert listed.split("\t")[:2] == [key_id, "write"]
+    header, line = listed.splitlines()
+    assert header.split("\t") == ["id", "scope", "created", "state", "name"]
+    assert line.split("\t")[:2] == [key_id, "write"]
     assert "live" in listed and "importer" in listed
     assert secret not in listed
 
@@ -68,6 +55,10 @@ def test_revoke_marks_the_key_and_list_shows_it(
     assert "Revoked" in capsys.readouterr().out
     run_cli(monkeypatch, settings, "keys", "list")
     assert "\trevoked 20" in capsys.readouterr().out
+    assert run_cli(monkeypatch, settings, "keys", "revoke", key_id) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert re.fullmatch(rf"milestones: {key_id} \('old'\) was already revoked at 20\S+\n", err)
 
 
 def test_env_keys_are_listed_but_revoked_only_in_the_environment(
@@ -77,7 +68,7 @@ def test_env_keys_are_listed_but_revoked_only_in_the_environment(
     env_id = "env:" + digest_of("the-env-secret")[:8]
     assert run_cli(monkeypatch, settings, "keys", "list", **env) == 0
     listed = capsys.readouterr().out
-    assert listed.startswith(f"{env_id}\tread\t")
+    assert listed.splitlines()[1].startswith(f"{env_id}\tread\t")
     assert "the-env-secret" not in listed
     assert run_cli(monkeypatch, settings, "keys", "revoke", env_id, **env) == 1
     assert capsys.readouterr().err.strip() == f"milestones: {env_id} comes from MILESTONES_API_KEYS; remove it there"
@@ -151,3 +142,18 @@ def test_serve_warns_in_one_line_when_writes_are_open_to_anyone(settings: Settin
     ]
     with serving(cwd=tmp_path, env={**env, "MILESTONES_API_KEYS": "some-key"}) as server:
         assert "no access keys are configured" not in server.log_text()
+
+
+@pytest.mark.parametrize("args", [["keys", "list"], ["keys", "revoke", "db:12345678"]])
+def test_listing_or_revoking_in_a_database_that_is_not_there_says_so(tmp_path: Path, args: list[str]) -> None:
+    ran = in_a_process(*args, cwd=tmp_path)
+    assert ran.status == 2
+    assert ran.err_lines[0].startswith("milestones: no database at sqlite:///milestones.sqlite3: ")
+    assert len(ran.err_lines) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_first_key_creates_the_database(tmp_path: Path) -> None:
+    ran = in_a_process("keys", "create", "--name", "first", "--scope", "admin", cwd=tmp_path)
+    assert ran.status == 0, ran.err
+    assert (tmp_path / "milestones.sqlite3").exists()

@@ -1,0 +1,107 @@
+"""`python -m bench.inprocess`: the three hot reads called as ASGI in this process, no server and no wrk.
+
+Prints microseconds of CPU time per request (the best of several passes), which is steady on a busy machine
+where wrk's figures swing by a third: the way to see what the layers in front of a read cost, and to compare
+two commits (run it with each one's venv). Every production layer is on (request ids, the request log
+written to /dev/null, metrics, language, security headers); there is no HTTP server, so header counts and
+uvicorn's own work do not show here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from milestones.settings import Settings
+from milestones.storage import migrate
+from milestones.web.app import create_app
+
+SUMMARY = (
+    b'{"mentor_id":"ada","period":{"year":2025,"start_date":"2025-01-01","end_date":"2025-12-31"},'
+    b'"summary":{"total_hours":60,"unique_contacts_helped":3,"activity_count":4}}'
+)
+READS = {
+    "GET one": ("/api/v1/milestones/ada~10h", b""),
+    "list": ("/api/v1/milestones", b"mentor_id=ada"),
+    "in-progress": ("/api/v1/milestones/ada/in-progress", b""),
+}
+
+
+def scope(method: str, path: str, query: bytes = b"", headers: tuple[tuple[bytes, bytes], ...] = ()) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "root_path": "",
+        "headers": [(b"host", b"localhost:8000"), (b"user-agent", b"wrk"), *headers],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    }
+
+
+async def measure(requests: int, passes: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as folder:
+        settings = Settings(database_url=f"sqlite:///{Path(folder) / 'bench.sqlite3'}")
+        migrate(settings)
+        with open(os.devnull, "wb") as log:
+            app: Any = create_app(settings, request_log=log)
+            sent: list[Any] = []
+
+            async def send(message: Any) -> None:
+                sent.append(message)
+
+            lifespan: asyncio.Queue[Any] = asyncio.Queue()
+            await lifespan.put({"type": "lifespan.startup"})
+            started = asyncio.create_task(
+                app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, lifespan.get, send)
+            )
+            while not any(m.get("type") == "lifespan.startup.complete" for m in sent):
+                await asyncio.sleep(0.01)
+
+            async def body() -> dict[str, Any]:
+                return {"type": "http.request", "body": SUMMARY, "more_body": False}
+
+            json_post = ((b"content-type", b"application/json"), (b"content-length", str(len(SUMMARY)).encode()))
+            await app(scope("POST", "/api/v1/milestones", headers=json_post), body, send)
+
+            async def nothing() -> dict[str, Any]:
+                return {"type": "http.request", "body": b"", "more_body": False}
+
+            figures: dict[str, float] = {}
+            for name, (path, query) in READS.items():
+                best = float("inf")
+                for _ in range(passes):
+                    began = time.process_time()
+                    for _ in range(requests):
+                        sent.clear()
+                        await app(scope("GET", path, query), nothing, send)
+                    best = min(best, (time.process_time() - began) / requests * 1e6)
+                    assert sent[0]["status"] == 200, sent[0]
+                figures[name] = best
+            await lifespan.put({"type": "lifespan.shutdown"})
+            await started
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--requests", type=int, default=3000, help="requests per pass (default 3,000)")
+    parser.add_argument("--passes", type=int, default=7, help="passes per read; the best is kept (default 7)")
+    args = parser.parse_args()
+    for name, micros in asyncio.run(measure(args.requests, args.passes)).items():
+        print(f"{name:12} {micros:7.1f} µs CPU per request")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,7 +1,7 @@
 """Builds the package with its message catalogs compiled: each locales/*/LC_MESSAGES/milestones.po gets its .mo.
 
 Everything else is declared in pyproject.toml. An editable install builds nothing into the source tree; the
-service then reads the .po files themselves (milestones.languages.load_catalog), with the same messages.
+service then reads the .po files themselves (milestones.wording.languages.load_catalog), with the same messages.
 """
 
 from pathlib import Path

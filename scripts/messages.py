@@ -16,8 +16,8 @@ from babel import Locale, UnknownLocaleError
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po, write_po
 
-from milestones.languages import DOMAIN, ENGLISH, languages
-from milestones.messages import template
+from milestones.wording.languages import DOMAIN, ENGLISH, languages
+from milestones.wording.messages import template
 
 LOCALES = Path(__file__).resolve().parent.parent / "src" / "milestones" / "locales"
 

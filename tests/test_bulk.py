@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from litestar.testing import AsyncTestClient
 
-from milestones.bulk import Rejected, detect_lines
+from milestones.bulk.detection import Rejected, detect_lines
 from milestones.catalog import load_catalog
 from milestones.domain import Milestone
 from milestones.settings import Settings

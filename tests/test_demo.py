@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from milestones.bulk.demo import DEMO_MENTORS, demo_summaries
 from milestones.contract import RecordSummaryIn, decode_strict
-from milestones.demo import DEMO_MENTORS, demo_summaries
 
 
 def test_the_demo_is_the_same_every_time_and_every_summary_is_valid() -> None:

@@ -7,9 +7,7 @@ import json
 
 import pytest
 
-from milestones.contract import RecordSummaryIn, decode_strict
-from milestones.domain.rows import PeriodRow
-from milestones.formats import (
+from milestones.bulk.formats import (
     SUMMARY_COLUMNS,
     FileNotUsable,
     csv_bodies,
@@ -20,6 +18,8 @@ from milestones.formats import (
     period_cells,
     refuse_unless_text,
 )
+from milestones.contract import RecordSummaryIn, decode_strict
+from milestones.domain.rows import PeriodRow
 
 COLUMNS = list(SUMMARY_COLUMNS)
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from milestones.keys import AccessKey, KeyRing, Scope, digest_of, new_secret, parse_key_list
+from milestones.access.keys import AccessKey, KeyRing, Scope, digest_of, new_secret, parse_key_list
 
 
 def sha(text: str) -> str:

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from milestones.domain import Definition, MetricType, Milestone, Status, milestone_id
-from milestones.labels import accessibility_label, description_of, format_date, format_number
+from milestones.wording.labels import accessibility_label, description_of, format_date, format_number
 
 HOURS = MetricType.HOURS_LOGGED
 CONTACTS = MetricType.CONTACTS_HELPED
@@ -398,7 +398,7 @@ def test_contacts_and_activities_in_every_language(language: str, contacts: str,
 
 def test_packaged_names_and_descriptions_are_translated() -> None:
     from milestones.catalog import load_catalog
-    from milestones.labels import name_of
+    from milestones.wording.labels import name_of
 
     hundred = next(d for d in load_catalog() if d.key == "100h")
     assert [name_of(hundred, language) for language in ("en", "es", "fr", "de", "pt_BR")] == [
@@ -413,7 +413,7 @@ def test_packaged_names_and_descriptions_are_translated() -> None:
 
 
 def test_a_name_no_catalog_knows_stays_english() -> None:
-    from milestones.labels import milestone_name, name_of
+    from milestones.wording.labels import milestone_name, name_of
 
     own = Definition("own", "Night Owl", HOURS, Decimal(5), 0, description="Five hours after dark.")
     assert name_of(own, "fr") == "Night Owl"
@@ -423,7 +423,7 @@ def test_a_name_no_catalog_knows_stays_english() -> None:
 
 def test_a_catalogs_own_translation_comes_first() -> None:
     from milestones.domain import Translation
-    from milestones.labels import milestone_name, name_of
+    from milestones.wording.labels import milestone_name, name_of
 
     own = Definition(
         "100h", "100 Hours Milestone", HOURS, Decimal(100), 0, translations=(Translation("es", "Cien horas"),)

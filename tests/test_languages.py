@@ -10,7 +10,7 @@ import pytest
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
 
-from milestones.languages import (
+from milestones.wording.languages import (
     DOMAIN,
     format_number,
     languages,
@@ -21,7 +21,7 @@ from milestones.languages import (
     plural_category,
     tag,
 )
-from milestones.messages import categories, template
+from milestones.wording.messages import categories, template
 
 SPOKEN = ("en", "de", "es", "fr", "pt_BR")
 

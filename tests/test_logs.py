@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from milestones.logs import REQUEST_ID, JsonFormatter, RequestLog, TextFormatter, log_format
+from milestones.ops.logs import REQUEST_ID, JsonFormatter, RequestLog, TextFormatter, log_format
 
 
 def record(message: str, **fields: object) -> logging.LogRecord:

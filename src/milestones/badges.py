@@ -14,9 +14,9 @@ from xml.sax.saxutils import escape
 import resvg_py
 
 from milestones.domain import Definition, MetricType, Tier
-from milestones.labels import description_of, format_number, name_of
-from milestones.languages import ENGLISH, Plural, Word, say, tag, word
-from milestones.languages import format_number as local_number
+from milestones.wording.labels import description_of, format_number, name_of
+from milestones.wording.languages import ENGLISH, Plural, Word, say, tag, word
+from milestones.wording.languages import format_number as local_number
 
 BADGES_PATH = "/assets/badges"
 BadgeSize = Literal[128, 256, 512]

@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 from milestones.domain import Definition, MetricType, Tier, Translation, is_definition_key
-from milestones.languages import ENGLISH, languages
+from milestones.wording.languages import ENGLISH, languages
 
 # Keeps thresholds (stored as hundredths) well inside a 64-bit integer; rejects inf and nan too.
 MAX_THRESHOLD = 1_000_000_000_000

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 
-from milestones import metrics
+from milestones.access.keys import AccessKey, KeyRing, Scope, digest_of, key_id, new_secret
 from milestones.catalog import catalog_version
 from milestones.domain import (
     Definition,
@@ -27,8 +27,8 @@ from milestones.domain.changes import ANONYMOUS, Actor, Cause
 from milestones.domain.history import HistoryItem
 from milestones.domain.rows import encode_time, period_to_row
 from milestones.errors import InvalidUpdate, MilestoneNotFound, PeriodOverlap
-from milestones.keys import AccessKey, KeyRing, Scope, digest_of, key_id, new_secret
-from milestones.logs import REQUEST_ID, event
+from milestones.ops import metrics
+from milestones.ops.logs import REQUEST_ID, event
 from milestones.settings import Settings
 from milestones.storage import IdempotencyRecord, MilestoneRepository, Replaceable, head_revision, open_repository
 

@@ -12,7 +12,7 @@ import limits
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from milestones.keys import AccessKey, parse_key_list
+from milestones.access.keys import AccessKey, parse_key_list
 
 # Lists are comma-separated in the environment (not JSON), as people write them by hand.
 CommaList = Annotated[list[str], NoDecode]

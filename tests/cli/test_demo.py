@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from litestar.testing import TestClient
 
+from milestones.bulk.demo import DEMO_MENTORS
 from milestones.cli import run
-from milestones.demo import DEMO_MENTORS
 from milestones.settings import Settings
 from milestones.web.app import create_app
 from tests.cli.conftest import in_a_process, stored

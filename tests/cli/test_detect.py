@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 
-from milestones.formats import SUMMARY_COLUMNS
+from milestones.bulk.formats import SUMMARY_COLUMNS
 from milestones.settings import Settings
 from tests.cli.conftest import Command, in_a_process, stored
 from tests.factories import summary_body

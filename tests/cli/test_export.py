@@ -7,7 +7,7 @@ import io
 import json
 from pathlib import Path
 
-from milestones.formats import MILESTONE_COLUMNS, SUMMARY_COLUMNS
+from milestones.bulk.formats import MILESTONE_COLUMNS, SUMMARY_COLUMNS
 from milestones.settings import Settings
 from tests.cli.conftest import Command, in_a_process, stored, wipe
 from tests.factories import summary_body

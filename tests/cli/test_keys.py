@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from milestones.keys import digest_of
+from milestones.access.keys import digest_of
 from milestones.settings import Settings
 from tests.cli.conftest import in_a_process, run_cli
 from tests.factories import summary_body

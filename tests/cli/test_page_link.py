@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from milestones.page_links import _UNITS, link_opens, parse_ttl
+from milestones.access.page_links import _UNITS, link_opens, parse_ttl
 from milestones.settings import Settings
 from tests.cli.conftest import in_a_process, run_cli
 

@@ -18,7 +18,7 @@ from schemathesis.engine import StopReason, events, from_schema
 from schemathesis.engine.recorder import ScenarioRecorder
 from schemathesis.python import asgi
 
-from milestones.keys import parse_key_list
+from milestones.access.keys import parse_key_list
 from milestones.settings import Settings
 from milestones.web.app import create_app
 from milestones.web.front_door import FrontDoor

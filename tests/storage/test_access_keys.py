@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from milestones.keys import AccessKey, Scope, digest_of
+from milestones.access.keys import AccessKey, Scope, digest_of
 from milestones.settings import Settings
 from milestones.storage import open_repository
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from milestones.bulk import detect_lines
+from milestones.bulk.detection import detect_lines
 from milestones.catalog import load_catalog
 from milestones.domain import Period, Summary
 from milestones.domain.changes import COMMAND_LINE, Actor, Cause

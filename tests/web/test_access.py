@@ -11,8 +11,8 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from milestones.access.keys import AccessKey, Scope, digest_of, parse_key_list
 from milestones.domain.changes import Change
-from milestones.keys import AccessKey, Scope, digest_of, parse_key_list
 from milestones.settings import Settings
 from milestones.storage import open_repository
 from milestones.storage.base import Applied

@@ -9,9 +9,9 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from milestones.catalog import catalog_version, load_catalog
-from milestones.labels import format_number
 from milestones.settings import Settings
 from milestones.web.app import create_app
+from milestones.wording.labels import format_number
 from tests.conftest import FakeClock
 
 pytestmark = pytest.mark.anyio

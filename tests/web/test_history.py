@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
-from milestones.keys import digest_of, key_id, parse_key_list
+from milestones.access.keys import digest_of, key_id, parse_key_list
 from milestones.settings import Settings
 from milestones.web.app import create_app
 from milestones.web.front_door import FrontDoor

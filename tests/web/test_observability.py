@@ -13,7 +13,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 from prometheus_client import REGISTRY
 
-from milestones.metrics import RequestMetrics
+from milestones.ops.metrics import RequestMetrics
 from milestones.settings import Settings
 from milestones.web.app import create_app
 from milestones.web.front_door import FrontDoor

@@ -15,13 +15,13 @@ from xml.etree import ElementTree
 import pytest
 from litestar.testing import AsyncTestClient
 
-from milestones import page_words
+from milestones.access.keys import parse_key_list
+from milestones.access.page_links import signed_query
 from milestones.catalog import load_catalog
-from milestones.keys import parse_key_list
-from milestones.page_links import signed_query
 from milestones.settings import Settings
 from milestones.web.app import create_app
 from milestones.web.front_door import FrontDoor
+from milestones.wording import page_words
 from tests.conftest import FakeClock
 from tests.factories import summary_body
 

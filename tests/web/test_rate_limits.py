@@ -20,8 +20,8 @@ import pytest
 from litestar.testing import AsyncTestClient
 from pydantic import ValidationError
 
+from milestones.access.keys import parse_key_list
 from milestones.cli.configuration import configuration_errors
-from milestones.keys import parse_key_list
 from milestones.settings import Settings
 from milestones.web.app import create_app
 from milestones.web.front_door import FrontDoor

@@ -10,8 +10,8 @@ import pytest
 from litestar import Litestar, get
 from litestar.testing import AsyncTestClient
 
+from milestones.access.keys import parse_key_list
 from milestones.errors import ScopeRequired
-from milestones.keys import parse_key_list
 from milestones.settings import Settings
 from milestones.web.access import AccessPolicy
 from milestones.web.app import create_app, create_litestar_app

@@ -6,12 +6,12 @@ import argparse
 import asyncio
 from typing import Any
 
-from milestones.bulk import BulkReport, Rejected, detect_lines
+from milestones.bulk.demo import DEMO_MENTORS, demo_summaries
+from milestones.bulk.detection import BulkReport, Rejected, detect_lines
 from milestones.cli.arguments import command
 from milestones.cli.configuration import read_catalog, read_settings
 from milestones.cli.database import database_named, migrate_if_asked, with_repository
 from milestones.cli.output import OK, REJECTED, CommandError, counted
-from milestones.demo import DEMO_MENTORS, demo_summaries
 from milestones.service import utc_now
 from milestones.storage import MilestoneRepository
 

@@ -16,12 +16,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, Any
 
-from milestones.bulk import BulkReport, Rejected, detect_lines, detect_numbered
-from milestones.cli.arguments import at_least_one, command
-from milestones.cli.configuration import read_catalog, read_settings
-from milestones.cli.database import migrate_if_asked, with_repository
-from milestones.cli.output import INTERRUPTED, OK, REJECTED, CommandError, counted
-from milestones.formats import (
+from milestones.bulk.detection import BulkReport, Rejected, detect_lines, detect_numbered
+from milestones.bulk.formats import (
     SUMMARY_COLUMNS,
     TEXT_CHECK_BYTES,
     FileNotUsable,
@@ -29,6 +25,10 @@ from milestones.formats import (
     csv_row_of_body,
     refuse_unless_text,
 )
+from milestones.cli.arguments import at_least_one, command
+from milestones.cli.configuration import read_catalog, read_settings
+from milestones.cli.database import migrate_if_asked, with_repository
+from milestones.cli.output import INTERRUPTED, OK, REJECTED, CommandError, counted
 from milestones.service import utc_now
 from milestones.storage import MilestoneRepository
 

@@ -9,11 +9,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, Any
 
-from milestones.cli.arguments import command, mentor_id
-from milestones.cli.configuration import read_settings
-from milestones.cli.database import require_database, with_repository
-from milestones.cli.output import OK, CommandError, counted
-from milestones.formats import (
+from milestones.bulk.formats import (
     MILESTONE_COLUMNS,
     SUMMARY_COLUMNS,
     Writer,
@@ -21,6 +17,10 @@ from milestones.formats import (
     period_body,
     period_cells,
 )
+from milestones.cli.arguments import command, mentor_id
+from milestones.cli.configuration import read_settings
+from milestones.cli.database import require_database, with_repository
+from milestones.cli.output import OK, CommandError, counted
 from milestones.storage import MilestoneRepository
 
 

@@ -7,10 +7,10 @@ import asyncio
 import sys
 from typing import Any
 
+from milestones.access.keys import Scope
 from milestones.cli.arguments import command
 from milestones.cli.configuration import read_catalog, read_settings
 from milestones.cli.database import migrate_if_asked, require_database
-from milestones.keys import Scope
 from milestones.service import MilestoneService
 
 

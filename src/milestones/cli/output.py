@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from milestones.languages import ENGLISH, Plural, plural_category
+from milestones.wording.languages import ENGLISH, Plural, plural_category
 
 # Exit statuses: everything went in; some lines were rejected; nothing could be done (a bad option, file,
 # configuration or catalog, or a database that cannot be reached); stopped by Ctrl-C (128 + SIGINT, as shells).

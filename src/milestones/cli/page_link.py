@@ -8,10 +8,10 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
+from milestones.access.page_links import TTL_UNITS, parse_ttl, signed_query
 from milestones.cli.arguments import command, mentor_id
 from milestones.cli.configuration import read_settings
 from milestones.cli.output import OK, CommandError
-from milestones.page_links import TTL_UNITS, parse_ttl, signed_query
 from milestones.service import utc_now
 
 

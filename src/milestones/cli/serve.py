@@ -20,8 +20,8 @@ from milestones.cli.configuration import read_catalog, read_settings
 from milestones.cli.database import migrate_if_asked
 from milestones.cli.output import OK, CommandError, counted, one_line, redacted
 from milestones.errors import MilestonesError
-from milestones.logs import configure_logging, event
-from milestones.metrics import MULTIPROCESS_DIR
+from milestones.ops.logs import configure_logging, event
+from milestones.ops.metrics import MULTIPROCESS_DIR
 from milestones.settings import Settings
 from milestones.storage import head_revision, open_repository
 

@@ -9,13 +9,13 @@ from typing import Any, Protocol
 
 import msgspec
 
+from milestones.access.keys import AccessKey, Scope
 from milestones.domain import Milestone, MilestoneQuery, Period, Status, milestone_id
 from milestones.domain.changes import Actor, Cause, Change, TransitionKind
 from milestones.domain.history import HistoryEntry, MilestoneState, RecordedTransition
 from milestones.domain.rows import MilestoneRow, PeriodRow, StoredRows, from_centi, milestone_from_row
 from milestones.domain.rows import parse_time as parse_time_text
 from milestones.domain.rules import milestones_after
-from milestones.keys import AccessKey, Scope
 from milestones.storage.write_path import StoredState, unpack_transitions
 
 __all__ = [

@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 
+from milestones.access.keys import AccessKey
 from milestones.domain import Milestone, MilestoneQuery, Period, Status
 from milestones.domain.changes import Change
 from milestones.domain.history import HistoryEntry
@@ -25,7 +26,6 @@ from milestones.domain.rows import (
     time_from_text,
 )
 from milestones.errors import DatabaseUnavailable
-from milestones.keys import AccessKey
 from milestones.storage import queries
 from milestones.storage.base import (
     Applied,

@@ -17,6 +17,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+from milestones.access.keys import AccessKey
 from milestones.domain import Milestone, MilestoneQuery, Period, Status
 from milestones.domain.changes import Change
 from milestones.domain.history import HistoryEntry
@@ -30,8 +31,7 @@ from milestones.domain.rows import (
     period_from_row,
 )
 from milestones.errors import DatabaseUnavailable
-from milestones.keys import AccessKey
-from milestones.metrics import WRITER_WAIT
+from milestones.ops.metrics import WRITER_WAIT
 from milestones.storage import queries
 from milestones.storage.base import (
     Applied,

@@ -13,8 +13,8 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
+from milestones.access.keys import AccessKey, KeyRing, Scope
 from milestones.errors import KeyRequired, ScopeRequired
-from milestones.keys import AccessKey, KeyRing, Scope
 from milestones.web.route_table import Access
 
 REFRESH_SECONDS = 0.5

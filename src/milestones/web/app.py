@@ -32,14 +32,13 @@ from litestar.routes import HTTPRoute
 from litestar.types import Message, Scope
 
 from milestones import __version__
+from milestones.access.keys import Scope as KeyScope
 from milestones.badges import DEFAULT_SIZE, BadgeSize, BadgeState, badge_file, badge_image
 from milestones.catalog import load_catalog
 from milestones.contract import HealthOut, ProblemDetails
-from milestones.keys import Scope as KeyScope
-from milestones.languages import languages, prepare, tag
-from milestones.logs import configure_logging, event, log_format
-from milestones.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from milestones.metrics import exposition
+from milestones.ops.logs import configure_logging, event, log_format
+from milestones.ops.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from milestones.ops.metrics import exposition
 from milestones.service import Clock, MilestoneService, utc_now
 from milestones.settings import Settings
 from milestones.web.access import AccessPolicy, needed_scope
@@ -70,6 +69,7 @@ from milestones.web.routes import (
     list_definitions,
     service_of,
 )
+from milestones.wording.languages import languages, prepare, tag
 
 OPENAPI_JSON = "application/vnd.oai.openapi+json"
 SECURITY_SCHEME = "accessKey"

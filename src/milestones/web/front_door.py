@@ -20,8 +20,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
 from milestones.errors import DatabaseUnavailable, MilestonesError, OriginRefused, RateLimited
-from milestones.languages import ENGLISH, matching, negotiate, tag
-from milestones.logs import REQUEST_ID
+from milestones.ops.logs import REQUEST_ID
 from milestones.web.access import AccessPolicy
 from milestones.web.cors import VARY_ORIGIN, CorsPolicy
 from milestones.web.fast_path import FastPath
@@ -39,6 +38,7 @@ from milestones.web.proxies import Network, client_address
 from milestones.web.rate_limits import RateLimits, rate_limit_headers
 from milestones.web.request_state import ACTOR, LANGUAGE
 from milestones.web.route_table import MATCHED, UNMATCHED_READS, Framing, RoutePolicy, RouteTable
+from milestones.wording.languages import ENGLISH, matching, negotiate, tag
 
 SECURITY_HEADERS = (
     (b"x-content-type-options", b"nosniff"),

@@ -17,9 +17,9 @@ from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEven
 
 from milestones.contract import FieldError, RequestInvalid
 from milestones.errors import IdempotencyKeyInUse, IdempotencyKeyReused
-from milestones.languages import ENGLISH
 from milestones.service import IdempotencyRecord, MilestoneService, Replaceable
 from milestones.web.request_state import actor_of, language_of
+from milestones.wording.languages import ENGLISH
 
 HEADER = "idempotency-key"
 _VALID_KEY = re.compile(r"[\x21-\x7e]{1,255}")

@@ -10,8 +10,8 @@ import re
 import sys
 from typing import IO
 
-from milestones.logs import FLUSH_SECONDS, RequestLog, event
-from milestones.metrics import DATABASE_UNAVAILABLE, UNMATCHED, RequestMetrics
+from milestones.ops.logs import FLUSH_SECONDS, RequestLog, event
+from milestones.ops.metrics import DATABASE_UNAVAILABLE, UNMATCHED, RequestMetrics
 
 REQUEST_ID_HEADER = b"x-request-id"
 _TYPED_PARAMETER = re.compile(r"\{(\w+):[^}]*\}")

@@ -22,14 +22,11 @@ from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
 from markupsafe import Markup
 
+from milestones.access.page_links import EXPIRES, SIGNATURE, link_opens
 from milestones.badges import BADGES_PATH, BadgeState, badge_svg
 from milestones.contract import MilestoneOut
 from milestones.domain import Definition, MetricType, Milestone, MilestoneQuery, Status
 from milestones.errors import KeyRequired
-from milestones.labels import description_of, format_date, name_of
-from milestones.languages import ENGLISH, Word, tag, word
-from milestones.languages import format_date as local_date
-from milestones.page_links import EXPIRES, SIGNATURE, link_opens
 from milestones.service import MilestoneService, Window
 from milestones.settings import Settings
 from milestones.web.docs import STATIC
@@ -38,6 +35,9 @@ from milestones.web.presenters import milestone_out
 from milestones.web.request_state import language_of
 from milestones.web.route_table import MENTOR_CARD, MENTOR_PAGE, PAGE_ASSET, declare
 from milestones.web.routes import MentorIdParam, checked_mentor_id, service_of
+from milestones.wording.labels import description_of, format_date, name_of
+from milestones.wording.languages import ENGLISH, Word, tag, word
+from milestones.wording.languages import format_date as local_date
 
 PAGES_PATH = "/mentors"
 STYLESHEET_PATH = "/assets/pages"

@@ -24,9 +24,9 @@ from milestones.contract import (
 from milestones.domain import Definition, Milestone, Period, Status, mentor_of, progress
 from milestones.domain.history import HistoryItem, MilestoneState
 from milestones.domain.rows import milestone_version
-from milestones.labels import accessibility_label, description_of, milestone_name, name_of
-from milestones.languages import ENGLISH, tag
 from milestones.service import Window
+from milestones.wording.labels import accessibility_label, description_of, milestone_name, name_of
+from milestones.wording.languages import ENGLISH, tag
 
 
 def etag(milestone: Milestone, language: str = ENGLISH) -> str:

@@ -28,10 +28,10 @@ from milestones.contract import (
 )
 from milestones.domain import MetricType, Status, is_mentor_id
 from milestones.errors import DatabaseUnavailable, InvalidUpdate, KeyRequired, MilestonesError, ScopeRequired
-from milestones.languages import Word, tag, word
 from milestones.web.html import render
 from milestones.web.problem_types import BLANK, DEFAULT_TYPES, PROBLEM_TYPES
 from milestones.web.request_state import language_of, match_of
+from milestones.wording.languages import Word, tag, word
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_HTML = "text/html; charset=utf-8"

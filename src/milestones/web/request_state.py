@@ -8,8 +8,8 @@ from typing import Any, cast
 from litestar.types import Scope
 
 from milestones.domain.changes import ANONYMOUS, Actor
-from milestones.languages import ENGLISH
 from milestones.web.route_table import MATCHED, UNMATCHED_READS, RouteMatch
+from milestones.wording.languages import ENGLISH
 
 # The id of the key a request presented; absent without one.
 ACTOR = "milestones.actor"

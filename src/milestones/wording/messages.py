@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from babel.messages.catalog import Catalog
 
-from milestones import __version__, badges, labels, page_words
+from milestones import __version__, badges
 from milestones.catalog import load_catalog
-from milestones.languages import DOMAIN, Plural, Word, locale_of
+from milestones.wording import labels, page_words
+from milestones.wording.languages import DOMAIN, Plural, Word, locale_of
 
 ENGLISH_CATEGORIES = ("one", "other")
 _PROJECT = "milestones"

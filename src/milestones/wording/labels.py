@@ -8,9 +8,9 @@ from decimal import Decimal
 from functools import lru_cache
 
 from milestones.domain import Definition, MetricType, Milestone, Progress, Status, progress
-from milestones.languages import ENGLISH, Plural, Word, say, translate
-from milestones.languages import format_date as local_date
-from milestones.languages import format_number as local_number
+from milestones.wording.languages import ENGLISH, Plural, Word, say, translate
+from milestones.wording.languages import format_date as local_date
+from milestones.wording.languages import format_number as local_number
 
 HOURS, CONTACTS, ACTIVITIES = MetricType.HOURS_LOGGED, MetricType.CONTACTS_HELPED, MetricType.ACTIVITY_COUNT
 # The English sentences are the source text of every language's message catalog (locales/).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from milestones.languages import Word
+from milestones.wording.languages import Word
 
 # Every text the templates (web/templates) pass to `_()`, in English; tests/web/test_pages.py checks the list
 # against the templates, and scripts/messages.py puts it in every language's catalog.

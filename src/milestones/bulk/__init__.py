@@ -1,0 +1,1 @@
+"""Detection in bulk: whole files of summaries, their formats in and out, and the demo data set."""

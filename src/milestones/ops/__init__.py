@@ -1,0 +1,1 @@
+"""Running the service in production: its logs and its metrics."""

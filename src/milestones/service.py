@@ -25,12 +25,12 @@ from milestones.domain import (
 )
 from milestones.domain.changes import ANONYMOUS, Actor, Cause
 from milestones.domain.history import HistoryItem
-from milestones.domain.rows import encode_time, period_to_row
+from milestones.domain.rows import IdempotencyRecord, Replaceable, encode_time, period_to_row
 from milestones.errors import InvalidUpdate, MilestoneNotFound, PeriodOverlap
 from milestones.ops import metrics
 from milestones.ops.logs import REQUEST_ID, event
 from milestones.settings import Settings
-from milestones.storage import IdempotencyRecord, MilestoneRepository, Replaceable, head_revision, open_repository
+from milestones.storage import MilestoneRepository, head_revision, open_repository
 
 # The web layer's idempotency middleware works with these through the service, never storage itself.
 __all__ = ["IdempotencyRecord", "MilestoneService", "Replaceable"]

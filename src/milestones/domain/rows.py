@@ -204,3 +204,18 @@ def _version(
         f"{achieved_centi}|{achieved_at}|{bool(set_by_person)}"
     )
     return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    """What is stored under an idempotency key; status_code is None while the first request runs."""
+
+    fingerprint: str
+    status_code: int | None
+    content_type: str | None
+    body: bytes | None
+    created_at: datetime
+
+
+# Decides, inside the claim's transaction, whether an existing record may be replaced by a new claim.
+Replaceable = Callable[[IdempotencyRecord], bool]

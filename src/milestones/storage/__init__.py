@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from milestones.settings import Settings
-from milestones.storage.base import IdempotencyRecord, MilestoneQuery, MilestoneRepository, Replaceable
+from milestones.storage.base import MilestoneQuery, MilestoneRepository
 from milestones.storage.postgres import PostgresRepository, asyncpg_dsn
 from milestones.storage.sqlite import SqliteRepository, connect
 
@@ -14,10 +14,8 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 __all__ = [
-    "IdempotencyRecord",
     "MilestoneQuery",
     "MilestoneRepository",
-    "Replaceable",
     "head_revision",
     "migrate",
     "open_repository",

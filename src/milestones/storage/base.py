@@ -13,7 +13,15 @@ from milestones.access.keys import AccessKey, Scope
 from milestones.domain import Milestone, MilestoneQuery, Period, Status, milestone_id
 from milestones.domain.changes import Actor, Cause, Change, TransitionKind
 from milestones.domain.history import HistoryEntry, MilestoneState, RecordedTransition
-from milestones.domain.rows import MilestoneRow, PeriodRow, StoredRows, from_centi, milestone_from_row
+from milestones.domain.rows import (
+    IdempotencyRecord,
+    MilestoneRow,
+    PeriodRow,
+    Replaceable,
+    StoredRows,
+    from_centi,
+    milestone_from_row,
+)
 from milestones.domain.rows import parse_time as parse_time_text
 from milestones.domain.rules import milestones_after
 from milestones.storage.write_path import StoredState, unpack_transitions
@@ -21,11 +29,9 @@ from milestones.storage.write_path import StoredState, unpack_transitions
 __all__ = [
     "Applied",
     "Decide",
-    "IdempotencyRecord",
     "MilestoneQuery",
     "MilestoneRepository",
     "PackedRows",
-    "Replaceable",
 ]
 
 # Decides a write from the stored rows of the mentors it concerns (read inside the write's transaction).
@@ -52,20 +58,6 @@ def applied(stored: StoredRows | None, change: Change) -> Applied:
     milestones = [milestone_from_row(row) for row in milestones_after(stored, change)]
     return Applied(change, milestones, [row.type for row in change.newly_achieved()])
 
-
-@dataclass(frozen=True, slots=True)
-class IdempotencyRecord:
-    """What is stored under an idempotency key; status_code is None while the first request runs."""
-
-    fingerprint: str
-    status_code: int | None
-    content_type: str | None
-    body: bytes | None
-    created_at: datetime
-
-
-# Decides, inside the claim's transaction, whether an existing record may be replaced by a new claim.
-Replaceable = Callable[[IdempotencyRecord], bool]
 
 # Rows as the databases serialise them; SQLite's booleans arrive as 0 and 1, hence not strict.
 _PERIOD_ROWS = msgspec.json.Decoder(list[PeriodRow], strict=False)

@@ -22,8 +22,10 @@ from milestones.domain import Milestone, MilestoneQuery, Period, Status
 from milestones.domain.changes import Change
 from milestones.domain.history import HistoryEntry
 from milestones.domain.rows import (
+    IdempotencyRecord,
     MilestoneRow,
     PeriodRow,
+    Replaceable,
     StoredRows,
     encode_time,
     milestone_from_row,
@@ -36,9 +38,7 @@ from milestones.storage import queries
 from milestones.storage.base import (
     Applied,
     Decide,
-    IdempotencyRecord,
     PackedRows,
-    Replaceable,
     access_key_from_row,
     applied,
     history_entry_from_row,

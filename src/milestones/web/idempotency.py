@@ -16,8 +16,9 @@ from litestar import Request
 from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEvent, Message, Receive, Scope, Send
 
 from milestones.contract import FieldError, RequestInvalid
+from milestones.domain.rows import IdempotencyRecord, Replaceable
 from milestones.errors import IdempotencyKeyInUse, IdempotencyKeyReused
-from milestones.service import IdempotencyRecord, MilestoneService, Replaceable
+from milestones.service import MilestoneService
 from milestones.web.request_state import actor_of, language_of
 from milestones.wording.languages import ENGLISH
 

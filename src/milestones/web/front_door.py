@@ -252,13 +252,12 @@ class FrontDoor:
                 return
         if actor is not None:
             state[ACTOR] = actor
+        succeeding = blocks[0]
         if needed_key:  # what needed a key must not be kept by a shared cache
             extra.append(NO_STORE)
-            succeeded = [*(h for h in blocks[0] if h[0] != b"cache-control"), *extra[len(blocks[1]) :]]
-        elif len(extra) == 1 + len(blocks[1]):
-            succeeded = [*blocks[0], (REQUEST_ID_HEADER, request_id)]
-        else:
-            succeeded = [*blocks[0], *extra[len(blocks[1]) :]]
+            succeeding = tuple(h for h in succeeding if h[0] != b"cache-control")
+        # A successful answer's block, then what this request added to the error block (its id, CORS, no-store).
+        succeeded = [*succeeding, *extra[len(blocks[1]) :]]
         if self.fast is not None and policy.fast:
             fast, receive = await self.fast.answer(http, match, receive)
             if fast is not None:

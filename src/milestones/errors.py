@@ -57,10 +57,12 @@ class PreconditionFailed(MilestonesError):
     slug = "precondition-failed"
     title = "The milestone has changed"
 
-    def __init__(self, milestone_id: str) -> None:
-        super().__init__(
-            f"Milestone {milestone_id!r} no longer matches If-Match; GET it again and retry with its new ETag."
-        )
+    def __init__(self, milestone_id: str, *, exists: bool = True) -> None:
+        if exists:
+            detail = f"Milestone {milestone_id!r} no longer matches If-Match; GET it again and retry with its new ETag."
+        else:
+            detail = f"No milestone has the id {milestone_id!r}, and If-Match asks for one that exists."
+        super().__init__(detail)
 
 
 class IdempotencyKeyReused(MilestonesError):

@@ -182,7 +182,7 @@ class MilestoneService:
         actor: Actor = ANONYMOUS,
     ) -> Milestone:
         """Apply a person's update; with if_match, only to the version the person saw."""
-        mentor_id = _mentor_of(milestone_id)
+        mentor_id = _mentor_of(milestone_id, if_match)
         decide = partial(
             rules.update_milestone,
             milestone_id,
@@ -207,7 +207,7 @@ class MilestoneService:
             request_id=REQUEST_ID.get(),
             if_match=if_match,
         )
-        await self.repository.change([_mentor_of(milestone_id)], decide)
+        await self.repository.change([_mentor_of(milestone_id, if_match)], decide)
 
     async def newly_achieved(
         self, mentor_id: str, first_day: date | None, last_day: date | None, window: Window
@@ -323,9 +323,10 @@ class MilestoneService:
         await self.repository.release_idempotency_key(key, fingerprint)
 
 
-def _mentor_of(milestone_id: str) -> str:
-    """The mentor a milestone id names; an id that names none is unknown (404), like any other."""
+def _mentor_of(milestone_id: str, if_match: frozenset[str] | None) -> str:
+    """The mentor a milestone id names; an id that names none is a milestone that does not exist, like any other
+    (404, or 412 under If-Match)."""
     mentor_id = mentor_of(milestone_id)
     if mentor_id is None:
-        raise MilestoneNotFound(milestone_id)
+        raise rules.absent(milestone_id, if_match)
     return mentor_id

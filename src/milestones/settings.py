@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 import limits
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from milestones.access.keys import AccessKey, parse_key_list
@@ -32,11 +32,26 @@ class Settings(BaseSettings):
     body_timeout_seconds: float = Field(
         default=10, gt=0, le=300, description="Longest wait for the next part of a request body before a 408"
     )
+    body_deadline_seconds: float = Field(
+        default=60,
+        gt=0,
+        le=3600,
+        description="Longest time a whole request body may take, from its first read, before a 408",
+    )
     header_timeout_seconds: float = Field(
         default=10,
         gt=0,
         le=300,
         description="Longest wait for a request's line and headers (from the connection or its first byte), then 408",
+    )
+    max_header_bytes: int = Field(
+        default=16 * 1024,
+        ge=1024,
+        le=1024 * 1024,
+        description="Largest request head (request line and headers) in bytes; a larger one is answered 431",
+    )
+    max_header_fields: int = Field(
+        default=100, ge=10, le=10_000, description="Most header fields a request may have; more is answered 431"
     )
     migrate_on_start: bool = Field(default=True, description="Apply migrations when `serve` starts")
     host: str = "127.0.0.1"
@@ -76,9 +91,27 @@ class Settings(BaseSettings):
         default=False,
         description="Reads of mentor data need a key with the read scope (badges, docs, health stay open)",
     )
+    metrics_require_key: bool | None = Field(
+        default=None,
+        description="/metrics needs a key with the read scope; unset, it follows MILESTONES_READ_REQUIRES_KEY",
+    )
     trusted_proxies: Annotated[list[IPv4Network | IPv6Network], NoDecode] = Field(
         default_factory=list,
-        description="Comma-separated addresses or networks whose X-Forwarded-For / Forwarded headers are believed",
+        description="Comma-separated addresses or networks whose forwarding header (MILESTONES_PROXY_HEADER) is "
+        "believed",
+    )
+    # After trusted_proxies, which its validator reads.
+    proxy_header: Literal["forwarded", "x-forwarded-for"] | None = Field(
+        default=None,
+        validate_default=True,
+        description="The one header the trusted proxies set with the client's address: forwarded or "
+        "x-forwarded-for; required when MILESTONES_TRUSTED_PROXIES is set",
+    )
+    ipv6_prefix: int = Field(
+        default=64,
+        ge=16,
+        le=128,
+        description="IPv6 clients are counted per network of this prefix length (a host usually holds a /64)",
     )
     cors_origins: CommaList = Field(
         default_factory=list,
@@ -103,6 +136,11 @@ class Settings(BaseSettings):
         default=None,
         description="Writes (POST, PUT, DELETE) allowed per access key, or per client address without one, "
         "such as 60/minute; no limit when unset",
+    )
+    failed_auth_limit: str | None = Field(
+        default="20/minute",
+        description="Answers 401 (no key, a wrong key, a bad signed link) allowed per client address, such as "
+        "20/minute; past it that address is answered 429 wherever a key or link is checked. Empty: no limit",
     )
     redis_url: str | None = Field(
         default=None,
@@ -152,7 +190,25 @@ class Settings(BaseSettings):
                 raise ValueError(f"{origin!r} is not an origin such as https://app.example.org")
         return origins
 
-    @field_validator("rate_limit_reads", "rate_limit_writes")
+    @field_validator("proxy_header", mode="before")
+    @classmethod
+    def _header_name(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.strip().lower() or None
+        return value
+
+    @field_validator("proxy_header")
+    @classmethod
+    def _header_for_proxies(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and info.data.get("trusted_proxies"):
+            # Reading both would let a client's own Forwarded header win over what the proxy appended.
+            raise ValueError(
+                "required when MILESTONES_TRUSTED_PROXIES is set: forwarded or x-forwarded-for, the one header "
+                "those proxies set"
+            )
+        return value
+
+    @field_validator("rate_limit_reads", "rate_limit_writes", "failed_auth_limit")
     @classmethod
     def _rate(cls, value: str | None) -> str | None:
         if value is None or not value.strip():

@@ -5,10 +5,11 @@ from __future__ import annotations
 import io
 import json
 import logging
+import sys
 
 import pytest
 
-from milestones.ops.logs import REQUEST_ID, JsonFormatter, RequestLog, TextFormatter, log_format
+from milestones.ops.logs import REQUEST_ID, JsonFormatter, RequestLog, TextFormatter, log_format, redacted
 
 
 def record(message: str, **fields: object) -> logging.LogRecord:
@@ -84,3 +85,46 @@ async def test_a_closed_stream_does_not_stop_the_service() -> None:
     log.request("GET", "/healthz", 200, 0.001, "id-1", None, None)
     stream.close()
     log.flush()  # nothing raised
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://user:secret@host:5432/db", "postgresql://user:***@host:5432/db"),
+        ("postgresql://user@host/db", "postgresql://user@host/db"),
+        ("sqlite:///milestones.sqlite3", "sqlite:///milestones.sqlite3"),
+        # libpq and redis-py both take the password in the query string too.
+        (
+            "postgresql://user@host/db?password=secret&sslmode=require",
+            "postgresql://user@host/db?password=***&sslmode=require",
+        ),
+        ("postgresql://h/db?sslmode=require&sslpassword=secret", "postgresql://h/db?sslmode=require&sslpassword=***"),
+        ("redis://:secret@cache:6379/0", "redis://:***@cache:6379/0"),
+        ("redis://cache:6379/0?password=secret", "redis://cache:6379/0?password=***"),
+        ("unix:///run/redis.sock?db=0&Password=secret", "unix:///run/redis.sock?db=0&Password=***"),
+        ("rediss://cache/0?token=secret", "rediss://cache/0?token=***"),
+        ("postgresql://user:p@ss@host/db", "postgresql://user:***@host/db"),
+        # Within a sentence (a library's message quoting the URL), every URL in it.
+        (
+            "cannot reach redis://:a@one/0 nor postgresql://u@two/db?password=b now",
+            "cannot reach redis://:***@one/0 nor postgresql://u@two/db?password=*** now",
+        ),
+        ("no URL at all: password=secret", "no URL at all: password=secret"),
+    ],
+)
+def test_printed_urls_hide_passwords(url: str, shown: str) -> None:
+    assert redacted(url) == shown
+
+
+@pytest.mark.parametrize("formatter", [JsonFormatter(), TextFormatter()])
+def test_log_lines_hide_the_passwords_of_urls_in_the_event_its_fields_and_its_error(
+    formatter: logging.Formatter,
+) -> None:
+    made = record("cannot reach redis://:first@cache/0", database="postgresql://u@db/x?password=second")
+    try:
+        raise ConnectionError("refused by postgresql://u:third@db/x")
+    except ConnectionError:
+        made.exc_info = sys.exc_info()
+    line = formatter.format(made)
+    assert not any(secret in line for secret in ("first", "second", "third")), line
+    assert "redis://:***@cache/0" in line

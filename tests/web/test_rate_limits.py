@@ -4,6 +4,8 @@ the RateLimit headers, counts shared through Redis by every process, and no outa
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 import logging
 import math
 import socket
@@ -25,7 +27,7 @@ from milestones.cli.configuration import configuration_errors
 from milestones.settings import Settings
 from milestones.web.app import create_app
 from milestones.web.front_door import FrontDoor
-from milestones.web.rate_limits import RETRY_SECONDS
+from milestones.web.rate_limits import RETRY_SECONDS, counted_as
 from tests.conftest import FakeClock
 from tests.factories import summary_body
 from tests.redis_server import RedisServer
@@ -76,11 +78,15 @@ def bearer(secret: str) -> dict[str, str]:
 @pytest.mark.anyio
 async def test_limits_are_off_unless_configured(settings: Settings, clock: FakeClock) -> None:
     app = create_app(settings, clock=clock)
-    assert app.rate_limits is None  # the front door's only cost then: one attribute check
+    # Failed attempts are limited by default; reads and writes only when configured.
+    assert app.rate_limits is not None
+    assert (app.rate_limits.reads, app.rate_limits.writes) == (None, None)
     async with AsyncTestClient(app=app) as client:
         assert set(await statuses(client, 50)) == {200}
         document = (await client.get("/openapi.json")).json()
     assert not any("429" in op["responses"] for item in document["paths"].values() for op in item.values())
+    # With failed attempts unlimited too, there is nothing to count: the front door checks one attribute.
+    assert create_app(settings.model_copy(update={"failed_auth_limit": None}), clock=clock).rate_limits is None
 
 
 @pytest.mark.anyio
@@ -108,13 +114,23 @@ async def test_each_access_key_has_its_own_limit(settings: Settings, clock: Fake
 async def test_without_a_key_each_client_address_has_its_own_limit_behind_trusted_proxies(
     settings: Settings, clock: FakeClock, counts_in: str | None
 ) -> None:
-    proxied = limited(settings, counts_in, rate_limit_reads="3/hour", trusted_proxies=[ip_network("10.0.0.0/8")])
+    proxied = limited(
+        settings,
+        counts_in,
+        rate_limit_reads="3/hour",
+        trusted_proxies=[ip_network("10.0.0.0/8")],
+        proxy_header="x-forwarded-for",
+    )
     async with AsyncTestClient(app=FromPeer(create_app(proxied, clock=clock))) as client:
 
-        def via(proxy: str, client_address: str) -> dict[str, str]:
-            return {"x-test-peer": proxy, "x-forwarded-for": client_address}
+        def via(proxy: str, client_address: str, **more: str) -> dict[str, str]:
+            return {"x-test-peer": proxy, "x-forwarded-for": client_address, **more}
 
         assert await statuses(client, 4, headers=via("10.0.0.2", "198.51.100.1")) == [200, 200, 200, 429]
+        # The proxy appends X-Forwarded-For and passes any Forwarded header on: a client naming itself there
+        # is still the address the proxy saw.
+        for dodge in ("for=192.0.2.1", "for=192.0.2.2"):
+            assert await statuses(client, 1, headers=via("10.0.0.2", "198.51.100.1", forwarded=dodge)) == [429]
         # The same client through another of the proxies is the same client.
         assert await statuses(client, 1, headers=via("10.0.0.3", "198.51.100.1")) == [429]
         # Another client behind the same proxy has its own limit.
@@ -547,3 +563,156 @@ async def test_blocks_do_not_outlive_their_window(
         redis_server.reset_calls()
         assert await statuses(client, 1) == [200]
         assert redis_server.round_trips() == 1  # a new claim of one hit, not one of the old block's
+
+
+# --- whom an address counts as ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("address", "prefix", "counted"),
+    [
+        ("198.51.100.7", 64, "198.51.100.7"),
+        ("2001:db8:1:2:aaaa::1", 64, "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff:ffff:ffff:ffff", 64, "2001:db8:1:2::/64"),
+        ("2001:db8:1:3::1", 64, "2001:db8:1:3::/64"),
+        ("2001:db8:1:2:aaaa::1", 48, "2001:db8:1::/48"),
+        ("2001:db8:1:2:aaaa::1", 128, "2001:db8:1:2:aaaa::1/128"),
+        # An IPv4 client on a dual-stack socket is still counted as its own IPv4 address, never as ::ffff:0:0/64.
+        ("::ffff:198.51.100.7", 64, "198.51.100.7"),
+        ("testclient", 64, "testclient"),
+    ],
+)
+def test_ipv6_addresses_are_counted_per_network(address: str, prefix: int, counted: str) -> None:
+    assert counted_as(address, prefix) == counted
+
+
+@pytest.mark.anyio
+async def test_clients_of_one_ipv6_network_share_a_limit(settings: Settings, clock: FakeClock) -> None:
+    configured = limited(settings, None, rate_limit_reads="2/hour")
+    async with AsyncTestClient(app=FromPeer(create_app(configured, clock=clock))) as client:
+
+        def peer(address: str) -> dict[str, str]:
+            return {"x-test-peer": address}
+
+        assert await statuses(client, 1, headers=peer("2001:db8:1:2::1")) == [200]
+        # Another address of the same /64 (one host holds all of them) is the same client.
+        assert await statuses(client, 2, headers=peer("2001:db8:1:2:dead:beef:0:7")) == [200, 429]
+        assert await statuses(client, 2, headers=peer("2001:db8:1:3::1")) == [200, 200]
+
+
+@pytest.mark.parametrize(("given", "kept"), [(None, 64), ("48", 48), ("128", 128)])
+def test_the_ipv6_prefix_is_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, given: str | None, kept: int
+) -> None:
+    if given is None:
+        monkeypatch.delenv("MILESTONES_IPV6_PREFIX", raising=False)
+    else:
+        monkeypatch.setenv("MILESTONES_IPV6_PREFIX", given)
+    assert Settings().ipv6_prefix == kept
+
+
+@pytest.mark.anyio
+async def test_the_request_log_names_the_address_the_limits_count(settings: Settings, clock: FakeClock) -> None:
+    """Behind a trusted proxy, the client's address, never the proxy's (nor one a client wrote itself)."""
+    stream = io.BytesIO()
+    proxied = limited(
+        settings,
+        None,
+        rate_limit_reads="1/hour",
+        trusted_proxies=[ip_network("10.0.0.0/8")],
+        proxy_header="x-forwarded-for",
+    )
+    app = create_app(proxied, clock=clock, request_log=stream)
+    proxy = {"x-test-peer": "10.0.0.2", "x-forwarded-for": "198.51.100.1", "forwarded": "for=192.0.2.9"}
+    async with AsyncTestClient(app=FromPeer(app)) as client:
+        assert await statuses(client, 2, headers=proxy) == [200, 429]
+    app.observer.flush()
+    logged = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [(line["status"], line["client"]) for line in logged] == [(200, "198.51.100.1"), (429, "198.51.100.1")]
+
+
+# --- failed attempts -------------------------------------------------------------------------------------------
+
+
+def keyed(settings: Settings, counts_in: str | None, **changes: Any) -> Settings:
+    return limited(
+        settings,
+        counts_in,
+        api_keys=parse_key_list("good-key:write"),
+        failed_auth_limit="3/hour",
+        page_link_secret="a-page-link-secret-long-enough",
+        **changes,
+    )
+
+
+@pytest.mark.anyio
+async def test_failed_key_attempts_are_counted_per_address_and_answered_429_past_the_limit(
+    settings: Settings, clock: FakeClock, counts_in: str | None
+) -> None:
+    async with AsyncTestClient(app=FromPeer(create_app(keyed(settings, counts_in), clock=clock))) as client:
+
+        def write(key: str | None, address: str = "198.51.100.1") -> Any:
+            headers = {"x-test-peer": address, **({} if key is None else bearer(key))}
+            return client.delete(f"{BASE}/nobody~10h", headers=headers)
+
+        # Wrong keys and no key alike: each 401 counts.
+        assert [(await write(key)).status_code for key in ("guess-1", None, "guess-2")] == [401, 401, 401]
+        refused = await write("guess-3")
+        assert refused.status_code == 429
+        assert refused.headers["ratelimit-policy"] == '"failed-auth";q=3;w=3600'
+        assert refused.headers["cache-control"] == "no-store"
+        assert 1 <= int(refused.headers["retry-after"]) <= HOUR
+        assert refused.json()["detail"].startswith(
+            "This address sent more than 3 requests without a valid access key or signed link per hour; retry in "
+        )
+        # Past the limit even the right key is refused, before it is checked: a right guess looks like a wrong one.
+        assert (await write("good-key")).status_code == 429
+        # Another address is not barred, and what needs no key is not refused to the barred one.
+        assert (await write("good-key", "198.51.100.2")).status_code == 404
+        assert (await client.get(READ, headers={"x-test-peer": "198.51.100.1"})).status_code == 200
+        assert (await client.get("/healthz", headers={"x-test-peer": "198.51.100.1"})).status_code == 200
+
+
+@pytest.mark.anyio
+async def test_a_refused_signed_link_is_a_failed_attempt_too(settings: Settings, clock: FakeClock) -> None:
+    configured = keyed(settings, None, read_requires_key=True)
+    async with AsyncTestClient(app=create_app(configured, clock=clock)) as client:
+        page = "/mentors/mentor_001?expires=4102444800&signature=" + "0" * 64
+        assert await statuses(client, 5, path=page) == [401, 401, 401, 429, 429]
+        browser = await client.get(page, headers={"Accept": "text/html"})
+        assert (browser.status_code, browser.headers["content-type"]) == (429, "text/html; charset=utf-8")
+        # Keys are then refused to that address as well.
+        assert await statuses(client, 1, path=READ, headers=bearer("good-key")) == [429]
+
+
+@pytest.mark.anyio
+async def test_failed_attempts_are_counted_in_redis_by_every_process(
+    settings: Settings, clock: FakeClock, redis_server: RedisServer
+) -> None:
+    configured = keyed(settings, redis_server.url)
+    async with (
+        AsyncTestClient(app=create_app(configured, clock=clock)) as first,
+        AsyncTestClient(app=create_app(configured, clock=clock)) as second,
+    ):
+        path = f"{BASE}/nobody~10h"
+        wrong = bearer("guess")
+        assert await statuses(first, 2, "DELETE", path, headers=wrong) == [401, 401]
+        assert await statuses(second, 2, "DELETE", path, headers=wrong) == [401, 429]
+        # The first process learns of it at that address's next failure there (one more guess, at most).
+        assert await statuses(first, 1, "DELETE", path, headers=wrong) == [429]
+        assert await statuses(first, 1, "DELETE", path, headers=bearer("good-key")) == [429]
+
+
+@pytest.mark.parametrize(("given", "kept"), [(None, "20/minute"), ("5/second", "5/second"), ("", None)])
+def test_the_failed_attempts_limit_is_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, given: str | None, kept: str | None
+) -> None:
+    if given is None:
+        monkeypatch.delenv("MILESTONES_FAILED_AUTH_LIMIT", raising=False)
+    else:
+        monkeypatch.setenv("MILESTONES_FAILED_AUTH_LIMIT", given)
+    assert Settings().failed_auth_limit == kept
+    monkeypatch.setenv("MILESTONES_FAILED_AUTH_LIMIT", "twenty")
+    with pytest.raises(ValidationError) as refused:
+        Settings()
+    assert configuration_errors(refused.value) == f"MILESTONES_FAILED_AUTH_LIMIT: {RATE_RULE}"

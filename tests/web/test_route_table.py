@@ -116,6 +116,8 @@ async def guarded(settings: Settings, clock: FakeClock) -> AsyncIterator[Any]:
             "api_keys": parse_key_list(KEYS),
             "read_requires_key": True,
             "page_link_secret": "a-page-link-secret-long-enough",
+            # The walk meets a 401 on every guarded route, from one address: more than failed attempts may be.
+            "failed_auth_limit": None,
         }
     )
     async with AsyncTestClient(app=create_app(settings, clock=clock)) as client:
@@ -129,7 +131,7 @@ async def test_every_route_is_guarded_and_counted_as_its_policy_says(guarded: An
         path = concrete(template)
         body = summary_body("mentor_001") if method in {"POST", "PUT"} else None
         first = await guarded.request(method, path, json=body)
-        needs_key = policy.access in {Access.READ, Access.WRITE, Access.ADMIN}
+        needs_key = policy.access in {Access.READ, Access.WRITE, Access.ADMIN, Access.METRICS}
         if needs_key:
             assert first.status_code == 401, (method, template, first.text)
             assert first.headers["www-authenticate"].startswith("Bearer")

@@ -21,6 +21,7 @@ from milestones.cli.page_link import add_page_link
 from milestones.cli.prune import add_prune
 from milestones.cli.serve import add_serve
 from milestones.errors import MilestonesError
+from milestones.ops.logs import redacted
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -34,10 +35,10 @@ def run(argv: Sequence[str] | None = None) -> int:
         status: int = args.run(args)
         return status
     except CommandError as exc:
-        print(f"milestones: {exc}", file=sys.stderr)
+        print(f"milestones: {redacted(str(exc))}", file=sys.stderr)
         return exc.status
     except MilestonesError as exc:  # a database that is down or busy, mostly
-        print(f"milestones: {one_line(exc.detail)}", file=sys.stderr)
+        print(f"milestones: {redacted(one_line(exc.detail))}", file=sys.stderr)
         return CANNOT_RUN
     except KeyboardInterrupt:
         print("milestones: interrupted", file=sys.stderr)
@@ -47,7 +48,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return REJECTED
     except Exception as exc:  # the last resort: still one line, never a traceback
-        print(f"milestones: unexpected error: {type(exc).__name__}: {one_line(str(exc))}", file=sys.stderr)
+        print(f"milestones: unexpected error: {type(exc).__name__}: {redacted(one_line(str(exc)))}", file=sys.stderr)
         return CANNOT_RUN
 
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from milestones.cli.output import CommandError, one_line, redacted
+from milestones.cli.output import CommandError, one_line
+from milestones.ops.logs import redacted
 from milestones.settings import Settings
 from milestones.storage import MilestoneRepository, head_revision, migrate, open_repository
 

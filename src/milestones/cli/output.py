@@ -27,12 +27,3 @@ def counted(count: int, one: str, other: str) -> str:
 
 def one_line(text: str) -> str:
     return " ".join(text.split())
-
-
-def redacted(url: str) -> str:
-    """The URL without its password, for printing."""
-    scheme, sep, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not at or ":" not in credentials:
-        return url
-    return f"{scheme}{sep}{credentials.split(':', 1)[0]}:***@{host}"

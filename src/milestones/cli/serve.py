@@ -18,9 +18,9 @@ from milestones import __version__
 from milestones.cli.arguments import at_least_one, command, port_number, seconds
 from milestones.cli.configuration import read_catalog, read_settings
 from milestones.cli.database import migrate_if_asked
-from milestones.cli.output import OK, CommandError, counted, one_line, redacted
+from milestones.cli.output import OK, CommandError, counted, one_line
 from milestones.errors import MilestonesError
-from milestones.ops.logs import configure_logging, event
+from milestones.ops.logs import configure_logging, event, redacted
 from milestones.ops.metrics import MULTIPROCESS_DIR
 from milestones.settings import Settings
 from milestones.storage import head_revision, open_repository
@@ -166,7 +166,7 @@ def run_server(settings: Settings, listening: socket.socket, *, workers: int) ->
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
-    from milestones.web.head_timeout import HeadTimeoutProtocol
+    from milestones.web.request_head import RequestHeadProtocol
 
     # Worker processes build their app from the environment, so hand them the resolved settings.
     os.environ["MILESTONES_DATABASE_URL"] = settings.database_url
@@ -182,7 +182,7 @@ def run_server(settings: Settings, listening: socket.socket, *, workers: int) ->
             factory=True,
             workers=workers,
             loop="uvloop" if sys.platform != "win32" else "asyncio",
-            http=HeadTimeoutProtocol,  # httptools, with a deadline for request heads
+            http=RequestHeadProtocol,  # httptools, with a deadline and a size limit for request heads
             access_log=False,  # the front door writes one line per request instead
             log_config=None,  # the service's own logging, configured above and in each worker
             log_level=settings.log_level,

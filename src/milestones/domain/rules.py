@@ -35,7 +35,14 @@ from milestones.domain.rows import (
     row_version,
     to_centi,
 )
-from milestones.errors import InvalidUpdate, MilestoneNotFound, PeriodNotFound, PeriodOverlap, PreconditionFailed
+from milestones.errors import (
+    InvalidUpdate,
+    MilestoneNotFound,
+    MilestonesError,
+    PeriodNotFound,
+    PeriodOverlap,
+    PreconditionFailed,
+)
 
 # Plain strings: an enum member's .value is a property call, too slow for a million summaries.
 _ACHIEVED = Status.ACHIEVED.value
@@ -278,10 +285,22 @@ def update_record(record: MilestoneRow, update: MilestoneUpdate, now: datetime, 
     return record._replace(status=status, achieved_centi=achieved_centi, achieved_at=achieved_at, set_by_person=True)
 
 
+# If-Match: *, which any current version matches (and no absent milestone: RFC 9110, 13.1.1).
+ANY_VERSION = frozenset({"*"})
+
+
 def require_version(record: MilestoneRow, accepted: frozenset[str] | None) -> None:
-    """Refuse a change made against an older version; None accepts any (no If-Match, or If-Match: *)."""
-    if accepted is not None and row_version(record) not in accepted:
+    """Refuse a change made against an older version; None (no If-Match) and ANY_VERSION accept any."""
+    if accepted is not None and accepted != ANY_VERSION and row_version(record) not in accepted:
         raise PreconditionFailed(record.id)
+
+
+def absent(milestone_id: str, if_match: frozenset[str] | None) -> MilestonesError:
+    """What a change to a milestone that does not exist is refused with: 404, but 412 when the request made
+    If-Match its condition, since no current version can match it, not even `*` (RFC 9110, 13.1.1)."""
+    if if_match is None:
+        return MilestoneNotFound(milestone_id)
+    return PreconditionFailed(milestone_id, exists=False)
 
 
 # --- changes: each write of the service, decided on stored rows ------------------------------------------------
@@ -436,7 +455,7 @@ def update_milestone(
     if_match: frozenset[str] | None = None,
 ) -> Change:
     """Apply a person's update to one milestone; with if_match, only to the version the person saw."""
-    record = _stored_milestone(stored, milestone_id)
+    record = _stored_milestone(stored, milestone_id, if_match)
     require_version(record, if_match)
     periods = {(p.start_date, p.end_date): p for p in stored.periods if p.mentor_id == record.mentor_id}
     changed = update_record(record, update, now, totals(periods)[record.type])
@@ -457,7 +476,7 @@ def delete_milestone(
     if_match: frozenset[str] | None = None,
 ) -> Change:
     """Remove one milestone record; a later summary that still earns it creates it again, under the same id."""
-    record = _stored_milestone(stored, milestone_id)
+    record = _stored_milestone(stored, milestone_id, if_match)
     require_version(record, if_match)
     return Change(
         Cause.DELETE,
@@ -470,11 +489,11 @@ def delete_milestone(
     )
 
 
-def _stored_milestone(stored: StoredRows, milestone_id: str) -> MilestoneRow:
+def _stored_milestone(stored: StoredRows, milestone_id: str, if_match: frozenset[str] | None) -> MilestoneRow:
     for record in stored.milestones:
         if record.id == milestone_id:
             return record
-    raise MilestoneNotFound(milestone_id)
+    raise absent(milestone_id, if_match)
 
 
 def milestones_after(stored: StoredRows, change: Change) -> list[MilestoneRow]:

@@ -10,6 +10,7 @@ Both write to standard error, in the same format.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 from contextvars import ContextVar
@@ -26,6 +27,30 @@ FLUSH_SECONDS = 0.05
 _encode = msgspec.json.Encoder().encode
 
 
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+# A query parameter that holds a password (libpq's `password`, `sslpassword`; redis-py's `password`), a secret or a
+# token, and its value.
+_SECRET = re.compile(r"(?i)((?:^|[&;])[^=&;]*(?:pass|secret|token)[^=&;]*=)[^&;#]*")
+
+
+def redacted(text: str) -> str:
+    """`text` with the password of every URL in it hidden: the one before `@` (`user:***@host`) and any query
+    parameter named for a password, a secret or a token (`?password=***`). The one redaction for everything the
+    service and its commands print: start-up lines, warnings, errors (a library's message may quote the URL)."""
+    return _URL.sub(_hide, text) if "://" in text else text
+
+
+def _hide(url: re.Match[str]) -> str:
+    scheme, separator, rest = url.group(0).partition("://")
+    rest, question, query = rest.partition("?")
+    credentials, at, host = rest.rpartition("@")
+    if at and ":" in credentials:
+        rest = f"{credentials.split(':', 1)[0]}:***@{host}"
+    if question:
+        query = _SECRET.sub(r"\1***", query)
+    return f"{scheme}{separator}{rest}{question}{query}"
+
+
 def _timestamp(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -35,13 +60,13 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {"time": _timestamp(record.created), "level": record.levelname.lower()}
-        line["event"] = record.getMessage()
+        line["event"] = redacted(record.getMessage())
         request_id = REQUEST_ID.get()
         if request_id is not None:
             line["request_id"] = request_id
-        line.update(getattr(record, "fields", {}))
+        line.update(_fields(record))
         if record.exc_info:
-            line["error"] = self.formatException(record.exc_info)
+            line["error"] = redacted(self.formatException(record.exc_info))
         return _encode(line).decode()
 
 
@@ -49,16 +74,22 @@ class TextFormatter(logging.Formatter):
     """For a person at a terminal: time, level, event, then key=value fields."""
 
     def format(self, record: logging.LogRecord) -> str:
-        fields: dict[str, Any] = dict(getattr(record, "fields", {}))
+        fields = _fields(record)
         request_id = REQUEST_ID.get()
         if request_id is not None:
             fields["request_id"] = request_id
-        text = f"{_timestamp(record.created)} {record.levelname:<7} {record.getMessage()}"
+        text = f"{_timestamp(record.created)} {record.levelname:<7} {redacted(record.getMessage())}"
         if fields:
             text += " " + " ".join(f"{name}={value}" for name, value in fields.items())
         if record.exc_info:
-            text += "\n" + self.formatException(record.exc_info)
+            text += "\n" + redacted(self.formatException(record.exc_info))
         return text
+
+
+def _fields(record: logging.LogRecord) -> dict[str, Any]:
+    """An event's structured fields, any URL in them redacted."""
+    given: dict[str, Any] = getattr(record, "fields", {})
+    return {name: redacted(value) if isinstance(value, str) else value for name, value in given.items()}
 
 
 def log_format(setting: str, stream: IO[str]) -> str:

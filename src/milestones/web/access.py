@@ -22,8 +22,9 @@ REFRESH_SECONDS = 0.5
 LoadKeys = Callable[[Sequence[AccessKey]], Awaitable[KeyRing]]
 
 
-def needed_scope(access: Access, *, read_requires_key: bool) -> Scope | None:
-    """The scope a route's policy asks of a request once keys exist, or None when anyone may call it.
+def needed_scope(access: Access, *, read_requires_key: bool, metrics_requires_key: bool | None = None) -> Scope | None:
+    """The scope a route's policy asks of a request once keys exist, or None when anyone may call it. The
+    metrics need a read key when `metrics_requires_key` says so, and by default (None) when reads do.
 
     Public routes describe the service; a page opened from a link is let through to its own signed-link
     check (web/pages.py), since a browser following a link cannot send a key.
@@ -32,6 +33,9 @@ def needed_scope(access: Access, *, read_requires_key: bool) -> Scope | None:
         return Scope.WRITE
     if access is Access.READ:
         return Scope.READ if read_requires_key else None
+    if access is Access.METRICS:
+        keyed = read_requires_key if metrics_requires_key is None else metrics_requires_key
+        return Scope.READ if keyed else None
     if access is Access.ADMIN:
         return Scope.ADMIN
     return None
@@ -50,11 +54,14 @@ def bearer_of(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
 class AccessPolicy:
     """Decides whether a request may go on, and as whom (the actor its changes record)."""
 
-    def __init__(self, from_settings: Sequence[AccessKey], *, read_requires_key: bool) -> None:
+    def __init__(
+        self, from_settings: Sequence[AccessKey], *, read_requires_key: bool, metrics_requires_key: bool | None = None
+    ) -> None:
         self._from_settings = tuple(from_settings)
         self.read_requires_key = read_requires_key
+        self.metrics_requires_key = metrics_requires_key
         # What anyone may call whatever keys exist: the front door lets these through without asking `check`.
-        self.open_to_all = frozenset(a for a in Access if needed_scope(a, read_requires_key=read_requires_key) is None)
+        self.open_to_all = frozenset(a for a in Access if self._scope(a) is None)
         # Until the database is open (start-up), only the settings' keys are known.
         self._ring = KeyRing.of(self._from_settings)
         self._load: LoadKeys | None = None
@@ -93,12 +100,17 @@ class AccessPolicy:
         """Whether any key was ever set up: from then on writes need one (the OpenAPI document says so too)."""
         return (await self.ring()).configured
 
+    def _scope(self, access: Access) -> Scope | None:
+        return needed_scope(
+            access, read_requires_key=self.read_requires_key, metrics_requires_key=self.metrics_requires_key
+        )
+
     async def check(self, access: Access, headers: Iterable[tuple[bytes, bytes]]) -> tuple[str | None, bool]:
         """The id of the key the request presented (None without one), and whether the answer needed a key.
 
         Raises KeyRequired or ScopeRequired when the request may not go on.
         """
-        scope = needed_scope(access, read_requires_key=self.read_requires_key)
+        scope = self._scope(access)
         if scope is None:
             return None, False
         ring = await self.ring()

@@ -42,7 +42,6 @@ from milestones.ops.metrics import exposition
 from milestones.service import Clock, MilestoneService, utc_now
 from milestones.settings import Settings
 from milestones.web.access import AccessPolicy, needed_scope
-from milestones.web.body_timeout import body_timeout
 from milestones.web.cors import CorsPolicy
 from milestones.web.docs import DOCS_ROUTES
 from milestones.web.fast_path import CONTRACT_ALIAS_PATH, MILESTONES_PATH, FastPath
@@ -54,7 +53,7 @@ from milestones.web.problem_types import PROBLEM_TYPES
 from milestones.web.problems import EXCEPTION_HANDLERS, problem, problem_description, problem_responses
 from milestones.web.rate_limits import RateLimits, declare_rate_limits
 from milestones.web.request_state import language_of
-from milestones.web.route_table import BADGE, DESCRIBES_SERVICE, RouteTable, declare
+from milestones.web.route_table import BADGE, DESCRIBES_SERVICE, METRICS, RouteTable, declare
 from milestones.web.routes import (
     BADGE_HEADERS,
     BADGES,
@@ -167,7 +166,7 @@ async def badge(
     return Response(image.body, media_type=image.media_type, headers=headers)
 
 
-@get("/metrics", include_in_schema=False, media_type=METRICS_CONTENT_TYPE, opt=declare(DESCRIBES_SERVICE))
+@get("/metrics", include_in_schema=False, media_type=METRICS_CONTENT_TYPE, opt=declare(METRICS))
 async def metrics(state: State) -> bytes:
     """Prometheus's text format: every worker's counts when there are several (this worker's up to the
     moment; the others' as of their last flush, at most 50 ms ago)."""
@@ -324,7 +323,11 @@ def create_app(
     `fast_path`, the framework answers everything (tests compare the two)."""
     settings = settings or Settings()
     prepare()
-    access = AccessPolicy(settings.api_keys, read_requires_key=settings.read_requires_key)
+    access = AccessPolicy(
+        settings.api_keys,
+        read_requires_key=settings.read_requires_key,
+        metrics_requires_key=settings.metrics_require_key,
+    )
     database = DatabaseWatch()
     observer = RequestObserver(request_log, as_json=log_format(settings.log_format, sys.stderr) == "json")
     rate_limits = RateLimits.from_settings(settings)
@@ -341,6 +344,8 @@ def create_app(
         access=access,
         cors=CorsPolicy(settings.cors_origins) if settings.cors_origins else None,
         trusted_proxies=settings.trusted_proxies,
+        proxy_header=settings.proxy_header,
+        body_bounds=(settings.body_timeout_seconds, settings.body_deadline_seconds),
         observer=observer,
         database=database,
         embed_origins=settings.embed_origins,
@@ -362,7 +367,11 @@ def create_litestar_app(
     service."""
     settings = settings or Settings()
     catalog = load_catalog(settings.catalog_path)
-    access = access or AccessPolicy(settings.api_keys, read_requires_key=settings.read_requires_key)
+    access = access or AccessPolicy(
+        settings.api_keys,
+        read_requires_key=settings.read_requires_key,
+        metrics_requires_key=settings.metrics_require_key,
+    )
 
     async def open_service(app: Litestar) -> None:
         app.state.database_watch = database or DatabaseWatch()
@@ -403,7 +412,6 @@ def create_litestar_app(
         on_shutdown=[close_service],
         exception_handlers=EXCEPTION_HANDLERS,
         before_send=[list_every_method_on_options],
-        middleware=[body_timeout(settings.body_timeout_seconds)],
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="Milestones",

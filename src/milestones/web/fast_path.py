@@ -10,7 +10,6 @@ presenters, and the tests check they answer the same bytes.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from milestones.domain import MetricType, MilestoneQuery, Status, is_mentor_id
 from milestones.errors import DatabaseUnavailable, MilestonesError
 from milestones.service import MilestoneService, Window
 from milestones.settings import Settings
+from milestones.web.body_timeout import BodyTimedOut
 from milestones.web.presenters import etag, milestone_out, page_out
 from milestones.web.problems import (
     UNEXPECTED,
@@ -95,7 +95,6 @@ class FastPath:
         # The service opened at start-up, looked up once: the framework's State costs a microsecond a request.
         self._opened: MilestoneService | None = None
         self._max_body_bytes = settings.max_body_bytes
-        self._body_timeout = settings.body_timeout_seconds
 
     def restarted(self) -> None:
         """A new start-up opens a new service (the front door tells the fast path of each lifespan)."""
@@ -172,10 +171,9 @@ class FastPath:
     async def _record_summary(self, scope: HTTPScope, receive: Receive) -> tuple[FastAnswer | None, Receive]:
         """Store a summary whose body arrives in one piece and decodes strictly; otherwise the framework does."""
         try:
-            async with asyncio.timeout(self._body_timeout):
-                message = await receive()
-        except TimeoutError:
-            return None, _stalled  # the framework's body timeout sees the same stall at once and answers 408
+            message = await receive()  # bounded by the front door (web/body_timeout.py)
+        except BodyTimedOut as stalled:
+            return None, _raising(stalled)  # the framework answers the 408 as it reads the body
         body = message.get("body", b"") if message["type"] == "http.request" else b""
         if not message.get("more_body", False) and cannot_repeat_a_key(body):
             answer = await self._record(body, scope)
@@ -264,8 +262,13 @@ def _replaying(first: ReceiveMessage, receive: Receive) -> Receive:
     return replay
 
 
-async def _stalled() -> ReceiveMessage:
-    raise TimeoutError
+def _raising(error: BodyTimedOut) -> Receive:
+    """A receive that raises what the connection's own raised."""
+
+    async def stalled() -> ReceiveMessage:
+        raise error
+
+    return stalled
 
 
 def _problem(document: ProblemDetails, scope: HTTPScope, headers: tuple[tuple[bytes, bytes], ...] = ()) -> FastAnswer:

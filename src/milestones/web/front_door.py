@@ -2,15 +2,18 @@
 
 The fast path and the framework both sit behind it, so what is decided here applies to every operation,
 success or error: the client's address behind trusted proxies, CORS, the access-key check (and so the actor
-that changes record), the language answers are worded in, the security headers, and each request's id, log
-line and metrics (RequestObserver). It also answers HEAD wherever GET is answered, and turns a failure that
-escaped both paths into a 500 problem.
+that changes record) with its count of failed attempts, rate limits, the language answers are worded in, the
+bounds on a request body's time, the security headers, and each request's id, log line and metrics
+(RequestObserver). It also answers HEAD wherever GET is answered, and turns a failure that escaped both paths
+into a 500 problem. (A request head's size and time are bounded before any of this, by the server's protocol:
+web/request_head.py.)
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import cache
 from time import perf_counter
 from typing import Any, cast
@@ -22,6 +25,7 @@ from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 from milestones.errors import DatabaseUnavailable, MilestonesError, OriginRefused, RateLimited
 from milestones.ops.logs import REQUEST_ID
 from milestones.web.access import AccessPolicy
+from milestones.web.body_timeout import BoundedBody
 from milestones.web.cors import VARY_ORIGIN, CorsPolicy
 from milestones.web.fast_path import FastPath
 from milestones.web.observability import REQUEST_ID_HEADER, DatabaseWatch, RequestObserver
@@ -35,9 +39,9 @@ from milestones.web.problems import (
     render_problem,
 )
 from milestones.web.proxies import Network, client_address
-from milestones.web.rate_limits import RateLimits, rate_limit_headers
+from milestones.web.rate_limits import Policy, RateLimits, rate_limit_headers
 from milestones.web.request_state import ACTOR, LANGUAGE
-from milestones.web.route_table import MATCHED, UNMATCHED_READS, Framing, RoutePolicy, RouteTable
+from milestones.web.route_table import MATCHED, UNMATCHED_READS, Access, Framing, RoutePolicy, RouteTable
 from milestones.wording.languages import ENGLISH, matching, negotiate, tag
 
 SECURITY_HEADERS = (
@@ -58,6 +62,10 @@ CSP: dict[Framing, bytes] = {
     Framing.REDOC: _DOCS_POLICY + b"; worker-src 'self' blob:",
 }
 _LOCALE = b"locale="
+# The methods whose requests may carry a body the paths behind the front door read.
+_WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Logged (and counted) for a request whose client went away before its answer: nginx's "client closed request".
+CLIENT_CLOSED = 499
 log = logging.getLogger("milestones")
 
 
@@ -122,6 +130,8 @@ class FrontDoor:
         access: AccessPolicy | None = None,
         cors: CorsPolicy | None = None,
         trusted_proxies: Sequence[Network] = (),
+        proxy_header: str | None = None,
+        body_bounds: tuple[float, float] = (10, 60),
         observer: RequestObserver | None = None,
         database: DatabaseWatch | None = None,
         embed_origins: Sequence[str] = (),
@@ -133,12 +143,16 @@ class FrontDoor:
         self.access = access or AccessPolicy([], read_requires_key=False)
         self.cors = cors
         self.trusted_proxies = tuple(trusted_proxies)
+        if self.trusted_proxies and proxy_header is None:
+            raise ValueError("trusted proxies need the header they set (forwarded or x-forwarded-for)")
+        self.proxy_header = (proxy_header or "").encode()
+        self.body_bounds = body_bounds  # seconds for each part of a body, and for the whole of it
         self.observer = observer or RequestObserver()
         self.database = database or DatabaseWatch()
         self.frame_ancestors = " ".join(embed_origins).encode() if embed_origins else None
         self.rate_limits = rate_limits
-        # The headers of each policy's answers in each language, joined once: (on success, on error).
-        self._blocks: dict[tuple[RoutePolicy, str], _Blocks] = {}
+        # What the front door applies of each policy in each language, worked out once.
+        self._edges: dict[tuple[RoutePolicy, str], _Edge] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -161,12 +175,18 @@ class FrontDoor:
         request_id = self.observer.request_id(given_id)
         token = REQUEST_ID.set(request_id.decode("latin-1"))
         outcome = _Outcome()
+        body = None
+        if method in _WITH_BODY:
+            receive = body = BoundedBody(receive, *self.body_bounds)
         try:
             await self._serve(http, receive, send, request_id, accept_language, outcome)
         finally:
             REQUEST_ID.reset(token)
+            # The address the rate limits count (the client's, behind trusted proxies), not the peer's.
             client = http["client"][0] if http["client"] else None
             template = outcome.match.template
+            if body is not None and body.disconnected:
+                outcome.status = CLIENT_CLOSED  # whatever the paths made of the missing body, nobody got it
             status = outcome.status
             self.observer.answered(
                 method, template, status, perf_counter() - started_at, request_id, outcome.actor, client
@@ -191,7 +211,8 @@ class FrontDoor:
             # Answered as the GET it mirrors, with the GET's headers (Content-Length included) and no body.
             http["method"] = method = "GET"
         if self.trusted_proxies and http["client"] is not None:
-            http["client"] = (client_address(http["client"][0], http["headers"], self.trusted_proxies), 0)
+            peer = http["client"][0]
+            http["client"] = (client_address(peer, http["headers"], self.trusted_proxies, self.proxy_header), 0)
         path = http["path"]
         match = outcome.match = self.routes.match(method, path)
         policy = match.policy
@@ -204,10 +225,10 @@ class FrontDoor:
             language = ENGLISH if accept_language is None else negotiate(accept_language)
         if language != ENGLISH:
             state[LANGUAGE] = language
-        blocks = self._blocks.get((policy, language))
-        if blocks is None:
-            blocks = self._blocks[(policy, language)] = self._headers_of(policy, language)
-        extra = [*blocks[1], (REQUEST_ID_HEADER, request_id)]
+        edge = self._edges.get((policy, language))
+        if edge is None:
+            edge = self._edges[(policy, language)] = self._edge_of(policy, language)
+        extra = [*edge.refused, (REQUEST_ID_HEADER, request_id)]
         if match.trailing_slash and policy.html and method == "GET":
             # A page's relative links resolve against its path: /docs/ would load a blank page.
             location = (http.get("root_path", "") + path[:-1]).encode()
@@ -233,44 +254,63 @@ class FrontDoor:
                 return
         actor: str | None = None
         needed_key = False
-        if not blocks[2]:
+        rate_limits = self.rate_limits
+        if edge.credentials and rate_limits is not None:
+            barred = rate_limits.barred(http["client"])  # too many failed attempts from this address lately
+            if barred is not None:
+                outcome.status = barred.status
+                await _answer_problem(send, http, barred, _limited(barred, extra), head=head)
+                return
+        if not edge.open_to_all:
             try:
                 actor, needed_key = await self.access.check(policy.access, http["headers"])
             except MilestonesError as refused:  # no key, the wrong one, or the stored keys could not be read
                 if isinstance(refused, DatabaseUnavailable):
                     self.database.unavailable(refused.detail)
+                if refused.status == 401 and rate_limits is not None:
+                    refused = await rate_limits.failed(http["client"]) or refused
                 outcome.status = refused.status
-                await _answer_problem(send, http, refused, extra, head=head)
+                await _answer_problem(send, http, refused, _limited(refused, extra), head=head)
                 return
             outcome.actor = actor
-        if self.rate_limits is not None and policy.rate_limit is not None:
+        if edge.limit is not None:
+            assert rate_limits is not None
             try:
-                await self.rate_limits.check(policy.rate_limit, actor, http["client"])
+                await rate_limits.check(edge.limit, actor, http["client"])
             except RateLimited as refused:
                 outcome.status = refused.status
-                await _answer_problem(send, http, refused, [*extra, NO_STORE, *rate_limit_headers(refused)], head=head)
+                await _answer_problem(send, http, refused, _limited(refused, extra), head=head)
                 return
         if actor is not None:
             state[ACTOR] = actor
-        succeeding = blocks[0]
+        succeeding = edge.succeeded
         if needed_key:  # what needed a key must not be kept by a shared cache
             extra.append(NO_STORE)
             succeeding = tuple(h for h in succeeding if h[0] != b"cache-control")
         # A successful answer's block, then what this request added to the error block (its id, CORS, no-store).
-        succeeded = [*succeeding, *extra[len(blocks[1]) :]]
+        succeeded = [*succeeding, *extra[len(edge.refused) :]]
         if self.fast is not None and policy.fast:
             fast, receive = await self.fast.answer(http, match, receive)
             if fast is not None:
                 outcome.status = fast.status
                 await fast.send(send, succeeded if fast.status < 400 else extra, head=head)
                 return
-        started = False
+        started = replaced = False
 
         async def answer(message: Message) -> None:
-            nonlocal started
+            nonlocal started, replaced
+            if replaced:
+                return  # the rest of an answer the 429 below replaced
             if message["type"] == "http.response.start":
                 started = True
                 outcome.status = status = message["status"]
+                if status == 401 and rate_limits is not None:  # a signed link refused (web/pages.py)
+                    barred = await rate_limits.failed(http["client"])
+                    if barred is not None:
+                        replaced = True
+                        outcome.status = barred.status
+                        await _answer_problem(send, http, barred, _limited(barred, extra), head=head)
+                        return
                 headers = message.get("headers", ())
                 if needed_key:  # what needed a key must not be kept by a shared cache
                     headers = [(n, v) for n, v in headers if n.lower() != b"cache-control"]
@@ -292,21 +332,32 @@ class FrontDoor:
             await answer({"type": "http.response.start", "status": 500, "headers": framing})
             await answer({"type": "http.response.body", "body": body, "more_body": False})
 
-    def _headers_of(self, policy: RoutePolicy, language: str) -> _Blocks:
-        """A policy's headers in a language: on success, its security headers, language and caching; on error,
-        its security headers (errors are worded in English only, and never cached); and whether anyone may
-        call its routes whatever keys exist (so the key check can be skipped)."""
+    def _edge_of(self, policy: RoutePolicy, language: str) -> _Edge:
+        """What the front door applies of a policy, in a language."""
         security = security_headers(policy, self.frame_ancestors)
         succeeded = security
         if policy.worded:
             succeeded = (*succeeded, *language_headers(language))
         if policy.cache_control is not None:
             succeeded = (*succeeded, (b"cache-control", policy.cache_control))
-        return succeeded, security, policy.access in self.access.open_to_all
+        open_to_all = policy.access in self.access.open_to_all
+        limit = None if self.rate_limits is None else self.rate_limits.policy_named(policy.rate_limit)
+        credentials = not open_to_all or policy.access is Access.SIGNED_LINK
+        return _Edge(succeeded, security, open_to_all, limit, credentials)
 
 
 _Headers = tuple[tuple[bytes, bytes], ...]
-_Blocks = tuple[_Headers, _Headers, bool]
+
+
+@dataclass(frozen=True, slots=True)
+class _Edge:
+    """What the front door applies of one policy in one language, worked out once."""
+
+    succeeded: _Headers  # a success's headers: security, language and caching
+    refused: _Headers  # an error's: security only (errors are worded in English only, and never cached)
+    open_to_all: bool  # anyone may call its routes whatever keys exist, so the key check is skipped
+    limit: Policy | None  # the configured rate limit that counts its requests
+    credentials: bool  # a key or a signed link is checked, so an address barred for failed attempts is refused
 
 
 class _Outcome:
@@ -332,6 +383,13 @@ def _below_root_path(http: HTTPScope) -> HTTPScope:
     if raw is not None and raw.startswith(root.encode()):
         inner["raw_path"] = raw[len(root) :] or b"/"
     return cast(HTTPScope, inner)
+
+
+def _limited(refused: MilestonesError, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """A refusal's headers, with a 429's own (its limit, and when to retry; never cached)."""
+    if isinstance(refused, RateLimited):
+        return [*headers, NO_STORE, *rate_limit_headers(refused)]
+    return headers
 
 
 async def _answer(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:

@@ -24,6 +24,7 @@ from milestones.contract import (
 from milestones.domain import Definition, Milestone, Period, Status, mentor_of, progress
 from milestones.domain.history import HistoryItem, MilestoneState
 from milestones.domain.rows import milestone_version
+from milestones.domain.rules import ANY_VERSION
 from milestones.service import Window
 from milestones.wording.labels import accessibility_label, description_of, milestone_name, name_of
 from milestones.wording.languages import ENGLISH, tag
@@ -40,10 +41,12 @@ def language_tag(version: str, language: str) -> str:
 
 
 def parse_if_match(header: str | None) -> frozenset[str] | None:
-    """The versions an If-Match header accepts; None when absent or '*'. Weak tags never match. A tag from an
-    answer in another language names the same version (the language is what follows the first '-')."""
-    if header is None or header.strip() == "*":
+    """The versions an If-Match header accepts: None when absent, ANY_VERSION for '*'. Weak tags never match. A
+    tag from an answer in another language names the same version (the language is what follows the first '-')."""
+    if header is None:
         return None
+    if header.strip() == "*":
+        return ANY_VERSION
     tags = (tag.strip() for tag in header.split(","))
     return frozenset(tag[1:-1].partition("-")[0] for tag in tags if len(tag) >= 2 and tag[0] == tag[-1] == '"')
 

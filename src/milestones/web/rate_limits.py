@@ -34,6 +34,15 @@ processes (workers times hosts) serving one client, taking the `limits` counter 
 When Redis does not answer, requests are served without limits (fail open): one log line when it goes, one
 when it is back. Its waits are short, and after a failure it is tried again at most once a second (by one
 request; the others go straight through meanwhile), so a dead Redis never slows every request down.
+
+Failed attempts (MILESTONES_FAILED_AUTH_LIMIT, 20/minute unless set otherwise) are counted the same way, per
+client address, one count per 401 (a limit under 128 claims no blocks: each one is counted in Redis). Past
+the limit, the process that counted it bars the address for what is left of the window: wherever a key or a
+signed link would be checked, the address is answered 429 before the check, so a right guess is not told
+from a wrong one. Another process learns of it at that address's next 401 there (one more guess a process).
+
+Addresses are counted as they are, IPv6 ones by their network (MILESTONES_IPV6_PREFIX, a /64 by default): one
+host commonly holds a whole /64, and would otherwise have 2**64 addresses to spread its requests over.
 """
 
 from __future__ import annotations
@@ -43,6 +52,8 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
+from ipaddress import IPv6Address, IPv6Network, ip_address
 
 import limits
 from limits.aio.storage import RedisStorage
@@ -56,6 +67,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from milestones.errors import RateLimited
+from milestones.ops.logs import redacted
 from milestones.settings import Settings
 from milestones.web.problem_types import PROBLEM_TYPES
 from milestones.web.problems import problem_description
@@ -129,6 +141,26 @@ def policy(name: str, rate: str | None) -> Policy | None:
     return None if rate is None else Policy(name, limits.parse(rate))
 
 
+FAILED_AUTH = "failed-auth"  # the failed attempts' limit, as its 429's RateLimit headers name it
+
+
+@lru_cache(maxsize=4096)
+def counted_as(address: str, ipv6_prefix: int) -> str:
+    """Who a client address is counted as: an IPv4 address (or an IPv4 one mapped into IPv6) as itself, an IPv6
+    one as its network of `ipv6_prefix` bits; anything else (a test client's name) as it is."""
+    if ":" not in address:
+        return address
+    try:
+        parsed = ip_address(address)
+    except ValueError:
+        return address
+    if not isinstance(parsed, IPv6Address):
+        return address
+    if parsed.ipv4_mapped is not None:
+        return str(parsed.ipv4_mapped)
+    return str(IPv6Network((parsed, ipv6_prefix), strict=False))
+
+
 def storage_uri(redis_url: str) -> str:
     """The `limits` package's name for a Redis URL: redis:// is async+redis://, unix:// async+redis+unix://."""
     if redis_url.startswith("unix://"):
@@ -154,20 +186,23 @@ def redis_storage(redis_url: str) -> tuple[RedisStorage, ConnectionPool]:
     return storage, pool
 
 
-def redacted(url: str) -> str:
-    """The URL without its password, for the log."""
-    scheme, sep, rest = url.partition("://")
-    _, at, host = rest.rpartition("@")
-    return f"{scheme}{sep}{host}" if at else url
-
-
 class RateLimits:
     """The configured limits and the counts they are checked against."""
 
-    def __init__(self, reads: Policy | None, writes: Policy | None, redis_url: str | None = None) -> None:
+    def __init__(
+        self,
+        reads: Policy | None,
+        writes: Policy | None,
+        redis_url: str | None = None,
+        *,
+        failed_auth: Policy | None = None,
+        ipv6_prefix: int = 64,
+    ) -> None:
         self.reads = reads
         self.writes = writes
+        self.failed_auth = failed_auth
         self.redis_url = redis_url
+        self.ipv6_prefix = ipv6_prefix
         # In memory, the synchronous limiter: it never waits, and its storage drops expired counts from a
         # timer thread at most every 10 ms, where the asynchronous one walks every count on each request
         # (0.5 ms a request with 20,000 clients in the window, where this one stays under 10 µs).
@@ -181,52 +216,83 @@ class RateLimits:
             self._storage, self._pool = redis_storage(redis_url)
             self._shared = SharedLimiter(self._storage)
         self._leases: dict[tuple[str, str], Lease] = {}  # by policy name and client
+        # Addresses past their failed attempts' limit, and when (epoch seconds) the limit lets them try again.
+        self._barred: dict[str, float] = {}
         self._sweep_at = 0.0
         self._down = False  # Redis failed, and has not answered since
         self._retry_at = 0.0  # monotonic time before which Redis, having failed, is not tried again
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RateLimits | None:
-        """The limits the settings configure, or None when there are none (the front door then checks nothing)."""
-        if not settings.rate_limited:
+        """The limits the settings configure, or None when there are none (the front door then counts nothing)."""
+        failed_auth = policy(FAILED_AUTH, settings.failed_auth_limit)
+        if not settings.rate_limited and failed_auth is None:
             return None
         reads = policy("reads", settings.rate_limit_reads)
         writes = policy("writes", settings.rate_limit_writes)
-        return cls(reads, writes, settings.redis_url)
+        return cls(reads, writes, settings.redis_url, failed_auth=failed_auth, ipv6_prefix=settings.ipv6_prefix)
 
-    def policy_named(self, name: str) -> Policy | None:
+    def policy_named(self, name: str | None) -> Policy | None:
         """The configured limit a route's policy names ("reads" or "writes"), if there is one."""
+        if name is None:
+            return None
         return self.reads if name == "reads" else self.writes
 
-    async def check(self, name: str, actor: str | None, client: tuple[str, int] | None) -> None:
-        """Count this request against its key's (or address's) limit `name`; raises RateLimited when it is over.
+    def address(self, client: tuple[str, int] | None) -> str:
+        """What a request without a key is counted as: its client's address, or an IPv6 address's network."""
+        return counted_as(client[0], self.ipv6_prefix) if client else "unknown"
+
+    async def check(self, limit: Policy, actor: str | None, client: tuple[str, int] | None) -> None:
+        """Count this request against its key's (or address's) `limit`; raises RateLimited when it is over.
 
         `actor` is the id of the access key the request presented, None without one.
         """
-        limit = self.policy_named(name)
+        who = f"key:{actor}" if actor is not None else f"address:{self.address(client)}"
+        reset_time = await self._count(limit, who)
+        if reset_time is not None:
+            sender = "access key" if actor is not None else "address"
+            kind = limit.name if limit.item.amount != 1 else limit.name.removesuffix("s")
+            raise _refusal(limit, reset_time, f"This {sender} sent more than {limit.item.amount} {kind}")
+
+    def barred(self, client: tuple[str, int] | None) -> RateLimited | None:
+        """The 429 for an address past its failed attempts' limit, answered before its key or link is checked;
+        None for any other. (Memory only: a dictionary look-up, nothing when no address is barred.)"""
+        if not self._barred:
+            return None
+        who = self.address(client)
+        until = self._barred.get(who)
+        if until is None:
+            return None
+        if time.time() >= until:
+            del self._barred[who]
+            return None
+        assert self.failed_auth is not None
+        return _refusal(self.failed_auth, until, _FAILED_SENT.format(self.failed_auth.item.amount))
+
+    async def failed(self, client: tuple[str, int] | None) -> RateLimited | None:
+        """Count a 401 against the client's address; the 429 to answer (and the address barred) when that one
+        was past the limit, else None."""
+        limit = self.failed_auth
         if limit is None:
-            return
-        who = f"key:{actor}" if actor is not None else f"address:{client[0] if client else 'unknown'}"
+            return None
+        who = self.address(client)
+        reset_time = await self._count(limit, who)
+        if reset_time is None:
+            return None
+        now = time.time()
+        if len(self._barred) > MAX_BARRED:  # many addresses at once: forget those whose window has ended
+            self._barred = {address: until for address, until in self._barred.items() if until > now}
+        self._barred[who] = reset_time
+        return _refusal(limit, reset_time, _FAILED_SENT.format(limit.item.amount))
+
+    async def _count(self, limit: Policy, who: str) -> float | None:
+        """Count one request of `who` against `limit`: None when it is allowed, else the time (epoch seconds)
+        when the next one will be."""
         if self._memory is not None:
             if self._memory.hit(limit.item, limit.name, who):
-                return
-            reset_time = self._memory.get_window_stats(limit.item, limit.name, who).reset_time
-        else:
-            shared_reset = await self._shared_count(limit, who)
-            if shared_reset is None:
-                return
-            reset_time = shared_reset
-        retry_after = max(1, math.ceil(reset_time - time.time()))
-        sender = "access key" if actor is not None else "address"
-        kind = limit.name if limit.item.amount != 1 else limit.name.removesuffix("s")
-        raise RateLimited(
-            f"This {sender} sent more than {limit.item.amount} {kind} per {limit.per}; "
-            f"retry in {retry_after} second{'s' if retry_after != 1 else ''}.",
-            policy=limit.name,
-            quota=limit.item.amount,
-            window_seconds=limit.window_seconds,
-            retry_after=retry_after,
-        )
+                return None
+            return self._memory.get_window_stats(limit.item, limit.name, who).reset_time
+        return await self._shared_count(limit, who)
 
     async def _shared_count(self, limit: Policy, who: str) -> float | None:
         """Counts the request in Redis, or against a block claimed there: None when it is allowed (or Redis does
@@ -321,7 +387,7 @@ class RateLimits:
                 "until it is back",
                 redacted(self.redis_url or ""),
                 type(cause).__name__,
-                str(cause).splitlines()[0] if str(cause) else "",
+                redacted(str(cause).splitlines()[0]) if str(cause) else "",
             )
 
     def _answered(self) -> None:
@@ -334,6 +400,23 @@ class RateLimits:
         """Closes the connections to Redis (at shutdown)."""
         if self._pool is not None:
             await self._pool.disconnect()
+
+
+_FAILED_SENT = "This address sent more than {} requests without a valid access key or signed link"
+# Barred addresses kept before those whose window has ended are swept out.
+MAX_BARRED = 10_000
+
+
+def _refusal(limit: Policy, reset_time: float, sent: str) -> RateLimited:
+    """The 429 for a limit: what was sent too much of, and when to retry."""
+    retry_after = max(1, math.ceil(reset_time - time.time()))
+    return RateLimited(
+        f"{sent} per {limit.per}; retry in {retry_after} second{'s' if retry_after != 1 else ''}.",
+        policy=limit.name,
+        quota=limit.item.amount,
+        window_seconds=limit.window_seconds,
+        retry_after=retry_after,
+    )
 
 
 def rate_limit_headers(refused: RateLimited) -> list[tuple[bytes, bytes]]:

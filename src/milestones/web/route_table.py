@@ -31,6 +31,7 @@ class Access(Enum):
     SIGNED_LINK = "signed link"  # a page a browser opens from a link: a signed link instead of a key (pages.py)
     WRITE = "write"  # a write key once any key exists
     ADMIN = "admin"  # an admin key, always: refused until one exists, even while writes are open
+    METRICS = "metrics"  # the service's counts: a read key when MILESTONES_METRICS_REQUIRE_KEY (default: as reads)
 
 
 class Framing(Enum):
@@ -72,7 +73,10 @@ def declare(policy: RoutePolicy) -> dict[str, Any]:
 
 
 # The policies the service's routes use, named for what they serve.
-DESCRIBES_SERVICE = RoutePolicy(Access.PUBLIC, rate_limit=None)  # health, /openapi.json, /metrics
+DESCRIBES_SERVICE = RoutePolicy(Access.PUBLIC, rate_limit=None)  # health, /openapi.json
+# The counts by route and status say how busy the service is and what it is asked: as private as reads unless
+# the operator says otherwise. Never rate limited, like the health checks, so a scraper always gets them.
+METRICS = RoutePolicy(Access.METRICS, rate_limit=None)
 DESCRIBES_SERVICE_PAGE = RoutePolicy(Access.PUBLIC, rate_limit=None, framing=Framing.PAGE)  # problem pages
 DOCS_PAGE = RoutePolicy(Access.PUBLIC, rate_limit=None, framing=Framing.DOCS)
 REDOC_PAGE = RoutePolicy(Access.PUBLIC, rate_limit=None, framing=Framing.REDOC)

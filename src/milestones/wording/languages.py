@@ -104,8 +104,11 @@ def matching(requested: str) -> str | None:
 @lru_cache(maxsize=512)
 def negotiate(accept_language: bytes) -> str:
     """The language to answer an Accept-Language header in: the spoken language matching the range of highest
-    q-value (ties in the header's order), English when none does. One parse per distinct header value."""
+    q-value (ties in the header's order), English when none does. `*` ranked above every range that matches
+    stands for any language, so the answer is English (or, were English refused with `q=0`, the first spoken
+    language that was not). One parse per distinct header value."""
     ranked: list[tuple[float, int, str]] = []
+    refused: set[str | None] = set()
     text = accept_language[:_MAX_ACCEPT_LANGUAGE].decode("latin-1")
     for position, item in enumerate(text.split(",")):
         name, _, parameters = item.partition(";")
@@ -120,9 +123,13 @@ def negotiate(accept_language: bytes) -> str:
                 if not 0.0 <= quality <= 1.0:
                     quality = 0.0
         name = name.strip()
-        if quality > 0 and name and name != "*":
+        if quality > 0 and name:
             ranked.append((-quality, position, name))
+        elif name and name != "*":
+            refused.add(matching(name))
     for _, _, name in sorted(ranked):
+        if name == "*":
+            return next((language for language in languages() if language not in refused), ENGLISH)
         found = matching(name)
         if found is not None:
             return found

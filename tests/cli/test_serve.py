@@ -85,6 +85,38 @@ def test_start_up_names_version_address_database_and_schema(settings: Settings, 
     assert any(e["event"] == "worker started" for e in logged)
 
 
+@pytest.mark.postgres
+def test_start_up_hides_a_password_given_in_the_query_string(postgres_database: str, tmp_path: Path) -> None:
+    """libpq takes `?password=` as well as `user:password@`; neither is ever printed."""
+    env = clean_environment(MILESTONES_DATABASE_URL=f"{postgres_database}?password=hunter2")
+    with serving(cwd=tmp_path, env=env) as server:
+        text = server.log_text()
+    started = next(e for e in events(text) if str(e["event"]).startswith("milestones "))
+    assert started["database"] == f"{postgres_database}?password=***"
+    assert "hunter2" not in text
+
+
+@pytest.mark.parametrize("secret_in", ["user part", "query"])
+def test_a_database_that_cannot_be_reached_is_named_without_its_password(tmp_path: Path, secret_in: str) -> None:
+    url = UNREACHABLE.format(port=free_port())
+    if secret_in == "user part":
+        url = url.replace("postgres@", "postgres:hunter2@")
+    else:
+        url += "?password=hunter2&sslmode=disable"
+    result = subprocess.run(
+        milestones_command("serve", "--port", str(free_port()), "--wait-for-database", "0.5"),
+        env=clean_environment(MILESTONES_DATABASE_URL=url, MILESTONES_LOG_FORMAT="json"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "hunter2" not in result.stderr, result.stderr
+    assert url.replace("hunter2", "***") in result.stderr
+
+
 def test_a_busy_port_is_one_line_and_exit_2_before_anything_is_announced(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

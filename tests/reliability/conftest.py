@@ -12,8 +12,9 @@ import pytest
 
 from tests.served import clean_environment, serving
 
-# Short, so the slow-body tests finish quickly; the service's default is longer.
+# Short, so the slow-body tests finish quickly; the service's defaults are longer.
 BODY_TIMEOUT_SECONDS = 2
+BODY_DEADLINE_SECONDS = 3
 HEADER_TIMEOUT_SECONDS = 2
 
 
@@ -55,6 +56,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`milestones serve` on a fresh SQLite file in an empty directory, as in tests/cli/test_serve.py."""
     env = clean_environment(
         MILESTONES_BODY_TIMEOUT_SECONDS=str(BODY_TIMEOUT_SECONDS),
+        MILESTONES_BODY_DEADLINE_SECONDS=str(BODY_DEADLINE_SECONDS),
         MILESTONES_HEADER_TIMEOUT_SECONDS=str(HEADER_TIMEOUT_SECONDS),
     )
     with serving(cwd=tmp_path_factory.mktemp("served"), env=env) as served:

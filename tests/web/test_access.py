@@ -257,6 +257,36 @@ async def test_badges_docs_and_health_stay_public_when_reads_need_a_key(private:
     assert response.headers.get("cache-control") != "no-store"
 
 
+@pytest.mark.parametrize(
+    ("read_requires_key", "metrics_require_key", "keyed"),
+    [
+        (False, None, False),  # by default the metrics follow reads: public while reads are
+        (True, None, True),  # ... and keyed once reads are
+        (False, True, True),
+        (True, False, False),
+    ],
+)
+async def test_metrics_need_a_read_key_as_configured(
+    settings: Settings, clock: FakeClock, read_requires_key: bool, metrics_require_key: bool | None, keyed: bool
+) -> None:
+    configured = keyed_settings(settings, read_requires_key=read_requires_key, metrics_require_key=metrics_require_key)
+    async with AsyncTestClient(app=create_app(configured, clock=clock)) as client:
+        anonymous = await client.get("/metrics")
+        with_key = await client.get("/metrics", headers=bearer("read-key"))
+    assert anonymous.status_code == (401 if keyed else 200), anonymous.text
+    assert with_key.status_code == 200
+    assert "milestones_http_requests_total" in with_key.text
+    # What needed a key is never kept by a shared cache.
+    assert (with_key.headers.get("cache-control") == "no-store") is keyed
+
+
+def test_the_metrics_key_setting_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MILESTONES_METRICS_REQUIRE_KEY", raising=False)
+    assert Settings().metrics_require_key is None
+    monkeypatch.setenv("MILESTONES_METRICS_REQUIRE_KEY", "true")
+    assert Settings().metrics_require_key is True
+
+
 async def test_a_preflight_needs_no_key(private: Client) -> None:
     response = await private.options(f"{BASE}/mentor_001~100h")
     assert response.status_code in (200, 204), response.text

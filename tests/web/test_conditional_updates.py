@@ -84,3 +84,29 @@ async def test_a_new_summary_that_changes_the_record_changes_its_etag(client: Cl
     tag = (await client.get(f"{BASE}/{item['id']}")).headers["etag"]
     await client.post(BASE, json=summary_body(hours=400, contacts=49, activities=240))
     assert (await client.get(f"{BASE}/{item['id']}")).headers["etag"] != tag
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE"])
+@pytest.mark.parametrize("header", ["*", '"a0b1c2"'])
+@pytest.mark.parametrize("milestone_id", ["nobody~100h", "not-a-milestone-id"])
+async def test_if_match_on_a_milestone_that_does_not_exist_is_412(
+    client: Client, method: str, header: str, milestone_id: str
+) -> None:
+    """RFC 9110, 13.1.1: no current representation matches If-Match, not even `*`; without it, 404."""
+    body = {"status": "achieved"} if method == "PUT" else None
+    conditional = await client.request(method, f"{BASE}/{milestone_id}", json=body, headers={"If-Match": header})
+    assert conditional.status_code == 412, conditional.text
+    assert conditional.json()["type"] == "/problems/precondition-failed"
+    assert conditional.json()["detail"] == (
+        f"No milestone has the id {milestone_id!r}, and If-Match asks for one that exists."
+    )
+    plain = await client.request(method, f"{BASE}/{milestone_id}", json=body)
+    assert plain.status_code == 404
+    assert (await client.get(f"{BASE}/{milestone_id}")).status_code == 404
+
+
+async def test_if_match_star_applies_to_a_milestone_that_exists(client: Client) -> None:
+    item = await first_in_progress(client)
+    assert (await client.delete(f"{BASE}/{item['id']}", headers={"If-Match": "*"})).status_code == 200
+    # Now it does not: the same request is 412.
+    assert (await client.delete(f"{BASE}/{item['id']}", headers={"If-Match": "*"})).status_code == 412

@@ -70,6 +70,12 @@ async def test_accept_language_words_the_answer(client: Any, language: str, name
     said_in(response, TAGS[language])
 
 
+async def test_any_language_ranked_first_is_answered_in_the_default(client: Any) -> None:
+    response = await client.get(ALICE_100H, headers={"Accept-Language": "*;q=1, es;q=0.5"})
+    assert response.json()["name"] == "100 Hours Milestone"
+    said_in(response, "en")
+
+
 async def test_locale_in_the_query_wins_over_accept_language(client: Any) -> None:
     response = await client.get(f"{ALICE_100H}?locale=fr", headers={"Accept-Language": "de"})
     assert response.json()["name"] == "Palier de 100 heures"

@@ -412,13 +412,18 @@ async def test_when_redis_goes_away_requests_are_served_and_limiting_resumes_whe
             assert log.lines == ["rate limits are off", "rate limits are on again"]
 
 
-@pytest.fixture
-def silent_redis() -> Iterator[str]:
-    """A Redis URL whose server accepts connections and never answers, like a host that hangs."""
+@pytest.fixture(params=["user part", "query"])
+def silent_redis(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A Redis URL whose server accepts connections and never answers, like a host that hangs; its password in
+    the URL's user part or in its query string (redis-py takes both)."""
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
-        yield f"redis://:hunter2@127.0.0.1:{listener.getsockname()[1]}/0"
+        port = listener.getsockname()[1]
+        if request.param == "user part":
+            yield f"redis://:hunter2@127.0.0.1:{port}/0"
+        else:
+            yield f"redis://127.0.0.1:{port}/0?password=hunter2"
 
 
 @pytest.mark.anyio

@@ -48,6 +48,14 @@ def test_english_and_one_language_per_message_catalog() -> None:
         (b"es;q=2, de;q=oops, fr;q=0.2", "fr"),  # an invalid q counts as 0
         (b"it", "en"),
         (b"*", "en"),
+        # `*` stands for any language: ranked above Spanish, the default (English) is as welcome as any.
+        (b"*;q=1, es;q=0.5", "en"),
+        (b"es;q=0.5, *", "en"),
+        (b"es, *;q=0.5", "es"),
+        (b"es;q=0.5, *;q=0.5", "es"),  # a tie keeps the header's order
+        (b"it, *;q=0.5, es;q=0.1", "en"),
+        (b"en;q=0, *", "de"),  # any language but English: the first other the service speaks
+        (b"*;q=0, es", "es"),
         (b"", "en"),
         (b";;,,q=,", "en"),
         (b"\xff\xfe", "en"),

@@ -34,3 +34,10 @@ def test_the_wheel_holds_every_data_file_of_the_package(tmp_path: Path) -> None:
     assert [name for name in data_files if name not in inside] == []
     # The message catalogs are compiled when the package is built.
     assert any(name.endswith("/LC_MESSAGES/milestones.mo") for name in inside)
+
+
+def test_the_container_runs_as_an_unprivileged_user() -> None:
+    """The image's last USER is a named account, never root (uid 0): a flaw in the service is not root's."""
+    users = [line.split()[1] for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("USER ")]
+    assert users, "the Dockerfile names no USER, so the service would run as root"
+    assert users[-1] not in {"root", "0", "0:0"}

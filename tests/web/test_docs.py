@@ -212,3 +212,14 @@ async def test_the_document_states_the_etag_of_one_milestone_and_of_an_update(cl
     one = document["paths"]["/api/v1/milestones/{milestone_id}"]
     for method in ("get", "put"):
         assert "ETag" in one[method]["responses"]["200"]["headers"], method
+
+
+@pytest.mark.parametrize("prefix", ["/docs/assets/", "/assets/pages/"])
+@pytest.mark.parametrize(
+    "escape", ["../../settings.py", "..%2F..%2Fsettings.py", "%2e%2e/%2e%2e/settings.py", "..%5C..%5Csettings.py"]
+)
+async def test_the_static_files_never_leave_their_folder(client: Any, prefix: str, escape: str) -> None:
+    """Path traversal: a path that climbs out of a static folder is a 404, never a file of the package."""
+    answer = await client.get(prefix + escape)
+    assert answer.status_code == 404
+    assert "Settings" not in answer.text

@@ -114,3 +114,13 @@ async def test_invalid_keys_are_refused(client: Client, key: bytes) -> None:
     response = await client.post(BASE, json=summary_body(), headers={b"Idempotency-Key": key})
     assert 400 <= response.status_code < 500
     assert (await client.get(BASE)).json()["pagination"]["total"] == 0
+
+
+async def test_a_key_that_looks_like_sql_is_only_ever_a_value(client: Client) -> None:
+    """SQL injection: every statement binds its values (storage/queries.py); a key written as SQL is a key."""
+    key = "';DROP(TABLE)milestones;--"
+    first = await client.post(BASE, json=summary_body(), headers=keyed(key))
+    retry = await client.post(BASE, json=summary_body(), headers=keyed(key))
+    assert (first.status_code, retry.status_code) == (201, 201)
+    assert retry.headers["idempotent-replayed"] == "true"
+    assert (await client.get(BASE, params={"mentor_id": summary_body()["mentor_id"]})).json()["data"]

@@ -13,6 +13,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 from prometheus_client import REGISTRY
 
+from milestones.access.keys import parse_key_list
 from milestones.ops.metrics import RequestMetrics
 from milestones.settings import Settings
 from milestones.web.app import create_app
@@ -56,6 +57,21 @@ async def test_each_request_gets_an_id_echoed_and_logged_with_it(observed: Any) 
     ]
     assert {line["route"] for line in logged} == {f"{BASE}/{{mentor_id}}/in-progress"}
     assert all(line["status"] == 200 and line["method"] == "GET" and line["duration_ms"] > 0 for line in logged)
+
+
+async def test_a_request_line_holds_no_key_id_value_query_or_body(settings: Settings, clock: FakeClock) -> None:
+    stream = io.BytesIO()
+    keyed = settings.model_copy(update={"api_keys": parse_key_list("sekrit-key:write")})
+    app = create_app(keyed, clock=clock, request_log=stream)
+    async with AsyncTestClient(app=app) as client:
+        body = summary_body("private_mentor")
+        assert (await client.post(BASE, json=body, headers={"Authorization": "Bearer sekrit-key"})).status_code == 201
+        await client.get(BASE, params={"mentor_id": "private_mentor"}, headers={"Authorization": "Bearer wrong-key"})
+    app.observer.flush()
+    logged = stream.getvalue()
+    assert logged.count(b'"event":"request"') == 2
+    for secret in (b"sekrit-key", b"wrong-key", b"private_mentor", b"312.5", b"mentor_id="):
+        assert secret not in logged, secret
 
 
 async def test_errors_and_front_door_answers_are_logged_and_carry_the_id(observed: Any) -> None:

@@ -292,6 +292,18 @@ async def test_a_browser_gets_an_error_on_a_page_as_a_page_with_the_apis_status_
         assert 'lang="en"' in as_page.text  # the detail is English, and says so to a screen reader
 
 
+@pytest.mark.parametrize(
+    "path", ["/mentors/%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E", "/problems/%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E"]
+)
+async def test_what_a_request_says_never_reaches_an_html_page_as_markup(client: Client, path: str) -> None:
+    """XSS: an error page may quote the request (a problem type's name), always escaped."""
+    answer = await client.get(path, headers=BROWSER)
+    assert answer.status_code in (404, 422)
+    assert answer.headers["content-type"] == "text/html; charset=utf-8"
+    assert "<img" not in answer.text
+    assert answer.headers["content-security-policy"].startswith("default-src 'self'")
+
+
 async def test_an_invalid_mentor_id_in_a_browser_is_a_page_too(client: Client) -> None:
     answer = await client.get("/mentors/bad%20id", headers=BROWSER)
     assert answer.status_code == 422

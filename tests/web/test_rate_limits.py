@@ -643,10 +643,12 @@ def keyed(settings: Settings, counts_in: str | None, **changes: Any) -> Settings
     return limited(
         settings,
         counts_in,
-        api_keys=parse_key_list("good-key:write"),
-        failed_auth_limit="3/hour",
-        page_link_secret="a-page-link-secret-long-enough",
-        **changes,
+        **{
+            "api_keys": parse_key_list("good-key:write"),
+            "failed_auth_limit": "3/hour",
+            "page_link_secret": "a-page-link-secret-long-enough",
+            **changes,
+        },
     )
 
 
@@ -706,6 +708,20 @@ async def test_failed_attempts_are_counted_in_redis_by_every_process(
         # The first process learns of it at that address's next failure there (one more guess, at most).
         assert await statuses(first, 1, "DELETE", path, headers=wrong) == [429]
         assert await statuses(first, 1, "DELETE", path, headers=bearer("good-key")) == [429]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("limit", ["3/hour", None])
+async def test_the_document_states_the_429_of_failed_attempts_where_a_key_is_checked(
+    settings: Settings, clock: FakeClock, limit: str | None
+) -> None:
+    async with AsyncTestClient(app=create_app(keyed(settings, None, failed_auth_limit=limit), clock=clock)) as client:
+        paths = (await client.get("/openapi.json")).json()["paths"]
+    write = paths[BASE]["post"]["responses"]
+    assert ("429" in write) is (limit is not None)
+    if limit is not None:
+        assert set(write["429"]["headers"]) == {"Retry-After", "RateLimit-Policy", "RateLimit"}
+    assert "429" not in paths[BASE]["get"]["responses"]  # reads need no key here, and have no limit
 
 
 @pytest.mark.parametrize(("given", "kept"), [(None, "20/minute"), ("5/second", "5/second"), ("", None)])

@@ -51,7 +51,7 @@ from milestones.web.pages import PAGE_ROUTES
 from milestones.web.presenters import none_match
 from milestones.web.problem_types import PROBLEM_TYPES
 from milestones.web.problems import EXCEPTION_HANDLERS, problem, problem_description, problem_responses
-from milestones.web.rate_limits import RateLimits, declare_rate_limits
+from milestones.web.rate_limits import RateLimits, declare_429, declare_rate_limits
 from milestones.web.request_state import language_of
 from milestones.web.route_table import BADGE, DESCRIBES_SERVICE, METRICS, RouteTable, declare
 from milestones.web.routes import (
@@ -187,12 +187,20 @@ class LiveDocument:
     exists yet (with none, writes are open), and keys can be created while the service runs: the document is
     rendered both ways once, and each request for it gets the one that is true now."""
 
-    def __init__(self, document: OpenAPI, routes: RouteTable, access: AccessPolicy) -> None:
+    def __init__(
+        self, document: OpenAPI, routes: RouteTable, access: AccessPolicy, *, failed_attempts_limited: bool
+    ) -> None:
         self.access = access
         self._renderings: dict[bool, tuple[dict[str, Any], bytes]] = {}
         for keys_exist in (False, True):
             copy = deepcopy(document)
-            declare_access(copy, routes, read_requires_key=access.read_requires_key, keys_exist=keys_exist)
+            declare_access(
+                copy,
+                routes,
+                read_requires_key=access.read_requires_key,
+                keys_exist=keys_exist,
+                failed_attempts_limited=failed_attempts_limited,
+            )
             as_dict = copy.to_schema()
             self._renderings[keys_exist] = (as_dict, msgspec.json.encode(as_dict))
 
@@ -230,10 +238,18 @@ async def openapi_document(state: State) -> Response[bytes]:
     return Response(body, media_type=OPENAPI_JSON)
 
 
-def declare_access(document: OpenAPI, routes: RouteTable, *, read_requires_key: bool, keys_exist: bool) -> None:
+def declare_access(
+    document: OpenAPI,
+    routes: RouteTable,
+    *,
+    read_requires_key: bool,
+    keys_exist: bool,
+    failed_attempts_limited: bool = False,
+) -> None:
     """State in the document which operations need which key scope, by the very rule the front door applies
-    (each route's policy, `access.needed_scope`), with their 401 and 403 answers: none but admin operations
-    while no key exists, since the service then lets anyone write."""
+    (each route's policy, `access.needed_scope`), with their 401 and 403 answers (and the 429 of too many failed
+    attempts, when they are limited): none but admin operations while no key exists, since the service then
+    lets anyone write."""
     document.components.security_schemes = {
         SECURITY_SCHEME: SecurityScheme(
             type="http",
@@ -257,6 +273,8 @@ def declare_access(document: OpenAPI, routes: RouteTable, *, read_requires_key: 
             for status, description in _KEY_PROBLEMS.items():
                 operation.responses[status] = OpenAPIResponse(description=description, content=problem.content)
             operation.responses = dict(sorted(operation.responses.items()))
+            if failed_attempts_limited:
+                declare_429(operation)
 
 
 _TEXT = Schema(type=OpenAPIType.STRING)
@@ -447,7 +465,8 @@ def create_litestar_app(
     declare_languages(document, routes)
     if rate_limits is not None:
         declare_rate_limits(document, rate_limits, routes)
-    app.state.live_document = LiveDocument(document, routes, access)
+    failed_attempts_limited = rate_limits is not None and rate_limits.failed_auth is not None
+    app.state.live_document = LiveDocument(document, routes, access, failed_attempts_limited=failed_attempts_limited)
     return app
 
 

@@ -61,7 +61,7 @@ from limits.aio.strategies import SlidingWindowCounterRateLimiter as SharedLimit
 from limits.errors import StorageError
 from limits.storage import MemoryStorage
 from limits.strategies import SlidingWindowCounterRateLimiter as MemoryLimiter
-from litestar.openapi.spec import OpenAPI, OpenAPIHeader, OpenAPIResponse, OpenAPIType, Schema
+from litestar.openapi.spec import OpenAPI, OpenAPIHeader, OpenAPIResponse, OpenAPIType, Operation, Schema
 from redis.asyncio import ConnectionPool
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -439,7 +439,7 @@ _HEADERS_429 = {
     "RateLimit-Policy": OpenAPIHeader(
         schema=Schema(type=OpenAPIType.STRING),
         description='The limit (draft-ietf-httpapi-ratelimit-headers-09): `"reads";q=600;w=60` is 600 reads '
-        "per 60 seconds (`writes` for POST, PUT and DELETE)",
+        "per 60 seconds (`writes` for POST, PUT and DELETE; `failed-auth` for requests without a valid key)",
     ),
     "RateLimit": OpenAPIHeader(
         schema=Schema(type=OpenAPIType.STRING),
@@ -448,20 +448,26 @@ _HEADERS_429 = {
 }
 
 
+def declare_429(operation: Operation) -> None:
+    """State the 429 answer, with its headers, on an operation."""
+    responses = operation.responses
+    assert responses is not None  # every operation states its 400, at least
+    problem = responses["400"]
+    assert isinstance(problem, OpenAPIResponse)
+    responses["429"] = OpenAPIResponse(
+        description=problem_description(429, [PROBLEM_TYPES[RateLimited.slug].uri]),
+        content=problem.content,
+        headers=dict(_HEADERS_429),
+    )
+    operation.responses = dict(sorted(responses.items()))
+
+
 def declare_rate_limits(document: OpenAPI, rate_limits: RateLimits, routes: RouteTable) -> None:
-    """State the 429 answer, with its headers, on every operation a configured limit counts."""
-    description = problem_description(429, [PROBLEM_TYPES[RateLimited.slug].uri])
+    """State the 429 answer on every operation a configured limit counts."""
     for path, item in (document.paths or {}).items():
         for method in ("get", "put", "post", "delete"):
             operation = getattr(item, method)
             if operation is None:
                 continue
-            name = routes.policy_of(method.upper(), path).rate_limit
-            if name is None or rate_limits.policy_named(name) is None:
-                continue
-            problem = operation.responses["400"]
-            assert isinstance(problem, OpenAPIResponse)
-            operation.responses["429"] = OpenAPIResponse(
-                description=description, content=problem.content, headers=dict(_HEADERS_429)
-            )
-            operation.responses = dict(sorted(operation.responses.items()))
+            if rate_limits.policy_named(routes.policy_of(method.upper(), path).rate_limit) is not None:
+                declare_429(operation)

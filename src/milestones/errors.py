@@ -112,7 +112,7 @@ class OriginRefused(MilestonesError):
 
 
 class RateLimited(MilestonesError):
-    """More requests of a kind (reads or writes) than the configured limit allows: answered 429."""
+    """More requests of a kind (reads, writes, or failed key attempts) than the configured limit allows: 429."""
 
     status = 429
     slug = "rate-limited"
@@ -120,7 +120,7 @@ class RateLimited(MilestonesError):
 
     def __init__(self, detail: str, *, policy: str, quota: int, window_seconds: int, retry_after: int) -> None:
         super().__init__(detail)
-        self.policy = policy  # "reads" or "writes", the name the RateLimit headers give the limit
+        self.policy = policy  # "reads", "writes" or "failed-auth", the name the RateLimit headers give the limit
         self.quota = quota
         self.window_seconds = window_seconds
         self.retry_after = retry_after  # whole seconds until one more request of the kind is allowed

@@ -101,7 +101,12 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
     async def truncate() -> None:
         conn = await asyncpg.connect(url)
         try:
-            await conn.execute("TRUNCATE milestones, periods, idempotency_keys, access_keys, history RESTART IDENTITY")
+            # Every table the migrations made, so that a table a later migration adds starts empty too.
+            tables = await conn.fetchval(
+                "SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables "
+                "WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+            )
+            await conn.execute(f"TRUNCATE {tables} RESTART IDENTITY")
         finally:
             await conn.close()
 

@@ -325,6 +325,41 @@ class PeriodDeleted(Struct):
     end_date: Annotated[date, described("Last day of the removed period")]
 
 
+class MentorErased(Struct):
+    """Everything stored about the mentor was removed, in one transaction. The answer names the mentor only by
+    the salted hash that history keeps."""
+
+    erased: Annotated[bool, described("Always true")]
+    mentor_hash: Annotated[
+        str, described("The salted hash (HMAC-SHA256) that names the erased mentor in history, never the id")
+    ]
+    erased_at: Annotated[datetime, described("When, in UTC")]
+    removed: Annotated[
+        dict[str, int],
+        described(
+            "Rows removed, by kind: periods, milestones, history_entries, idempotency_records (and whatever "
+            "else the service stores about mentors)"
+        ),
+    ]
+
+
+class _NamesAMentor(Struct):
+    mentor_id: str
+
+
+_MENTOR_NAMED = msgspec.json.Decoder(_NamesAMentor)
+
+
+def mentor_named_in(body: bytes) -> str | None:
+    """The mentor_id a JSON request body names, if it names a valid one (the rest of the body is not
+    validated here: an invalid body is refused later, and names no mentor whose data could be stored)."""
+    try:
+        mentor_id = _MENTOR_NAMED.decode(body).mentor_id
+    except msgspec.DecodeError:
+        return None
+    return mentor_id if is_mentor_id(mentor_id) else None
+
+
 class MilestoneStateOut(Struct, kw_only=True, omit_defaults=True):
     """A milestone's stored state at one moment, as history keeps it."""
 

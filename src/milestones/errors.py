@@ -28,6 +28,16 @@ class MilestoneNotFound(MilestonesError):
         super().__init__(f"No milestone has the id {milestone_id!r}.")
 
 
+class MentorNotFound(MilestonesError):
+    status = 404
+    slug = "mentor-not-found"
+    title = "Mentor not found"
+
+    def __init__(self) -> None:
+        # The id is not repeated: an erasure's answers name no mentor.
+        super().__init__("Nothing is stored about this mentor.")
+
+
 class PeriodNotFound(MilestonesError):
     status = 404
     slug = "period-not-found"

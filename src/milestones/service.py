@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -24,6 +25,7 @@ from milestones.domain import (
     rules,
 )
 from milestones.domain.changes import ANONYMOUS, Actor, Cause
+from milestones.domain.erasure import erase_mentor, mentor_hash
 from milestones.domain.history import HistoryItem
 from milestones.domain.rows import IdempotencyRecord, Replaceable, encode_time, period_to_row
 from milestones.errors import InvalidUpdate, MilestoneNotFound, PeriodOverlap
@@ -75,6 +77,15 @@ class Listing:
 
 
 @dataclass(frozen=True, slots=True)
+class Erasure:
+    """What erasing a mentor did: the hash that now names them, when, and the rows removed from each table."""
+
+    mentor_hash: str
+    at: datetime
+    removed: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryWindow:
     """A window of history and, when more follows, the position to resume after."""
 
@@ -92,6 +103,7 @@ class MilestoneService:
         catalog: Sequence[Definition],
         clock: Clock = utc_now,
         expected_revision: str | None = None,
+        erasure_salt: str | None = None,
     ):
         self.repository = repository
         self.catalog = tuple(catalog)
@@ -100,11 +112,13 @@ class MilestoneService:
         self.rules = rules.RuleCatalog(self.catalog)
         self.expected_revision = expected_revision
         self._clock = clock
+        # The configured salt, or (once read) the one stored in the database.
+        self._erasure_salt = erasure_salt
 
     @classmethod
     async def open(cls, settings: Settings, catalog: Sequence[Definition], clock: Clock = utc_now) -> MilestoneService:
         """The service on the configured database, expecting its schema at the newest migration."""
-        return cls(await open_repository(settings), catalog, clock, head_revision())
+        return cls(await open_repository(settings), catalog, clock, head_revision(), settings.erasure_salt)
 
     async def close(self) -> None:
         await self.repository.close()
@@ -149,6 +163,21 @@ class MilestoneService:
             request_id=REQUEST_ID.get(),
         )
         await self.repository.change([mentor_id], decide)
+
+    async def erase(self, mentor_id: str, actor: Actor = ANONYMOUS) -> Erasure:
+        """Remove everything stored about a mentor in one transaction, leaving one history entry that names
+        them by a salted hash; MentorNotFound when nothing is stored about them."""
+        salt = await self.erasure_salt()
+        at = self.now()
+        change = erase_mentor(mentor_id, salt, at=encode_time(at), actor=actor, request_id=REQUEST_ID.get())
+        result = await self.repository.change([mentor_id], lambda _: change)
+        return Erasure(mentor_hash(mentor_id, salt), at, result.erased)
+
+    async def erasure_salt(self) -> str:
+        """MILESTONES_ERASURE_SALT, or the salt stored in the database, made by whichever process asked first."""
+        if self._erasure_salt is None:
+            self._erasure_salt = await self.repository.service_secret("erasure_salt", secrets.token_hex(32))
+        return self._erasure_salt
 
     async def periods(self, mentor_id: str) -> list[Period]:
         return await self.repository.periods(mentor_id)
@@ -309,10 +338,19 @@ class MilestoneService:
         return await self.repository.revoke_access_key(key_id, self.now())
 
     async def claim_idempotency_key(
-        self, key: str, fingerprint: str, now: datetime, replaceable: Replaceable, expired_before: datetime
+        self,
+        key: str,
+        fingerprint: str,
+        now: datetime,
+        replaceable: Replaceable,
+        expired_before: datetime,
+        mentor_id: str | None = None,
     ) -> IdempotencyRecord | None:
-        """Claim `key` for a request, or return the record already stored under it; expired keys go."""
-        return await self.repository.claim_idempotency_key(key, fingerprint, now, replaceable, expired_before)
+        """Claim `key` for a request, or return the record already stored under it; expired keys go. The
+        mentor the request names is kept beside its answer, so that erasing the mentor removes it."""
+        return await self.repository.claim_idempotency_key(
+            key, fingerprint, now, replaceable, expired_before, mentor_id
+        )
 
     async def finish_idempotency_key(
         self, key: str, fingerprint: str, status_code: int, content_type: str, body: bytes

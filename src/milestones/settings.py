@@ -149,6 +149,13 @@ class Settings(BaseSettings):
         repr=False,
     )
 
+    erasure_salt: str | None = Field(
+        default=None,
+        min_length=16,
+        description="Salts the hash that names an erased mentor in history; unset, one is made on first use "
+        "and kept in the database",
+        repr=False,
+    )
     history_retention_days: int | None = Field(
         default=None,
         ge=1,

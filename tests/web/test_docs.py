@@ -133,6 +133,7 @@ OPERATIONS = {
     ("get", "/api/v1/mentors/{mentor_id}/periods"): ("listPeriods", "mentors"),
     ("get", "/api/v1/mentors/{mentor_id}/history"): ("getMentorHistory", "mentors"),
     ("delete", "/api/v1/mentors/{mentor_id}/periods/{start_date}/{end_date}"): ("deletePeriod", "mentors"),
+    ("delete", "/api/v1/mentors/{mentor_id}"): ("eraseMentor", "mentors"),
     ("get", "/api/v1/milestone-definitions"): ("listDefinitions", "definitions"),
     ("get", "/assets/badges/{file_name}"): ("getBadge", "badges"),
     ("get", "/healthz"): ("getLiveness", "health"),

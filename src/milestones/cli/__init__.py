@@ -1,5 +1,6 @@
 """The `milestones` command: serve the API, migrate, detect in bulk, export, check a catalog, load a demo, keys,
-signed page links."""
+signed page links,
+prune history, erase a mentor."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from milestones.cli.arguments import Parser, examples_epilog
 from milestones.cli.catalog import add_catalog
 from milestones.cli.demo import add_demo
 from milestones.cli.detect import add_detect
+from milestones.cli.erase import add_erase
 from milestones.cli.export import add_export
 from milestones.cli.keys import add_key_commands
 from milestones.cli.migrate import add_migrate
@@ -75,4 +77,5 @@ def build_parser() -> argparse.ArgumentParser:
     add_key_commands(commands)
     add_page_link(commands)
     add_prune(commands)
+    add_erase(commands)
     return parser

@@ -57,7 +57,8 @@ class Cause(StrEnum):
     DELETE = "delete"  # a person removed a milestone record
     PERIOD_REMOVED = "period_removed"  # a stored period was removed (`Change.period` names it)
     BULK = "bulk"  # a batch of summaries from `milestones detect` (each step names its line's period)
-    # Later issues add: re-evaluation, revocation, erasure.
+    ERASURE = "erasure"  # everything about a mentor was removed (the step names them by their salted hash)
+    # Later issues add: re-evaluation, revocation.
 
 
 class TransitionKind(StrEnum):
@@ -140,6 +141,8 @@ class Change:
     periods_removed: list[PeriodRow] = field(default_factory=list)
     milestones_written: list[MilestoneRow] = field(default_factory=list)
     milestones_removed: list[str] = field(default_factory=list)
+    # Mentors whose every stored row, in every table that holds mentor data, the change removes (erasure).
+    mentors_erased: list[str] = field(default_factory=list)
     # In order: one step per request or bulk line that changed a milestone.
     steps: list[Step] = field(default_factory=list)
     # Bulk lines refused (line number, reason); nothing of theirs is written.
@@ -150,7 +153,13 @@ class Change:
 
     @property
     def writes_anything(self) -> bool:
-        return bool(self.periods_written or self.periods_removed or self.milestones_written or self.milestones_removed)
+        return bool(
+            self.periods_written
+            or self.periods_removed
+            or self.milestones_written
+            or self.milestones_removed
+            or self.mentors_erased
+        )
 
     @property
     def transitions(self) -> list[Transition]:

@@ -35,6 +35,7 @@ from milestones.storage.base import (
     PackedRows,
     access_key_from_row,
     applied,
+    erased_counts,
     history_entry_from_row,
     idempotency_from_row,
 )
@@ -88,6 +89,8 @@ _LOCK_IDEMPOTENCY_KEY = queries.numbered(queries.GET_IDEMPOTENCY_KEY + " FOR UPD
 _RESTART_IDEMPOTENCY_KEY = queries.numbered(queries.RESTART_IDEMPOTENCY_KEY)
 _FINISH_IDEMPOTENCY_KEY = queries.numbered(queries.FINISH_IDEMPOTENCY_KEY)
 _RELEASE_IDEMPOTENCY_KEY = queries.numbered(queries.RELEASE_IDEMPOTENCY_KEY)
+_INSERT_SERVICE_VALUE = queries.numbered(queries.INSERT_SERVICE_VALUE)
+_GET_SERVICE_VALUE = queries.numbered(queries.GET_SERVICE_VALUE)
 _DELETE_EXPIRED_IDEMPOTENCY_KEYS = queries.numbered(queries.DELETE_EXPIRED_IDEMPOTENCY_KEYS)
 _INSERT_ACCESS_KEY = queries.numbered(queries.INSERT_ACCESS_KEY)
 _REVOKE_ACCESS_KEY = queries.numbered(queries.REVOKE_ACCESS_KEY)
@@ -280,8 +283,8 @@ class PostgresRepository:
                     # Written since they were read (by a POST, or another bulk run): decide again.
                     stored = (await _packed_rows(conn, ids)).unpack()
                     change = decide(stored)
-            await _apply(conn, change, timeout)
-        return applied(stored, change)
+            erased = await _apply(conn, change, timeout)
+        return applied(stored, change, erased)
 
     async def history(self, mentor_id: str, from_id: int, limit: int) -> list[HistoryEntry]:
         async with self._connection() as conn:
@@ -316,17 +319,23 @@ class PostgresRepository:
         return PackedRows(rows.periods, rows.milestones, fingerprint)
 
     async def claim_idempotency_key(
-        self, key: str, fingerprint: str, now: datetime, replaceable: Replaceable, expired_before: datetime
+        self,
+        key: str,
+        fingerprint: str,
+        now: datetime,
+        replaceable: Replaceable,
+        expired_before: datetime,
+        mentor_id: str | None = None,
     ) -> IdempotencyRecord | None:
         async with self._connection() as conn, conn.transaction():
             await conn.execute(_DELETE_EXPIRED_IDEMPOTENCY_KEYS, expired_before)
-            inserted = await conn.execute(_INSERT_IDEMPOTENCY_KEY, key, fingerprint, now)
+            inserted = await conn.execute(_INSERT_IDEMPOTENCY_KEY, key, fingerprint, now, mentor_id)
             if inserted.endswith(" 1"):
                 return None
             # Locked, so two retries racing for an abandoned key cannot both take it over.
             record = idempotency_from_row(await conn.fetchrow(_LOCK_IDEMPOTENCY_KEY, key), _as_time)
             if replaceable(record):
-                await conn.execute(_RESTART_IDEMPOTENCY_KEY, fingerprint, now, key)
+                await conn.execute(_RESTART_IDEMPOTENCY_KEY, fingerprint, now, mentor_id, key)
                 return None
             return record
 
@@ -339,6 +348,12 @@ class PostgresRepository:
     async def release_idempotency_key(self, key: str, fingerprint: str) -> None:
         async with self._connection() as conn:
             await conn.execute(_RELEASE_IDEMPOTENCY_KEY, key, fingerprint)
+
+    async def service_secret(self, name: str, proposed: str) -> str:
+        async with self._connection() as conn:
+            await conn.execute(_INSERT_SERVICE_VALUE, name, proposed)
+            value: str = await conn.fetchval(_GET_SERVICE_VALUE, name)
+        return value
 
     async def access_keys(self) -> list[AccessKey]:
         async with self._connection() as conn:
@@ -375,19 +390,26 @@ async def _stored_rows(conn: asyncpg.Connection, mentors: list[str]) -> StoredRo
     )
 
 
-async def _apply(conn: asyncpg.Connection, change: Change, timeout: float | None) -> None:
+async def _apply(conn: asyncpg.Connection, change: Change, timeout: float | None) -> dict[str, int]:
     """Write a change: every table the write path declares, in order. The only code that writes periods,
     milestones and history on PostgreSQL. A request's few rows go by executemany; a bulk batch's thousands
     are COPYed (into scratch tables merged with an upsert, or straight into an append-only table), several
-    times faster than row by row. `timeout` bounds each statement (None: the pool's statement timeout)."""
+    times faster than row by row. `timeout` bounds each statement (None: the pool's statement timeout).
+    An erasure's counts come back (`erased_counts`)."""
     writes = [(write, rows) for write in WRITE_PATH if (rows := write.rows_of(change))]
-    copy = sum(len(rows) for write, rows in writes if write.how != "delete") >= _COPY_FROM_ROWS
+    removed: list[tuple[TableWrite, int]] = []
+    copy = sum(len(rows) for write, rows in writes if write.how in ("upsert", "append")) >= _COPY_FROM_ROWS
     for write, rows in writes:
         statement = _statements(write)
         values = statement.values(rows)
         if write.ordered:
             values.sort()
-        if write.how == "delete" or not copy:
+        if write.how == "erase":
+            for row in values:
+                # The command tag says how many rows went: "DELETE 3".
+                tag = await conn.execute(statement.one, *row, timeout=timeout)
+                removed.append((write, int(tag.rsplit(" ", 1)[1])))
+        elif write.how == "delete" or not copy:
             await conn.executemany(statement.one, values, timeout=timeout)
         elif write.how == "append":
             await conn.copy_records_to_table(write.table, records=values, columns=write.columns, timeout=timeout)
@@ -397,6 +419,7 @@ async def _apply(conn: asyncpg.Connection, change: Change, timeout: float | None
                 write.scratch_table, records=values, columns=write.columns, timeout=timeout
             )
             await conn.execute(write.merge, timeout=timeout)
+    return erased_counts(change, removed)
 
 
 @dataclass(frozen=True, slots=True)

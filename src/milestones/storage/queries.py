@@ -118,6 +118,11 @@ def delete_by_key(table: str, key: tuple[str, ...]) -> str:
     return f"DELETE FROM {table} WHERE {' AND '.join(f'{c} = ?' for c in key)}"
 
 
+def delete_in_range(table: str, column: str) -> str:
+    """Rows whose `column` lies in a range (a mentor's milestone ids: `mentor_range`)."""
+    return f"DELETE FROM {table} WHERE {column} >= ? AND {column} < ?"
+
+
 def _on_conflict(columns: tuple[str, ...], key: tuple[str, ...], fixed: tuple[str, ...]) -> str:
     return f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {_updates(columns, key + fixed)}"
 
@@ -142,13 +147,15 @@ def create_scratch_table(scratch: str, table: str) -> str:
 
 
 IDEMPOTENCY_COLUMNS = "fingerprint, status_code, content_type, body, created_at"
+# The mentor a request names is kept beside its stored answer, so that erasure finds it without reading bodies.
 INSERT_IDEMPOTENCY_KEY = (
-    "INSERT INTO idempotency_keys (key, fingerprint, created_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING"
+    "INSERT INTO idempotency_keys (key, fingerprint, created_at, mentor_id) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (key) DO NOTHING"
 )
 GET_IDEMPOTENCY_KEY = f"SELECT {IDEMPOTENCY_COLUMNS} FROM idempotency_keys WHERE key = ?"
 RESTART_IDEMPOTENCY_KEY = (
     "UPDATE idempotency_keys SET fingerprint = ?, status_code = NULL, content_type = NULL, body = NULL, "
-    "created_at = ? WHERE key = ?"
+    "created_at = ?, mentor_id = ? WHERE key = ?"
 )
 FINISH_IDEMPOTENCY_KEY = (
     "UPDATE idempotency_keys SET status_code = ?, content_type = ?, body = ? "
@@ -156,6 +163,9 @@ FINISH_IDEMPOTENCY_KEY = (
 )
 # Keys older than their lifetime go on the next claim; the index on created_at keeps this a short range.
 DELETE_EXPIRED_IDEMPOTENCY_KEYS = "DELETE FROM idempotency_keys WHERE created_at < ?"
+# A value the service keeps for itself (the erasure salt), made once by whichever process needs it first.
+INSERT_SERVICE_VALUE = "INSERT INTO service_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING"
+GET_SERVICE_VALUE = "SELECT value FROM service_secrets WHERE name = ?"
 RELEASE_IDEMPOTENCY_KEY = "DELETE FROM idempotency_keys WHERE key = ? AND fingerprint = ? AND status_code IS NULL"
 SCHEMA_REVISION = "SELECT version_num FROM alembic_version"
 ACCESS_KEY_COLUMNS = "id, name, scope, digest, created_at, revoked_at"
@@ -170,7 +180,8 @@ REVOKE_ACCESS_KEY = (
 HISTORY_READ_COLUMNS = "id, at, actor, request_id, cause, period_start, period_end, catalog_version, transitions"
 MENTOR_HISTORY = f"SELECT {HISTORY_READ_COLUMNS} FROM history WHERE mentor_id = ? AND id >= ? ORDER BY id LIMIT ?"
 # No ORDER BY: any old entries will do, and on PostgreSQL's BRIN index a sort would read every old one.
-PRUNE_HISTORY = "DELETE FROM history WHERE id IN (SELECT id FROM history WHERE at < ? LIMIT ?)"
+# Erasure entries stay: they prove an erasure happened and hold no one's data (only a salted hash).
+PRUNE_HISTORY = "DELETE FROM history WHERE id IN (SELECT id FROM history WHERE at < ? AND cause <> 'erasure' LIMIT ?)"
 # One pruner at a time on PostgreSQL (a session lock, held across its batches); SQLite uses a file lock.
 TRY_LOCK_PRUNING = "SELECT pg_try_advisory_lock(hashtextextended('milestones.prune_history', 0))"
 UNLOCK_PRUNING = "SELECT pg_advisory_unlock(hashtextextended('milestones.prune_history', 0))"

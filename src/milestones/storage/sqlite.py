@@ -41,10 +41,11 @@ from milestones.storage.base import (
     PackedRows,
     access_key_from_row,
     applied,
+    erased_counts,
     history_entry_from_row,
     idempotency_from_row,
 )
-from milestones.storage.write_path import WRITE_PATH
+from milestones.storage.write_path import WRITE_PATH, TableWrite
 
 _BUSY_TIMEOUT_MS = 30_000
 # Writes remembered for `_unchanged_since`; a bulk pipeline keeps one or two in flight.
@@ -199,9 +200,17 @@ class SqliteRepository:
             raise DatabaseUnavailable(f"The database could not be read: {exc}") from exc
 
     async def claim_idempotency_key(
-        self, key: str, fingerprint: str, now: datetime, replaceable: Replaceable, expired_before: datetime
+        self,
+        key: str,
+        fingerprint: str,
+        now: datetime,
+        replaceable: Replaceable,
+        expired_before: datetime,
+        mentor_id: str | None = None,
     ) -> IdempotencyRecord | None:
-        return await self._in_writer(self._claim_idempotency_key, key, fingerprint, now, replaceable, expired_before)
+        return await self._in_writer(
+            self._claim_idempotency_key, key, fingerprint, now, replaceable, expired_before, mentor_id
+        )
 
     async def finish_idempotency_key(
         self, key: str, fingerprint: str, status_code: int, content_type: str, body: bytes
@@ -211,6 +220,10 @@ class SqliteRepository:
 
     async def release_idempotency_key(self, key: str, fingerprint: str) -> None:
         await self._write(queries.RELEASE_IDEMPOTENCY_KEY, (key, fingerprint))
+
+    async def service_secret(self, name: str, proposed: str) -> str:
+        value: str = (await self._in_writer(self._service_secret, name, proposed))[0]
+        return value
 
     async def access_keys(self) -> list[AccessKey]:
         return [access_key_from_row(row, parse_time) for row in self._read_all(queries.ACCESS_KEYS, ())]
@@ -326,21 +339,33 @@ class SqliteRepository:
         with self._transaction(frozenset()) as conn:
             return int(conn.execute(queries.PRUNE_HISTORY, (before, batch_size)).rowcount)
 
+    def _service_secret(self, name: str, proposed: str) -> Any:
+        with self._transaction() as conn:
+            conn.execute(queries.INSERT_SERVICE_VALUE, (name, proposed))
+            return conn.execute(queries.GET_SERVICE_VALUE, (name,)).fetchone()
+
     def _fetch_in_writer(self, sql: str, params: Any) -> Any:
         with self._transaction() as conn:
             return conn.execute(sql, params).fetchone()
 
     def _claim_idempotency_key(
-        self, key: str, fingerprint: str, now: datetime, replaceable: Replaceable, expired_before: datetime
+        self,
+        key: str,
+        fingerprint: str,
+        now: datetime,
+        replaceable: Replaceable,
+        expired_before: datetime,
+        mentor_id: str | None,
     ) -> IdempotencyRecord | None:
         with self._transaction() as conn:
             conn.execute(queries.DELETE_EXPIRED_IDEMPOTENCY_KEYS, (encode_time(expired_before),))
-            inserted = conn.execute(queries.INSERT_IDEMPOTENCY_KEY, (key, fingerprint, encode_time(now))).rowcount
+            claim = (key, fingerprint, encode_time(now), mentor_id)
+            inserted = conn.execute(queries.INSERT_IDEMPOTENCY_KEY, claim).rowcount
             if inserted:
                 return None
             record = idempotency_from_row(conn.execute(queries.GET_IDEMPOTENCY_KEY, (key,)).fetchone(), parse_time)
             if replaceable(record):
-                conn.execute(queries.RESTART_IDEMPOTENCY_KEY, (fingerprint, encode_time(now), key))
+                conn.execute(queries.RESTART_IDEMPOTENCY_KEY, (fingerprint, encode_time(now), mentor_id, key))
                 return None
             return record
 
@@ -356,8 +381,8 @@ class SqliteRepository:
                 packed = _packed_rows(conn, json.dumps(mentors))
                 # Written since they were read (often by the batch before, sharing a mentor): decide again.
                 change = decided if packed == seen else decide(stored := packed.unpack())
-            _apply(conn, change)
-        return applied(stored, change)
+            erased = _apply(conn, change)
+        return applied(stored, change, erased)
 
     def _unchanged_since(self, as_of: object, mentors: frozenset[str]) -> bool:
         """Whether no commit since `as_of` (a read_rows note) can have touched these mentors' rows: none from
@@ -446,12 +471,16 @@ def _stored_rows(conn: sqlite3.Connection, mentors: list[str]) -> StoredRows:
     )
 
 
-def _apply(conn: sqlite3.Connection, change: Change) -> None:
+def _apply(conn: sqlite3.Connection, change: Change) -> dict[str, int]:
     """Write a change: every table the write path declares, in order. The only code that writes periods,
-    milestones and history on SQLite."""
+    milestones and history on SQLite. An erasure's counts come back (`erased_counts`)."""
+    removed: list[tuple[TableWrite, int]] = []
     for write in WRITE_PATH:
         rows = write.rows_of(change)
-        if rows:
+        if write.how == "erase":
+            removed.extend((write, conn.execute(write.statement, tuple(row)).rowcount) for row in rows)
+        elif rows:
             # As plain tuples: sqlite3 binds a tuple subclass through the slow sequence protocol (2.3 against
             # 1.8 µs a row, millions of rows in a bulk run).
             conn.executemany(write.statement, map(tuple, rows))
+    return erased_counts(change, removed)

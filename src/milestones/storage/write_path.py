@@ -27,9 +27,9 @@ Row = Sequence[Any]
 class TableWrite:
     """One kind of write a change makes to one table."""
 
-    how: Literal["delete", "upsert", "append"]
+    how: Literal["erase", "delete", "upsert", "append"]
     table: str
-    # delete: the key columns; upsert and append: every column written.
+    # erase: the column naming the mentor; delete: the key columns; upsert and append: every column written.
     columns: tuple[str, ...]
     rows: Callable[[Change], Sequence[Row]]
     # upsert: the conflict key, and the columns an update never changes.
@@ -39,17 +39,21 @@ class TableWrite:
     ordered: bool = False
     # Rows worked out from the change's steps, which bulk detection prepares ahead (see `prepared`).
     from_steps: bool = False
+    # erase: the column holds ids that begin with the mentor's id (a range of the primary key), not the id.
+    ranged: bool = False
 
     def rows_of(self, change: Change) -> Sequence[Row]:
         """The rows this change writes to the table."""
-        if change.prepared is not None and self.table in change.prepared:
+        if self.from_steps and change.prepared is not None and self.table in change.prepared:
             return change.prepared[self.table]
         return self.rows(change)
 
     @cached_property
     def statement(self) -> str:
         """The statement for one row, with `?` placeholders."""
-        if self.how == "delete":
+        if self.how == "erase" and self.ranged:
+            return queries.delete_in_range(self.table, self.columns[0])
+        if self.how in ("erase", "delete"):
             return queries.delete_by_key(self.table, self.columns)
         if self.how == "upsert":
             return queries.upsert(self.table, self.columns, self.key, self.fixed)
@@ -136,9 +140,51 @@ def history_rows(change: Change) -> list[Row]:
 _NO_PERIOD = (None, None)
 _PERIOD_KEY = ("mentor_id", "start_date", "end_date")
 
-# In this order: removals first (a period removed and one written may share nothing, but a milestone removed
+
+# --- erasure: every table that holds anything about a mentor, and those that hold nothing -------------------
+
+
+@dataclass(frozen=True)
+class MentorTable:
+    """A table that holds mentor data: erasure removes its rows whose `column` names the mentor."""
+
+    table: str
+    column: str
+    # What the erasure's answer calls the rows it removed.
+    counted_as: str
+    # The column holds milestone ids, "<mentor_id>~<key>": the mentor's rows are a range of it (the primary
+    # key's index), where a mentor_id column of its own has no index.
+    ranged: bool = False
+
+    def erasure(self) -> TableWrite:
+        """The write path's declaration that removes a mentor's rows from this table."""
+        if self.ranged:
+            return TableWrite(
+                "erase",
+                self.table,
+                (self.column,),
+                lambda change: [queries.mentor_range(m) for m in change.mentors_erased],
+                ranged=True,
+            )
+        return TableWrite("erase", self.table, (self.column,), lambda change: [(m,) for m in change.mentors_erased])
+
+
+# A table that a migration adds must be in one of these two lists: a test of the migrated schema fails otherwise,
+# so no table can hold a mentor's data that erasure does not reach.
+MENTOR_TABLES: tuple[MentorTable, ...] = (
+    MentorTable("periods", "mentor_id", "periods"),
+    MentorTable("milestones", "id", "milestones", ranged=True),
+    MentorTable("history", "mentor_id", "history_entries"),
+    # Stored answers to POSTs with an Idempotency-Key: they repeat the mentor's milestones.
+    MentorTable("idempotency_keys", "mentor_id", "idempotency_records"),
+)
+HOLDS_NO_MENTOR_DATA: tuple[str, ...] = ("alembic_version", "access_keys", "service_secrets")
+
+# In this order: erasures first (the erasure's own history entry, appended last, names the mentor by a hash
+# and so survives), then removals (a period removed and one written may share nothing, but a milestone removed
 # and written again by one change never happens), then upserts, then what follows from the change.
 WRITE_PATH: tuple[TableWrite, ...] = (
+    *(held.erasure() for held in MENTOR_TABLES),
     TableWrite(
         "delete",
         "periods",

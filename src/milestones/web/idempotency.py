@@ -15,7 +15,7 @@ from typing import Any, cast
 from litestar import Request
 from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEvent, Message, Receive, Scope, Send
 
-from milestones.contract import FieldError, RequestInvalid
+from milestones.contract import FieldError, RequestInvalid, mentor_named_in
 from milestones.domain.rows import IdempotencyRecord, Replaceable
 from milestones.errors import IdempotencyKeyInUse, IdempotencyKeyReused
 from milestones.service import MilestoneService
@@ -65,7 +65,7 @@ def idempotency_middleware(app: ASGIApp) -> ASGIApp:
         service = cast(MilestoneService, request.app.state.service)
         now = service.now()
         existing = await service.claim_idempotency_key(
-            key, fingerprint, now, replaceable_at(now), expired_before=now - EXPIRES_AFTER
+            key, fingerprint, now, replaceable_at(now), now - EXPIRES_AFTER, mentor_named_in(body)
         )
         if existing is not None:
             await _replay(existing, fingerprint, send)

@@ -11,6 +11,7 @@ from milestones.errors import (
     IdempotencyKeyReused,
     InvalidUpdate,
     KeyRequired,
+    MentorNotFound,
     MilestoneNotFound,
     MilestonesError,
     OriginRefused,
@@ -91,6 +92,13 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
             "No stored milestone has this id. Ids are `<mentor_id>~<key>`; a mentor has a milestone of a "
             "definition only once a summary brought them to it or under way.",
             "List the mentor's milestones (GET /api/v1/milestones?mentor_id=...) for their ids.",
+        ),
+        _of(
+            MentorNotFound,
+            "Nothing is stored about this mentor: no period, milestone, history or stored answer. Either the "
+            "id is not one the platform sent, or the mentor was already erased.",
+            "Check the id. An erasure that was already carried out needs nothing more: the history keeps its "
+            "entry, under the mentor's salted hash.",
         ),
         _of(
             PeriodNotFound,

@@ -21,6 +21,7 @@ from milestones.contract import (
     DefinitionCatalog,
     FieldError,
     HistoryPage,
+    MentorErased,
     MilestoneDeleted,
     MilestoneOut,
     MilestonePage,
@@ -63,6 +64,7 @@ from milestones.web.presenters import (
 from milestones.web.problems import problem_responses
 from milestones.web.request_state import actor_of, language_of
 from milestones.web.route_table import (
+    ADMIN,
     CATALOG,
     MENTOR_DELETE,
     MENTOR_READ,
@@ -476,7 +478,29 @@ async def mentor_history(
     return history_page(window.items, limit, window.next_after)
 
 
-MENTOR_ROUTES = [list_periods, delete_period, mentor_history]
+@delete(
+    "/{mentor_id:str}",
+    operation_id="eraseMentor",
+    opt=declare(ADMIN),
+    tags=[MENTORS],
+    summary="Erase everything stored about a mentor",
+    description="For a deletion request: the mentor's periods, milestones, history and stored answers to "
+    "idempotent requests are removed in one transaction, and history keeps one entry that an erasure happened, "
+    "naming the mentor only by a salted hash (answered here). Needs an admin key: refused until one exists, "
+    "even while writes are open. Cannot reach backups, proxies' request logs, replicas until they replay, or "
+    "files exported earlier.",
+    status_code=200,
+    responses={
+        200: example_response(MentorErased, examples.MENTOR_ERASED),
+        **problem_responses("mentor-not-found", 422, 503),
+    },
+)
+async def erase_mentor(request: Request[Any, Any, Any], state: State, mentor_id: MentorIdParam) -> MentorErased:
+    erasure = await service_of(state).erase(checked_mentor_id(mentor_id), actor_of(request.scope))
+    return MentorErased(erased=True, mentor_hash=erasure.mentor_hash, erased_at=erasure.at, removed=erasure.removed)
+
+
+MENTOR_ROUTES = [list_periods, delete_period, mentor_history, erase_mentor]
 
 
 # --- /api/v1/milestone-definitions -------------------------------------------------------------------

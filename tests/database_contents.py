@@ -1,0 +1,61 @@
+"""Everything a test database holds, read table by table on either backend: for tests that must show what is
+(and is not) stored anywhere, whatever tables later migrations add."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import asyncpg
+
+from milestones.settings import Settings
+
+
+async def table_columns(settings: Settings) -> dict[str, set[str]]:
+    """Every table of the migrated schema and its columns."""
+    if settings.is_sqlite:
+        with sqlite3.connect(settings.sqlite_path) as conn:
+            names = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            return {
+                name: {row[1] for row in conn.execute(f'PRAGMA table_info("{name}")')}
+                for name in names
+                if not name.startswith("sqlite_")
+            }
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public'"
+        )
+    finally:
+        await conn.close()
+    tables: dict[str, set[str]] = {}
+    for row in rows:
+        tables.setdefault(row["table_name"], set()).add(row["column_name"])
+    return tables
+
+
+async def rows_as_text(settings: Settings) -> dict[str, list[str]]:
+    """Every row of every table, each as one text holding all its values: text and JSON as they are, binary
+    columns decoded byte for byte (so an id inside a stored body or MessagePack shows), numbers and times
+    as text. Rows in a stable order, so two reads compare equal when nothing changed."""
+    tables = await table_columns(settings)
+    contents: dict[str, list[str]] = {}
+    if settings.is_sqlite:
+        with sqlite3.connect(settings.sqlite_path) as conn:
+            for table in tables:
+                rows = [" | ".join(map(_text, row)) for row in conn.execute(f'SELECT * FROM "{table}"')]
+                contents[table] = sorted(rows)
+        return contents
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        for table in tables:
+            records = await conn.fetch(f'SELECT * FROM "{table}"')
+            contents[table] = sorted(" | ".join(map(_text, record.values())) for record in records)
+    finally:
+        await conn.close()
+    return contents
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("latin-1")
+    return str(value)

@@ -273,7 +273,7 @@ def declare_access(
             for status, description in _KEY_PROBLEMS.items():
                 operation.responses[status] = OpenAPIResponse(description=description, content=problem.content)
             operation.responses = dict(sorted(operation.responses.items()))
-            if failed_attempts_limited:
+            if failed_attempts_limited and keys_exist:  # with no key at all, nothing is answered 401
                 declare_429(operation)
 
 

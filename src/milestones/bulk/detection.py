@@ -33,6 +33,7 @@ from milestones.domain import ID_SEPARATOR, Definition, Status, future_start
 from milestones.domain.changes import COMMAND_LINE, Change
 from milestones.domain.rows import MilestoneRow, PeriodRow, StoredRows, encode_time, to_centi
 from milestones.domain.rules import RuleCatalog, record_summaries
+from milestones.ops import traces
 from milestones.storage import MilestoneRepository
 from milestones.storage.base import PackedRows
 from milestones.storage.write_path import prepared
@@ -135,7 +136,9 @@ async def detect_numbered(
         detecting = started_detecting
 
     async def _write_batch(batch: _Detecting) -> None:
-        await _write(batch, repository, rungs, now_text, reject, report)
+        # One span per batch: its writing (and any detecting again) under it; detection ran in the other process.
+        with traces.span("detect batch", {"milestones.lines": len(batch.raw)}):
+            await _write(batch, repository, rungs, now_text, reject, report)
         if progress is not None:
             progress(report)
 

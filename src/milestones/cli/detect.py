@@ -26,9 +26,10 @@ from milestones.bulk.formats import (
     refuse_unless_text,
 )
 from milestones.cli.arguments import at_least_one, command
-from milestones.cli.configuration import read_catalog, read_settings
+from milestones.cli.configuration import read_catalog, read_settings, start_traces
 from milestones.cli.database import migrate_if_asked, with_repository
 from milestones.cli.output import INTERRUPTED, OK, REJECTED, CommandError, counted
+from milestones.ops import traces
 from milestones.service import utc_now
 from milestones.storage import MilestoneRepository
 
@@ -85,6 +86,8 @@ def run_detect(args: argparse.Namespace) -> int:
         if extra is not None and not extra.parent.is_dir():
             raise CommandError(f"{extra}: the folder {extra.parent} does not exist")
     with ExitStack() as stack:
+        if start_traces():  # one span per batch; what is pending is exported before the command ends
+            stack.callback(traces.stop)
         stream, size = _open_input(args.file, stack)
         shown = _Shown(args.file, size, stack)
         rejects = None if args.rejects is None else _RejectsFile(args.rejects, file_format, stack)

@@ -28,6 +28,7 @@ from milestones.domain.rows import (
     time_from_text,
 )
 from milestones.errors import DatabaseUnavailable
+from milestones.ops import traces
 from milestones.storage import queries
 from milestones.storage.base import (
     Applied,
@@ -94,6 +95,13 @@ _GET_SERVICE_VALUE = queries.numbered(queries.GET_SERVICE_VALUE)
 _DELETE_EXPIRED_IDEMPOTENCY_KEYS = queries.numbered(queries.DELETE_EXPIRED_IDEMPOTENCY_KEYS)
 _INSERT_ACCESS_KEY = queries.numbered(queries.INSERT_ACCESS_KEY)
 _REVOKE_ACCESS_KEY = queries.numbered(queries.REVOKE_ACCESS_KEY)
+
+
+_TRANSACTION = {"db.system.name": "postgresql"}
+
+
+async def _report_queries(conn: asyncpg.Connection) -> None:
+    conn.add_query_logger(traces.record_query)
 
 
 async def _keep_session(_: asyncpg.Connection) -> None:
@@ -169,6 +177,8 @@ class PostgresRepository:
                 timeout=connect_timeout,
                 command_timeout=timeout,
                 reset=_keep_session,
+                # With traces on, each statement becomes a span (asyncpg reports it when done).
+                init=_report_queries if traces.enabled() else None,
             )
         except _UNAVAILABLE as exc:
             raise DatabaseUnavailable(f"PostgreSQL cannot be reached: {exc}") from exc
@@ -264,6 +274,18 @@ class PostgresRepository:
         ids = list(mentors)
         bulk = len(ids) != 1
         timeout = BULK_COMMAND_TIMEOUT if bulk else None
+        with traces.span("postgresql transaction", _TRANSACTION):
+            return await self._change(ids, bulk, timeout, decide, seen, decided)
+
+    async def _change(
+        self,
+        ids: list[str],
+        bulk: bool,
+        timeout: float | None,
+        decide: Decide,
+        seen: PackedRows | None,
+        decided: Change | None,
+    ) -> Applied:
         async with self._connection() as conn, conn.transaction():
             if bulk:
                 await conn.execute(queries.PREFER_INDEXES)

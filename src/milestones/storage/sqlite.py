@@ -33,6 +33,7 @@ from milestones.domain.rows import (
     period_from_row,
 )
 from milestones.errors import DatabaseUnavailable
+from milestones.ops import traces
 from milestones.ops.metrics import WRITER_WAIT
 from milestones.storage import queries
 from milestones.storage.base import (
@@ -248,13 +249,15 @@ class SqliteRepository:
 
     def _read_one(self, sql: str, params: Any) -> Any:
         try:
-            return self._reader.execute(sql, params).fetchone()
+            with traces.span("sqlite read", {"db.system.name": "sqlite", "db.query.text": sql}):
+                return self._reader.execute(sql, params).fetchone()
         except sqlite3.OperationalError as exc:
             raise DatabaseUnavailable(f"The database could not be read: {exc}") from exc
 
     def _read_all(self, sql: str, params: Any) -> list[Any]:
         try:
-            return self._reader.execute(sql, params).fetchall()
+            with traces.span("sqlite read", {"db.system.name": "sqlite", "db.query.text": sql}):
+                return self._reader.execute(sql, params).fetchall()
         except sqlite3.OperationalError as exc:
             raise DatabaseUnavailable(f"The database could not be read: {exc}") from exc
 
@@ -272,7 +275,11 @@ class SqliteRepository:
         future = asyncio.get_running_loop().run_in_executor(self._writer_thread, job.run)
         future.add_done_callback(job.record_wait)
         try:
-            return cast(T, await asyncio.wait_for(asyncio.shield(future), _BUSY_TIMEOUT_MS / 1000))
+            try:
+                return cast(T, await asyncio.wait_for(asyncio.shield(future), _BUSY_TIMEOUT_MS / 1000))
+            finally:
+                if job.timed:
+                    job.record_spans()
         except TimeoutError:
             if job.withdraw():
                 # Nobody awaits it any more; retrieve its (withdrawn) outcome so it is not reported.
@@ -415,14 +422,31 @@ class _WriterJob:
         self._state_lock = threading.Lock()
         self._withdrawn = False
         self._started = False
+        # With traces on, wall-clock times of its queueing, start and end, for spans recorded afterwards on the
+        # event loop, where the request's span is current (the writer thread has no request context).
+        self.timed = traces.enabled()
+        self._times = [traces.now_ns(), 0, 0] if self.timed else []
 
     def run(self) -> Any:
         self._waited = time.perf_counter() - self._queued_at
+        if self.timed:
+            self._times[1] = traces.now_ns()
         _WriterJob._current.job = self
         try:
             return self._work(*self._args)
         finally:
             _WriterJob._current.job = None
+            if self.timed:
+                self._times[2] = traces.now_ns()
+
+    def record_spans(self) -> None:
+        """The SQLite writer's wait and its transaction, as children of the current span."""
+        queued, started, ended = self._times
+        if started:
+            attributes = {"db.system.name": "sqlite"}
+            traces.record("sqlite writer wait", queued, started, attributes)
+            if ended:
+                traces.record("sqlite transaction", started, ended, attributes)
 
     @classmethod
     def start_current(cls) -> None:

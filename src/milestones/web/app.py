@@ -36,6 +36,7 @@ from milestones.access.keys import Scope as KeyScope
 from milestones.badges import DEFAULT_SIZE, BadgeSize, BadgeState, badge_file, badge_image
 from milestones.catalog import load_catalog
 from milestones.contract import HealthOut, ProblemDetails
+from milestones.ops import traces
 from milestones.ops.logs import configure_logging, event, log_format
 from milestones.ops.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from milestones.ops.metrics import exposition
@@ -447,4 +448,9 @@ def app_from_environment() -> Any:
     """Factory for `uvicorn --factory`: every worker process builds its app from the environment."""
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)
-    return create_app(settings)
+    if traces.configured():  # each worker exports its own spans (`serve` checked the settings first)
+        traces.start()
+    app = create_app(settings)
+    if traces.enabled():
+        cast(Litestar, app.app).on_shutdown.append(traces.stop)
+    return app

@@ -20,6 +20,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
 from milestones.errors import DatabaseUnavailable, MilestonesError, OriginRefused, RateLimited
+from milestones.ops import traces
 from milestones.ops.logs import REQUEST_ID
 from milestones.web.access import AccessPolicy
 from milestones.web.cors import VARY_ORIGIN, CorsPolicy
@@ -137,6 +138,8 @@ class FrontDoor:
         self.database = database or DatabaseWatch()
         self.frame_ancestors = " ".join(embed_origins).encode() if embed_origins else None
         self.rate_limits = rate_limits
+        # Decided once: with tracing off, a request passes no tracing code but this check.
+        self.traced = traces.enabled()
         # The headers of each policy's answers in each language, joined once: (on success, on error).
         self._blocks: dict[tuple[RoutePolicy, str], _Blocks] = {}
 
@@ -146,6 +149,17 @@ class FrontDoor:
                 self.fast.restarted()
             await self.app(scope, receive, send)
             return
+        if not self.traced:
+            await self._handle(scope, receive, send)
+            return
+        # The request's span is current while it is served and logged: its children (database, rate limit,
+        # badges) hang under it, and the log line carries its trace id.
+        method = scope["method"]
+        with traces.server_span(method, scope["headers"]) as span:
+            outcome = await self._handle(scope, receive, send)
+            traces.describe_request(span, method, outcome.match.template, outcome.status, outcome.actor)
+
+    async def _handle(self, scope: HTTPScope, receive: Receive, send: Send) -> _Outcome:
         started_at = perf_counter()
         http: HTTPScope = scope
         if http.get("root_path"):
@@ -173,6 +187,7 @@ class FrontDoor:
             )
             if template is not None and template.startswith("/api/"):
                 self.database.answered(status)
+        return outcome
 
     async def _serve(
         self,
@@ -245,7 +260,8 @@ class FrontDoor:
             outcome.actor = actor
         if self.rate_limits is not None and policy.rate_limit is not None:
             try:
-                await self.rate_limits.check(policy.rate_limit, actor, http["client"])
+                with traces.span("rate limit check", {"milestones.limit": policy.rate_limit}):
+                    await self.rate_limits.check(policy.rate_limit, actor, http["client"])
             except RateLimited as refused:
                 outcome.status = refused.status
                 await _answer_problem(send, http, refused, [*extra, NO_STORE, *rate_limit_headers(refused)], head=head)

@@ -217,3 +217,39 @@ MENTOR_HISTORY: Any = {
     ],
     "pagination": {"page": 1, "limit": 3, "next_cursor": "MS4y"},
 }
+# The contract's POST achieving mentor_001~300h, as the feed shows it.
+EVENTS: Any = {
+    "data": [
+        {
+            "specversion": "1.0",
+            "id": "1042-0",
+            "source": "https://milestones.example.org",
+            "type": "milestone.achieved",
+            "time": "2026-01-03T09:00:00Z",
+            "subject": "mentor_001~300h",
+            "datacontenttype": "application/json",
+            "data": {
+                "milestone_id": "mentor_001~300h",
+                "mentor_id": "mentor_001",
+                "transition": "achieved",
+                "milestone": {
+                    "id": "mentor_001~300h",
+                    "mentor_id": "mentor_001",
+                    "name": "300 Hours Mentored",
+                    "type": "hours",
+                    "status": "achieved",
+                    "threshold": 300,
+                    "achieved_value": 312.5,
+                    "achieved_at": "2025-12-31T23:59:59Z",
+                    "accessibility_label": "Achieved 300 Hours Mentored on December 31, 2025",
+                    "badge_image_url": "/badges/300h.png",
+                },
+                "cause": "post",
+                "actor": "anonymous",
+                "request_id": "req-7f3a9c2e",
+                "notify": True,
+            },
+        },
+    ],
+    "pagination": {"page": 1, "limit": 100, "next_cursor": "NDcxMi4xMDQyLjEuMTc2NzQzMDgwMA"},
+}

@@ -337,7 +337,7 @@ class MentorErased(Struct):
     removed: Annotated[
         dict[str, int],
         described(
-            "Rows removed, by kind: periods, milestones, history_entries, idempotency_records (and whatever "
+            "Rows removed, by kind: periods, milestones, history_entries, events, idempotency_records (and whatever "
             "else the service stores about mentors)"
         ),
     ]

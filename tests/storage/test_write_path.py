@@ -10,12 +10,12 @@ import milestones
 from milestones.storage.write_path import WRITE_PATH
 
 PACKAGE = Path(milestones.__file__).parent
-# Each back end's `_apply` applies every declaration of the write path; pruning removes old history, a
-# batch per transaction. Erasure is a change like any other, applied by `_apply`.
+# Each back end's `_apply` applies every declaration of the write path; pruning removes old history and events,
+# a batch per transaction. Erasure is a change like any other, applied by `_apply`.
 ALLOWED = {
     ("storage/postgres.py", "_apply"),
     ("storage/sqlite.py", "_apply"),
-    ("storage/postgres.py", "prune_history"),
+    ("storage/postgres.py", "_prune"),
     ("storage/sqlite.py", "_prune_batch"),
 }
 # The tables changes write. Erasure also reaches tables with writers of their own (idempotency records, which
@@ -73,12 +73,14 @@ def test_the_write_path_declares_erasure_then_history() -> None:
         ("erase", "periods"),
         ("erase", "milestones"),
         ("erase", "history"),
+        ("erase", "events"),
         ("erase", "idempotency_keys"),
         ("delete", "periods"),
         ("delete", "milestones"),
         ("upsert", "periods"),
         ("upsert", "milestones"),
         ("append", "history"),
+        ("append", "events"),
     ]
 
 

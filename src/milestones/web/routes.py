@@ -67,7 +67,7 @@ from milestones.web.presenters import (
     parse_if_match,
     period_out,
 )
-from milestones.web.problems import problem_responses
+from milestones.web.problems import EVENT_TYPES_RULE, problem_responses
 from milestones.web.request_state import actor_of, language_of
 from milestones.web.route_table import (
     ADMIN,
@@ -514,7 +514,6 @@ MENTOR_ROUTES = [list_periods, delete_period, mentor_history, erase_mentor]
 
 _EVENT_TYPES = {kind.value: kind for kind in EventType}
 _CURSOR_RULE = "must be a next_cursor from a previous page of the feed, or latest"
-_TYPES_RULE = "must be event types separated by commas: " + ", ".join(_EVENT_TYPES)
 
 
 @get(
@@ -537,32 +536,24 @@ _TYPES_RULE = "must be event types separated by commas: " + ", ".join(_EVENT_TYP
 async def list_events(
     state: State,
     cursor: Annotated[
-        str | None,
-        QueryParameter(
-            min_length=1,
-            max_length=120,
-            pattern=r"^[A-Za-z0-9_-]+$",
-            description="`latest`, or `pagination.next_cursor` of the previous page",
-        ),
+        str | None, QueryParameter(description="`latest`, or `pagination.next_cursor` of the previous page")
     ] = None,
-    types: Annotated[
-        str | None,
-        QueryParameter(max_length=400, description="Only these event types, separated by commas"),
-    ] = None,
+    types: Annotated[str | None, QueryParameter(description="Only these event types, separated by commas")] = None,
+    # Checked here rather than by the framework, so that one 422 names every bad parameter.
     mentor_id: Annotated[
-        str | None, QueryParameter(pattern=MENTOR_ID_PATTERN, max_length=128, description="Only this mentor's")
+        str | None, QueryParameter(description="Only this mentor's", schema_extra={"pattern": MENTOR_ID_PATTERN})
     ] = None,
-    limit: Annotated[int, QueryParameter(ge=1, le=1000, description="Events per page")] = 100,
+    limit: LimitParam = 100,
 ) -> EventPage:
     errors: list[FieldError] = []
     after = None
     if cursor is not None and cursor != "latest":
-        after = decode_event_cursor(cursor)
+        after = decode_event_cursor(cursor) if len(cursor) <= 120 else None
         if after is None:
             errors.append(FieldError("cursor", _CURSOR_RULE))
     kinds = frozenset(_EVENT_TYPES.get(name.strip()) for name in (types or "").split(",") if name.strip())
     if None in kinds:
-        errors.append(FieldError("types", _TYPES_RULE))
+        errors.append(FieldError("types", EVENT_TYPES_RULE))
     if mentor_id is not None and not is_mentor_id(mentor_id):
         errors.append(FieldError("mentor_id", MENTOR_ID_RULE))
     if errors:

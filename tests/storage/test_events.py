@@ -47,9 +47,9 @@ async def test_bulk_events_equal_those_of_the_same_lines_posted(
     assert bulk and {(e.cause.value, e.actor, e.notify) for e in bulk} == {("bulk", COMMAND_LINE, notify)}
 
     service = MilestoneService(repository, catalog, FakeClock(NOW))
-    for mentor, *values in LINES:
+    for mentor, start, end, hours, contacts, activities in LINES:
         with suppress(PeriodOverlap):  # a line the bulk run refused too
-            await service.record_summary(f"posted-{mentor}", period(*values))
+            await service.record_summary(f"posted-{mentor}", period(start, end, hours, contacts, activities))
     posted = (await all_events(settings, repository))[len(bulk) :]
     renamed = [
         (kind, mentor.removeprefix("posted-"), t and replace(t, milestone_id=t.milestone_id.removeprefix("posted-")))

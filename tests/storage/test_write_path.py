@@ -15,8 +15,11 @@ PACKAGE = Path(milestones.__file__).parent
 ALLOWED = {
     ("storage/postgres.py", "_apply"),
     ("storage/sqlite.py", "_apply"),
-    ("storage/postgres.py", "_prune"),
-    ("storage/sqlite.py", "_prune_batch"),
+    # Each names its pruning statement, which one shared function per back end runs a batch at a time.
+    ("storage/postgres.py", "prune_history"),
+    ("storage/postgres.py", "prune_events"),
+    ("storage/sqlite.py", "prune_history"),
+    ("storage/sqlite.py", "prune_events"),
 }
 # The tables changes write. Erasure also reaches tables with writers of their own (idempotency records, which
 # a request claims and finishes around its change); those are not the write path's to guard.

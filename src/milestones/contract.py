@@ -351,11 +351,13 @@ _MENTOR_NAMED = msgspec.json.Decoder(_NamesAMentor)
 
 
 def mentor_named_in(body: bytes) -> str | None:
-    """The mentor_id a JSON request body names, if it names one (the body is not validated here)."""
+    """The mentor_id a JSON request body names, if it names a valid one (the rest of the body is not
+    validated here: an invalid body is refused later, and names no mentor whose data could be stored)."""
     try:
-        return _MENTOR_NAMED.decode(body).mentor_id
+        mentor_id = _MENTOR_NAMED.decode(body).mentor_id
     except msgspec.DecodeError:
         return None
+    return mentor_id if is_mentor_id(mentor_id) else None
 
 
 class MilestoneStateOut(Struct, kw_only=True, omit_defaults=True):

@@ -248,3 +248,20 @@ async def test_a_422_names_only_the_operations_own_parameters(client: Client, st
     response = await client.get(f"{BASE}?mentor_id=alice&limit=0&{stray}")
     assert response.status_code == 422
     assert [e["field"] for e in response.json()["errors"]] == ["limit"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/mentors/abc/history?limit=1%C2%B9",
+        "/api/v1/mentors/]/history?limit=1%C2%B9&limit=&cursor=J%C3%B6",
+        f"{BASE}?mentor_id=abc&limit=%C2%B9",
+        f"{BASE}/abc/in-progress?page=%C2%B2",
+        f"{BASE}/abc/new?page=%E2%91%A0",
+    ],
+)
+async def test_digits_that_are_not_ascii_are_a_422_not_a_500(client: Client, path: str) -> None:
+    """Found by fuzzing: "1¹" passes str.isdigit() but not int(), and the problem renderer raised."""
+    response = await client.get(path)
+    assert response.status_code == 422, response.text
+    assert response.json()["type"] == "/problems/invalid-request"

@@ -99,6 +99,9 @@ OPERATIONS: dict[tuple[str, str], list[Call]] = {
         Call("GET", "/api/v1/milestone-definitions", 200),
         Call("DELETE", "/api/v1/milestone-definitions", 405),
     ],
+    # Only an admin key may erase, and this service has no keys: refused however open writes are (the
+    # erasure itself is tested with a key in test_erasure.py).
+    ("DELETE", "/api/v1/mentors/{mentor_id}"): [Call("DELETE", "/api/v1/mentors/alice", 403)],
 }
 
 

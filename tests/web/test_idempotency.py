@@ -39,6 +39,14 @@ async def test_a_retry_with_the_same_key_replays_the_first_response(client: Clie
     assert without_key.status_code == 200  # a plain repeat is simply "unchanged"
 
 
+async def test_an_invalid_mentor_id_under_a_key_is_a_422_not_a_stored_mentor(client: Client) -> None:
+    """Found by fuzzing: a mentor id too long to be one reached the column kept for erasure, a 500."""
+    mentor_ids: list[Any] = ["x" * 300, "a b", 17]
+    for mentor_id in mentor_ids:
+        response = await client.post(BASE, json=summary_body(mentor_id), headers=keyed(f"k-bad-{mentor_id}"[:200]))
+        assert response.status_code == 422, response.text
+
+
 async def test_the_same_key_with_another_body_is_422(client: Client) -> None:
     await client.post(BASE, json=summary_body(), headers=keyed("k-2"))
     response = await client.post(BASE, json=summary_body(hours=1), headers=keyed("k-2"))

@@ -43,7 +43,10 @@ def signed_query(secret: str, mentor_id: str, expires_at: datetime) -> str:
 
 def link_opens(secret: str | None, mentor_id: str, expires: str | None, given: str | None, now: datetime) -> bool:
     """Whether a link's `expires` and `signature` open this mentor's page now."""
-    if secret is None or expires is None or given is None or not expires.isdigit() or len(expires) > 12:
+    if secret is None or expires is None or given is None:
+        return False
+    # isascii: "¹" is a digit to isdigit() but not to int().
+    if not (expires.isascii() and expires.isdigit()) or len(expires) > 12:
         return False
     if int(expires) <= now.timestamp():
         return False

@@ -248,7 +248,9 @@ def _simple_query(raw: bytes) -> dict[str, str] | None:
 
 def _window(query: dict[str, str]) -> Window | None:
     page, limit = query.get("page", "1"), query.get("limit", "20")
-    if not (page.isdigit() and limit.isdigit() and len(page) <= 7 and len(limit) <= 3):
+    if not (page.isascii() and limit.isascii() and page.isdigit() and limit.isdigit()):
+        return None
+    if len(page) > 7 or len(limit) > 3:
         return None
     window = Window(int(page), int(limit))
     return window if 1 <= window.page <= 1_000_000 and 1 <= window.limit <= 100 else None

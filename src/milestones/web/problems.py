@@ -69,7 +69,7 @@ _SIZES = [str(size) for size in SIZES]
 
 
 def _whole_number(low: int, high: int) -> Callable[[str], bool]:
-    return lambda text: text.isdigit() and low <= int(text) <= high
+    return lambda text: text.isascii() and text.isdigit() and low <= int(text) <= high
 
 
 def _is_date(text: str) -> bool:

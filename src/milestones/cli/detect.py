@@ -73,6 +73,11 @@ def add_detect(commands: Any) -> None:
         metavar="FILE",
         help="write the summary's counts to FILE in Prometheus text format (for a scheduler or node_exporter)",
     )
+    detect.add_argument(
+        "--no-notify",
+        action="store_true",
+        help="record the run's events as not to be pushed (a backfill): the feed shows them, webhooks skip them",
+    )
     detect.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     detect.set_defaults(run=run_detect)
 
@@ -111,8 +116,12 @@ def run_detect(args: argparse.Namespace) -> int:
             if file_format == "csv":
                 text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
                 bodies = csv_bodies(text)
-                return await detect_numbered(bodies, repository, catalog, now, reject, args.batch_size, progress)
-            return await detect_lines(stream, repository, catalog, now, reject, args.batch_size, progress)
+                return await detect_numbered(
+                    bodies, repository, catalog, now, reject, args.batch_size, progress, notify=not args.no_notify
+                )
+            return await detect_lines(
+                stream, repository, catalog, now, reject, args.batch_size, progress, notify=not args.no_notify
+            )
 
         try:
             report = asyncio.run(with_repository(settings, detect))

@@ -60,6 +60,8 @@ from milestones.web.routes import (
     BADGE_HEADERS,
     BADGES,
     DEFINITIONS,
+    EVENT_ROUTES,
+    EVENTS,
     HEALTH,
     MENTOR_ROUTES,
     MENTORS,
@@ -371,8 +373,8 @@ def create_litestar_app(
         app.state.service = service = await MilestoneService.open(settings, catalog, clock)
         app.state.settings = settings
         access.attach(service.key_ring)
-        if settings.history_retention_days is not None:
-            app.state.pruning = asyncio.create_task(service.prune_history_hourly(settings.history_retention_days))
+        # Events always have a retention; history only when MILESTONES_HISTORY_RETENTION_DAYS is set.
+        app.state.pruning = asyncio.create_task(service.prune_hourly(settings.history_retention_days))
         event("worker started", pid=os.getpid())
 
     async def close_service(app: Litestar) -> None:
@@ -390,6 +392,7 @@ def create_litestar_app(
             Router(MILESTONES_PATH, route_handlers=MILESTONE_ROUTES),
             Router(CONTRACT_ALIAS_PATH, route_handlers=MILESTONE_ROUTES, include_in_schema=False),
             Router("/api/v1/mentors", route_handlers=MENTOR_ROUTES),
+            *EVENT_ROUTES,
             home,
             healthz,
             readyz,
@@ -428,6 +431,7 @@ def create_litestar_app(
                 Tag(name=MENTORS, description="A mentor's stored periods"),
                 Tag(name=DEFINITIONS, description="The catalog of milestones that can be reached"),
                 Tag(name=BADGES, description="Badge images"),
+                Tag(name=EVENTS, description="The event feed (CloudEvents; described in /asyncapi.json)"),
                 Tag(name=HEALTH, description="Liveness and readiness"),
             ],
             components=Components(),

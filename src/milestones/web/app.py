@@ -47,7 +47,7 @@ from milestones.web.body_timeout import body_timeout
 from milestones.web.cors import CorsPolicy
 from milestones.web.docs import DOCS_ROUTES
 from milestones.web.fast_path import CONTRACT_ALIAS_PATH, MILESTONES_PATH, FastPath
-from milestones.web.front_door import FrontDoor
+from milestones.web.front_door import FrontDoor, TracedFrontDoor
 from milestones.web.observability import DatabaseWatch, RequestObserver, untyped
 from milestones.web.pages import PAGE_ROUTES
 from milestones.web.presenters import none_match
@@ -337,7 +337,8 @@ def create_app(
     routes = cast(RouteTable, litestar.state.route_table)
     if rate_limits is not None:
         litestar.on_shutdown.append(rate_limits.close)
-    return FrontDoor(
+    door = TracedFrontDoor if traces.enabled() else FrontDoor
+    return door(
         litestar,
         fast=FastPath(litestar, settings, routes) if fast_path else None,
         routes=routes,

@@ -138,8 +138,6 @@ class FrontDoor:
         self.database = database or DatabaseWatch()
         self.frame_ancestors = " ".join(embed_origins).encode() if embed_origins else None
         self.rate_limits = rate_limits
-        # Decided once: with tracing off, a request passes no tracing code but this check.
-        self.traced = traces.enabled()
         # The headers of each policy's answers in each language, joined once: (on success, on error).
         self._blocks: dict[tuple[RoutePolicy, str], _Blocks] = {}
 
@@ -149,18 +147,10 @@ class FrontDoor:
                 self.fast.restarted()
             await self.app(scope, receive, send)
             return
-        if not self.traced:
-            await self._handle(scope, receive, send)
-            return
-        # The request's span is current while it is served and logged: its children (database, rate limit,
-        # badges) hang under it, and the log line carries its trace id.
-        method = scope["method"]
-        with traces.server_span(method, scope["headers"]) as span:
-            outcome = await self._handle(scope, receive, send)
-            traces.describe_request(span, method, outcome.match.template, outcome.status, outcome.actor)
-
-    async def _handle(self, scope: HTTPScope, receive: Receive, send: Send) -> _Outcome:
         started_at = perf_counter()
+        # What became of the request (status, route, actor), left in the server's own scope for
+        # TracedFrontDoor, before a root path makes the copy the rest works on.
+        outcome = cast(dict[str, Any], scope)[OUTCOME] = _Outcome()
         http: HTTPScope = scope
         if http.get("root_path"):
             http = _below_root_path(http)
@@ -174,7 +164,6 @@ class FrontDoor:
                 accept_language = value
         request_id = self.observer.request_id(given_id)
         token = REQUEST_ID.set(request_id.decode("latin-1"))
-        outcome = _Outcome()
         try:
             await self._serve(http, receive, send, request_id, accept_language, outcome)
         finally:
@@ -187,7 +176,6 @@ class FrontDoor:
             )
             if template is not None and template.startswith("/api/"):
                 self.database.answered(status)
-        return outcome
 
     async def _serve(
         self,
@@ -321,7 +309,24 @@ class FrontDoor:
         return succeeded, security, policy.access in self.access.open_to_all
 
 
+class TracedFrontDoor(FrontDoor):
+    """The front door when traces are on (create_app picks it): each request's server span is current while
+    it is served and logged, so its children (database, rate limit, badges) hang under it and its log line
+    carries the trace id. Off, the plain FrontDoor runs no tracing code at all."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await super().__call__(scope, receive, send)
+            return
+        method = scope["method"]
+        with traces.server_span(method, scope["headers"]) as span:
+            await super().__call__(scope, receive, send)
+            outcome: _Outcome = cast(dict[str, Any], scope)[OUTCOME]
+            traces.describe_request(span, method, outcome.match.template, outcome.status, outcome.actor)
+
+
 _Headers = tuple[tuple[bytes, bytes], ...]
+OUTCOME = "milestones.outcome"
 _Blocks = tuple[_Headers, _Headers, bool]
 
 

@@ -275,15 +275,19 @@ class SqliteRepository:
 
     def _read_one(self, sql: str, params: Any) -> Any:
         try:
-            with traces.span("sqlite read", {"db.system.name": "sqlite", "db.query.text": sql}):
-                return self._reader.execute(sql, params).fetchone()
+            if traces.enabled():  # checked first: the span's bookkeeping would be a tenth of a hot read
+                with traces.span("sqlite read", {"db.system.name": "sqlite", "db.query.text": sql}):
+                    return self._reader.execute(sql, params).fetchone()
+            return self._reader.execute(sql, params).fetchone()
         except sqlite3.OperationalError as exc:
             raise DatabaseUnavailable(f"The database could not be read: {exc}") from exc
 
     def _read_all(self, sql: str, params: Any) -> list[Any]:
         try:
-            with traces.span("sqlite read", {"db.system.name": "sqlite", "db.query.text": sql}):
-                return self._reader.execute(sql, params).fetchall()
+            if traces.enabled():
+                with traces.span("sqlite read", {"db.system.name": "sqlite", "db.query.text": sql}):
+                    return self._reader.execute(sql, params).fetchall()
+            return self._reader.execute(sql, params).fetchall()
         except sqlite3.OperationalError as exc:
             raise DatabaseUnavailable(f"The database could not be read: {exc}") from exc
 

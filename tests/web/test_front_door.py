@@ -220,6 +220,7 @@ READS = [
     "/healthz",
     "/readyz",
     "/schema/openapi.json",
+    "/asyncapi.json",
     f"{BASE}/nobody~100h",
 ]
 

@@ -36,6 +36,7 @@ from milestones.access.keys import Scope as KeyScope
 from milestones.badges import DEFAULT_SIZE, BadgeSize, BadgeState, badge_file, badge_image
 from milestones.catalog import load_catalog
 from milestones.contract import HealthOut, ProblemDetails
+from milestones.events.asyncapi import ASYNCAPI_JSON, asyncapi_document
 from milestones.ops import traces
 from milestones.ops.logs import configure_logging, event, log_format
 from milestones.ops.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -234,6 +235,12 @@ async def openapi_document(state: State) -> Response[bytes]:
     return Response(body, media_type=OPENAPI_JSON)
 
 
+@get("/asyncapi.json", include_in_schema=False, media_type=ASYNCAPI_JSON, opt=declare(DESCRIBES_SERVICE))
+async def event_document(state: State) -> Response[bytes]:
+    """The AsyncAPI document: the events the feed serves, by type, with their payloads' schemas."""
+    return Response(cast(bytes, state.event_document), media_type=ASYNCAPI_JSON)
+
+
 def declare_access(document: OpenAPI, routes: RouteTable, *, read_requires_key: bool, keys_exist: bool) -> None:
     """State in the document which operations need which key scope, by the very rule the front door applies
     (each route's policy, `access.needed_scope`), with their 401 and 403 answers: none but admin operations
@@ -400,6 +407,7 @@ def create_litestar_app(
             badge,
             list_definitions,
             openapi_document,
+            event_document,
             metrics,
             *DOCS_ROUTES,
             *PAGE_ROUTES,
@@ -446,6 +454,15 @@ def create_litestar_app(
     if rate_limits is not None:
         declare_rate_limits(document, rate_limits, routes)
     app.state.live_document = LiveDocument(document, routes, access)
+    # Built from the OpenAPI document's schemas and feed operation, so the two describe the same events.
+    app.state.event_document = msgspec.json.encode(
+        asyncapi_document(
+            document.to_schema(),
+            version=__version__,
+            public_url=settings.public_url,
+            read_requires_key=settings.read_requires_key,
+        )
+    )
     return app
 
 

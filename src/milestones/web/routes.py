@@ -46,6 +46,7 @@ from milestones.domain import (
 )
 from milestones.domain.events import EventType, EventWindow
 from milestones.errors import MilestoneNotFound
+from milestones.events.asyncapi import FEED_OPERATION
 from milestones.events.cloudevents import event_source
 from milestones.service import MilestoneService, Window, after_day, start_of_day
 from milestones.settings import Settings
@@ -518,7 +519,7 @@ _CURSOR_RULE = "must be a next_cursor from a previous page of the feed, or lates
 
 @get(
     "/api/v1/events",
-    operation_id="listEvents",
+    operation_id=FEED_OPERATION,
     opt=declare(MENTOR_READ_PLAIN),
     tags=[EVENTS],
     summary="The event feed: every change that matters, in commit order",

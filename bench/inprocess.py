@@ -5,6 +5,10 @@ where wrk's figures swing by a third: the way to see what the layers in front of
 two commits (run it with each one's venv). Every production layer is on (request ids, the request log
 written to /dev/null, metrics, language, security headers); there is no HTTP server, so header counts and
 uvicorn's own work do not show here.
+
+`--traces` measures the same with OpenTelemetry tracing on, spans batched to the SDK's in-memory exporter
+(what tracing costs the service itself, without a collector's network), and a POST row (two summaries
+posted in turn, so each one writes) shows a write's cost.
 """
 
 from __future__ import annotations
@@ -50,6 +54,9 @@ def scope(method: str, path: str, query: bytes = b"", headers: tuple[tuple[bytes
     }
 
 
+ANOTHER_SUMMARY = SUMMARY.replace(b'"total_hours":60', b'"total_hours":61')
+
+
 async def measure(requests: int, passes: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
         settings = Settings(database_url=f"sqlite:///{Path(folder) / 'bench.sqlite3'}")
@@ -89,6 +96,20 @@ async def measure(requests: int, passes: int) -> dict[str, float]:
                     best = min(best, (time.process_time() - began) / requests * 1e6)
                     assert sent[0]["status"] == 200, sent[0]
                 figures[name] = best
+            best = float("inf")
+            for _ in range(passes):
+                began = time.process_time()
+                for number in range(requests):
+                    sent.clear()
+                    summary = SUMMARY if number % 2 else ANOTHER_SUMMARY
+
+                    async def posted(summary: bytes = summary) -> dict[str, Any]:
+                        return {"type": "http.request", "body": summary, "more_body": False}
+
+                    await app(scope("POST", "/api/v1/milestones", headers=json_post), posted, send)
+                best = min(best, (time.process_time() - began) / requests * 1e6)
+                assert sent[0]["status"] == 201, sent[0]
+            figures["POST"] = best
             await lifespan.put({"type": "lifespan.shutdown"})
             await started
     return figures
@@ -98,7 +119,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--requests", type=int, default=3000, help="requests per pass (default 3,000)")
     parser.add_argument("--passes", type=int, default=7, help="passes per read; the best is kept (default 7)")
+    parser.add_argument("--traces", action="store_true", help="with tracing on (spans to an in-memory exporter)")
     args = parser.parse_args()
+    if args.traces:
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+        from milestones.ops import traces
+
+        traces.start(InMemorySpanExporter())
     for name, micros in asyncio.run(measure(args.requests, args.passes)).items():
         print(f"{name:12} {micros:7.1f} µs CPU per request")
 

@@ -10,6 +10,8 @@ python3 -m venv .venv
 .venv/bin/python -m pip install --quiet uv
 compile=(.venv/bin/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes --quiet
          --custom-compile-command "bash scripts/lock.sh" "$@")
-"${compile[@]}" -o requirements/service.txt
+# The service's lock (and so the container image) includes the traces extra: tracing stays off until the
+# OTEL_* variables ask for it, and then needs nothing more installed.
+"${compile[@]}" --extra traces -o requirements/service.txt
 "${compile[@]}" --extra test -o requirements/test.txt
 echo "wrote requirements/service.txt and requirements/test.txt"

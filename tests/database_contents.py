@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
 
 import asyncpg
 
@@ -59,3 +61,21 @@ def _text(value: object) -> str:
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).decode("latin-1")
     return str(value)
+
+
+async def events_settled(settings: Settings, timeout: float = 30.0) -> None:
+    """On PostgreSQL, wait until every transaction that began before now has ended, so the event feed's horizon
+    (the oldest running transaction, server-wide) is past everything written so far. Other sessions on a shared
+    server hold it back for as long as their transactions run; SQLite's feed has no horizon to wait for."""
+    if settings.is_sqlite:
+        return
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        # A transaction of its own, with an id above every write before it.
+        now = int(await conn.fetchval("SELECT pg_current_xact_id()::text"))
+        deadline = time.monotonic() + timeout
+        while int(await conn.fetchval("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")) <= now:
+            assert time.monotonic() < deadline, "a transaction on the server held the feed's horizon back"
+            await asyncio.sleep(0.02)
+    finally:
+        await conn.close()

@@ -14,6 +14,7 @@ from xml.sax.saxutils import escape
 import resvg_py
 
 from milestones.domain import Definition, MetricType, Tier
+from milestones.ops import traces
 from milestones.wording.labels import description_of, format_number, name_of
 from milestones.wording.languages import ENGLISH, Plural, Word, say, tag, word
 from milestones.wording.languages import format_number as local_number
@@ -165,8 +166,10 @@ def badge_image(
     definition: Definition, fmt: BadgeFormat, size: int, state: BadgeState, language: str = ENGLISH
 ) -> BadgeImage:
     """The badge as served; rendered once per process for each combination (custom catalogs included)."""
-    svg = badge_svg(definition, size, state, language)
-    body = svg.encode() if fmt == "svg" else render_png(svg, size)
+    attributes = {"milestones.badge": definition.key, "milestones.format": fmt, "milestones.size": size}
+    with traces.span("badge render", attributes):
+        svg = badge_svg(definition, size, state, language)
+        body = svg.encode() if fmt == "svg" else render_png(svg, size)
     return BadgeImage(body, MEDIA_TYPES[fmt], f'"{hashlib.sha256(body).hexdigest()[:32]}"')
 
 

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import cache
 from types import UnionType
-from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
@@ -337,7 +337,7 @@ class MentorErased(Struct):
     removed: Annotated[
         dict[str, int],
         described(
-            "Rows removed, by kind: periods, milestones, history_entries, idempotency_records (and whatever "
+            "Rows removed, by kind: periods, milestones, history_entries, events, idempotency_records (and whatever "
             "else the service stores about mentors)"
         ),
     ]
@@ -413,6 +413,62 @@ class HistoryPage(Struct):
     """A page of history, oldest first; `pagination.next_cursor` resumes it."""
 
     data: Annotated[list[HistoryEntryOut], described("The entries on this page, oldest first")]
+    pagination: Pagination
+
+
+class EventDataOut(Struct, kw_only=True, omit_defaults=True):
+    """What happened: the milestone as the API shows it (in English), or the erased mentor's hash; who and why."""
+
+    milestone_id: Annotated[str, described("The milestone; milestone events only")] | UnsetType = UNSET
+    mentor_id: Annotated[str, described("The mentor; milestone events only")] | UnsetType = UNSET
+    mentor_hash: (
+        Annotated[str, described("mentor.erased: the salted hash (HMAC-SHA256) that names the erased mentor")]
+        | UnsetType
+    ) = UNSET
+    transition: (
+        Annotated[str, described("The transition: created, progressed, achieved, updated, deleted")] | UnsetType
+    ) = UNSET
+    milestone: (
+        Annotated[
+            MilestoneOut,
+            described("The milestone as the API shows it, in English: after the change, or as it was when deleted"),
+        ]
+        | UnsetType
+    ) = UNSET
+    cause: Annotated[str, described("Why: post, put, delete, period_removed, bulk (`milestones detect`) or erasure")]
+    actor: Annotated[str, described("Who: an access key's id, `anonymous` (no keys configured) or `cli`")]
+    request_id: (
+        Annotated[str, described("The X-Request-ID of the request that made it; left out for commands")] | UnsetType
+    ) = UNSET
+    catalog_version: (
+        Annotated[str, described("The catalog version the change was decided under, once recorded")] | UnsetType
+    ) = UNSET
+    notify: Annotated[bool, described("False when the change asked not to be pushed (`milestones detect --no-notify`)")]
+
+
+class EventOut(Struct, kw_only=True, omit_defaults=True):
+    """One event as a CloudEvents 1.0 JSON envelope."""
+
+    specversion: Annotated[Literal["1.0"], described("The CloudEvents version")]
+    id: Annotated[str, described("The event's id, unique in this service")]
+    source: Annotated[str, described("The service: MILESTONES_PUBLIC_URL, or /milestones")]
+    type: Annotated[
+        str,
+        described(
+            "milestone.achieved, milestone.progressed, milestone.updated, milestone.deleted, milestone.revoked, "
+            "milestone.reinstated or mentor.erased"
+        ),
+    ]
+    time: Annotated[datetime, described("When the change was made (UTC)")]
+    subject: Annotated[str, described("The milestone's id; for mentor.erased, the mentor's salted hash")]
+    datacontenttype: Annotated[Literal["application/json"], described("Always application/json")]
+    data: EventDataOut
+
+
+class EventPage(Struct):
+    """A page of the event feed, in commit order; `pagination.next_cursor` resumes it (always present)."""
+
+    data: Annotated[list[EventOut], described("The events on this page, oldest first")]
     pagination: Pagination
 
 

@@ -44,6 +44,14 @@ class PeriodNotFound(MilestonesError):
     title = "Period not found"
 
 
+class CursorExpired(MilestonesError):
+    """A feed cursor from before the event retention: events after it may have been pruned."""
+
+    status = 410
+    slug = "cursor-expired"
+    title = "Cursor older than the event retention"
+
+
 class PeriodOverlap(MilestonesError):
     status = 409
     slug = "period-overlap"

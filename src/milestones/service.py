@@ -26,9 +26,10 @@ from milestones.domain import (
 )
 from milestones.domain.changes import ANONYMOUS, Actor, Cause
 from milestones.domain.erasure import erase_mentor, mentor_hash
+from milestones.domain.events import ALL_TYPES, EventType, EventWindow, Position, types_mask
 from milestones.domain.history import HistoryItem
 from milestones.domain.rows import IdempotencyRecord, Replaceable, encode_time, period_to_row
-from milestones.errors import InvalidUpdate, MilestoneNotFound, PeriodOverlap
+from milestones.errors import CursorExpired, InvalidUpdate, MilestoneNotFound, PeriodOverlap
 from milestones.ops import metrics
 from milestones.ops.logs import REQUEST_ID, event
 from milestones.settings import Settings
@@ -104,6 +105,7 @@ class MilestoneService:
         clock: Clock = utc_now,
         expected_revision: str | None = None,
         erasure_salt: str | None = None,
+        event_retention_days: int = 30,
     ):
         self.repository = repository
         self.catalog = tuple(catalog)
@@ -114,11 +116,19 @@ class MilestoneService:
         self._clock = clock
         # The configured salt, or (once read) the one stored in the database.
         self._erasure_salt = erasure_salt
+        self.event_retention_days = event_retention_days
 
     @classmethod
     async def open(cls, settings: Settings, catalog: Sequence[Definition], clock: Clock = utc_now) -> MilestoneService:
         """The service on the configured database, expecting its schema at the newest migration."""
-        return cls(await open_repository(settings), catalog, clock, head_revision(), settings.erasure_salt)
+        return cls(
+            await open_repository(settings),
+            catalog,
+            clock,
+            head_revision(),
+            settings.erasure_salt,
+            settings.event_retention_days,
+        )
 
     async def close(self) -> None:
         await self.repository.close()
@@ -291,21 +301,61 @@ class MilestoneService:
         items = items[:limit]
         return HistoryWindow(items, items[-1].position if more else None)
 
+    async def events(
+        self,
+        after: Position | None,
+        after_at: datetime | None = None,
+        types: frozenset[EventType] | None = None,
+        mentor_id: str | None = None,
+        limit: int = 100,
+    ) -> EventWindow:
+        """A page of the event feed after `after` (None: from the oldest kept), and where to resume. A position
+        dated (`after_at`) before the retention is refused (410): events after it may have been pruned."""
+        now = self.now()
+        if after_at is not None and after_at < now - timedelta(days=self.event_retention_days):
+            oldest = await self.repository.oldest_event()
+            kept = "none are kept" if oldest is None else f"the oldest kept is {oldest[0]}, from {oldest[1]:%Y-%m-%d}"
+            raise CursorExpired(
+                f"The cursor is from {after_at:%Y-%m-%d}, before the {self.event_retention_days} days events are "
+                f"kept; {kept}. Start again without a cursor, or with cursor=latest."
+            )
+        mask = ALL_TYPES if not types else types_mask(types)
+        events, resume = await self.repository.events(after or (0, 0, -1), mask, mentor_id, limit)
+        # A resume point at an event is dated by it; one at the horizon, now.
+        resume_at = events[-1].at if events and events[-1].position == resume else now
+        return EventWindow(events, resume, resume_at)
+
+    async def latest_event_position(self) -> tuple[Position, datetime]:
+        """Where a feed that starts now begins (`cursor=latest`), dated now."""
+        return await self.repository.event_horizon(), self.now()
+
+    async def prune_events(self) -> int | None:
+        """Remove events older than the retention; the number removed, or None when another process is pruning."""
+        return await self.repository.prune_events(self._clock() - timedelta(days=self.event_retention_days))
+
     async def prune_history(self, retention_days: int) -> int | None:
         """Remove history older than `retention_days`; the number of entries removed, or None when another
         process is pruning."""
         return await self.repository.prune_history(self._clock() - timedelta(days=retention_days))
 
-    async def prune_history_hourly(self, retention_days: int) -> None:
-        """Prune history once an hour until cancelled (`serve` runs this in every worker; the repository lets
-        one process prune at a time, and the others find little left). A failure is logged, not raised."""
+    async def prune_hourly(self, history_retention_days: int | None) -> None:
+        """Prune events, and history when it has a retention, once an hour until cancelled (`serve` runs this in
+        every worker; the repository lets one process prune at a time, and the others find little left). A
+        failure is logged, not raised."""
         while True:
             try:
-                removed = await self.prune_history(retention_days)
+                removed = await self.prune_events()
                 if removed:
-                    event("history pruned", removed=removed, retention_days=retention_days)
+                    event("events pruned", removed=removed, retention_days=self.event_retention_days)
             except Exception as exc:  # the database may be away for a while; try again next hour
-                event("history pruning failed", logging.WARNING, error=f"{type(exc).__name__}: {exc}")
+                event("event pruning failed", logging.WARNING, error=f"{type(exc).__name__}: {exc}")
+            if history_retention_days is not None:
+                try:
+                    removed = await self.prune_history(history_retention_days)
+                    if removed:
+                        event("history pruned", removed=removed, retention_days=history_retention_days)
+                except Exception as exc:
+                    event("history pruning failed", logging.WARNING, error=f"{type(exc).__name__}: {exc}")
             await asyncio.sleep(PRUNE_EVERY_SECONDS)
 
     async def readiness_problem(self) -> str | None:

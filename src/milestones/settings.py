@@ -164,6 +164,19 @@ class Settings(BaseSettings):
         "Unset keeps everything",
     )
 
+    event_retention_days: int = Field(
+        default=30,
+        ge=1,
+        le=36500,
+        description="Days events are kept in the outbox (GET /api/v1/events); `milestones prune` and `serve` "
+        "(hourly) remove older ones, and a feed cursor older than this is answered 410",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="The service's public address (https://milestones.example.org): the `source` of every event; "
+        "unset, events say /milestones",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, url: str) -> str:

@@ -1,4 +1,4 @@
-"""`milestones prune`: history older than the retention goes, and without a retention it says why not."""
+"""`milestones prune`: events and history older than their retentions go; without a history retention it says so."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from milestones.settings import Settings
 from tests.cli.conftest import Command
 
 
-def test_prune_needs_a_retention(database: Settings, milestones: Command) -> None:
+def test_prune_prunes_events_and_keeps_history_without_a_retention(database: Settings, milestones: Command) -> None:
     ran = milestones("prune")
-    assert ran.status == 2
-    assert ran.err_lines == [
-        "milestones: set MILESTONES_HISTORY_RETENTION_DAYS or give --days: without either, history is kept"
-    ]
+    assert (ran.status, ran.out) == (
+        0,
+        "removed 0 events older than 30 days\n"
+        "history is kept: set MILESTONES_HISTORY_RETENTION_DAYS or give --days to prune it\n",
+    )
 
 
 def test_prune_keeps_recent_history(
@@ -29,5 +30,11 @@ def test_prune_keeps_recent_history(
     assert milestones("detect", str(lines)).status == 0
     monkeypatch.setenv("MILESTONES_HISTORY_RETENTION_DAYS", "30")
     ran = milestones("prune")
-    assert (ran.status, ran.out) == (0, "removed 0 history entries older than 30 days\n")
-    assert milestones("prune", "--days", "1").out == "removed 0 history entries older than 1 days\n"
+    assert (ran.status, ran.out) == (
+        0,
+        "removed 0 events older than 30 days\nremoved 0 history entries older than 30 days\n",
+    )
+    monkeypatch.setenv("MILESTONES_EVENT_RETENTION_DAYS", "7")
+    assert milestones("prune", "--days", "1").out == (
+        "removed 0 events older than 7 days\nremoved 0 history entries older than 1 days\n"
+    )

@@ -10,13 +10,14 @@ import pytest
 from milestones.catalog import load_catalog
 from milestones.domain.changes import COMMAND_LINE, Cause
 from milestones.domain.erasure import HASH_PREFIX, mentor_hash
+from milestones.domain.events import ALL_TYPES, EventType
 from milestones.errors import MentorNotFound
 from milestones.service import MilestoneService
 from milestones.settings import Settings
 from milestones.storage import MilestoneRepository, open_repository
 from milestones.storage.write_path import HOLDS_NO_MENTOR_DATA, MENTOR_TABLES
 from tests.conftest import FakeClock
-from tests.database_contents import rows_as_text, table_columns
+from tests.database_contents import events_settled, rows_as_text, table_columns
 from tests.factories import period
 
 pytestmark = pytest.mark.anyio
@@ -65,6 +66,7 @@ async def test_erasure_removes_every_row_naming_the_mentor_and_keeps_the_others(
         "periods": 2,
         "milestones": milestones,
         "history_entries": 2,
+        "events": 2,
         "idempotency_records": 1,
     }
     after = await rows_as_text(settings)
@@ -75,6 +77,17 @@ async def test_erasure_removes_every_row_naming_the_mentor_and_keeps_the_others(
     assert erasure.mentor_hash.startswith(HASH_PREFIX)
     (entry,) = await repository.history(erasure.mentor_hash, 0, 10)
     assert (entry.cause, entry.actor, entry.transitions, entry.at) == (Cause.ERASURE, COMMAND_LINE, [], NOW)
+    # The outbox keeps the other mentor's events and, of the erased one, only mentor.erased under the hash.
+    await events_settled(settings)
+    events, _ = await repository.events((0, 0, -1), ALL_TYPES, None, 100)
+    assert {e.mentor_id for e in events} == {KEPT, erasure.mentor_hash}
+    (erased,) = [e for e in events if e.mentor_id == erasure.mentor_hash]
+    assert (erased.type, erased.transition, erased.cause, erased.at) == (
+        EventType.MENTOR_ERASED,
+        None,
+        Cause.ERASURE,
+        NOW,
+    )
 
 
 async def test_an_unknown_mentor_is_not_found_and_nothing_is_written(

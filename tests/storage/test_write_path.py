@@ -10,13 +10,16 @@ import milestones
 from milestones.storage.write_path import WRITE_PATH
 
 PACKAGE = Path(milestones.__file__).parent
-# Each back end's `_apply` applies every declaration of the write path; pruning removes old history, a
-# batch per transaction. Erasure is a change like any other, applied by `_apply`.
+# Each back end's `_apply` applies every declaration of the write path; pruning removes old history and events,
+# a batch per transaction. Erasure is a change like any other, applied by `_apply`.
 ALLOWED = {
     ("storage/postgres.py", "_apply"),
     ("storage/sqlite.py", "_apply"),
+    # Each names its pruning statement, which one shared function per back end runs a batch at a time.
     ("storage/postgres.py", "prune_history"),
-    ("storage/sqlite.py", "_prune_batch"),
+    ("storage/postgres.py", "prune_events"),
+    ("storage/sqlite.py", "prune_history"),
+    ("storage/sqlite.py", "prune_events"),
 }
 # The tables changes write. Erasure also reaches tables with writers of their own (idempotency records, which
 # a request claims and finishes around its change); those are not the write path's to guard.
@@ -73,12 +76,14 @@ def test_the_write_path_declares_erasure_then_history() -> None:
         ("erase", "periods"),
         ("erase", "milestones"),
         ("erase", "history"),
+        ("erase", "events"),
         ("erase", "idempotency_keys"),
         ("delete", "periods"),
         ("delete", "milestones"),
         ("upsert", "periods"),
         ("upsert", "milestones"),
         ("append", "history"),
+        ("append", "events"),
     ]
 
 

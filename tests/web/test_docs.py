@@ -134,6 +134,7 @@ OPERATIONS = {
     ("get", "/api/v1/mentors/{mentor_id}/history"): ("getMentorHistory", "mentors"),
     ("delete", "/api/v1/mentors/{mentor_id}/periods/{start_date}/{end_date}"): ("deletePeriod", "mentors"),
     ("delete", "/api/v1/mentors/{mentor_id}"): ("eraseMentor", "mentors"),
+    ("get", "/api/v1/events"): ("listEvents", "events"),
     ("get", "/api/v1/milestone-definitions"): ("listDefinitions", "definitions"),
     ("get", "/assets/badges/{file_name}"): ("getBadge", "badges"),
     ("get", "/healthz"): ("getLiveness", "health"),
@@ -149,7 +150,14 @@ async def test_operations_have_short_ids_and_a_tag_per_resource(client: Any) -> 
         for method, operation in item.items()
     }
     assert found == OPERATIONS
-    assert [t["name"] for t in document["tags"]] == ["milestones", "mentors", "definitions", "badges", "health"]
+    assert [t["name"] for t in document["tags"]] == [
+        "milestones",
+        "mentors",
+        "definitions",
+        "badges",
+        "events",
+        "health",
+    ]
 
 
 async def test_every_operation_parameter_and_field_is_described(client: Any) -> None:

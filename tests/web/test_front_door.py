@@ -102,6 +102,10 @@ OPERATIONS: dict[tuple[str, str], list[Call]] = {
     # Only an admin key may erase, and this service has no keys: refused however open writes are (the
     # erasure itself is tested with a key in test_erasure.py).
     ("DELETE", "/api/v1/mentors/{mentor_id}"): [Call("DELETE", "/api/v1/mentors/alice", 403)],
+    ("GET", "/api/v1/events"): [
+        Call("GET", "/api/v1/events?limit=5", 200),
+        Call("GET", "/api/v1/events?limit=0", 422),
+    ],
 }
 
 
@@ -216,6 +220,7 @@ READS = [
     "/healthz",
     "/readyz",
     "/schema/openapi.json",
+    "/asyncapi.json",
     f"{BASE}/nobody~100h",
 ]
 

@@ -33,6 +33,7 @@ from milestones.domain import ID_SEPARATOR, Definition, Status, future_start
 from milestones.domain.changes import COMMAND_LINE, Change
 from milestones.domain.rows import MilestoneRow, PeriodRow, StoredRows, encode_time, to_centi
 from milestones.domain.rules import RuleCatalog, record_summaries
+from milestones.ops import traces
 from milestones.storage import MilestoneRepository
 from milestones.storage.base import PackedRows
 from milestones.storage.write_path import prepared
@@ -82,9 +83,13 @@ async def detect_lines(
     reject: Reject,
     batch_size: int = 5000,
     progress: Callable[[BulkReport], None] | None = None,
+    *,
+    notify: bool = True,
 ) -> BulkReport:
     """detect_numbered on lines numbered from 1, as a JSON Lines file's are."""
-    return await detect_numbered(enumerate(lines, start=1), repository, catalog, now, reject, batch_size, progress)
+    return await detect_numbered(
+        enumerate(lines, start=1), repository, catalog, now, reject, batch_size, progress, notify=notify
+    )
 
 
 async def detect_numbered(
@@ -95,6 +100,8 @@ async def detect_numbered(
     reject: Reject,
     batch_size: int = 5000,
     progress: Callable[[BulkReport], None] | None = None,
+    *,
+    notify: bool = True,
 ) -> BulkReport:
     """Store each numbered line's summary (the POST body shape) and re-evaluate its mentor, as POST would.
 
@@ -102,7 +109,8 @@ async def detect_numbered(
     order (each batch's rejected lines once the batch is written). Each batch commits on its own, so a
     large file never builds one huge transaction. Each batch is one change
     (`domain.rules.record_summaries`), applied by the repository's one write path. `progress` is called
-    with the report so far after each batch.
+    with the report so far after each batch. `notify=False` (`detect --no-notify`) records the run's events as
+    not to be pushed.
 
     The stages overlap: while this process writes one batch, a second process (when there is a second
     core) detects the next, on its mentors' rows as read before that write, and decodes the one after
@@ -126,7 +134,7 @@ async def detect_numbered(
         nonlocal detecting, waited
         decoded = await asyncio.wrap_future(decoding_batch)
         seen = await repository.read_rows(decoded.mentor_ids)
-        detected = worker.run(detect_packed, decoded.lines, seen, rungs, now_text)
+        detected = worker.run(detect_packed, decoded.lines, seen, rungs, now_text, notify)
         started_detecting = _Detecting(raw, decoded, seen, detected)
         if detecting is not None:
             waited = not detecting.detected.done()
@@ -135,7 +143,9 @@ async def detect_numbered(
         detecting = started_detecting
 
     async def _write_batch(batch: _Detecting) -> None:
-        await _write(batch, repository, rungs, now_text, reject, report)
+        # One span per batch: its writing (and any detecting again) under it; detection ran in the other process.
+        with traces.span("detect batch", {"milestones.lines": len(batch.raw)}):
+            await _write(batch, repository, rungs, now_text, reject, report, notify)
         if progress is not None:
             progress(report)
 
@@ -252,6 +262,7 @@ async def _write(
     now: str,
     reject: Reject,
     report: BulkReport,
+    notify: bool,
 ) -> None:
     decoded = detecting.decoded
     encoded, achieved, in_progress = await asyncio.wrap_future(detecting.detected)
@@ -259,6 +270,7 @@ async def _write(
     def again(stored: StoredRows) -> Change:
         nonlocal achieved, in_progress
         change = record_summaries(_LINES.decode(decoded.lines), stored, rungs, now, actor=COMMAND_LINE)
+        change.notify = notify
         achieved, in_progress = tally(change)
         return change
 
@@ -298,12 +310,13 @@ _encode = msgspec.msgpack.Encoder().encode
 Detected = tuple[bytes, int, int]
 
 
-def detect_packed(lines: bytes, stored: PackedRows, catalog: RuleCatalog, now: str) -> Detected:
+def detect_packed(lines: bytes, stored: PackedRows, catalog: RuleCatalog, now: str, notify: bool = True) -> Detected:
     """record_summaries as the detecting process runs it: lines and change as MessagePack, rows as the
     database packed them; the change's tally and the rows of its steps (history) are worked out here too,
     off the writing process."""
     rows = stored.unpack()
     change = record_summaries(_LINES.decode(lines), rows, catalog, now, actor=COMMAND_LINE)
+    change.notify = notify
     return (_encode(prepared(change)), *tally(change))
 
 

@@ -10,6 +10,7 @@ from pydantic_core import ErrorDetails
 from milestones.catalog import CatalogError, load_catalog
 from milestones.cli.output import CommandError, one_line
 from milestones.domain import Definition
+from milestones.ops import traces
 from milestones.settings import Settings
 
 
@@ -76,3 +77,20 @@ def read_catalog(settings: Settings) -> tuple[Definition, ...]:
         return load_catalog(settings.catalog_path)
     except (CatalogError, OSError, UnicodeDecodeError) as exc:
         raise CommandError(f"invalid catalog: {one_line(str(exc))}") from None
+
+
+def check_traces() -> None:
+    """Traces asked for by the OTEL_* variables but unable to start stop the command with one line."""
+    try:
+        traces.check()
+    except traces.TracingUnavailable as exc:
+        raise CommandError(str(exc)) from None
+
+
+def start_traces() -> bool:
+    """Start exporting this process's traces when the OTEL_* variables ask for them; whether it did."""
+    check_traces()
+    if not traces.configured():
+        return False
+    traces.start()
+    return True

@@ -26,9 +26,10 @@ from milestones.bulk.formats import (
     refuse_unless_text,
 )
 from milestones.cli.arguments import at_least_one, command
-from milestones.cli.configuration import read_catalog, read_settings
+from milestones.cli.configuration import read_catalog, read_settings, start_traces
 from milestones.cli.database import migrate_if_asked, with_repository
 from milestones.cli.output import INTERRUPTED, OK, REJECTED, CommandError, counted
+from milestones.ops import traces
 from milestones.service import utc_now
 from milestones.storage import MilestoneRepository
 
@@ -72,6 +73,11 @@ def add_detect(commands: Any) -> None:
         metavar="FILE",
         help="write the summary's counts to FILE in Prometheus text format (for a scheduler or node_exporter)",
     )
+    detect.add_argument(
+        "--no-notify",
+        action="store_true",
+        help="record the run's events as not to be pushed (a backfill): the feed shows them, webhooks skip them",
+    )
     detect.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     detect.set_defaults(run=run_detect)
 
@@ -85,6 +91,8 @@ def run_detect(args: argparse.Namespace) -> int:
         if extra is not None and not extra.parent.is_dir():
             raise CommandError(f"{extra}: the folder {extra.parent} does not exist")
     with ExitStack() as stack:
+        if start_traces():  # one span per batch; what is pending is exported before the command ends
+            stack.callback(traces.stop)
         stream, size = _open_input(args.file, stack)
         shown = _Shown(args.file, size, stack)
         rejects = None if args.rejects is None else _RejectsFile(args.rejects, file_format, stack)
@@ -108,8 +116,12 @@ def run_detect(args: argparse.Namespace) -> int:
             if file_format == "csv":
                 text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
                 bodies = csv_bodies(text)
-                return await detect_numbered(bodies, repository, catalog, now, reject, args.batch_size, progress)
-            return await detect_lines(stream, repository, catalog, now, reject, args.batch_size, progress)
+                return await detect_numbered(
+                    bodies, repository, catalog, now, reject, args.batch_size, progress, notify=not args.no_notify
+                )
+            return await detect_lines(
+                stream, repository, catalog, now, reject, args.batch_size, progress, notify=not args.no_notify
+            )
 
         try:
             report = asyncio.run(with_repository(settings, detect))

@@ -66,5 +66,6 @@ _WORDS = {
     "periods": ("period", "periods"),
     "milestones": ("milestone", "milestones"),
     "history_entries": ("history entry", "history entries"),
+    "events": ("event", "events"),
     "idempotency_records": ("stored idempotent answer", "stored idempotent answers"),
 }

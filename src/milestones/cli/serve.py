@@ -16,7 +16,7 @@ from typing import Any
 
 from milestones import __version__
 from milestones.cli.arguments import at_least_one, command, port_number, seconds
-from milestones.cli.configuration import read_catalog, read_settings
+from milestones.cli.configuration import check_traces, read_catalog, read_settings
 from milestones.cli.database import migrate_if_asked
 from milestones.cli.output import OK, CommandError, counted, one_line
 from milestones.errors import MilestonesError
@@ -54,6 +54,7 @@ def run_serve(args: argparse.Namespace) -> int:
     settings = read_settings()
     configure_logging(settings.log_format, settings.log_level)
     read_catalog(settings)  # checked once here, so a bad catalog stops with one line instead of a worker's traceback
+    check_traces()  # likewise: each worker starts its own exporter
     if settings.read_requires_key and settings.page_link_secret is None:
         raise CommandError(
             "reads need a key (MILESTONES_READ_REQUIRES_KEY), so mentors' pages need signed links: set "

@@ -145,6 +145,9 @@ class Change:
     mentors_erased: list[str] = field(default_factory=list)
     # In order: one step per request or bulk line that changed a milestone.
     steps: list[Step] = field(default_factory=list)
+    # Whether push delivery (webhooks) tells anyone of the change's events: `milestones detect --no-notify` and
+    # re-evaluations can record theirs quietly, so that a backfill floods nobody. The feed shows them all.
+    notify: bool = True
     # Bulk lines refused (line number, reason); nothing of theirs is written.
     refused: list[tuple[int, str]] = field(default_factory=list)
     # Rows of write-path tables worked out ahead from the steps, by table: bulk detection works them out in

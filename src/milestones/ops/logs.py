@@ -19,6 +19,8 @@ from typing import IO, Any
 
 import msgspec
 
+from milestones.ops import traces
+
 # The id of the request being served, for every log line written while serving it.
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 LOGGER = "milestones"
@@ -130,10 +132,13 @@ class RequestLine(msgspec.Struct, omit_defaults=True):
     duration_ms: float
     key_id: str | None = None
     client: str | None = None
+    # When traces are exported: the request's trace, to find its spans from its line.
+    trace_id: str | None = None
 
 
-# What a request line holds until it is written: time, method, route, status, seconds, request id, key id, client.
-_Entry = tuple[float, str, str, int, float, str, str | None, str | None]
+# What a request line holds until it is written: time, method, route, status, seconds, request id, key id, client,
+# trace id.
+_Entry = tuple[float, str, str, int, float, str, str | None, str | None, str | None]
 
 
 class RequestLog:
@@ -167,20 +172,32 @@ class RequestLog:
         client: str | None,
     ) -> None:
         # Kept as given; the line is written out with the others at the next flush.
-        self._pending.append((time.time(), method, route, status, seconds, request_id, key_id, client))
+        entry = (time.time(), method, route, status, seconds, request_id, key_id, client, traces.current_trace_id())
+        self._pending.append(entry)
 
     def _line(self, entry: _Entry) -> bytes:
-        now, method, route, status, seconds, request_id, key_id, client = entry
+        now, method, route, status, seconds, request_id, key_id, client, trace_id = entry
         duration_ms = round(seconds * 1000, 3)
         if self._json:
             line = RequestLine(
-                self._stamp(now), "info", "request", request_id, method, route, status, duration_ms, key_id, client
+                self._stamp(now),
+                "info",
+                "request",
+                request_id,
+                method,
+                route,
+                status,
+                duration_ms,
+                key_id,
+                client,
+                trace_id,
             )
             return _encode(line) + b"\n"
         key = f" key_id={key_id}" if key_id is not None else ""
+        trace = f" trace_id={trace_id}" if trace_id is not None else ""
         return (
             f"{self._stamp(now)} INFO    request {method} {route} {status} {duration_ms}ms "
-            f"request_id={request_id}{key} client={client}\n"
+            f"request_id={request_id}{trace}{key} client={client}\n"
         ).encode()
 
     def flush(self) -> None:

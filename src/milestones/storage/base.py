@@ -12,6 +12,7 @@ import msgspec
 from milestones.access.keys import AccessKey, Scope
 from milestones.domain import Milestone, MilestoneQuery, Period, Status, milestone_id
 from milestones.domain.changes import Actor, Cause, Change, TransitionKind
+from milestones.domain.events import EVENT_OF_KIND, TYPE_BITS, EventType, Position, StoredEvent
 from milestones.domain.history import HistoryEntry, MilestoneState, RecordedTransition
 from milestones.domain.rows import (
     IdempotencyRecord,
@@ -148,6 +149,26 @@ class MilestoneRepository(Protocol):
         transaction; the number removed, or None when another process is pruning (one at a time)."""
         ...
 
+    async def events(
+        self, after: Position, types: int, mentor_id: str | None, limit: int
+    ) -> tuple[list[StoredEvent], Position]:
+        """Up to `limit` events after `after` in feed order, of the types in the bits `types` (and of one mentor),
+        and where to resume: after the last one, or at the horizon when none are left below it. Only events every
+        later read will also see are answered: none can appear later before the resume point."""
+        ...
+
+    async def event_horizon(self) -> Position:
+        """Where a feed that starts now (`cursor=latest`) begins: every event committed later sorts after it."""
+        ...
+
+    async def oldest_event(self) -> tuple[str, datetime] | None:
+        """The id and time of the oldest event kept, or None when there are none."""
+        ...
+
+    async def prune_events(self, before: datetime, batch_size: int = 1000) -> int | None:
+        """Remove events older than `before`, as prune_history removes history."""
+        ...
+
     async def read_rows(self, mentor_ids: Sequence[str]) -> PackedRows:
         """The stored rows of a batch of mentors, for bulk detection, noted with when they were read."""
         ...
@@ -217,6 +238,49 @@ def history_entry_from_row(
             for key, kind, before, after in unpack_transitions(bytes(row[8]))
         ],
     )
+
+
+_EVENT_TYPES = {kind.value: kind for kind in EventType}
+_ERASED = TYPE_BITS[EventType.MENTOR_ERASED]
+
+
+def events_from_rows(
+    rows: Sequence[Sequence[Any]],
+    after: Position,
+    types: int,
+    limit: int,
+    horizon: Position,
+    parse_time: Callable[[Any], datetime | None],
+) -> tuple[list[StoredEvent], Position]:
+    """The events of outbox rows read in feed order (queries.EVENT_READ_COLUMNS after the transaction id), up to
+    `limit` of them after `after` and of the `types` bits, and the resume point. The rows were read `limit + 1`
+    at most, from `after`'s row on: when fewer came, every row below `horizon` has been seen."""
+    events: list[StoredEvent] = []
+    for row in rows:
+        txid, row_id, mentor_id, at_value, actor, request_id, cause, version, notify, row_types, packed = row
+        at = parse_time(at_value)
+        assert at is not None
+        common = (mentor_id, at, Actor.parse(actor), request_id, Cause(cause), version, bool(notify))
+        if row_types == _ERASED:
+            position = (int(txid), row_id, 0)
+            if position > after and types & _ERASED:
+                events.append(StoredEvent(position, EventType.MENTOR_ERASED, *common, transition=None))
+            continue
+        for index, (key, kind, before, after_state) in enumerate(unpack_transitions(bytes(packed))):
+            position = (int(txid), row_id, index)
+            event_type = EVENT_OF_KIND[kind]
+            if position > after and types & TYPE_BITS[event_type]:
+                transition = RecordedTransition(
+                    milestone_id(mentor_id, key), TransitionKind(kind), _state(before), _state(after_state)
+                )
+                events.append(StoredEvent(position, _EVENT_TYPES[event_type], *common, transition=transition))
+    if len(events) > limit:
+        events = events[:limit]
+        return events, events[-1].position
+    if len(rows) <= limit:
+        return events, horizon
+    # limit + 1 rows gave no more than `limit` events: every event of the last row is here.
+    return events, (events[-1].position if events else after)
 
 
 def _state(stored: StoredState | None) -> MilestoneState | None:

@@ -15,6 +15,7 @@ import asyncpg
 from milestones.access.keys import AccessKey
 from milestones.domain import Milestone, MilestoneQuery, Period, Status
 from milestones.domain.changes import Change
+from milestones.domain.events import Position, StoredEvent
 from milestones.domain.history import HistoryEntry
 from milestones.domain.rows import (
     IdempotencyRecord,
@@ -28,6 +29,7 @@ from milestones.domain.rows import (
     time_from_text,
 )
 from milestones.errors import DatabaseUnavailable
+from milestones.ops import traces
 from milestones.storage import queries
 from milestones.storage.base import (
     Applied,
@@ -36,6 +38,7 @@ from milestones.storage.base import (
     access_key_from_row,
     applied,
     erased_counts,
+    events_from_rows,
     history_entry_from_row,
     idempotency_from_row,
 )
@@ -75,6 +78,9 @@ _PERIODS_AFTER = queries.numbered(queries.PERIODS_AFTER)
 _LOCK_MENTOR = queries.numbered(queries.LOCK_MENTOR)
 _MENTOR_HISTORY = queries.numbered(queries.MENTOR_HISTORY)
 _PRUNE_HISTORY = queries.numbered(queries.PRUNE_HISTORY)
+_PRUNE_EVENTS = queries.numbered(queries.PRUNE_EVENTS_POSTGRES)
+_EVENTS = queries.numbered(queries.EVENTS_POSTGRES)
+_EVENTS_OF_MENTOR = queries.numbered(queries.EVENTS_OF_MENTOR_POSTGRES)
 _MENTORS_PERIODS = queries.numbered(queries.MENTORS_PERIODS_POSTGRES)
 _MENTORS_MILESTONES = queries.numbered(queries.MENTORS_MILESTONES_POSTGRES)
 _LOCK_MENTORS = queries.numbered(queries.LOCK_MENTORS)
@@ -94,6 +100,13 @@ _GET_SERVICE_VALUE = queries.numbered(queries.GET_SERVICE_VALUE)
 _DELETE_EXPIRED_IDEMPOTENCY_KEYS = queries.numbered(queries.DELETE_EXPIRED_IDEMPOTENCY_KEYS)
 _INSERT_ACCESS_KEY = queries.numbered(queries.INSERT_ACCESS_KEY)
 _REVOKE_ACCESS_KEY = queries.numbered(queries.REVOKE_ACCESS_KEY)
+
+
+_TRANSACTION = {"db.system.name": "postgresql"}
+
+
+async def _report_queries(conn: asyncpg.Connection) -> None:
+    conn.add_query_logger(traces.record_query)
 
 
 async def _keep_session(_: asyncpg.Connection) -> None:
@@ -169,6 +182,8 @@ class PostgresRepository:
                 timeout=connect_timeout,
                 command_timeout=timeout,
                 reset=_keep_session,
+                # With traces on, each statement becomes a span (asyncpg reports it when done).
+                init=_report_queries if traces.enabled() else None,
             )
         except _UNAVAILABLE as exc:
             raise DatabaseUnavailable(f"PostgreSQL cannot be reached: {exc}") from exc
@@ -264,6 +279,18 @@ class PostgresRepository:
         ids = list(mentors)
         bulk = len(ids) != 1
         timeout = BULK_COMMAND_TIMEOUT if bulk else None
+        with traces.span("postgresql transaction", _TRANSACTION):
+            return await self._change(ids, bulk, timeout, decide, seen, decided)
+
+    async def _change(
+        self,
+        ids: list[str],
+        bulk: bool,
+        timeout: float | None,
+        decide: Decide,
+        seen: PackedRows | None,
+        decided: Change | None,
+    ) -> Applied:
         async with self._connection() as conn, conn.transaction():
             if bulk:
                 await conn.execute(queries.PREFER_INDEXES)
@@ -292,20 +319,51 @@ class PostgresRepository:
         return [history_entry_from_row(row, mentor_id, _as_time, _as_date) for row in rows]
 
     async def prune_history(self, before: datetime, batch_size: int = 1000) -> int | None:
+        return await self._prune(_PRUNE_HISTORY, queries.TRY_LOCK_PRUNING, queries.UNLOCK_PRUNING, before, batch_size)
+
+    async def events(
+        self, after: Position, types: int, mentor_id: str | None, limit: int
+    ) -> tuple[list[StoredEvent], Position]:
         async with self._connection() as conn:
-            if not await conn.fetchval(queries.TRY_LOCK_PRUNING):
+            # The horizon first, in its own statement: every transaction below it has ended, so the rows below
+            # it that the next statement sees are all there will ever be.
+            horizon = int(await conn.fetchval(queries.EVENTS_HORIZON_POSTGRES))
+            bounds = (str(after[0]), after[1], str(horizon), types, limit + 1)
+            if mentor_id is None:
+                rows = await conn.fetch(_EVENTS, *bounds)
+            else:
+                rows = await conn.fetch(_EVENTS_OF_MENTOR, mentor_id, *bounds)
+        return events_from_rows(rows, after, types, limit, max(after, (horizon, 0, -1)), _as_time)
+
+    async def event_horizon(self) -> Position:
+        async with self._connection() as conn:
+            return (int(await conn.fetchval(queries.EVENTS_HORIZON_POSTGRES)), 0, -1)
+
+    async def oldest_event(self) -> tuple[str, datetime] | None:
+        async with self._connection() as conn:
+            row = await conn.fetchrow(queries.OLDEST_EVENT_POSTGRES)
+        return None if row is None else (f"{row[0]}-0", row[1])
+
+    async def prune_events(self, before: datetime, batch_size: int = 1000) -> int | None:
+        return await self._prune(
+            _PRUNE_EVENTS, queries.TRY_LOCK_PRUNING_EVENTS, queries.UNLOCK_PRUNING_EVENTS, before, batch_size
+        )
+
+    async def _prune(self, statement: str, lock: str, unlock: str, before: datetime, batch_size: int) -> int | None:
+        async with self._connection() as conn:
+            if not await conn.fetchval(lock):
                 return None  # another process is pruning
             try:
                 removed = 0
                 while True:
                     # Each batch is its own statement and transaction: row locks held for one batch at most.
-                    status = await conn.execute(_PRUNE_HISTORY, before, batch_size)
+                    status = await conn.execute(statement, before, batch_size)
                     count = int(status.rpartition(" ")[2])
                     removed += count
                     if count < batch_size:
                         return removed
             finally:
-                await conn.execute(queries.UNLOCK_PRUNING)
+                await conn.execute(unlock)
 
     async def read_rows(self, mentor_ids: Sequence[str]) -> PackedRows:
         ids = list(mentor_ids)

@@ -185,6 +185,35 @@ PRUNE_HISTORY = "DELETE FROM history WHERE id IN (SELECT id FROM history WHERE a
 # One pruner at a time on PostgreSQL (a session lock, held across its batches); SQLite uses a file lock.
 TRY_LOCK_PRUNING = "SELECT pg_try_advisory_lock(hashtextextended('milestones.prune_history', 0))"
 UNLOCK_PRUNING = "SELECT pg_advisory_unlock(hashtextextended('milestones.prune_history', 0))"
+# Events (the outbox): read in feed order, up to a horizon below which every row is final. SQLite has one writer
+# at a time, so ids are commit order and the horizon is the last id. PostgreSQL's writers of different mentors
+# commit out of id order: rows are read in (txid, id) order below the oldest transaction still running
+# (`pg_snapshot_xmin`), whose rows, and those of every transaction after it, all sort after anything read now.
+EVENT_READ_COLUMNS = "id, mentor_id, at, actor, request_id, cause, catalog_version, notify, types, transitions"
+EVENTS_HORIZON_SQLITE = "SELECT coalesce(max(id), 0) FROM events"
+EVENTS_SQLITE = (
+    f"SELECT 0, {EVENT_READ_COLUMNS} FROM events WHERE id >= ? AND id <= ? AND types & ? <> 0 ORDER BY id LIMIT ?"
+)
+EVENTS_OF_MENTOR_SQLITE = (
+    f"SELECT 0, {EVENT_READ_COLUMNS} FROM events"
+    " WHERE mentor_id = ? AND id >= ? AND id <= ? AND types & ? <> 0 ORDER BY id LIMIT ?"
+)
+EVENTS_HORIZON_POSTGRES = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text"
+# xid8 crosses as text: asyncpg has no codec of its own for it.
+EVENTS_POSTGRES = (
+    f"SELECT txid::text, {EVENT_READ_COLUMNS} FROM events WHERE (txid, id) >= (?::text::xid8, ?)"
+    " AND txid < ?::text::xid8 AND types & ? <> 0 ORDER BY txid, id LIMIT ?"
+)
+EVENTS_OF_MENTOR_POSTGRES = (
+    f"SELECT txid::text, {EVENT_READ_COLUMNS} FROM events WHERE mentor_id = ? AND (txid, id) >= (?::text::xid8, ?)"
+    " AND txid < ?::text::xid8 AND types & ? <> 0 ORDER BY txid, id LIMIT ?"
+)
+OLDEST_EVENT_SQLITE = "SELECT id, at FROM events ORDER BY id LIMIT 1"
+OLDEST_EVENT_POSTGRES = "SELECT id, at FROM events ORDER BY txid, id LIMIT 1"
+PRUNE_EVENTS_SQLITE = "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < ? LIMIT ?)"
+PRUNE_EVENTS_POSTGRES = "DELETE FROM events WHERE (txid, id) IN (SELECT txid, id FROM events WHERE at < ? LIMIT ?)"
+TRY_LOCK_PRUNING_EVENTS = "SELECT pg_try_advisory_lock(hashtextextended('milestones.prune_events', 0))"
+UNLOCK_PRUNING_EVENTS = "SELECT pg_advisory_unlock(hashtextextended('milestones.prune_events', 0))"
 # Serializes writers of one mentor on PostgreSQL; SQLite has a single writer anyway.
 LOCK_MENTOR = "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))"
 

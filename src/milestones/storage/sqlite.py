@@ -20,6 +20,7 @@ from typing import Any, TypeVar, cast
 from milestones.access.keys import AccessKey
 from milestones.domain import Milestone, MilestoneQuery, Period, Status
 from milestones.domain.changes import Change
+from milestones.domain.events import Position, StoredEvent
 from milestones.domain.history import HistoryEntry
 from milestones.domain.rows import (
     IdempotencyRecord,
@@ -33,6 +34,7 @@ from milestones.domain.rows import (
     period_from_row,
 )
 from milestones.errors import DatabaseUnavailable
+from milestones.ops import traces
 from milestones.ops.metrics import WRITER_WAIT
 from milestones.storage import queries
 from milestones.storage.base import (
@@ -42,6 +44,7 @@ from milestones.storage.base import (
     access_key_from_row,
     applied,
     erased_counts,
+    events_from_rows,
     history_entry_from_row,
     idempotency_from_row,
 )
@@ -175,7 +178,31 @@ class SqliteRepository:
         return [history_entry_from_row(row, mentor_id, parse_time, _parse_date) for row in rows]
 
     async def prune_history(self, before: datetime, batch_size: int = 1000) -> int | None:
-        lock = os.open(self._path.with_name(self._path.name + ".prune-lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        return await self._prune(queries.PRUNE_HISTORY, "prune-lock", before, batch_size)
+
+    async def events(
+        self, after: Position, types: int, mentor_id: str | None, limit: int
+    ) -> tuple[list[StoredEvent], Position]:
+        # One writer at a time: ids are commit order, and every id up to the last one is final.
+        last = self._read_one(queries.EVENTS_HORIZON_SQLITE, ())[0]
+        if mentor_id is None:
+            rows = self._read_all(queries.EVENTS_SQLITE, (after[1], last, types, limit + 1))
+        else:
+            rows = self._read_all(queries.EVENTS_OF_MENTOR_SQLITE, (mentor_id, after[1], last, types, limit + 1))
+        return events_from_rows(rows, after, types, limit, max(after, (0, last + 1, -1)), parse_time)
+
+    async def event_horizon(self) -> Position:
+        return (0, self._read_one(queries.EVENTS_HORIZON_SQLITE, ())[0] + 1, -1)
+
+    async def oldest_event(self) -> tuple[str, datetime] | None:
+        row = self._read_one(queries.OLDEST_EVENT_SQLITE, ())
+        return None if row is None else (f"{row[0]}-0", cast(datetime, parse_time(row[1])))
+
+    async def prune_events(self, before: datetime, batch_size: int = 1000) -> int | None:
+        return await self._prune(queries.PRUNE_EVENTS_SQLITE, "prune-events-lock", before, batch_size)
+
+    async def _prune(self, statement: str, lock_name: str, before: datetime, batch_size: int) -> int | None:
+        lock = os.open(self._path.with_name(f"{self._path.name}.{lock_name}"), os.O_RDWR | os.O_CREAT, 0o644)
         try:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -184,7 +211,7 @@ class SqliteRepository:
             removed = 0
             while True:
                 # Each batch is its own short write transaction, so writers queue behind one batch at most.
-                count = await self._in_writer(self._prune_batch, encode_time(before), batch_size)
+                count = await self._in_writer(self._prune_batch, statement, encode_time(before), batch_size)
                 removed += count
                 if count < batch_size:
                     return removed
@@ -248,12 +275,18 @@ class SqliteRepository:
 
     def _read_one(self, sql: str, params: Any) -> Any:
         try:
+            if traces.enabled():  # checked first: the span's bookkeeping would be a tenth of a hot read
+                with traces.span("sqlite read", {"db.system.name": "sqlite", "db.query.text": sql}):
+                    return self._reader.execute(sql, params).fetchone()
             return self._reader.execute(sql, params).fetchone()
         except sqlite3.OperationalError as exc:
             raise DatabaseUnavailable(f"The database could not be read: {exc}") from exc
 
     def _read_all(self, sql: str, params: Any) -> list[Any]:
         try:
+            if traces.enabled():
+                with traces.span("sqlite read", {"db.system.name": "sqlite", "db.query.text": sql}):
+                    return self._reader.execute(sql, params).fetchall()
             return self._reader.execute(sql, params).fetchall()
         except sqlite3.OperationalError as exc:
             raise DatabaseUnavailable(f"The database could not be read: {exc}") from exc
@@ -272,7 +305,11 @@ class SqliteRepository:
         future = asyncio.get_running_loop().run_in_executor(self._writer_thread, job.run)
         future.add_done_callback(job.record_wait)
         try:
-            return cast(T, await asyncio.wait_for(asyncio.shield(future), _BUSY_TIMEOUT_MS / 1000))
+            try:
+                return cast(T, await asyncio.wait_for(asyncio.shield(future), _BUSY_TIMEOUT_MS / 1000))
+            finally:
+                if job.timed:
+                    job.record_spans()
         except TimeoutError:
             if job.withdraw():
                 # Nobody awaits it any more; retrieve its (withdrawn) outcome so it is not reported.
@@ -334,10 +371,10 @@ class SqliteRepository:
         with self._transaction() as conn:
             conn.execute(sql, params)
 
-    def _prune_batch(self, before: str, batch_size: int) -> int:
+    def _prune_batch(self, statement: str, before: str, batch_size: int) -> int:
         # No mentor's rows change: bulk detection need not decide a batch again for it.
         with self._transaction(frozenset()) as conn:
-            return int(conn.execute(queries.PRUNE_HISTORY, (before, batch_size)).rowcount)
+            return int(conn.execute(statement, (before, batch_size)).rowcount)
 
     def _service_secret(self, name: str, proposed: str) -> Any:
         with self._transaction() as conn:
@@ -415,14 +452,31 @@ class _WriterJob:
         self._state_lock = threading.Lock()
         self._withdrawn = False
         self._started = False
+        # With traces on, wall-clock times of its queueing, start and end, for spans recorded afterwards on the
+        # event loop, where the request's span is current (the writer thread has no request context).
+        self.timed = traces.enabled()
+        self._times = [traces.now_ns(), 0, 0] if self.timed else []
 
     def run(self) -> Any:
         self._waited = time.perf_counter() - self._queued_at
+        if self.timed:
+            self._times[1] = traces.now_ns()
         _WriterJob._current.job = self
         try:
             return self._work(*self._args)
         finally:
             _WriterJob._current.job = None
+            if self.timed:
+                self._times[2] = traces.now_ns()
+
+    def record_spans(self) -> None:
+        """The SQLite writer's wait and its transaction, as children of the current span."""
+        queued, started, ended = self._times
+        if started:
+            attributes = {"db.system.name": "sqlite"}
+            traces.record("sqlite writer wait", queued, started, attributes)
+            if ended:
+                traces.record("sqlite transaction", started, ended, attributes)
 
     @classmethod
     def start_current(cls) -> None:

@@ -1,6 +1,6 @@
 """The tables a change writes, declared once: both back ends' `_apply` work through this list, in order.
 
-A table joins the write path (history now; evidence, an outbox, deliveries later) by adding a `TableWrite`
+A table joins the write path (history and the events' outbox now; evidence, deliveries later) by adding a `TableWrite`
 here: which rows of a change it takes, and whether they are deleted by key, upserted by key or appended.
 The statements come from the declaration (`queries`), and each back end applies every declaration the same
 way (SQLite `executemany`; PostgreSQL `executemany` for a request's few rows, COPY for a batch's).
@@ -16,7 +16,8 @@ from typing import Any, Literal
 
 import msgspec
 
-from milestones.domain.changes import Change, Transition
+from milestones.domain.changes import Cause, Change, Transition
+from milestones.domain.events import KIND_BITS, TYPE_BITS, EventType
 from milestones.domain.rows import MilestoneRow, PeriodRow
 from milestones.storage import queries
 
@@ -138,6 +139,55 @@ def history_rows(change: Change) -> list[Row]:
 
 
 _NO_PERIOD = (None, None)
+
+
+# --- events: the outbox, one row per step that makes an event, its transitions packed as history's ----------
+
+EVENT_COLUMNS = (
+    "mentor_id",
+    "at",
+    "actor",
+    "request_id",
+    "cause",
+    "catalog_version",
+    "notify",
+    "types",
+    "transitions",
+)
+_ERASED = TYPE_BITS[EventType.MENTOR_ERASED]
+_NO_TRANSITIONS = _encode([])
+
+
+def event_rows(change: Change) -> list[Row]:
+    """The outbox rows of a change: one per step with a transition that makes an event (domain.events), holding
+    those transitions and the set of their event types; an erasure's one step is `mentor.erased`. One row per step
+    rather than per event keeps a bulk run's outbox at one row per summary, as history's."""
+    if not change.steps:
+        return []
+    actor, cause = str(change.actor), change.cause.value
+    at, request_id, version, notify = change.at, change.request_id, change.catalog_version, change.notify
+    if change.cause is Cause.ERASURE:
+        return [
+            (step.mentor_id, at, actor, request_id, cause, version, notify, _ERASED, _NO_TRANSITIONS)
+            for step in change.steps
+        ]
+    rows: list[Row] = []
+    bits = KIND_BITS
+    for step in change.steps:
+        transitions = step.transitions
+        mask = 0
+        for transition in transitions:
+            mask |= bits.get(transition[0], 0)
+        if not mask:
+            continue
+        if any(transition[0] not in bits for transition in transitions):
+            transitions = [transition for transition in transitions if transition[0] in bits]
+        rows.append(
+            (step.mentor_id, at, actor, request_id, cause, version, notify, mask, pack_transitions(transitions))
+        )
+    return rows
+
+
 _PERIOD_KEY = ("mentor_id", "start_date", "end_date")
 
 
@@ -175,6 +225,8 @@ MENTOR_TABLES: tuple[MentorTable, ...] = (
     MentorTable("periods", "mentor_id", "periods"),
     MentorTable("milestones", "id", "milestones", ranged=True),
     MentorTable("history", "mentor_id", "history_entries"),
+    # The outbox: a mentor's events go, and the erasure's own `mentor.erased` (named by the hash) is written after.
+    MentorTable("events", "mentor_id", "events"),
     # Stored answers to POSTs with an Idempotency-Key: they repeat the mentor's milestones.
     MentorTable("idempotency_keys", "mentor_id", "idempotency_records"),
 )
@@ -204,6 +256,7 @@ WRITE_PATH: tuple[TableWrite, ...] = (
         ordered=True,
     ),
     TableWrite("append", "history", HISTORY_COLUMNS, history_rows, from_steps=True),
+    TableWrite("append", "events", EVENT_COLUMNS, event_rows, from_steps=True),
 )
 
 

@@ -36,6 +36,8 @@ from milestones.access.keys import Scope as KeyScope
 from milestones.badges import DEFAULT_SIZE, BadgeSize, BadgeState, badge_file, badge_image
 from milestones.catalog import load_catalog
 from milestones.contract import HealthOut, ProblemDetails
+from milestones.events.asyncapi import ASYNCAPI_JSON, asyncapi_document
+from milestones.ops import traces
 from milestones.ops.logs import configure_logging, event, log_format
 from milestones.ops.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from milestones.ops.metrics import exposition
@@ -45,7 +47,7 @@ from milestones.web.access import AccessPolicy, needed_scope
 from milestones.web.cors import CorsPolicy
 from milestones.web.docs import DOCS_ROUTES
 from milestones.web.fast_path import CONTRACT_ALIAS_PATH, MILESTONES_PATH, FastPath
-from milestones.web.front_door import FrontDoor
+from milestones.web.front_door import FrontDoor, TracedFrontDoor
 from milestones.web.observability import DatabaseWatch, RequestObserver, untyped
 from milestones.web.pages import PAGE_ROUTES
 from milestones.web.presenters import none_match
@@ -58,6 +60,8 @@ from milestones.web.routes import (
     BADGE_HEADERS,
     BADGES,
     DEFINITIONS,
+    EVENT_ROUTES,
+    EVENTS,
     HEALTH,
     MENTOR_ROUTES,
     MENTORS,
@@ -238,6 +242,12 @@ async def openapi_document(state: State) -> Response[bytes]:
     return Response(body, media_type=OPENAPI_JSON)
 
 
+@get("/asyncapi.json", include_in_schema=False, media_type=ASYNCAPI_JSON, opt=declare(DESCRIBES_SERVICE))
+async def event_document(state: State) -> Response[bytes]:
+    """The AsyncAPI document: the events the feed serves, by type, with their payloads' schemas."""
+    return Response(cast(bytes, state.event_document), media_type=ASYNCAPI_JSON)
+
+
 def declare_access(
     document: OpenAPI,
     routes: RouteTable,
@@ -355,7 +365,8 @@ def create_app(
     routes = cast(RouteTable, litestar.state.route_table)
     if rate_limits is not None:
         litestar.on_shutdown.append(rate_limits.close)
-    return FrontDoor(
+    door = TracedFrontDoor if traces.enabled() else FrontDoor
+    return door(
         litestar,
         fast=FastPath(litestar, settings, routes) if fast_path else None,
         routes=routes,
@@ -397,8 +408,8 @@ def create_litestar_app(
         app.state.service = service = await MilestoneService.open(settings, catalog, clock)
         app.state.settings = settings
         access.attach(service.key_ring)
-        if settings.history_retention_days is not None:
-            app.state.pruning = asyncio.create_task(service.prune_history_hourly(settings.history_retention_days))
+        # Events always have a retention; history only when MILESTONES_HISTORY_RETENTION_DAYS is set.
+        app.state.pruning = asyncio.create_task(service.prune_hourly(settings.history_retention_days))
         event("worker started", pid=os.getpid())
 
     async def close_service(app: Litestar) -> None:
@@ -416,12 +427,14 @@ def create_litestar_app(
             Router(MILESTONES_PATH, route_handlers=MILESTONE_ROUTES),
             Router(CONTRACT_ALIAS_PATH, route_handlers=MILESTONE_ROUTES, include_in_schema=False),
             Router("/api/v1/mentors", route_handlers=MENTOR_ROUTES),
+            *EVENT_ROUTES,
             home,
             healthz,
             readyz,
             badge,
             list_definitions,
             openapi_document,
+            event_document,
             metrics,
             *DOCS_ROUTES,
             *PAGE_ROUTES,
@@ -453,6 +466,7 @@ def create_litestar_app(
                 Tag(name=MENTORS, description="A mentor's stored periods"),
                 Tag(name=DEFINITIONS, description="The catalog of milestones that can be reached"),
                 Tag(name=BADGES, description="Badge images"),
+                Tag(name=EVENTS, description="The event feed (CloudEvents; described in /asyncapi.json)"),
                 Tag(name=HEALTH, description="Liveness and readiness"),
             ],
             components=Components(),
@@ -467,6 +481,15 @@ def create_litestar_app(
         declare_rate_limits(document, rate_limits, routes)
     failed_attempts_limited = rate_limits is not None and rate_limits.failed_auth is not None
     app.state.live_document = LiveDocument(document, routes, access, failed_attempts_limited=failed_attempts_limited)
+    # Built from the OpenAPI document's schemas and feed operation, so the two describe the same events.
+    app.state.event_document = msgspec.json.encode(
+        asyncapi_document(
+            document.to_schema(),
+            version=__version__,
+            public_url=settings.public_url,
+            read_requires_key=settings.read_requires_key,
+        )
+    )
     return app
 
 
@@ -474,4 +497,9 @@ def app_from_environment() -> Any:
     """Factory for `uvicorn --factory`: every worker process builds its app from the environment."""
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)
-    return create_app(settings)
+    if traces.configured():  # each worker exports its own spans (`serve` checked the settings first)
+        traces.start()
+    app = create_app(settings)
+    if traces.enabled():
+        cast(Litestar, app.app).on_shutdown.append(traces.stop)
+    return app

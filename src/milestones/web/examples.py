@@ -149,7 +149,7 @@ MENTOR_ERASED: Any = {
     "erased": True,
     "mentor_hash": "hmac-sha256:5d1f0c9e6b2a47e3a8c1d4f7b09e2a6c3f58d1b7e4a90c2f6d3b8e1a7c5f09d2",
     "erased_at": "2026-01-05T10:00:00Z",
-    "removed": {"periods": 2, "milestones": 11, "history_entries": 14, "idempotency_records": 1},
+    "removed": {"periods": 2, "milestones": 11, "history_entries": 14, "events": 9, "idempotency_records": 1},
 }
 
 # The contract's POST (request req-7f3a9c2e) achieved mentor_001~300h, and its PUT (req-1b8d04f6) updated it.
@@ -216,4 +216,40 @@ MENTOR_HISTORY: Any = {
         },
     ],
     "pagination": {"page": 1, "limit": 3, "next_cursor": "MS4y"},
+}
+# The contract's POST achieving mentor_001~300h, as the feed shows it.
+EVENTS: Any = {
+    "data": [
+        {
+            "specversion": "1.0",
+            "id": "1042-0",
+            "source": "https://milestones.example.org",
+            "type": "milestone.achieved",
+            "time": "2026-01-03T09:00:00Z",
+            "subject": "mentor_001~300h",
+            "datacontenttype": "application/json",
+            "data": {
+                "milestone_id": "mentor_001~300h",
+                "mentor_id": "mentor_001",
+                "transition": "achieved",
+                "milestone": {
+                    "id": "mentor_001~300h",
+                    "mentor_id": "mentor_001",
+                    "name": "300 Hours Mentored",
+                    "type": "hours",
+                    "status": "achieved",
+                    "threshold": 300,
+                    "achieved_value": 312.5,
+                    "achieved_at": "2025-12-31T23:59:59Z",
+                    "accessibility_label": "Achieved 300 Hours Mentored on December 31, 2025",
+                    "badge_image_url": "/badges/300h.png",
+                },
+                "cause": "post",
+                "actor": "anonymous",
+                "request_id": "req-7f3a9c2e",
+                "notify": True,
+            },
+        },
+    ],
+    "pagination": {"page": 1, "limit": 100, "next_cursor": "NDcxMi4xMDQyLjEuMTc2NzQzMDgwMA"},
 }

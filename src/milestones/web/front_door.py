@@ -23,6 +23,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
 from milestones.errors import DatabaseUnavailable, MilestonesError, OriginRefused, RateLimited
+from milestones.ops import traces
 from milestones.ops.logs import REQUEST_ID
 from milestones.web.access import AccessPolicy
 from milestones.web.body_timeout import BoundedBody
@@ -161,6 +162,9 @@ class FrontDoor:
             await self.app(scope, receive, send)
             return
         started_at = perf_counter()
+        # What became of the request (status, route, actor), left in the server's own scope for
+        # TracedFrontDoor, before a root path makes the copy the rest works on.
+        outcome = cast(dict[str, Any], scope)[OUTCOME] = _Outcome()
         http: HTTPScope = scope
         if http.get("root_path"):
             http = _below_root_path(http)
@@ -174,7 +178,6 @@ class FrontDoor:
                 accept_language = value
         request_id = self.observer.request_id(given_id)
         token = REQUEST_ID.set(request_id.decode("latin-1"))
-        outcome = _Outcome()
         body = None
         if method in _WITH_BODY:
             receive = body = BoundedBody(receive, *self.body_bounds)
@@ -276,7 +279,8 @@ class FrontDoor:
         if edge.limit is not None:
             assert rate_limits is not None
             try:
-                await rate_limits.check(edge.limit, actor, http["client"])
+                with traces.span("rate limit check", {"milestones.limit": edge.limit.name}):
+                    await rate_limits.check(edge.limit, actor, http["client"])
             except RateLimited as refused:
                 outcome.status = refused.status
                 await _answer_problem(send, http, refused, _limited(refused, extra), head=head)
@@ -346,6 +350,22 @@ class FrontDoor:
         return _Edge(succeeded, security, open_to_all, limit, credentials)
 
 
+class TracedFrontDoor(FrontDoor):
+    """The front door when traces are on (create_app picks it): each request's server span is current while
+    it is served and logged, so its children (database, rate limit, badges) hang under it and its log line
+    carries the trace id. Off, the plain FrontDoor runs no tracing code at all."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await super().__call__(scope, receive, send)
+            return
+        method = scope["method"]
+        with traces.server_span(method, scope["headers"]) as span:
+            await super().__call__(scope, receive, send)
+            outcome: _Outcome = cast(dict[str, Any], scope)[OUTCOME]
+            traces.describe_request(span, method, outcome.match.template, outcome.status, outcome.actor)
+
+
 _Headers = tuple[tuple[bytes, bytes], ...]
 
 
@@ -358,6 +378,9 @@ class _Edge:
     open_to_all: bool  # anyone may call its routes whatever keys exist, so the key check is skipped
     limit: Policy | None  # the configured rate limit that counts its requests
     credentials: bool  # a key or a signed link is checked, so an address barred for failed attempts is refused
+
+
+OUTCOME = "milestones.outcome"
 
 
 class _Outcome:

@@ -4,29 +4,32 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
-from decimal import Decimal
-from functools import lru_cache
+from datetime import UTC, datetime
 
 from milestones.badges import badge_path, locked_badge_path
 from milestones.contract import (
     DefinitionCatalog,
     DefinitionOut,
+    EventPage,
     HistoryEntryOut,
     HistoryPage,
     HistoryPeriodOut,
-    MilestoneOut,
     MilestonePage,
     MilestoneStateOut,
     Pagination,
     PeriodOut,
     SummaryOut,
 )
-from milestones.domain import Definition, Milestone, Period, Status, mentor_of, progress
+from milestones.domain import Definition, Milestone, Period, mentor_of
+from milestones.domain.events import EventWindow, Position
 from milestones.domain.history import HistoryItem, MilestoneState
 from milestones.domain.rows import milestone_version
 from milestones.domain.rules import ANY_VERSION
+from milestones.events.cloudevents import cloud_event
+from milestones.events.milestones import milestone_out as milestone_out
+from milestones.events.milestones import number
 from milestones.service import Window
-from milestones.wording.labels import accessibility_label, description_of, milestone_name, name_of
+from milestones.wording.labels import description_of, name_of
 from milestones.wording.languages import ENGLISH, tag
 
 
@@ -59,43 +62,6 @@ def none_match(header: str | None, entity_tag: str) -> bool:
     if header.strip() == "*":
         return True
     return any(tag.strip().removeprefix("W/") == entity_tag for tag in header.split(","))
-
-
-@lru_cache(maxsize=4096)  # thresholds and common values repeat in every listing
-def number(value: Decimal) -> float:
-    """A JSON number without noise: 100, not 100.0; 312.5, not 312.50."""
-    return int(value) if value == value.to_integral_value() else float(value)
-
-
-def milestone_out(
-    m: Milestone, language: str = ENGLISH, definitions: Mapping[str, Definition] | None = None
-) -> MilestoneOut:
-    """A milestone as served, in a language; `definitions` (the catalog's, by key) give its translated name."""
-    state = None if m.status is Status.ACHIEVED else progress(m)
-    if language == ENGLISH:
-        name = m.name
-    else:
-        name = milestone_name(m, None if definitions is None else definitions.get(m.definition_key), language)
-    out = MilestoneOut(
-        id=m.id,
-        mentor_id=m.mentor_id,
-        name=name,
-        type=m.type,
-        status=m.status,
-        threshold=number(m.threshold),
-        accessibility_label=accessibility_label(m, state, language),
-        badge_image_url=badge_path(m.definition_key, language),
-    )
-    if state is None:
-        if m.achieved_value is not None:
-            out.achieved_value = number(m.achieved_value)
-        if m.achieved_at is not None:
-            out.achieved_at = m.achieved_at
-    else:
-        out.achieved_value = out.current_value = number(state.current_value)
-        out.progress_percentage = state.percentage
-        out.remaining = number(state.remaining)
-    return out
 
 
 def page_out(
@@ -219,3 +185,32 @@ def decode_history_cursor(cursor: str) -> tuple[int, int] | None:
     if not (dot and text.isascii() and entry.isdigit() and index.isdigit() and len(entry) <= 18 and len(index) <= 6):
         return None
     return int(entry), int(index)
+
+
+def event_page(window: EventWindow, limit: int, source: str, definitions: Mapping[str, Definition]) -> EventPage:
+    """A page of the feed: the events as CloudEvents, and the cursor to resume with (always: a follower keeps
+    polling with it, and an empty page's cursor moves up to the horizon)."""
+    pagination = Pagination(page=1, limit=limit, next_cursor=encode_event_cursor(window.resume, window.resume_at))
+    return EventPage(data=[cloud_event(e, source, definitions) for e in window.events], pagination=pagination)
+
+
+def encode_event_cursor(position: Position, at: datetime) -> str:
+    """An opaque place in the feed: the position, and the time it is from (for the retention's 410)."""
+    txid, row, index = position
+    text = f"{txid}.{row}.{index + 1}.{int(at.timestamp())}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_event_cursor(cursor: str) -> tuple[Position, datetime] | None:
+    """The position and time a feed cursor names, or None when it is not one of ours."""
+    try:
+        text = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    parts = text.split(".")
+    if len(parts) != 4 or not all(part.isascii() and part.isdigit() and len(part) <= 20 for part in parts):
+        return None
+    txid, row, index, seconds = map(int, parts)
+    if txid >= 1 << 63 or row >= 1 << 63 or seconds > 253_402_300_799:  # beyond xid8, bigint, or year 9999
+        return None
+    return (txid, row, index - 1), datetime.fromtimestamp(seconds, UTC)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from milestones.errors import (
+    CursorExpired,
     DatabaseUnavailable,
     IdempotencyKeyInUse,
     IdempotencyKeyReused,
@@ -60,6 +61,13 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
             "the rules do not allow (in_progress at or above the threshold, a date in the future, a year that is "
             "not the year of start_date).",
             "Correct every field `errors` names; each message says, in plain words, what the value must be.",
+        ),
+        _of(
+            CursorExpired,
+            "The feed cursor is older than the days events are kept (MILESTONES_EVENT_RETENTION_DAYS): events "
+            "after it may have been pruned, so the feed cannot promise to go on from it without a gap.",
+            "Start again without a cursor (from the oldest event kept, which `detail` names) or with "
+            "`cursor=latest`, and read the feed more often than the retention.",
         ),
         _of(
             KeyRequired,

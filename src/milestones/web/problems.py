@@ -27,6 +27,7 @@ from milestones.contract import (
     iso_date,
 )
 from milestones.domain import MetricType, Status, is_mentor_id
+from milestones.domain.events import EventType
 from milestones.errors import DatabaseUnavailable, InvalidUpdate, KeyRequired, MilestonesError, ScopeRequired
 from milestones.web.html import render
 from milestones.web.problem_types import BLANK, DEFAULT_TYPES, PROBLEM_TYPES
@@ -47,6 +48,7 @@ _DESCRIPTIONS = {
     404: "No such resource",
     408: "The request body did not arrive in time; the connection is closed",
     409: "Conflicts with stored data",
+    410: "The cursor is older than the event retention; `detail` names the oldest event kept",
     412: "The If-Match precondition failed",
     413: "Body larger than the limit",
     415: "The body is not declared as JSON (Content-Type: application/json)",
@@ -74,6 +76,14 @@ def _is_date(text: str) -> bool:
     return iso_date(text) is not None
 
 
+EVENT_TYPES_RULE = "must be event types separated by commas: " + ", ".join(kind.value for kind in EventType)
+_EVENT_TYPE_NAMES = frozenset(kind.value for kind in EventType)
+
+
+def _are_event_types(text: str) -> bool:
+    return all(name.strip() in _EVENT_TYPE_NAMES for name in text.split(",") if name.strip())
+
+
 # Query and path parameters: each one's rule in plain words, and a check that tells a given value is valid.
 # The framework stops at the first bad parameter; these let a 422 name every one.
 _PARAMETERS: dict[str, tuple[str, Callable[[str], bool]]] = {
@@ -88,6 +98,7 @@ _PARAMETERS: dict[str, tuple[str, Callable[[str], bool]]] = {
     "start_date": (DATE_RULE, _is_date),
     "end_date": (DATE_RULE, _is_date),
     "cursor": ("must be a next_cursor from a previous page", lambda text: len(text) <= 400),
+    "types": (EVENT_TYPES_RULE, _are_event_types),
     "size": (f"must be {', '.join(_SIZES[:-1])} or {_SIZES[-1]} (pixels)", lambda text: text in _SIZES),
     "state": (
         f"must be {BadgeState.LOCKED} or {BadgeState.UNLOCKED}",

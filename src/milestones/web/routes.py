@@ -19,6 +19,7 @@ from milestones.contract import (
     DATE_RULE,
     MENTOR_ID_RULE,
     DefinitionCatalog,
+    EventPage,
     FieldError,
     HistoryPage,
     MentorErased,
@@ -43,16 +44,22 @@ from milestones.domain import (
     is_mentor_id,
     mentor_of,
 )
+from milestones.domain.events import EventType, EventWindow
 from milestones.errors import MilestoneNotFound
+from milestones.events.asyncapi import FEED_OPERATION
+from milestones.events.cloudevents import event_source
 from milestones.service import MilestoneService, Window, after_day, start_of_day
+from milestones.settings import Settings
 from milestones.web import examples
 from milestones.web.idempotency import idempotency_middleware
 from milestones.web.json_body import require_json_body
 from milestones.web.presenters import (
     catalog_out,
     decode_cursor,
+    decode_event_cursor,
     decode_history_cursor,
     etag,
+    event_page,
     history_page,
     language_tag,
     milestone_out,
@@ -61,7 +68,7 @@ from milestones.web.presenters import (
     parse_if_match,
     period_out,
 )
-from milestones.web.problems import problem_responses
+from milestones.web.problems import EVENT_TYPES_RULE, problem_responses
 from milestones.web.request_state import actor_of, language_of
 from milestones.web.route_table import (
     ADMIN,
@@ -77,6 +84,7 @@ from milestones.web.route_table import (
 
 # Tags group operations by resource, in the docs and in generated clients (milestones.record_summary(...)).
 MILESTONES, MENTORS, DEFINITIONS, BADGES, HEALTH = "milestones", "mentors", "definitions", "badges", "health"
+EVENTS = "events"
 
 
 def closed_json(example: dict[str, Any]) -> Any:
@@ -501,6 +509,70 @@ async def erase_mentor(request: Request[Any, Any, Any], state: State, mentor_id:
 
 
 MENTOR_ROUTES = [list_periods, delete_period, mentor_history, erase_mentor]
+
+
+# --- /api/v1/events --------------------------------------------------------------------------------
+
+_EVENT_TYPES = {kind.value: kind for kind in EventType}
+_CURSOR_RULE = "must be a next_cursor from a previous page of the feed, or latest"
+
+
+@get(
+    "/api/v1/events",
+    operation_id=FEED_OPERATION,
+    opt=declare(MENTOR_READ_PLAIN),
+    tags=[EVENTS],
+    summary="The event feed: every change that matters, in commit order",
+    description="CloudEvents 1.0 envelopes (`milestone.achieved`, `milestone.progressed`, `milestone.updated`, "
+    "`milestone.deleted`, `mentor.erased`), oldest first. Without `cursor` the feed starts at the oldest event "
+    "kept; `cursor=latest` starts at the tail. `pagination.next_cursor` is always present: poll with it. The "
+    "feed never skips an event that a concurrent write commits late: an event shows once every write that "
+    "began before it has ended. A cursor older than MILESTONES_EVENT_RETENTION_DAYS is answered 410. The "
+    "events are described in the AsyncAPI document, /asyncapi.json.",
+    responses={
+        200: example_response(EventPage, examples.EVENTS),
+        **problem_responses("cursor-expired", 422, 503),
+    },
+)
+async def list_events(
+    state: State,
+    cursor: Annotated[
+        str | None, QueryParameter(description="`latest`, or `pagination.next_cursor` of the previous page")
+    ] = None,
+    types: Annotated[str | None, QueryParameter(description="Only these event types, separated by commas")] = None,
+    # Checked here rather than by the framework, so that one 422 names every bad parameter.
+    mentor_id: Annotated[
+        str | None, QueryParameter(description="Only this mentor's", schema_extra={"pattern": MENTOR_ID_PATTERN})
+    ] = None,
+    limit: LimitParam = 100,
+) -> EventPage:
+    errors: list[FieldError] = []
+    after = None
+    if cursor is not None and cursor != "latest":
+        after = decode_event_cursor(cursor) if len(cursor) <= 120 else None
+        if after is None:
+            errors.append(FieldError("cursor", _CURSOR_RULE))
+    kinds = frozenset(_EVENT_TYPES.get(name.strip()) for name in (types or "").split(",") if name.strip())
+    if None in kinds:
+        errors.append(FieldError("types", EVENT_TYPES_RULE))
+    if mentor_id is not None and not is_mentor_id(mentor_id):
+        errors.append(FieldError("mentor_id", MENTOR_ID_RULE))
+    if errors:
+        raise RequestInvalid("; ".join(f"{e.field} {e.message}" for e in errors) + ".", errors)
+    service, settings = service_of(state), cast(Settings, state.settings)
+    source = event_source(settings.public_url)
+    if cursor == "latest":
+        position, at = await service.latest_event_position()
+        window = EventWindow([], position, at)
+    else:
+        chosen = frozenset(kind for kind in kinds if kind is not None)
+        window = await service.events(
+            None if after is None else after[0], None if after is None else after[1], chosen, mentor_id, limit
+        )
+    return event_page(window, limit, source, service.definitions)
+
+
+EVENT_ROUTES = [list_events]
 
 
 # --- /api/v1/milestone-definitions -------------------------------------------------------------------

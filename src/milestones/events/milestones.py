@@ -1,0 +1,50 @@
+"""A milestone as the API shows it: the API's presenters and the events' data shape it here, one way."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from functools import lru_cache
+
+from milestones.badges import badge_path
+from milestones.contract import MilestoneOut
+from milestones.domain import Definition, Milestone, Status, progress
+from milestones.wording.labels import accessibility_label, milestone_name
+from milestones.wording.languages import ENGLISH
+
+
+@lru_cache(maxsize=4096)  # thresholds and common values repeat in every listing
+def number(value: Decimal) -> float:
+    """A JSON number without noise: 100, not 100.0; 312.5, not 312.50."""
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def milestone_out(
+    m: Milestone, language: str = ENGLISH, definitions: Mapping[str, Definition] | None = None
+) -> MilestoneOut:
+    """A milestone as served, in a language; `definitions` (the catalog's, by key) give its translated name."""
+    state = None if m.status is Status.ACHIEVED else progress(m)
+    if language == ENGLISH:
+        name = m.name
+    else:
+        name = milestone_name(m, None if definitions is None else definitions.get(m.definition_key), language)
+    out = MilestoneOut(
+        id=m.id,
+        mentor_id=m.mentor_id,
+        name=name,
+        type=m.type,
+        status=m.status,
+        threshold=number(m.threshold),
+        accessibility_label=accessibility_label(m, state, language),
+        badge_image_url=badge_path(m.definition_key, language),
+    )
+    if state is None:
+        if m.achieved_value is not None:
+            out.achieved_value = number(m.achieved_value)
+        if m.achieved_at is not None:
+            out.achieved_at = m.achieved_at
+    else:
+        out.achieved_value = out.current_value = number(state.current_value)
+        out.progress_percentage = state.percentage
+        out.remaining = number(state.remaining)
+    return out

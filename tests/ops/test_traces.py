@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from milestones.access.keys import digest_of, parse_key_list
+from milestones.badges import badge_image
 from milestones.bulk.detection import detect_lines
 from milestones.catalog import load_catalog
 from milestones.ops import traces
@@ -140,6 +141,8 @@ async def test_a_callers_trace_is_continued_and_its_id_is_in_the_log_line(
 async def test_the_rate_limit_check_and_a_badge_render_are_spans(
     sqlite_settings: Settings, clock: FakeClock, spans: InMemorySpanExporter
 ) -> None:
+    # Badges are rendered once per process: forget earlier tests' renders, so this request renders one.
+    badge_image.cache_clear()
     limited = sqlite_settings.model_copy(update={"rate_limit_reads": "100/minute"})
     async with AsyncTestClient(app=create_app(limited, clock=clock)) as client:
         assert (await client.get("/assets/badges/100h.png?size=128&state=locked")).status_code == 200

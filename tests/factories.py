@@ -62,3 +62,20 @@ def ladder() -> tuple[Definition, ...]:
 
 def mentor_state(mentor_id: str = "mentor_001", *periods: Period) -> MentorState:
     return MentorState(mentor_id=mentor_id, periods=tuple(periods), milestones=())
+
+
+async def publish_catalog(settings: Any, path: Any) -> None:
+    """Publish a catalog file as the latest version in the settings' database, as `milestones catalog publish`."""
+    from datetime import UTC, datetime
+
+    from milestones.catalog import catalog_of, load_catalog_file
+    from milestones.storage import open_repository
+
+    read = load_catalog_file(path)
+    repository = await open_repository(settings)
+    try:
+        if await repository.latest_catalog_version() is None:
+            await repository.add_catalog_version(catalog_of(load_catalog_file().definitions), datetime.now(UTC))
+        await repository.add_catalog_version(catalog_of(read.definitions, read.version), datetime.now(UTC))
+    finally:
+        await repository.close()

@@ -140,15 +140,21 @@ class BadgeImage:
 
 
 @lru_cache(maxsize=1024)
-def badge_path(definition_key: str, language: str = ENGLISH) -> str:
-    """A badge's URL; in another language than English it names the language, so the image speaks it too."""
+def badge_path(definition_key: str, language: str = ENGLISH, version: str | None = None) -> str:
+    """A badge's URL; in another language than English it names the language, so the image speaks it too, and
+    for a rung as an earlier catalog version defined it (retired, or another threshold), that version."""
+    query = [] if version is None else [f"version={version}"]
+    if language != ENGLISH:
+        query.append(f"locale={tag(language)}")
     path = f"{BADGES_PATH}/{definition_key}.png"
-    return path if language == ENGLISH else f"{path}?locale={tag(language)}"
+    return f"{path}?{'&'.join(query)}" if query else path
 
 
 @lru_cache(maxsize=1024)
-def locked_badge_path(definition_key: str, language: str = ENGLISH) -> str:
+def locked_badge_path(definition_key: str, language: str = ENGLISH, version: str | None = None) -> str:
     path = f"{BADGES_PATH}/{definition_key}.png?state={BadgeState.LOCKED}"
+    if version is not None:
+        path += f"&version={version}"
     return path if language == ENGLISH else f"{path}&locale={tag(language)}"
 
 

@@ -101,6 +101,18 @@ class DatabaseUnavailable(MilestonesError):
     title = "Database unavailable"
 
 
+class CatalogMoved(DatabaseUnavailable):
+    """A write was decided under a catalog version that is no longer the latest: the service decides it again
+    under the latest one (a 503 only if the catalog keeps moving under it)."""
+
+    def __init__(self, decided_under: str, latest: str) -> None:
+        super().__init__(
+            f"The milestone catalog changed (version {latest} was published) while this write was decided under "
+            f"version {decided_under}; try again."
+        )
+        self.latest = latest
+
+
 class KeyRequired(MilestonesError):
     """No key, or one that is unknown or revoked: answered 401 with `WWW-Authenticate: Bearer`."""
 

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 
 from milestones.access.keys import AccessKey, KeyRing, Scope, digest_of, key_id, new_secret
-from milestones.catalog import catalog_version
+from milestones.catalog import CatalogVersion, CatalogVersions, catalog_of
 from milestones.domain import (
     Definition,
     Milestone,
@@ -29,17 +29,21 @@ from milestones.domain.erasure import erase_mentor, mentor_hash
 from milestones.domain.events import ALL_TYPES, EventType, EventWindow, Position, types_mask
 from milestones.domain.history import HistoryItem
 from milestones.domain.rows import IdempotencyRecord, Replaceable, encode_time, period_to_row
-from milestones.errors import CursorExpired, InvalidUpdate, MilestoneNotFound, PeriodOverlap
+from milestones.errors import CatalogMoved, CursorExpired, InvalidUpdate, MilestoneNotFound, PeriodOverlap
 from milestones.ops import metrics
 from milestones.ops.logs import REQUEST_ID, event
 from milestones.settings import Settings
 from milestones.storage import MilestoneRepository, head_revision, open_repository
+from milestones.storage.base import Applied, Decide
 
 # The web layer's idempotency middleware works with these through the service, never storage itself.
 __all__ = ["IdempotencyRecord", "MilestoneService", "Replaceable"]
 
 Clock = Callable[[], datetime]
 PRUNE_EVERY_SECONDS = 3600
+# A write decided under a version published over meanwhile is decided again; a catalog that keeps moving
+# under a write this often is answered 503.
+DECISION_ATTEMPTS = 3
 
 
 def utc_now() -> datetime:
@@ -87,6 +91,16 @@ class Erasure:
 
 
 @dataclass(frozen=True, slots=True)
+class Published:
+    """What publishing a catalog did: the version stored (or found stored already), and whether it is new."""
+
+    catalog: CatalogVersion
+    new: bool
+    # When it was not published: the latest, which holds the same definitions, or the stored version of that name.
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryWindow:
     """A window of history and, when more follows, the position to resume after."""
 
@@ -101,17 +115,17 @@ class MilestoneService:
     def __init__(
         self,
         repository: MilestoneRepository,
-        catalog: Sequence[Definition],
+        catalog: Sequence[Definition] | CatalogVersion,
         clock: Clock = utc_now,
         expected_revision: str | None = None,
         erasure_salt: str | None = None,
         event_retention_days: int = 30,
     ):
         self.repository = repository
-        self.catalog = tuple(catalog)
-        self.definitions = {d.key: d for d in self.catalog}
-        self.catalog_version = catalog_version(self.catalog)
-        self.rules = rules.RuleCatalog(self.catalog)
+        # The configured catalog stands in until the stored versions are read (`reload_catalogs`), and is
+        # published as the first version when the database has none.
+        self.configured = catalog if isinstance(catalog, CatalogVersion) else catalog_of(catalog)
+        self._use(CatalogVersions([self.configured]), stored_up_to=0)
         self.expected_revision = expected_revision
         self._clock = clock
         # The configured salt, or (once read) the one stored in the database.
@@ -119,9 +133,12 @@ class MilestoneService:
         self.event_retention_days = event_retention_days
 
     @classmethod
-    async def open(cls, settings: Settings, catalog: Sequence[Definition], clock: Clock = utc_now) -> MilestoneService:
-        """The service on the configured database, expecting its schema at the newest migration."""
-        return cls(
+    async def open(
+        cls, settings: Settings, catalog: Sequence[Definition] | CatalogVersion, clock: Clock = utc_now
+    ) -> MilestoneService:
+        """The service on the configured database, expecting its schema at the newest migration, serving the
+        latest stored catalog version (`catalog`, the configured one, only when none is stored)."""
+        service = cls(
             await open_repository(settings),
             catalog,
             clock,
@@ -129,6 +146,84 @@ class MilestoneService:
             settings.erasure_salt,
             settings.event_retention_days,
         )
+        try:
+            await service.reload_catalogs()
+        except Exception:
+            await service.close()
+            raise
+        return service
+
+    # --- the catalog: every stored version, the latest served -------------------------------------------------
+
+    def _use(self, catalogs: CatalogVersions, stored_up_to: int) -> None:
+        self.catalogs = catalogs
+        self._stored_up_to = stored_up_to
+        latest = catalogs.latest
+        self.catalog = latest.definitions
+        self.definitions = latest.by_key
+        self.catalog_version = latest.version
+        self.rules = rules.RuleCatalog(latest.definitions, latest.version)
+
+    async def reload_catalogs(self) -> CatalogVersions:
+        """Read the versions published since the last reading, if the latest moved: one short read otherwise
+        (the web layer calls this at most every half second per worker, `ops.freshness`). A database with no
+        version yet gets the configured catalog as its first."""
+        latest = await self.repository.latest_catalog_version()
+        if latest is None:
+            await self.repository.add_catalog_version(self.configured, self.now(), first=True)
+        elif latest == self.catalogs.latest.version and self._stored_up_to:
+            return self.catalogs
+        added = await self.repository.catalog_versions(self._stored_up_to)
+        if added:
+            kept = self.catalogs.all if self._stored_up_to else ()
+            self._use(CatalogVersions([*kept, *(version for _, version in added)]), added[-1][0])
+        return self.catalogs
+
+    async def catalog_versions(self) -> list[CatalogVersion]:
+        """Every stored version, oldest first."""
+        return [version for _, version in await self.repository.catalog_versions()]
+
+    async def publish_catalog(self, catalog: CatalogVersion) -> Published:
+        """Store `catalog` as the latest version, unless the latest already holds the same definitions or its
+        name is taken (then nothing changes). Every worker serves it within a second."""
+        stored = await self.catalog_versions()
+        latest = stored[-1] if stored else None
+        same_name = next((v for v in stored if v.version == catalog.version), None)
+        if same_name is not None:
+            if same_name.content_hash == catalog.content_hash:
+                if latest is not None and same_name is not latest:
+                    return Published(
+                        same_name,
+                        False,
+                        f"version {catalog.version} is already published, and {latest.version} is the latest; "
+                        "to serve these definitions again, give the file a new `version`",
+                    )
+                return Published(same_name, False, f"version {catalog.version} is already the latest")
+            return Published(
+                same_name,
+                False,
+                f"version {catalog.version} is already published with other definitions; give the file another "
+                "`version`",
+            )
+        if latest is not None and latest.content_hash == catalog.content_hash:
+            return Published(latest, False, f"the latest version, {latest.version}, holds the same definitions")
+        if await self.repository.add_catalog_version(catalog, self.now()) is None:
+            return Published(catalog, False, f"version {catalog.version} was published by another process just now")
+        await self.reload_catalogs()
+        published = self.catalogs.get(catalog.version) or catalog
+        return Published(published, True)
+
+    async def _decided(self, mentors: list[str], decide: Callable[[rules.RuleCatalog], Decide]) -> Applied:
+        """Apply a change decided under the latest catalog version; decided again when storage finds that a newer
+        one was published meanwhile (`CatalogMoved`), so a mentor's records never mix two versions."""
+        for attempt in range(DECISION_ATTEMPTS):
+            try:
+                return await self.repository.change(mentors, decide(self.rules))
+            except CatalogMoved:
+                if attempt == DECISION_ATTEMPTS - 1:
+                    raise
+                await self.reload_catalogs()
+        raise AssertionError("unreachable")
 
     async def close(self) -> None:
         await self.repository.close()
@@ -145,16 +240,20 @@ class MilestoneService:
         if future is not None:
             raise InvalidUpdate(future, "period.start_date")
         lines = [(0, period_to_row(mentor_id, period))]
-        decide = partial(
-            rules.record_summaries,
-            lines,
-            catalog=self.rules,
-            now=encode_time(self.now()),
-            actor=actor,
-            cause=Cause.POST,
-            request_id=REQUEST_ID.get(),
-        )
-        result = await self.repository.change([mentor_id], decide)
+        now, request_id = encode_time(self.now()), REQUEST_ID.get()
+
+        def decide(catalog: rules.RuleCatalog) -> Decide:
+            return partial(
+                rules.record_summaries,
+                lines,
+                catalog=catalog,
+                now=now,
+                actor=actor,
+                cause=Cause.POST,
+                request_id=request_id,
+            )
+
+        result = await self._decided([mentor_id], decide)
         if result.change.refused:
             raise PeriodOverlap(result.change.refused[0][1])
         if result.achieved_types:
@@ -162,17 +261,21 @@ class MilestoneService:
         return result.milestones, result.change.writes_anything
 
     async def remove_period(self, mentor_id: str, start_date: date, end_date: date, actor: Actor = ANONYMOUS) -> None:
-        decide = partial(
-            rules.remove_period,
-            mentor_id,
-            start_date.isoformat(),
-            end_date.isoformat(),
-            catalog=self.rules,
-            now=encode_time(self.now()),
-            actor=actor,
-            request_id=REQUEST_ID.get(),
-        )
-        await self.repository.change([mentor_id], decide)
+        now, request_id = encode_time(self.now()), REQUEST_ID.get()
+
+        def decide(catalog: rules.RuleCatalog) -> Decide:
+            return partial(
+                rules.remove_period,
+                mentor_id,
+                start_date.isoformat(),
+                end_date.isoformat(),
+                catalog=catalog,
+                now=now,
+                actor=actor,
+                request_id=request_id,
+            )
+
+        await self._decided([mentor_id], decide)
 
     async def erase(self, mentor_id: str, actor: Actor = ANONYMOUS) -> Erasure:
         """Remove everything stored about a mentor in one transaction, leaving one history entry that names

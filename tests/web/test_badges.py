@@ -16,6 +16,7 @@ from milestones.catalog import load_catalog
 from milestones.settings import Settings
 from milestones.web.app import create_app
 from tests.conftest import FakeClock
+from tests.factories import publish_catalog
 
 pytestmark = pytest.mark.anyio
 KEYS = [d.key for d in load_catalog()]
@@ -116,6 +117,7 @@ async def test_a_custom_catalogs_new_key_gets_a_badge(settings: Settings, clock:
         'tier = "diamond"\ndescription = "Forty-two and a half hours."\n'
     )
     custom = settings.model_copy(update={"catalog_path": catalog})
+    await publish_catalog(custom, catalog)  # a file is served once published (`milestones catalog publish`)
     async with AsyncTestClient(app=create_app(custom, clock=clock)) as client:
         for key, words in (("first_talk", "ACTIVITY"), ("marathon", "42.5")):
             png = await client.get(f"/assets/badges/{key}.png?size=512")

@@ -13,6 +13,7 @@ from milestones.settings import Settings
 from milestones.web.app import create_app
 from milestones.wording.labels import format_number
 from tests.conftest import FakeClock
+from tests.factories import publish_catalog
 
 pytestmark = pytest.mark.anyio
 PATH = "/api/v1/milestone-definitions"
@@ -64,6 +65,7 @@ async def test_a_custom_catalog_without_descriptions_or_tiers(
         '[[milestone]]\nkey = "first"\nname = "First contact"\ntype = "contacts_helped"\nthreshold = 1\n'
     )
     custom = settings.model_copy(update={"catalog_path": catalog})
+    await publish_catalog(custom, catalog)  # a file is served once published (`milestones catalog publish`)
     async with AsyncTestClient(app=create_app(custom, clock=clock)) as client:
         body = (await client.get(PATH)).json()
     assert body["catalog_version"] == catalog_version(load_catalog(catalog))

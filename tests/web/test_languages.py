@@ -13,7 +13,7 @@ from litestar.testing import AsyncTestClient
 from milestones.settings import Settings
 from milestones.web.app import create_app
 from tests.conftest import FakeClock
-from tests.factories import summary_body
+from tests.factories import publish_catalog, summary_body
 
 pytestmark = pytest.mark.anyio
 BASE = "/api/v1/milestones"
@@ -273,6 +273,7 @@ async def test_a_custom_catalogs_translations_and_their_fallback(
         encoding="utf-8",
     )
     custom = sqlite_settings.model_copy(update={"catalog_path": catalog})
+    await publish_catalog(custom, catalog)  # a file is served once published (`milestones catalog publish`)
     async with AsyncTestClient(app=create_app(custom, clock=clock)) as custom_client:
         await custom_client.post(BASE, json=summary_body("carla", hours=5, contacts=0, activities=0))
 

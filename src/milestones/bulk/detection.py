@@ -20,6 +20,7 @@ from typing import Any, NamedTuple, TypeVar
 
 import msgspec
 
+from milestones.catalog import CatalogVersion
 from milestones.contract import (
     MalformedBody,
     RecordSummaryIn,
@@ -78,7 +79,7 @@ class BulkReport:
 async def detect_lines(
     lines: Iterable[bytes],
     repository: MilestoneRepository,
-    catalog: Sequence[Definition],
+    catalog: Sequence[Definition] | CatalogVersion,
     now: datetime,
     reject: Reject,
     batch_size: int = 5000,
@@ -95,7 +96,7 @@ async def detect_lines(
 async def detect_numbered(
     lines: Iterable[tuple[int, bytes]],
     repository: MilestoneRepository,
-    catalog: Sequence[Definition],
+    catalog: Sequence[Definition] | CatalogVersion,
     now: datetime,
     reject: Reject,
     batch_size: int = 5000,
@@ -117,10 +118,17 @@ async def detect_numbered(
     (unless this process is the one waiting, see `waited`).
     A batch whose rows changed after they were read (the batch before shared a mentor) is detected again
     inside its transaction, so the outcome is that of applying the lines in order.
+
+    `catalog` is the stored version the run decides under (the command passes the latest); a batch written
+    after a newer version was published is refused (`CatalogMoved`), and the run stops there: running the same
+    input again continues under the new version.
     """
     report = BulkReport()
     started = time.perf_counter()
-    rungs = RuleCatalog(catalog)
+    if isinstance(catalog, CatalogVersion):
+        rungs = RuleCatalog(catalog.definitions, catalog.version)
+    else:
+        rungs = RuleCatalog(catalog)
     now_text = encode_time(now)
     decoding: deque[tuple[RawBatch, Future[DecodedBatch]]] = deque()
     detecting: _Detecting | None = None

@@ -7,9 +7,8 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from milestones.catalog import CatalogError, load_catalog
+from milestones.catalog import CatalogError, CatalogVersion, catalog_of, load_catalog_file
 from milestones.cli.output import CommandError, one_line
-from milestones.domain import Definition
 from milestones.ops import traces
 from milestones.settings import Settings
 
@@ -72,9 +71,12 @@ def _number_rule(whole: bool, constraints: list[Any]) -> str:
     return f"must be {noun}"
 
 
-def read_catalog(settings: Settings) -> tuple[Definition, ...]:
+def read_catalog(settings: Settings) -> CatalogVersion:
+    """The configured catalog file (MILESTONES_CATALOG_PATH) or the packaged one, as the version it would be
+    published as; the service serves the latest stored version, and this one only on a database with none."""
     try:
-        return load_catalog(settings.catalog_path)
+        read = load_catalog_file(settings.catalog_path)
+        return catalog_of(read.definitions, read.version)
     except (CatalogError, OSError, UnicodeDecodeError) as exc:
         raise CommandError(f"invalid catalog: {one_line(str(exc))}") from None
 

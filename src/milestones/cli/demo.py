@@ -14,6 +14,7 @@ from milestones.cli.database import database_named, migrate_if_asked, with_repos
 from milestones.cli.output import OK, REJECTED, CommandError, counted
 from milestones.service import utc_now
 from milestones.storage import MilestoneRepository
+from milestones.storage.base import latest_catalog
 
 
 def add_demo(commands: Any) -> None:
@@ -40,7 +41,8 @@ def run_demo(args: argparse.Namespace) -> int:
     refused: list[Rejected] = []
 
     async def load(repository: MilestoneRepository) -> BulkReport:
-        return await detect_lines(demo_summaries(last_year), repository, catalog, now, refused.append)
+        stored = await latest_catalog(repository, catalog, now)
+        return await detect_lines(demo_summaries(last_year), repository, stored, now, refused.append)
 
     report = asyncio.run(with_repository(settings, load))
     if refused:  # a period overlapping one stored before under a demo mentor's id

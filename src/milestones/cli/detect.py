@@ -29,9 +29,11 @@ from milestones.cli.arguments import at_least_one, command
 from milestones.cli.configuration import read_catalog, read_settings, start_traces
 from milestones.cli.database import migrate_if_asked, with_repository
 from milestones.cli.output import INTERRUPTED, OK, REJECTED, CommandError, counted
+from milestones.errors import CatalogMoved
 from milestones.ops import traces
 from milestones.service import utc_now
 from milestones.storage import MilestoneRepository
+from milestones.storage.base import latest_catalog
 
 
 def add_detect(commands: Any) -> None:
@@ -113,14 +115,15 @@ def run_detect(args: argparse.Namespace) -> int:
         now = utc_now()
 
         async def detect(repository: MilestoneRepository) -> BulkReport:
+            stored = await latest_catalog(repository, catalog, now)
             if file_format == "csv":
                 text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
                 bodies = csv_bodies(text)
                 return await detect_numbered(
-                    bodies, repository, catalog, now, reject, args.batch_size, progress, notify=not args.no_notify
+                    bodies, repository, stored, now, reject, args.batch_size, progress, notify=not args.no_notify
                 )
             return await detect_lines(
-                stream, repository, catalog, now, reject, args.batch_size, progress, notify=not args.no_notify
+                stream, repository, stored, now, reject, args.batch_size, progress, notify=not args.no_notify
             )
 
         try:
@@ -129,6 +132,12 @@ def run_detect(args: argparse.Namespace) -> int:
             raise CommandError(f"{_shown_name(args.file)}: {exc}") from None
         except UnicodeDecodeError as exc:
             raise CommandError(f"{_shown_name(args.file)}: is not UTF-8 text ({exc.reason})") from None
+        except CatalogMoved as exc:
+            raise CommandError(
+                f"the catalog changed while detecting (version {exc.latest} was published); "
+                f"{counted(committed.lines, 'line was', 'lines were')} committed under the one before. Run the same "
+                "file again to continue under the new version: what went in already is not done twice"
+            ) from None
         except KeyboardInterrupt:
             raise CommandError(
                 f"interrupted; {counted(committed.lines, 'line was', 'lines were')} committed before it stopped "

@@ -127,6 +127,8 @@ class Milestone:
     achieved_at: datetime | None = None
     # A person's PUT is a decision that later detection must not override.
     set_by_person: bool = False
+    # The catalog version whose definition it shows (rows.MilestoneRow.catalog_version).
+    catalog_version: str = ""
 
 
 @dataclass(frozen=True, slots=True)

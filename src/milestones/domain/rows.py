@@ -45,6 +45,9 @@ class MilestoneRow(NamedTuple):
     achieved_centi: int | None
     achieved_at: str | None
     set_by_person: bool
+    # The catalog version whose definition the record shows: the one it was achieved under, or for a rung in
+    # progress the latest it was decided under. Its name and threshold are that version's.
+    catalog_version: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +116,7 @@ def milestone_from_row(row: Sequence[Any], parse_time: Callable[[Any], datetime 
         None if achieved is None else from_centi(achieved),
         parse_time(row[10]),
         bool(row[11]),
+        row[12],
     )
 
 
@@ -130,6 +134,7 @@ def milestone_to_row(m: Milestone) -> MilestoneRow:
         achieved_centi=None if m.achieved_value is None else to_centi(m.achieved_value),
         achieved_at=None if m.achieved_at is None else encode_time(m.achieved_at),
         set_by_person=m.set_by_person,
+        catalog_version=m.catalog_version,
     )
 
 
@@ -175,6 +180,7 @@ def milestone_version(m: Milestone) -> str:
         None if m.achieved_value is None else to_centi(m.achieved_value),
         None if m.achieved_at is None else encode_time(m.achieved_at),
         m.set_by_person,
+        m.catalog_version,
     )
 
 
@@ -196,12 +202,13 @@ def _version(
     achieved_centi: int | None,
     achieved_at: str | None,
     set_by_person: bool,
+    catalog_version: str,
 ) -> str:
     # Written out rather than built from the row: the ETag of every GET pays for this. set_by_person as a
     # bool, since SQLite stores it as 0 or 1.
     text = (
         f"{id}|{mentor_id}|{definition_key}|{name}|{type}|{threshold_centi}|{position}|{status}|{current_centi}|"
-        f"{achieved_centi}|{achieved_at}|{bool(set_by_person)}"
+        f"{achieved_centi}|{achieved_at}|{bool(set_by_person)}|{catalog_version}"
     )
     return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
 

@@ -75,12 +75,17 @@ class Rung:
     factor: int
     # What follows the mentor id in the ids of this rung's milestones.
     id_suffix: str
+    # The catalog version the rung is of: records created or revised on it carry it.
+    version: str = ""
 
 
 class RuleCatalog:
-    """The catalog arranged for the rules: rungs in catalog order, and each metric's ladder."""
+    """The catalog arranged for the rules: rungs in catalog order, and each metric's ladder. `version` names the
+    stored catalog version: every change decided with it carries it, and storage refuses the change if a newer
+    version was published meanwhile (so that two versions never interleave on one mentor)."""
 
-    def __init__(self, catalog: Sequence[Definition]) -> None:
+    def __init__(self, catalog: Sequence[Definition], version: str = "") -> None:
+        self.version = version
         self.rungs = tuple(
             Rung(
                 d.key,
@@ -90,6 +95,7 @@ class RuleCatalog:
                 d.position,
                 *_METRIC_FIELDS[d.type.value],
                 id_suffix=milestone_id("", d.key),
+                version=version,
             )
             for d in catalog
         )
@@ -176,16 +182,18 @@ def detect(mentor_id: str, periods: Periods, records: Records, catalog: RuleCata
                 and record.threshold_centi == rung.threshold_centi
                 and record.position == rung.position
                 and record.type == rung.type
+                and record.catalog_version == rung.version
             ):
                 kept[rung.key] = record  # a re-run's common case: nothing moved
             else:
-                # The rung being worked towards shows the catalog's current wording and threshold.
+                # The rung being worked towards shows the catalog's current version: its wording and threshold.
                 kept[rung.key] = record._replace(
                     name=rung.name,
                     type=rung.type,
                     threshold_centi=rung.threshold_centi,
                     position=rung.position,
                     current_centi=current,
+                    catalog_version=rung.version,
                 )
             break
 
@@ -236,7 +244,7 @@ def _new_row(
         MilestoneRow,
         (
             mentor_id + rung.id_suffix, mentor_id, rung.key, rung.name, rung.type, rung.threshold_centi,
-            rung.position, status, current, achieved, achieved_at, False,
+            rung.position, status, current, achieved, achieved_at, False, rung.version,
         ),
     )  # fmt: skip
 
@@ -413,6 +421,7 @@ def record_summaries(
         steps=steps,
         refused=refused,
     )
+    change.catalog_version = catalog.version or None
     if cause is Cause.POST and len(lines) == 1:
         change.period = (lines[0][1].start_date, lines[0][1].end_date)
     for mentor in touched.values():
@@ -437,7 +446,15 @@ def remove_period(
         raise PeriodNotFound(f"Mentor {mentor_id!r} has no period {start_date}..{end_date}.")
     transitions = mentor.detect(catalog, now)
     period = (start_date, end_date)
-    change = Change(Cause.PERIOD_REMOVED, actor, [mentor_id], at=now, request_id=request_id, period=period)
+    change = Change(
+        Cause.PERIOD_REMOVED,
+        actor,
+        [mentor_id],
+        at=now,
+        request_id=request_id,
+        catalog_version=catalog.version or None,
+        period=period,
+    )
     if transitions:
         change.steps.append(Step(mentor_id, period, transitions))
     mentor.add_to(change)

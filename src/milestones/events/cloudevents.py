@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
+from milestones.catalog import CatalogVersions
 from milestones.contract import EventDataOut, EventOut
 from milestones.domain import ID_SEPARATOR, Definition, Milestone, mentor_of
 from milestones.domain.events import EventType, StoredEvent
 from milestones.domain.history import MilestoneState
 from milestones.events.milestones import milestone_out
+from milestones.wording.languages import ENGLISH
 
 # The `source` of every event when MILESTONES_PUBLIC_URL is not set: a URI reference, as CloudEvents allows.
 DEFAULT_SOURCE = "/milestones"
@@ -18,9 +18,10 @@ def event_source(public_url: str | None) -> str:
     return DEFAULT_SOURCE if not public_url else public_url.rstrip("/")
 
 
-def cloud_event(event: StoredEvent, source: str, definitions: Mapping[str, Definition]) -> EventOut:
+def cloud_event(event: StoredEvent, source: str, catalogs: CatalogVersions) -> EventOut:
     """The event's envelope and data. The milestone is shaped from the stored state the transition left (or, when
-    it was deleted, had), and the catalog's definition of its key for what the state does not hold (name, type)."""
+    it was deleted, had), and for what the state does not hold (name, type) the definition of its key in the
+    catalog version the change was decided under (or the newest that defines it: a retired rung)."""
     data = EventDataOut(cause=event.cause.value, actor=str(event.actor), notify=event.notify)
     if event.request_id is not None:
         data.request_id = event.request_id
@@ -33,9 +34,11 @@ def cloud_event(event: StoredEvent, source: str, definitions: Mapping[str, Defin
         subject = transition.milestone_id
         data.milestone_id, data.mentor_id, data.transition = subject, event.mentor_id, transition.kind.value
         state = transition.after if transition.after is not None else transition.before
-        definition = definitions.get(subject.partition(ID_SEPARATOR)[2])
+        definition = catalogs.definition(event.catalog_version, subject.partition(ID_SEPARATOR)[2])
         if state is not None and definition is not None:
-            data.milestone = milestone_out(_milestone(subject, state, definition))
+            data.milestone = milestone_out(
+                _milestone(subject, state, definition, event.catalog_version), ENGLISH, catalogs
+            )
     return EventOut(
         specversion="1.0",
         id=event.id,
@@ -48,7 +51,7 @@ def cloud_event(event: StoredEvent, source: str, definitions: Mapping[str, Defin
     )
 
 
-def _milestone(milestone_id: str, state: MilestoneState, definition: Definition) -> Milestone:
+def _milestone(milestone_id: str, state: MilestoneState, definition: Definition, version: str | None) -> Milestone:
     mentor_id = mentor_of(milestone_id)
     assert mentor_id is not None
     return Milestone(
@@ -64,4 +67,5 @@ def _milestone(milestone_id: str, state: MilestoneState, definition: Definition)
         achieved_value=state.achieved_value,
         achieved_at=state.achieved_at,
         set_by_person=state.set_by_person,
+        catalog_version=version or "",
     )

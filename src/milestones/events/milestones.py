@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from decimal import Decimal
 from functools import lru_cache
 
 from milestones.badges import badge_path
+from milestones.catalog import CatalogVersions
 from milestones.contract import MilestoneOut
-from milestones.domain import Definition, Milestone, Status, progress
+from milestones.domain import Milestone, Status, progress
 from milestones.wording.labels import accessibility_label, milestone_name
 from milestones.wording.languages import ENGLISH
 
@@ -19,15 +19,17 @@ def number(value: Decimal) -> float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-def milestone_out(
-    m: Milestone, language: str = ENGLISH, definitions: Mapping[str, Definition] | None = None
-) -> MilestoneOut:
-    """A milestone as served, in a language; `definitions` (the catalog's, by key) give its translated name."""
+def milestone_out(m: Milestone, language: str = ENGLISH, catalogs: CatalogVersions | None = None) -> MilestoneOut:
+    """A milestone as served, in a language. `catalogs` (every stored version) give its translated name, from the
+    version the record shows, and its badge, which names that version when it draws the rung otherwise than the
+    latest does (a retired rung, an older threshold)."""
     state = None if m.status is Status.ACHIEVED else progress(m)
+    key = m.definition_key
     if language == ENGLISH:
         name = m.name
     else:
-        name = milestone_name(m, None if definitions is None else definitions.get(m.definition_key), language)
+        name = milestone_name(m, None if catalogs is None else catalogs.definition(m.catalog_version, key), language)
+    version = None if catalogs is None else catalogs.shown_version(m.catalog_version, key)
     out = MilestoneOut(
         id=m.id,
         mentor_id=m.mentor_id,
@@ -36,7 +38,7 @@ def milestone_out(
         status=m.status,
         threshold=number(m.threshold),
         accessibility_label=accessibility_label(m, state, language),
-        badge_image_url=badge_path(m.definition_key, language),
+        badge_image_url=badge_path(key, language, version),
     )
     if state is None:
         if m.achieved_value is not None:

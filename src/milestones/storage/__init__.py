@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from milestones.catalog import CatalogVersion, catalog_of, load_catalog_file
 from milestones.settings import Settings
 from milestones.storage.base import MilestoneQuery, MilestoneRepository
 from milestones.storage.postgres import PostgresRepository, asyncpg_dsn
@@ -16,6 +18,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MilestoneQuery",
     "MilestoneRepository",
+    "configured_catalog",
     "head_revision",
     "migrate",
     "open_repository",
@@ -39,15 +42,24 @@ def _alembic_config(database_url: str) -> Config:
 
 
 def migrate(settings: Settings) -> None:
-    """Bring the configured database's schema up to the newest migration, creating SQLite files as needed."""
+    """Bring the configured database's schema up to the newest migration, creating SQLite files as needed. The
+    migration that stores the catalog publishes the configured file (or the packaged one) as its first version."""
     from alembic import command
 
     if settings.is_sqlite:
         settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-    command.upgrade(_alembic_config(settings.database_url), "head")
+    config = _alembic_config(settings.database_url)
+    config.attributes["catalog"] = partial(configured_catalog, settings)
+    command.upgrade(config, "head")
     if settings.is_sqlite:
         # WAL from here on, before any worker starts: workers opening a new file at once would race to set it.
         connect(settings.sqlite_path).close()
+
+
+def configured_catalog(settings: Settings) -> CatalogVersion:
+    """The catalog file the settings name (MILESTONES_CATALOG_PATH), or the packaged one, as a version to publish."""
+    read = load_catalog_file(settings.catalog_path)
+    return catalog_of(read.definitions, read.version)
 
 
 def head_revision() -> str | None:

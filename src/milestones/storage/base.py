@@ -10,6 +10,7 @@ from typing import Any, Protocol
 import msgspec
 
 from milestones.access.keys import AccessKey, Scope
+from milestones.catalog import CatalogVersion, definitions_of
 from milestones.domain import Milestone, MilestoneQuery, Period, Status, milestone_id
 from milestones.domain.changes import Actor, Cause, Change, TransitionKind
 from milestones.domain.events import EVENT_OF_KIND, TYPE_BITS, EventType, Position, StoredEvent
@@ -25,7 +26,7 @@ from milestones.domain.rows import (
 )
 from milestones.domain.rows import parse_time as parse_time_text
 from milestones.domain.rules import milestones_after
-from milestones.errors import MentorNotFound
+from milestones.errors import CatalogMoved, MentorNotFound
 from milestones.storage.write_path import MENTOR_TABLES, StoredState, TableWrite, unpack_transitions
 
 __all__ = [
@@ -202,6 +203,19 @@ class MilestoneRepository(Protocol):
         yet. Every process and host gets the same value, whichever proposed it first."""
         ...
 
+    async def latest_catalog_version(self) -> str | None:
+        """The name of the latest stored catalog version (None while none is stored): what workers poll."""
+        ...
+
+    async def catalog_versions(self, after_seq: int = 0) -> list[tuple[int, CatalogVersion]]:
+        """The stored catalog versions published after `after_seq`, in publication order, with their seq."""
+        ...
+
+    async def add_catalog_version(self, catalog: CatalogVersion, now: datetime, *, first: bool = False) -> int | None:
+        """Store `catalog` as the latest version; its seq, or None when a version of that name is stored already
+        (or, with `first`, when any version is)."""
+        ...
+
     async def access_keys(self) -> list[AccessKey]:
         """Every key made by `milestones keys create`, revoked ones included, oldest first."""
         ...
@@ -215,6 +229,28 @@ class MilestoneRepository(Protocol):
     async def schema_revision(self) -> str | None: ...
 
     async def close(self) -> None: ...
+
+
+async def latest_catalog(repository: MilestoneRepository, configured: CatalogVersion, now: datetime) -> CatalogVersion:
+    """The latest stored catalog version; `configured` is published as the first when none is stored."""
+    if await repository.latest_catalog_version() is None:
+        await repository.add_catalog_version(configured, now, first=True)
+    return (await repository.catalog_versions())[-1][1]
+
+
+def check_catalog(change: Change, latest: str | None) -> None:
+    """Refuse, inside the write's transaction, a change decided under a catalog version that is no longer the
+    latest: its mentors' records would otherwise flip between two versions. A change decided under no version
+    (erasure, or the rules called without one) is not checked."""
+    if change.catalog_version and latest is not None and latest != change.catalog_version:
+        raise CatalogMoved(change.catalog_version, latest)
+
+
+def catalog_version_from_row(
+    row: Sequence[Any], parse_time: Callable[[Any], datetime | None]
+) -> tuple[int, CatalogVersion]:
+    """A stored catalog version (queries.CATALOG_VERSION_COLUMNS) and its seq."""
+    return row[0], CatalogVersion(row[1], definitions_of(row[3]), row[2], parse_time(row[4]))
 
 
 def history_entry_from_row(

@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 
 from milestones.access.keys import AccessKey
+from milestones.catalog import CatalogVersion, content_of
 from milestones.domain import Milestone, MilestoneQuery, Period, Status
 from milestones.domain.changes import Change
 from milestones.domain.events import Position, StoredEvent
@@ -37,6 +38,8 @@ from milestones.storage.base import (
     PackedRows,
     access_key_from_row,
     applied,
+    catalog_version_from_row,
+    check_catalog,
     erased_counts,
     events_from_rows,
     history_entry_from_row,
@@ -76,6 +79,9 @@ _MENTOR_PERIOD_ROWS_IN_ORDER = queries.numbered(queries.MENTOR_PERIOD_ROWS_IN_OR
 _MILESTONES_AFTER = queries.numbered(queries.MILESTONES_AFTER)
 _PERIODS_AFTER = queries.numbered(queries.PERIODS_AFTER)
 _LOCK_MENTOR = queries.numbered(queries.LOCK_MENTOR)
+_CATALOG_VERSIONS_AFTER = queries.numbered(queries.CATALOG_VERSIONS_AFTER)
+_INSERT_CATALOG_VERSION = queries.numbered(queries.INSERT_CATALOG_VERSION)
+_INSERT_FIRST_CATALOG_VERSION = queries.numbered(queries.INSERT_FIRST_CATALOG_VERSION)
 _MENTOR_HISTORY = queries.numbered(queries.MENTOR_HISTORY)
 _PRUNE_HISTORY = queries.numbered(queries.PRUNE_HISTORY)
 _PRUNE_EVENTS = queries.numbered(queries.PRUNE_EVENTS_POSTGRES)
@@ -310,6 +316,10 @@ class PostgresRepository:
                     # Written since they were read (by a POST, or another bulk run): decide again.
                     stored = (await _packed_rows(conn, ids)).unpack()
                     change = decide(stored)
+            if change.catalog_version:
+                # After the mentors' locks, in a statement of its own (its snapshot is taken now): a change of
+                # these mentors decided under a newer version has committed, so that version is seen here.
+                check_catalog(change, await conn.fetchval(queries.LATEST_CATALOG))
             erased = await _apply(conn, change, timeout)
         return applied(stored, change, erased)
 
@@ -412,6 +422,24 @@ class PostgresRepository:
             await conn.execute(_INSERT_SERVICE_VALUE, name, proposed)
             value: str = await conn.fetchval(_GET_SERVICE_VALUE, name)
         return value
+
+    async def latest_catalog_version(self) -> str | None:
+        async with self._connection() as conn:
+            value = await conn.fetchval(queries.LATEST_CATALOG)
+        return None if value is None else str(value)
+
+    async def catalog_versions(self, after_seq: int = 0) -> list[tuple[int, CatalogVersion]]:
+        async with self._connection() as conn:
+            rows = await conn.fetch(_CATALOG_VERSIONS_AFTER, after_seq)
+        return [catalog_version_from_row(row, _as_time) for row in rows]
+
+    async def add_catalog_version(self, catalog: CatalogVersion, now: datetime, *, first: bool = False) -> int | None:
+        statement = _INSERT_FIRST_CATALOG_VERSION if first else _INSERT_CATALOG_VERSION
+        async with self._connection() as conn:
+            seq = await conn.fetchval(
+                statement, catalog.version, catalog.content_hash, content_of(catalog.definitions), now
+            )
+        return None if seq is None else int(seq)
 
     async def access_keys(self) -> list[AccessKey]:
         async with self._connection() as conn:

@@ -169,6 +169,21 @@ GET_SERVICE_VALUE = "SELECT value FROM service_secrets WHERE name = ?"
 RELEASE_IDEMPOTENCY_KEY = "DELETE FROM idempotency_keys WHERE key = ? AND fingerprint = ? AND status_code IS NULL"
 SCHEMA_REVISION = "SELECT version_num FROM alembic_version"
 ACCESS_KEY_COLUMNS = "id, name, scope, digest, created_at, revoked_at"
+# The catalog's versions, in publication order: the latest is the highest seq. Workers poll LATEST_CATALOG (an
+# index-only read of the primary key), and each write transaction checks it.
+CATALOG_VERSION_COLUMNS = "seq, version, content_hash, content, published_at"
+LATEST_CATALOG = "SELECT version FROM catalog_versions ORDER BY seq DESC LIMIT 1"
+CATALOG_VERSIONS_AFTER = f"SELECT {CATALOG_VERSION_COLUMNS} FROM catalog_versions WHERE seq > ? ORDER BY seq"
+# Published only when the name is new, and (for a first version) only while none is stored.
+INSERT_CATALOG_VERSION = (
+    "INSERT INTO catalog_versions (version, content_hash, content, published_at) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (version) DO NOTHING RETURNING seq"
+)
+INSERT_FIRST_CATALOG_VERSION = (
+    "INSERT INTO catalog_versions (version, content_hash, content, published_at) "
+    "SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM catalog_versions) "
+    "ON CONFLICT (version) DO NOTHING RETURNING seq"
+)
 ACCESS_KEYS = f"SELECT {ACCESS_KEY_COLUMNS} FROM access_keys ORDER BY created_at, id"
 INSERT_ACCESS_KEY = f"INSERT INTO access_keys ({ACCESS_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, NULL)"
 # Revoking twice keeps the first time; the key is returned either way, or nothing for an unknown id.

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from milestones.access.keys import AccessKey
+from milestones.catalog import CatalogVersion, content_of
 from milestones.domain import Milestone, MilestoneQuery, Period, Status
 from milestones.domain.changes import Change
 from milestones.domain.events import Position, StoredEvent
@@ -43,6 +44,8 @@ from milestones.storage.base import (
     PackedRows,
     access_key_from_row,
     applied,
+    catalog_version_from_row,
+    check_catalog,
     erased_counts,
     events_from_rows,
     history_entry_from_row,
@@ -252,6 +255,22 @@ class SqliteRepository:
         value: str = (await self._in_writer(self._service_secret, name, proposed))[0]
         return value
 
+    async def latest_catalog_version(self) -> str | None:
+        row = self._read_one(queries.LATEST_CATALOG, ())
+        return None if row is None else str(row[0])
+
+    async def catalog_versions(self, after_seq: int = 0) -> list[tuple[int, CatalogVersion]]:
+        return [
+            catalog_version_from_row(row, parse_time)
+            for row in self._read_all(queries.CATALOG_VERSIONS_AFTER, (after_seq,))
+        ]
+
+    async def add_catalog_version(self, catalog: CatalogVersion, now: datetime, *, first: bool = False) -> int | None:
+        statement = queries.INSERT_FIRST_CATALOG_VERSION if first else queries.INSERT_CATALOG_VERSION
+        params = (catalog.version, catalog.content_hash, content_of(catalog.definitions), encode_time(now))
+        row = await self._in_writer(self._fetch_in_writer, statement, params)
+        return None if row is None else int(row[0])
+
     async def access_keys(self) -> list[AccessKey]:
         return [access_key_from_row(row, parse_time) for row in self._read_all(queries.ACCESS_KEYS, ())]
 
@@ -418,6 +437,8 @@ class SqliteRepository:
                 packed = _packed_rows(conn, json.dumps(mentors))
                 # Written since they were read (often by the batch before, sharing a mentor): decide again.
                 change = decided if packed == seen else decide(stored := packed.unpack())
+            if change.catalog_version:
+                check_catalog(change, (conn.execute(queries.LATEST_CATALOG).fetchone() or (None,))[0])
             erased = _apply(conn, change)
         return applied(stored, change, erased)
 

@@ -230,7 +230,7 @@ MENTOR_TABLES: tuple[MentorTable, ...] = (
     # Stored answers to POSTs with an Idempotency-Key: they repeat the mentor's milestones.
     MentorTable("idempotency_keys", "mentor_id", "idempotency_records"),
 )
-HOLDS_NO_MENTOR_DATA: tuple[str, ...] = ("alembic_version", "access_keys", "service_secrets")
+HOLDS_NO_MENTOR_DATA: tuple[str, ...] = ("alembic_version", "access_keys", "service_secrets", "catalog_versions")
 
 # In this order: erasures first (the erasure's own history entry, appended last, names the mentor by a hash
 # and so survives), then removals (a period removed and one written may share nothing, but a milestone removed

@@ -3,21 +3,20 @@
 The front door asks `AccessPolicy.check` about every request before either path sees it, with the access its
 route declares (web/route_table.py). Keys come from
 MILESTONES_API_KEYS and from the database (`milestones keys create`); the stored ones are read again at most
-`REFRESH_SECONDS` after the last reading, on the next request that needs a key, so a key revoked by any
-process stops working in every worker within a second.
+`REFRESH_SECONDS` after the last reading, on the next request that needs a key (`ops.freshness.Fresh`, as the
+catalog is), so a key revoked by any process stops working in every worker within a second.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from milestones.access.keys import AccessKey, KeyRing, Scope
 from milestones.errors import KeyRequired, ScopeRequired
+from milestones.ops.freshness import REFRESH_SECONDS, Fresh
 from milestones.web.route_table import Access
 
-REFRESH_SECONDS = 0.5
+__all__ = ["REFRESH_SECONDS", "AccessPolicy", "bearer_of", "needed_scope"]
 
 LoadKeys = Callable[[Sequence[AccessKey]], Awaitable[KeyRing]]
 
@@ -63,15 +62,12 @@ class AccessPolicy:
         # What anyone may call whatever keys exist: the front door lets these through without asking `check`.
         self.open_to_all = frozenset(a for a in Access if self._scope(a) is None)
         # Until the database is open (start-up), only the settings' keys are known.
-        self._ring = KeyRing.of(self._from_settings)
-        self._load: LoadKeys | None = None
-        self._loaded_at = float("-inf")
-        self._loading: asyncio.Task[KeyRing] | None = None
+        self._ring = Fresh(KeyRing.of(self._from_settings))
 
     def attach(self, load: LoadKeys) -> None:
         """Read stored keys with `load` from now on (called once the database is open)."""
-        self._load = load
-        self._loaded_at = float("-inf")
+        from_settings = self._from_settings
+        self._ring.attach(lambda: load(from_settings))
 
     async def ring(self) -> KeyRing:
         """The current keys, read again from the database when the last reading is older than REFRESH_SECONDS.
@@ -79,22 +75,7 @@ class AccessPolicy:
         Concurrent requests share one reading. When the database cannot be read, the error propagates (a 503
         problem): a revoked key must not keep working because the database is away.
         """
-        if self._load is None or time.monotonic() - self._loaded_at < REFRESH_SECONDS:
-            return self._ring
-        if self._loading is None:
-            self._loading = asyncio.ensure_future(self._reload(self._load))
-        loading = self._loading
-        try:
-            return await asyncio.shield(loading)
-        finally:
-            if self._loading is loading and loading.done():
-                self._loading = None
-
-    async def _reload(self, load: LoadKeys) -> KeyRing:
-        started = time.monotonic()
-        self._ring = await load(self._from_settings)
-        self._loaded_at = started
-        return self._ring
+        return await self._ring.current()
 
     async def keys_exist(self) -> bool:
         """Whether any key was ever set up: from then on writes need one (the OpenAPI document says so too)."""

@@ -34,10 +34,11 @@ from litestar.types import Message, Scope
 from milestones import __version__
 from milestones.access.keys import Scope as KeyScope
 from milestones.badges import DEFAULT_SIZE, BadgeSize, BadgeState, badge_file, badge_image
-from milestones.catalog import load_catalog
+from milestones.catalog import VERSION_PATTERN, CatalogVersions, catalog_of, load_catalog, load_catalog_file
 from milestones.contract import HealthOut, ProblemDetails
 from milestones.events.asyncapi import ASYNCAPI_JSON, asyncapi_document
 from milestones.ops import traces
+from milestones.ops.freshness import Fresh
 from milestones.ops.logs import configure_logging, event, log_format
 from milestones.ops.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from milestones.ops.metrics import exposition
@@ -136,8 +137,10 @@ async def readyz(request: Request[Any, Any, Any], state: State) -> Response[Heal
     summary="A milestone's badge image",
     description=(
         "`{key}.png` is a PNG of `size` pixels square; `{key}.svg` the SVG it is drawn from. "
-        "`state=locked` is the greyed badge of a milestone not reached yet. Answers carry a strong ETag "
-        "and answer a matching If-None-Match with 304."
+        "`state=locked` is the greyed badge of a milestone not reached yet. `version` draws the rung as that "
+        "catalog version defined it (a milestone's `badge_image_url` names it when it differs from the latest: "
+        "a retired rung, an older threshold); without it, the latest version's rung, or for a retired one the "
+        "newest version that defined it. Answers carry a strong ETag and answer a matching If-None-Match with 304."
     ),
     media_type="image/png",
     responses={**problem_responses(404, 422), 304: NOT_MODIFIED},
@@ -152,12 +155,24 @@ async def badge(
     variant: Annotated[BadgeState, QueryParameter(name="state", description="locked: greyed, not yet reached")] = (
         BadgeState.UNLOCKED
     ),
+    version: Annotated[
+        str | None,
+        QueryParameter(
+            max_length=64, pattern=f"^{VERSION_PATTERN}$", description="The catalog version to draw the rung from"
+        ),
+    ] = None,
     if_none_match: IfNoneMatchHeader = None,
 ) -> Response[bytes]:
     wanted = badge_file(file_name)
-    definition = None if wanted is None else service_of(state).definitions.get(wanted[0])
-    if wanted is None or definition is None:
+    catalogs = service_of(state).catalogs
+    named = None if version is None else catalogs.get(version)
+    if version is not None and named is None:
+        raise NotFoundException(f"There is no catalog version {version!r}.")
+    if wanted is None:
         raise NotFoundException(f"There is no badge {file_name!r}.")
+    definition = catalogs.definition(None, wanted[0]) if named is None else named.by_key.get(wanted[0])
+    if definition is None:
+        raise NotFoundException(f"There is no badge {file_name!r}{'' if named is None else f' in version {version}'}.")
     if wanted[1] == "png":
         # A first rendering takes 10 to 40 ms (resvg lets go of the GIL): off the event loop, so it holds up
         # no other request. Later ones come from the cache.
@@ -359,8 +374,15 @@ def create_app(
     database = DatabaseWatch()
     observer = RequestObserver(request_log, as_json=log_format(settings.log_format, sys.stderr) == "json")
     rate_limits = RateLimits.from_settings(settings)
+    catalog = Fresh(CatalogVersions([catalog_of(load_catalog(settings.catalog_path))]))  # until the stored are read
     litestar = create_litestar_app(
-        settings, clock=clock, access=access, database=database, observer=observer, rate_limits=rate_limits
+        settings,
+        clock=clock,
+        access=access,
+        database=database,
+        observer=observer,
+        rate_limits=rate_limits,
+        catalog=catalog,
     )
     routes = cast(RouteTable, litestar.state.route_table)
     if rate_limits is not None:
@@ -379,6 +401,7 @@ def create_app(
         database=database,
         embed_origins=settings.embed_origins,
         rate_limits=rate_limits,
+        catalog=catalog,
     )
 
 
@@ -390,12 +413,15 @@ def create_litestar_app(
     database: DatabaseWatch | None = None,
     observer: RequestObserver | None = None,
     rate_limits: RateLimits | None = None,
+    catalog: Fresh[CatalogVersions] | None = None,
 ) -> Litestar:
     """The framework application alone, with its route table (`state.route_table`) and its live OpenAPI
     document; the database is opened at start-up, and from then on `access` reads the stored keys through the
-    service."""
+    service, and `catalog` the stored catalog versions."""
     settings = settings or Settings()
-    catalog = load_catalog(settings.catalog_path)
+    # Served only until the stored versions are read at start-up, and published first on a database with none.
+    read = load_catalog_file(settings.catalog_path)
+    configured = catalog_of(read.definitions, read.version)
     access = access or AccessPolicy(
         settings.api_keys,
         read_requires_key=settings.read_requires_key,
@@ -405,9 +431,18 @@ def create_litestar_app(
     async def open_service(app: Litestar) -> None:
         app.state.database_watch = database or DatabaseWatch()
         app.state.request_observer = observer
-        app.state.service = service = await MilestoneService.open(settings, catalog, clock)
+        app.state.service = service = await MilestoneService.open(settings, configured, clock)
         app.state.settings = settings
         access.attach(service.key_ring)
+        if catalog is not None:
+
+            async def stored_catalogs() -> CatalogVersions:
+                try:
+                    return await service.reload_catalogs()
+                except Exception:  # the database away: serve what was read last; writes check in their transaction
+                    return service.catalogs
+
+            catalog.attach(stored_catalogs)
         # Events always have a retention; history only when MILESTONES_HISTORY_RETENTION_DAYS is set.
         app.state.pruning = asyncio.create_task(service.prune_hourly(settings.history_retention_days))
         event("worker started", pid=os.getpid())

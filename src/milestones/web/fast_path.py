@@ -130,7 +130,7 @@ class FastPath:
             log.exception("unhandled error on %s %s", scope["method"], scope["path"])
             return _problem(problem_document(500, UNEXPECTED), scope)
         window = Window(1, max(20, len(milestones)))
-        page = page_out(milestones, len(milestones), window, None, language, service.definitions)
+        page = page_out(milestones, len(milestones), window, None, language, service.catalogs)
         return FastAnswer(_encode(page), status=201 if changed else 200)
 
     async def _read(self, name: str, params: tuple[str, ...], scope: HTTPScope) -> FastAnswer | None:
@@ -190,7 +190,7 @@ async def _one(
     milestone = await service.get_if_any(params[0])
     if milestone is None:
         return None  # the framework answers the 404 problem
-    body = _encode(milestone_out(milestone, language, service.definitions))
+    body = _encode(milestone_out(milestone, language, service.catalogs))
     return FastAnswer(body, entity_tag=etag(milestone, language))
 
 
@@ -202,7 +202,7 @@ async def _in_progress(
     if window is None or not is_mentor_id(mentor_id):
         return None
     items, total = await service.in_progress(mentor_id, window)
-    return FastAnswer(_encode(page_out(items, total, window, None, language, service.definitions)))
+    return FastAnswer(_encode(page_out(items, total, window, None, language, service.catalogs)))
 
 
 async def _list(
@@ -220,7 +220,7 @@ async def _list(
     listing = await service.find(
         MilestoneQuery(mentor_id=mentor_id, type=metric, status=status, offset=window.offset, limit=window.limit)
     )
-    page = page_out(listing.items, listing.total, window, listing.next_after, language, service.definitions)
+    page = page_out(listing.items, listing.total, window, listing.next_after, language, service.catalogs)
     return FastAnswer(_encode(page))
 
 

@@ -22,8 +22,10 @@ from urllib.parse import unquote_to_bytes
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
+from milestones.catalog import CatalogVersions
 from milestones.errors import DatabaseUnavailable, MilestonesError, OriginRefused, RateLimited
 from milestones.ops import traces
+from milestones.ops.freshness import Fresh
 from milestones.ops.logs import REQUEST_ID
 from milestones.web.access import AccessPolicy
 from milestones.web.body_timeout import BoundedBody
@@ -137,8 +139,12 @@ class FrontDoor:
         database: DatabaseWatch | None = None,
         embed_origins: Sequence[str] = (),
         rate_limits: RateLimits | None = None,
+        catalog: Fresh[CatalogVersions] | None = None,
     ) -> None:
         self.app = app
+        # The catalog versions the service serves, read again at most every half second (as the keys are), so
+        # that a version published by any process is served by every worker within a second.
+        self.catalog = catalog
         self.fast = fast
         self.routes = routes or RouteTable()
         self.access = access or AccessPolicy([], read_requires_key=False)
@@ -293,6 +299,8 @@ class FrontDoor:
             succeeding = tuple(h for h in succeeding if h[0] != b"cache-control")
         # A successful answer's block, then what this request added to the error block (its id, CORS, no-store).
         succeeded = [*succeeding, *extra[len(edge.refused) :]]
+        if self.catalog is not None:
+            await self.catalog.current()
         if self.fast is not None and policy.fast:
             fast, receive = await self.fast.answer(http, match, receive)
             if fast is not None:

@@ -87,6 +87,8 @@ class Shown:
     key: str
     badge: str
     new: bool = False
+    # The catalog version the record shows, whose definition its badge draws (a retired rung's included).
+    version: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,36 +116,40 @@ class MentorView:
         return not self.achieved and not self.next_up
 
 
-def badge_svg_path(key: str, state: BadgeState = BadgeState.UNLOCKED) -> str:
+def badge_svg_path(key: str, state: BadgeState = BadgeState.UNLOCKED, version: str | None = None) -> str:
+    """A badge's SVG; `version` names the catalog version to draw it from when not the latest's picture."""
+    query = [f"state={state}"] if state is not BadgeState.UNLOCKED else []
+    if version is not None:
+        query.append(f"version={version}")
     path = f"{BADGES_PATH}/{key}.svg"
-    return path if state is BadgeState.UNLOCKED else f"{path}?state={state}"
+    return f"{path}?{'&'.join(query)}" if query else path
 
 
 async def mentor_view(service: MilestoneService, mentor_id: str, language: Language) -> MentorView:
     """What the page and the card show, read through the service and shaped as the API shapes it."""
     view = MentorView(mentor_id)
 
-    def shown(m: Milestone) -> MilestoneOut:
-        return milestone_out(m, language.id, service.definitions)
+    catalogs = service.catalogs
+
+    def shown(m: Milestone, new: bool = False) -> Shown:
+        state = BadgeState.UNLOCKED if m.status is Status.ACHIEVED else BadgeState.LOCKED
+        key = m.definition_key
+        badge = language.badge(badge_svg_path(key, state, catalogs.shown_version(m.catalog_version, key)))
+        return Shown(milestone_out(m, language.id, catalogs), key, badge, new, m.catalog_version)
 
     found = await service.find(MilestoneQuery(mentor_id=mentor_id, status=Status.ACHIEVED, limit=_ALL))
     this_year, _ = await service.newly_achieved(mentor_id, None, None, Window(1, _ALL))
     new_ids = {m.id for m in this_year}
     # Most recent first: what a mentor has just reached is what they come to see.
     achieved = sorted(found.items, key=lambda m: (m.achieved_at or _LONG_AGO, m.position), reverse=True)
-    view.achieved = [
-        Shown(shown(m), m.definition_key, language.badge(badge_svg_path(m.definition_key)), m.id in new_ids)
-        for m in achieved
-    ]
+    view.achieved = [shown(m, m.id in new_ids) for m in achieved]
     in_progress, _ = await service.in_progress(mentor_id, Window(1, _ALL))
     # The next rung of each type is the closest of that type; the listing's order (closest first) is kept.
     seen: set[MetricType] = set()
     for m in in_progress:
         if m.type not in seen:
             seen.add(m.type)
-            view.next_up.append(
-                Shown(shown(m), m.definition_key, language.badge(badge_svg_path(m.definition_key, BadgeState.LOCKED)))
-            )
+            view.next_up.append(shown(m))
     if view.empty:
         view.first_rungs = first_rungs(service.catalog, language)
     view.every_rung_reached = {d.key for d in service.catalog} <= {m.definition_key for m in found.items}
@@ -227,8 +233,12 @@ async def mentor_card_image(request: Request[Any, Any, Any], state: State, mento
     view = await mentor_view(service, mentor_id, language)
 
     # An image cannot load other files: the badges are drawn inside it.
-    def drawn(key: str, state: str) -> Markup:
-        return Markup(badge_svg(service.definitions[key], 88, BadgeState(state), language.id))  # noqa: S704 (our escaped SVG)
+    def drawn(key: str, state: str, version: str | None = None) -> Markup:
+        # A record's own version's definition: a retired rung is still drawn (never a KeyError).
+        definition = service.catalogs.definition(version, key)
+        if definition is None:  # only a key no stored version ever defined: nothing to draw
+            return Markup("")
+        return Markup(badge_svg(definition, 88, BadgeState(state), language.id))  # noqa: S704 (our escaped SVG)
 
     body = render(
         "card.svg", view=view, lang=language, _=language.words, shown=view.achieved[:CARD_BADGES], drawn=drawn

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from milestones.badges import badge_path, locked_badge_path
+from milestones.catalog import CatalogVersions
 from milestones.contract import (
     DefinitionCatalog,
     DefinitionOut,
@@ -70,14 +70,14 @@ def page_out(
     window: Window,
     next_after: str | None = None,
     language: str = ENGLISH,
-    definitions: Mapping[str, Definition] | None = None,
+    catalogs: CatalogVersions | None = None,
 ) -> MilestonePage:
     pagination = Pagination(page=window.page, limit=window.limit)
     if total is not None:
         pagination.total = total
     if next_after is not None:
         pagination.next_cursor = encode_cursor(next_after)
-    return MilestonePage(data=[milestone_out(m, language, definitions) for m in items], pagination=pagination)
+    return MilestonePage(data=[milestone_out(m, language, catalogs) for m in items], pagination=pagination)
 
 
 def encode_cursor(after_id: str) -> str:
@@ -187,11 +187,11 @@ def decode_history_cursor(cursor: str) -> tuple[int, int] | None:
     return int(entry), int(index)
 
 
-def event_page(window: EventWindow, limit: int, source: str, definitions: Mapping[str, Definition]) -> EventPage:
+def event_page(window: EventWindow, limit: int, source: str, catalogs: CatalogVersions) -> EventPage:
     """A page of the feed: the events as CloudEvents, and the cursor to resume with (always: a follower keeps
     polling with it, and an empty page's cursor moves up to the horizon)."""
     pagination = Pagination(page=1, limit=limit, next_cursor=encode_event_cursor(window.resume, window.resume_at))
-    return EventPage(data=[cloud_event(e, source, definitions) for e in window.events], pagination=pagination)
+    return EventPage(data=[cloud_event(e, source, catalogs) for e in window.events], pagination=pagination)
 
 
 def encode_event_cursor(position: Position, at: datetime) -> str:

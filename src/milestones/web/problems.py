@@ -16,6 +16,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from msgspec import UNSET
 
 from milestones.badges import SIZES, BadgeState
+from milestones.catalog import is_version
 from milestones.contract import (
     DATE_RULE,
     MENTOR_ID_RULE,
@@ -104,6 +105,7 @@ _PARAMETERS: dict[str, tuple[str, Callable[[str], bool]]] = {
         f"must be {BadgeState.LOCKED} or {BadgeState.UNLOCKED}",
         lambda text: text in {s.value for s in BadgeState},
     ),
+    "version": ("must be a catalog version: 1 to 64 letters, digits, '.', '_' or '-'", is_version),
 }
 
 

@@ -9,12 +9,14 @@ from typing import Annotated, Any, cast
 from litestar import Request, Response, delete, get, post, put
 from litestar.datastructures import ResponseHeader, State
 from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import Body, HeaderParameter, PathParameter, QueryParameter
 from litestar.types import Scope
 from msgspec import UNSET
 
+from milestones.catalog import VERSION_PATTERN
 from milestones.contract import (
     DATE_RULE,
     MENTOR_ID_RULE,
@@ -243,7 +245,7 @@ async def list_milestones(
         return page_out([], 0, window)
     service = service_of(state)
     listing = await service.find(query)
-    return page_out(listing.items, listing.total, window, listing.next_after, language_of(scope), service.definitions)
+    return page_out(listing.items, listing.total, window, listing.next_after, language_of(scope), service.catalogs)
 
 
 @get(
@@ -258,9 +260,7 @@ async def list_milestones(
 async def get_milestone(state: State, scope: Scope, milestone_id: MilestoneIdParam) -> Response[MilestoneOut]:
     service, language = service_of(state), language_of(scope)
     milestone = await service.get(milestone_id)
-    return Response(
-        milestone_out(milestone, language, service.definitions), headers={"ETag": etag(milestone, language)}
-    )
+    return Response(milestone_out(milestone, language, service.catalogs), headers={"ETag": etag(milestone, language)})
 
 
 @post(
@@ -294,7 +294,7 @@ async def record_summary(
     service = service_of(state)
     milestones, changed = await service.record_summary(data.mentor_id, data.to_period(), actor_of(request.scope))
     total = len(milestones)
-    body = page_out(milestones, total, Window(1, max(20, total)), None, language_of(request.scope), service.definitions)
+    body = page_out(milestones, total, Window(1, max(20, total)), None, language_of(request.scope), service.catalogs)
     return Response(body, status_code=201 if changed else 200)
 
 
@@ -329,9 +329,7 @@ async def update_milestone(
     )
     service, language = service_of(state), language_of(request.scope)
     milestone = await service.update(milestone_id, update, parse_if_match(if_match), actor=actor_of(request.scope))
-    return Response(
-        milestone_out(milestone, language, service.definitions), headers={"ETag": etag(milestone, language)}
-    )
+    return Response(milestone_out(milestone, language, service.catalogs), headers={"ETag": etag(milestone, language)})
 
 
 @delete(
@@ -377,7 +375,7 @@ async def newly_achieved(
     window = Window(page, limit)
     service = service_of(state)
     items, total = await service.newly_achieved(checked_mentor_id(mentor_id), first_day, last_day, window)
-    return page_out(items, total, window, None, language_of(scope), service.definitions)
+    return page_out(items, total, window, None, language_of(scope), service.catalogs)
 
 
 @get(
@@ -394,7 +392,7 @@ async def in_progress(
     window = Window(page, limit)
     service = service_of(state)
     items, total = await service.in_progress(checked_mentor_id(mentor_id), window)
-    return page_out(items, total, window, None, language_of(scope), service.definitions)
+    return page_out(items, total, window, None, language_of(scope), service.catalogs)
 
 
 @get(
@@ -569,7 +567,7 @@ async def list_events(
         window = await service.events(
             None if after is None else after[0], None if after is None else after[1], chosen, mentor_id, limit
         )
-    return event_page(window, limit, source, service.definitions)
+    return event_page(window, limit, source, service.catalogs)
 
 
 EVENT_ROUTES = [list_events]
@@ -595,13 +593,27 @@ EVENT_ROUTES = [list_events]
     ],
 )
 async def list_definitions(
-    state: State, scope: Scope, if_none_match: IfNoneMatchHeader = None
+    state: State,
+    scope: Scope,
+    version: Annotated[
+        str | None,
+        QueryParameter(
+            max_length=64,
+            pattern=f"^{VERSION_PATTERN}$",
+            description="An earlier catalog version to read (`milestones catalog versions` lists them); the latest "
+            "without it",
+        ),
+    ] = None,
+    if_none_match: IfNoneMatchHeader = None,
 ) -> Response[DefinitionCatalog]:
     service, language = service_of(state), language_of(scope)
-    headers = {"ETag": language_tag(service.catalog_version, language)}
+    catalog = service.catalogs.latest if version is None else service.catalogs.get(version)
+    if catalog is None:
+        raise NotFoundException(f"There is no catalog version {version!r}.")
+    headers = {"ETag": language_tag(catalog.version, language)}
     if none_match(if_none_match, headers["ETag"]):
         return Response(None, status_code=304, headers=headers)  # type: ignore[arg-type]
-    return Response(catalog_out(service.catalog, service.catalog_version, language), headers=headers)
+    return Response(catalog_out(catalog.definitions, catalog.version, language), headers=headers)
 
 
 # --- shaping ---------------------------------------------------------------------------------------

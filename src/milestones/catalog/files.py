@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tomllib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -29,14 +31,42 @@ class CatalogError(ValueError):
 
 
 # What a catalog may hold; anything else is a mistake (a misspelt field would otherwise be ignored in silence).
-# A top-level `version` is taken now and used later (explicit catalog versions).
+# A top-level `version` names the version `milestones catalog publish` stores (else its content hash does).
 _TOP_LEVEL = ("milestone", "version")
+# A version is named in URLs (`?version=`) and on the command line: a short, plain word.
+VERSION_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
+_VERSION = re.compile(VERSION_PATTERN)
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogFile:
+    """A catalog file as read: its definitions and the version it names for itself (None: its content hash)."""
+
+    definitions: tuple[Definition, ...]
+    version: str | None = None
+
+    @property
+    def named_version(self) -> str:
+        """The version it is published as: its own `version`, or its content hash."""
+        return self.version if self.version is not None else catalog_version(self.definitions)
+
+
+def is_version(value: str) -> bool:
+    """1 to 64 letters, digits, `.`, `_` or `-`, starting with a letter or digit."""
+    return _VERSION.fullmatch(value) is not None
+
+
 _FIELDS = ("key", "name", "type", "threshold", "description", "tier", "translations")
 _TRANSLATION_FIELDS = ("name", "description")
 
 
 def load_catalog(path: Path | None = None) -> tuple[Definition, ...]:
-    """Read and validate a catalog; without a path, the one shipped with the package."""
+    """Read and validate a catalog's definitions; without a path, the one shipped with the package."""
+    return load_catalog_file(path).definitions
+
+
+def load_catalog_file(path: Path | None = None) -> CatalogFile:
+    """Read and validate a catalog file and the version it names; without a path, the packaged one."""
     if path is None:
         text = resources.files("milestones").joinpath("catalog.toml").read_text(encoding="utf-8")
         source = "the packaged catalog"
@@ -48,6 +78,12 @@ def load_catalog(path: Path | None = None) -> tuple[Definition, ...]:
     except tomllib.TOMLDecodeError as exc:
         raise CatalogError([f"{source}: {exc}"]) from exc
     problems = [f"{source}: {_unknown(name, _TOP_LEVEL)}" for name in document if name not in _TOP_LEVEL]
+    version = document.get("version")
+    if version is not None and (not isinstance(version, str) or not is_version(version)):
+        problems.append(
+            f"{source}: version must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit, "
+            f"got {version!r}"
+        )
     entries = document.get("milestone", [])
     if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
         raise CatalogError([*problems, f"{source}: each milestone must be a [[milestone]] table"])
@@ -57,7 +93,7 @@ def load_catalog(path: Path | None = None) -> tuple[Definition, ...]:
         problems.extend(exc.problems)
     if problems:
         raise CatalogError(problems)
-    return definitions
+    return CatalogFile(definitions, version if isinstance(version, str) else None)
 
 
 def parse_catalog(entries: list[dict[str, object]], source: str = "catalog") -> tuple[Definition, ...]:

@@ -126,5 +126,9 @@ async def test_a_custom_catalogs_new_key_gets_a_badge(settings: Settings, clock:
             svg = await client.get(f"/assets/badges/{key}.svg?state=locked")
             assert svg.status_code == 200
             assert words in svg.text
-        # A packaged key the custom catalog does not define has no badge.
-        assert (await client.get("/assets/badges/100h.png")).status_code == 404
+        # A key no stored version defines has no badge; a packaged one the custom catalog retired still has
+        # (milestones earned on it keep theirs), though the latest version has none of it.
+        assert (await client.get("/assets/badges/never_defined.png")).status_code == 404
+        assert (await client.get("/assets/badges/100h.png")).status_code == 200
+        latest = (await client.get("/api/v1/milestone-definitions")).json()["catalog_version"]
+        assert (await client.get(f"/assets/badges/100h.png?version={latest}")).status_code == 404

@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from milestones.catalog import CatalogVersion
 from milestones.cli.output import CommandError, one_line
 from milestones.ops.logs import redacted
+from milestones.service import MilestoneService
 from milestones.settings import Settings
 from milestones.storage import MilestoneRepository, head_revision, migrate, open_repository
 
@@ -113,3 +115,45 @@ async def opened_repository(settings: Settings) -> AsyncIterator[MilestoneReposi
         yield repository
     finally:
         await repository.close()
+
+
+@dataclass(frozen=True)
+class CatalogState:
+    """The stored catalog beside the configured file: the latest version, and whether the file differs."""
+
+    latest: str
+    differs: bool
+    published: bool
+
+    def described(self, source: str) -> str:
+        if self.published:
+            return f"published {source} as catalog version {self.latest}, the latest"
+        if self.differs:
+            return (
+                f"the stored catalog's latest version is {self.latest}, which {source} differs from; serving "
+                f"{self.latest} (publish the file with `milestones catalog publish`, or `serve --publish-catalog`)"
+            )
+        return f"the stored catalog's latest version is {self.latest}, as in {source}"
+
+
+async def settle_catalog(settings: Settings, configured: CatalogVersion, *, publish: bool = False) -> CatalogState:
+    """Compare the configured catalog with the stored latest version: published when none is stored (or when
+    asked to, and it differs), else left as the latest for every worker to serve."""
+    repository = await open_repository(settings)
+    service = MilestoneService(repository, configured)
+    try:
+        empty = await repository.latest_catalog_version() is None
+        latest = (await service.reload_catalogs()).latest  # on a database with none, `configured` is published
+        differs = latest.content_hash != configured.content_hash
+        if publish and differs:
+            published = await service.publish_catalog(configured)
+            if not published.new:
+                raise CommandError(f"the catalog file was not published: {published.reason}")
+            return CatalogState(published.catalog.version, differs=False, published=True)
+        return CatalogState(latest.version, differs, published=empty)
+    finally:
+        await service.close()
+
+
+def catalog_source(settings: Settings) -> str:
+    return "the packaged catalog" if settings.catalog_path is None else str(settings.catalog_path)

@@ -17,7 +17,7 @@ from typing import Any
 from milestones import __version__
 from milestones.cli.arguments import at_least_one, command, port_number, seconds
 from milestones.cli.configuration import check_traces, read_catalog, read_settings
-from milestones.cli.database import migrate_if_asked
+from milestones.cli.database import catalog_source, migrate_if_asked, settle_catalog
 from milestones.cli.output import OK, CommandError, counted, one_line
 from milestones.errors import MilestonesError
 from milestones.ops.logs import configure_logging, event, redacted
@@ -47,13 +47,19 @@ def add_serve(commands: Any) -> None:
         metavar="SECONDS",
         help="keep trying to reach the database for this long before giving up (default 0: try once)",
     )
+    serve.add_argument(
+        "--publish-catalog",
+        action="store_true",
+        help="publish the configured catalog file as the latest version first, if it differs from it (without\n"
+        "this, a file that differs is said in one line and the stored latest is served)",
+    )
     serve.set_defaults(run=run_serve)
 
 
 def run_serve(args: argparse.Namespace) -> int:
     settings = read_settings()
     configure_logging(settings.log_format, settings.log_level)
-    read_catalog(settings)  # checked once here, so a bad catalog stops with one line instead of a worker's traceback
+    configured = read_catalog(settings)  # checked once here: a bad catalog stops with one line, not a traceback
     check_traces()  # likewise: each worker starts its own exporter
     if settings.read_requires_key and settings.page_link_secret is None:
         raise CommandError(
@@ -66,6 +72,14 @@ def run_serve(args: argparse.Namespace) -> int:
     # Bound before anything is announced or migrated: a port in use is said at once, in one line.
     listening = listening_socket(host, port)
     revision = _database_ready(settings, args.wait_for_database)
+    # Every worker serves the stored latest version, whatever file each was started with.
+    catalog = asyncio.run(settle_catalog(settings, configured, publish=args.publish_catalog))
+    if catalog.published or catalog.differs:
+        event(
+            catalog.described(catalog_source(settings)),
+            logging.WARNING if catalog.differs else logging.INFO,
+            catalog_version=catalog.latest,
+        )
     event(
         f"milestones {__version__} serving http://{host}:{port}{settings.root_path} with "
         f"{counted(workers, 'worker', 'workers')}; database {redacted(settings.database_url)} at schema {revision}",

@@ -147,7 +147,8 @@ async def test_one_record_per_mentor_and_definition_is_enforced_by_the_database(
     """Even a writer that bypasses the rules cannot store a second (mentor, definition) record."""
     sql = (
         "INSERT INTO milestones (id, mentor_id, definition_key, name, type, threshold_centi, position, status, "
-        "current_centi, set_by_person, catalog_version) VALUES ({}, 'm', '100h', 'n', 'hours_logged', 10000, 0, 'in_progress', 0, {}, 'v1')"
+        "current_centi, set_by_person, catalog_version) "
+        "VALUES ({}, 'm', '100h', 'n', 'hours_logged', 10000, 0, 'in_progress', 0, {}, 'v1')"
     )
     if settings.is_sqlite:
         conn = sqlite3.connect(settings.sqlite_path)

@@ -56,7 +56,7 @@ def version_of(path: Path) -> str:
 
 async def in_progress_threshold(client: Client, mentor: str, key: str) -> float:
     listed = (await client.get(f"{BASE}/{mentor}/in-progress")).json()["data"]
-    return next(m["threshold"] for m in listed if m["id"] == f"{mentor}~{key}")
+    return float(next(m["threshold"] for m in listed if m["id"] == f"{mentor}~{key}"))
 
 
 async def test_two_workers_started_with_different_catalog_files_agree(

@@ -54,7 +54,7 @@ def add_catalog(commands: Any) -> None:
         "top-level `version` (or its content hash). Every worker and host serves it within a second; records\n"
         "keep the version they were decided under. Nothing is stored when the latest version holds the same\n"
         "definitions. Exit status 0 when published or already the latest, 1 when it is invalid or its version\n"
-        "name is taken by other definitions.",
+        "name is taken by other definitions, 2 when the file or the database cannot be read.",
         "milestones catalog publish my-catalog.toml",
     )
     publish.add_argument("file", type=Path, help="the catalog file (TOML) to publish")
@@ -73,7 +73,7 @@ def add_catalog(commands: Any) -> None:
         "diff",
         "show what changed between two stored versions",
         "Show what changed from version A to version B: milestones removed (-), added (+) and changed (~,\n"
-        "with each changed field's value before and after). Exit status 0 either way.",
+        "with each changed field's value before and after). Exit status 0, or 2 for a version not stored.",
         "milestones catalog diff 2026-01 2026-06",
     )
     compared.add_argument("a", metavar="A", help="the earlier version, as `catalog versions` names it")
@@ -127,7 +127,7 @@ def run_catalog_publish(args: argparse.Namespace) -> int:
         return OK
     assert published.reason is not None
     if stored.content_hash != catalog_of(read.definitions).content_hash:
-        raise CommandError(f"{path}: not published: {published.reason}")
+        raise CommandError(f"{path}: not published: {published.reason}", REJECTED)
     print(f"{path}: nothing to publish: {published.reason}")
     return OK
 

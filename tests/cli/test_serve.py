@@ -20,6 +20,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from milestones import __version__
+from milestones.catalog import catalog_of, load_catalog
 from milestones.settings import Settings
 from milestones.storage import head_revision
 from tests.factories import summary_body
@@ -314,3 +315,30 @@ def test_sigterm_lets_a_request_in_flight_finish(settings: Settings, tmp_path: P
         # uvicorn ends by re-raising the signal it caught, so the process reports SIGTERM, after a clean stop.
         assert server.process.wait(timeout=30) in (0, -signal.SIGTERM)
         assert any(e["event"] == "worker stopped" for e in events(server.log_text()))
+
+
+def test_serve_with_a_catalog_file_that_differs_says_so_and_serves_the_stored_one(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Two hosts started with different files serve the one stored version; `--publish-catalog` publishes first."""
+    custom = tmp_path / "custom.toml"
+    custom.write_text(
+        'version = "ours-1"\n[[milestone]]\nkey = "a"\nname = "A"\ntype = "hours_logged"\nthreshold = 1\n'
+    )
+    env = clean_environment(MILESTONES_DATABASE_URL=settings.database_url, MILESTONES_CATALOG_PATH=str(custom))
+    with serving(cwd=tmp_path, env=env) as server:
+        httpx_version = httpx.get(f"{server.url}/api/v1/milestone-definitions").json()["catalog_version"]
+        logged = events(server.log_text())
+    stored = catalog_of(load_catalog()).version
+    assert httpx_version == stored
+    said = [e for e in logged if "differs" in str(e["event"])]
+    assert [e["event"] for e in said] == [
+        f"the stored catalog's latest version is {stored}, which {custom} differs from; serving {stored} (publish "
+        "the file with `milestones catalog publish`, or `serve --publish-catalog`)"
+    ]
+    with serving("--publish-catalog", cwd=tmp_path, env=env) as server:
+        published = httpx.get(f"{server.url}/api/v1/milestone-definitions").json()
+        logged = events(server.log_text())
+    assert published["catalog_version"] == "ours-1"
+    assert [d["key"] for d in published["data"]] == ["a"]
+    assert any(e["event"] == f"published {custom} as catalog version ours-1, the latest" for e in logged)

@@ -21,6 +21,7 @@ from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 
 from milestones.bulk.formats import SUMMARY_COLUMNS
+from milestones.domain import Status
 from milestones.settings import Settings
 from tests.cli.conftest import Command, in_a_process, stored
 from tests.factories import summary_body
@@ -501,5 +502,5 @@ def test_no_notify_records_events_that_push_delivery_skips(
     path.write_text(jsonl(summary_body("told", hours=60, contacts=20, activities=40)))
     assert milestones("detect", str(path)).status == 0
 
-    assert [m.status for m in stored(database, "quiet")["quiet"]].count("achieved") == 3  # 10h, 50h, 10 contacts
+    assert [m.status for m in stored(database, "quiet")["quiet"]].count(Status.ACHIEVED) == 3  # 10h, 50h, 10 contacts
     assert notify_flags(database) == {("quiet", False), ("told", True)}

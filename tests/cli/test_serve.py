@@ -324,6 +324,9 @@ def test_serve_with_a_catalog_file_that_differs_says_so_and_serves_the_stored_on
     custom.write_text(
         'version = "ours-1"\n[[milestone]]\nkey = "a"\nname = "A"\ntype = "hours_logged"\nthreshold = 1\n'
     )
+    # The packaged catalog is stored first (a database with none would take the first file it is given).
+    migrate = milestones_command("migrate")
+    subprocess.run(migrate, env=clean_environment(MILESTONES_DATABASE_URL=settings.database_url), check=True)
     env = clean_environment(MILESTONES_DATABASE_URL=settings.database_url, MILESTONES_CATALOG_PATH=str(custom))
     with serving(cwd=tmp_path, env=env) as server:
         httpx_version = httpx.get(f"{server.url}/api/v1/milestone-definitions").json()["catalog_version"]

@@ -37,8 +37,13 @@ class Fresh(Generic[T]):
         """Read again on the next use, however recent the last reading."""
         self._loaded_at = float("-inf")
 
+    @property
+    def due(self) -> bool:
+        """Whether the next use reads again: a caller on a hot path asks this before awaiting `current`."""
+        return self._load is not None and time.monotonic() - self._loaded_at >= REFRESH_SECONDS
+
     async def current(self) -> T:
-        if self._load is None or time.monotonic() - self._loaded_at < REFRESH_SECONDS:
+        if not self.due:
             return self.value
         if self._loading is None:
             self._loading = asyncio.ensure_future(self._reload(self._load))

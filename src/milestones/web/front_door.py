@@ -299,8 +299,9 @@ class FrontDoor:
             succeeding = tuple(h for h in succeeding if h[0] != b"cache-control")
         # A successful answer's block, then what this request added to the error block (its id, CORS, no-store).
         succeeded = [*succeeding, *extra[len(edge.refused) :]]
-        if self.catalog is not None:
-            await self.catalog.current()
+        catalog = self.catalog
+        if catalog is not None and catalog.due:  # a clock reading, and twice a second one short read
+            await catalog.current()
         if self.fast is not None and policy.fast:
             fast, receive = await self.fast.answer(http, match, receive)
             if fast is not None:

@@ -89,6 +89,8 @@ class CatalogVersions:
         if not self.all:
             raise ValueError("a catalog has at least one version")
         self.latest = self.all[-1]
+        # Most records are of the latest version: presenters compare with this before asking `shown_version`.
+        self.latest_version = self.latest.version
         self._named = {v.version: v for v in self.all}
 
     def get(self, version: str) -> CatalogVersion | None:

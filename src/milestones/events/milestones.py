@@ -29,7 +29,11 @@ def milestone_out(m: Milestone, language: str = ENGLISH, catalogs: CatalogVersio
         name = m.name
     else:
         name = milestone_name(m, None if catalogs is None else catalogs.definition(m.catalog_version, key), language)
-    version = None if catalogs is None else catalogs.shown_version(m.catalog_version, key)
+    version = (
+        None
+        if catalogs is None or m.catalog_version == catalogs.latest_version
+        else catalogs.shown_version(m.catalog_version, key)
+    )
     out = MilestoneOut(
         id=m.id,
         mentor_id=m.mentor_id,
@@ -38,7 +42,7 @@ def milestone_out(m: Milestone, language: str = ENGLISH, catalogs: CatalogVersio
         status=m.status,
         threshold=number(m.threshold),
         accessibility_label=accessibility_label(m, state, language),
-        badge_image_url=badge_path(key, language, version),
+        badge_image_url=badge_path(key, language) if version is None else badge_path(key, language, version),
     )
     if state is None:
         if m.achieved_value is not None:

@@ -43,10 +43,11 @@ class Fresh(Generic[T]):
         return self._load is not None and time.monotonic() - self._loaded_at >= REFRESH_SECONDS
 
     async def current(self) -> T:
-        if not self.due:
+        load = self._load
+        if load is None or time.monotonic() - self._loaded_at < REFRESH_SECONDS:
             return self.value
         if self._loading is None:
-            self._loading = asyncio.ensure_future(self._reload(self._load))
+            self._loading = asyncio.ensure_future(self._reload(load))
         loading = self._loading
         try:
             return await asyncio.shield(loading)

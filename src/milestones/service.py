@@ -96,7 +96,7 @@ class Published:
 
     catalog: CatalogVersion
     new: bool
-    # When it was not published: the latest, which holds the same definitions, or the stored version of that name.
+    # Why nothing was published (then `catalog` is the stored version that holds these definitions or this name).
     reason: str | None = None
 
 

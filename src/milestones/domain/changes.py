@@ -73,7 +73,7 @@ class TransitionKind(StrEnum):
     ACHIEVED = "achieved"  # detection achieved it (a new record, or one that was in progress)
     UPDATED = "updated"  # a person's PUT
     DELETED = "deleted"  # a person's DELETE, or a record the rules no longer keep
-    REVISED = "revised"  # only the catalog's wording, threshold or order of it changed
+    REVISED = "revised"  # only the catalog's version of it (its wording, threshold or order) changed
 
 
 # Plain strings for the rules' inner loops: an enum member's .value is a property call.
@@ -133,7 +133,8 @@ class Change:
     at: str = ""
     # The id the front door gave the request (X-Request-ID) when the change came over HTTP.
     request_id: str | None = None
-    # The catalog version the change was decided under (the catalog issue fills it).
+    # The catalog version the change was decided under: storage refuses the change if a newer one was published
+    # before it commits (then it is decided again). None for changes that use no catalog (PUT, DELETE, erasure).
     catalog_version: str | None = None
     # The period a POST recorded or a removal removed, as (start_date, end_date).
     period: tuple[str, str] | None = None

@@ -584,7 +584,11 @@ EVENT_ROUTES = [list_events]
     opt=declare(CATALOG),
     tags=[DEFINITIONS],
     summary="Every milestone that can be reached, with its badges",
-    responses={**problem_responses(), 304: NOT_MODIFIED},
+    description=(
+        "The latest catalog version's definitions, in catalog order, and the version's name (`catalog_version`). "
+        "`version` reads an earlier stored version: a milestone keeps the version it was achieved under."
+    ),
+    responses={**problem_responses(404, 422), 304: NOT_MODIFIED},
     response_headers=[
         ResponseHeader(
             name="ETag",

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.reliability.servers import Service
 from tests.served import clean_environment, free_port
@@ -41,6 +42,17 @@ API_SERVERS = ("MILESTONES_API_1", "MILESTONES_API_2", "MILESTONES_API_3")
 # One worker a host here (api.env says 2): three hosts are what these tests are about, and the machine that
 # runs them has few cores.
 TEST_OVERRIDES = {"MILESTONES_WORKERS": "1"}
+# The layouts a test of a guarantee that must hold across processes runs in (`serving_api`).
+ONE_HOST = "one host"
+BEHIND_HAPROXY = "three hosts behind haproxy"
+LAYOUTS = [ONE_HOST, pytest.param(BEHIND_HAPROXY, marks=pytest.mark.postgres)]
+# For a test on the `settings` fixture (indirectly parametrized): each back end on one host, and PostgreSQL
+# behind the balancer (several hosts share a PostgreSQL database; a SQLite file is one machine's).
+BACKENDS_AND_LAYOUTS = [
+    pytest.param("sqlite", ONE_HOST, id="sqlite-one-host"),
+    pytest.param("postgres", ONE_HOST, marks=pytest.mark.postgres, id="postgres-one-host"),
+    pytest.param("postgres", BEHIND_HAPROXY, marks=pytest.mark.postgres, id="postgres-behind-haproxy"),
+]
 SERVED_BY = re.compile(r'^milestones_http_requests_total\{[^}]*route="([^"]*)"[^}]*\} ([0-9.e+]+)$', re.MULTILINE)
 
 
@@ -66,7 +78,7 @@ def host_environment(redis_url: str, **overrides: str) -> dict[str, str]:
 
 class Balanced:
     """Three `milestones serve` hosts (127.0.0.2 to .4) on one database and one Redis, behind HAProxy on
-    127.0.0.1, configured as deploy/ configures them. `url` is the balancer's."""
+    127.0.0.1, configured as deploy/ configures them. `base_url` is the balancer's."""
 
     def __init__(self, workdir: Path, database_url: str, redis_url: str, **overrides: str) -> None:
         environment = host_environment(redis_url, **overrides)
@@ -87,7 +99,7 @@ class Balanced:
         self.log_path = workdir / "haproxy.log"
 
     @property
-    def url(self) -> str:
+    def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, ready_timeout: float = 120) -> Balanced:
@@ -113,7 +125,7 @@ class Balanced:
         deadline = time.monotonic() + 30
         while True:
             with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{self.url}/readyz", timeout=5).status_code == 200:
+                if httpx.get(f"{self.base_url}/readyz", timeout=5).status_code == 200:
                     return self
             if self.process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"haproxy did not start:\n{self.log_text()}")
@@ -160,4 +172,27 @@ class Balanced:
 @contextlib.contextmanager
 def balanced(workdir: Path, database_url: str, redis_url: str, **overrides: str) -> Iterator[Balanced]:
     with Balanced(workdir, database_url, redis_url, **overrides) as cluster:
+        yield cluster
+
+
+@contextlib.contextmanager
+def serving_api(
+    layout: str,
+    database_url: str,
+    workdir: Path,
+    *,
+    workers: int = 1,
+    redis_url: str | None = None,
+    **env: str,
+) -> Iterator[Service | Balanced]:
+    """The API on `database_url`, ready: ONE_HOST, one `milestones serve` of `workers` worker processes
+    configured by `env` alone; or BEHIND_HAPROXY, deploy/'s three hosts (configured by api.env, then `env`)
+    and its balancer, counting rate limits in the Redis at `redis_url`. Either has `base_url` and `log_text`."""
+    if layout == ONE_HOST:
+        extra = {"MILESTONES_REDIS_URL": redis_url} if redis_url else {}
+        with Service(database_url, workdir, workers=workers, environment={**extra, **env}) as service:
+            yield service
+        return
+    assert layout == BEHIND_HAPROXY and redis_url, "the balanced hosts share one Redis, as deploy/ has them"
+    with balanced(workdir, database_url, redis_url, **env) as cluster:
         yield cluster

@@ -9,7 +9,7 @@ import re
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -149,11 +149,11 @@ class Balanced:
         parts.extend(host.log_text() for host in self.hosts)
         return "\n".join(parts)
 
-    def requests_served(self, route: str) -> list[int]:
-        """How many requests of a route (its template, "/api/v1/milestones") each host answered, from its own
-        /metrics (asked of the host directly, and not counted itself)."""
+    def requests_served(self, route: str, hosts: Sequence[int] = (0, 1, 2)) -> list[int]:
+        """How many requests of a route (its template, "/api/v1/milestones") each of the `hosts` (indexes)
+        answered, from its own /metrics (asked of the host directly, and not counted itself)."""
         counts = []
-        for host in self.hosts:
+        for host in (self.hosts[index] for index in hosts):
             exposition = httpx.get(f"{host.base_url}/metrics", timeout=10).text
             counts.append(int(sum(float(n) for r, n in SERVED_BY.findall(exposition) if r == route)))
         return counts

@@ -67,6 +67,9 @@ def test_the_api_hosts_are_the_balancers_servers_and_share_api_env(services: dic
         assert (DEPLOY / service["build"]["context"] / service["build"]["dockerfile"]).is_file()
         assert service["command"][0] == "serve"
         assert service["depends_on"]["postgres"] == {"condition": "service_healthy"}
+        # SIGKILL only after the requests in flight were given their time.
+        grace = int(service["stop_grace_period"].removesuffix("s"))
+        assert grace > int(env_file(API_ENV)["MILESTONES_SHUTDOWN_TIMEOUT_SECONDS"])
     assert set(services) == {*API_HOSTS, "haproxy", "postgres", "redis"}
 
 

@@ -212,6 +212,7 @@ class FaultyProxy:
         self._thread = threading.Thread(target=self._loop.run_forever, name="faulty-proxy", daemon=True)
         self._server: asyncio.Server | None = None
         self._sockets: set[asyncio.StreamWriter] = set()
+        self._clients: set[asyncio.StreamWriter] = set()
         self._flowing = asyncio.Event()
 
     def __enter__(self) -> FaultyProxy:
@@ -241,6 +242,12 @@ class FaultyProxy:
         """The database goes away: refuse new connections and reset the open ones."""
         self.refuse_new()
         return self.drop_connections()
+
+    def say_goodbye(self) -> int:
+        """Send each client the server's parting message (FATAL 57P01, as a fast shutdown sends every session),
+        but keep its socket open: the instant between a server's goodbye and its closing the connection,
+        held for as long as the test needs. Returns how many clients were told."""
+        return self._call(self._say_goodbye())
 
     def stall(self) -> None:
         """A network partition: connections are accepted and kept, but no byte goes through either way."""
@@ -286,13 +293,23 @@ class FaultyProxy:
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             writer.transport.abort()
         self._sockets.clear()
+        self._clients.clear()
         cut = len(writers) // 2
         self.dropped += cut
         return cut
 
+    async def _say_goodbye(self) -> int:
+        told = 0
+        for writer in list(self._clients):
+            if writer in self._sockets:
+                writer.write(_ADMIN_SHUTDOWN)
+                told += 1
+        return told
+
     async def _handle(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         self.accepted += 1
         self._sockets.add(client_writer)
+        self._clients.add(client_writer)
         try:
             await self._flowing.wait()
             upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
@@ -322,7 +339,19 @@ class FaultyProxy:
         finally:
             for side in (writer, other):
                 self._sockets.discard(side)
+                self._clients.discard(side)
                 side.transport.close()
+
+
+def _error_response(*fields: tuple[bytes, str]) -> bytes:
+    """A PostgreSQL ErrorResponse message (protocol 3.0): 'E', its length, then each field's code and text."""
+    body = b"".join(code + text.encode() + b"\0" for code, text in fields) + b"\0"
+    return b"E" + struct.pack("!i", len(body) + 4) + body
+
+
+_ADMIN_SHUTDOWN = _error_response(
+    (b"S", "FATAL"), (b"V", "FATAL"), (b"C", "57P01"), (b"M", "terminating connection due to administrator command")
+)
 
 
 # --- `milestones serve` as a child process -------------------------------------------------------------

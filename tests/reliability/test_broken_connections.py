@@ -9,7 +9,10 @@ the key check, the fast path and the framework, for reads and writes alike.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -17,6 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
+from milestones.errors import DatabaseUnavailable
+from milestones.ops.logs import OncePerOutage
+from milestones.storage.postgres import POOL_RETRYING, PostgresRepository
 from tests.reliability.servers import (
     MILESTONES_PATH,
     POSTGRES_SKIP_REASON,
@@ -66,7 +72,9 @@ def service(database: str, proxy: FaultyProxy, tmp_path_factory: pytest.TempPath
     )
     with served:
         with httpx.Client(base_url=served.base_url, timeout=30) as http:
-            assert http.post(MILESTONES_PATH, json=summary_for(MENTOR, 0, hours=12, contacts=2, activities=3)).is_success
+            assert http.post(
+                MILESTONES_PATH, json=summary_for(MENTOR, 0, hours=12, contacts=2, activities=3)
+            ).is_success
         yield served
 
 
@@ -83,15 +91,30 @@ def a_milestone(http: httpx.Client) -> str:
 # (name, method, path, keyword arguments, the route the request log must name). Each runs its first statement
 # on the broken connection: the fast path's reads fall back to the framework, which then reads on a new one.
 REQUESTS: list[tuple[str, str, str, dict[str, Any], str]] = [
-    ("fast path write", "POST", MILESTONES_PATH, {"json": summary_for(MENTOR, 1, hours=1, contacts=1, activities=1)}, MILESTONES_PATH),
-    ("fast path read", "GET", f"{MILESTONES_PATH}/{MENTOR}/in-progress", {}, f"{MILESTONES_PATH}/{{mentor_id}}/in-progress"),
+    (
+        "fast path write",
+        "POST",
+        MILESTONES_PATH,
+        {"json": summary_for(MENTOR, 1, hours=1, contacts=1, activities=1)},
+        MILESTONES_PATH,
+    ),
+    (
+        "fast path read",
+        "GET",
+        f"{MILESTONES_PATH}/{MENTOR}/in-progress",
+        {},
+        f"{MILESTONES_PATH}/{{mentor_id}}/in-progress",
+    ),
     ("fast path list", "GET", MILESTONES_PATH, {"params": {"mentor_id": MENTOR}}, MILESTONES_PATH),
     ("framework read", "GET", f"/api/v1/mentors/{MENTOR}/periods", {}, "/api/v1/mentors/{mentor_id}/periods"),
     (
         "framework write (Idempotency-Key)",
         "POST",
         MILESTONES_PATH,
-        {"json": summary_for(MENTOR, 2, hours=1, contacts=1, activities=1), "headers": {"Idempotency-Key": "goodbye-1"}},
+        {
+            "json": summary_for(MENTOR, 2, hours=1, contacts=1, activities=1),
+            "headers": {"Idempotency-Key": "goodbye-1"},
+        },
         MILESTONES_PATH,
     ),
     ("readiness", "GET", "/readyz", {}, "/readyz"),
@@ -144,13 +167,17 @@ def test_a_connection_told_goodbye_is_503_or_served_never_500(
     assert http.request(method, path, **{**kwargs, "headers": {"Idempotency-Key": f"{request_id}-again"}}).is_success
 
 
-def test_the_key_check_meeting_a_broken_connection_is_503(service: Service, proxy: FaultyProxy, http: httpx.Client) -> None:
+def test_the_key_check_meeting_a_broken_connection_is_503(
+    service: Service, proxy: FaultyProxy, http: httpx.Client
+) -> None:
     milestone = a_milestone(http)
     time.sleep(KEYS_REFRESH)  # the next write reads the stored keys first
     assert proxy.say_goodbye() >= 1
     time.sleep(0.2)
     request_id = f"goodbye-key-check-{time.monotonic_ns()}"
-    response = http.put(f"{MILESTONES_PATH}/{milestone}", json={"status": "achieved"}, headers={"X-Request-ID": request_id})
+    response = http.put(
+        f"{MILESTONES_PATH}/{milestone}", json={"status": "achieved"}, headers={"X-Request-ID": request_id}
+    )
     assert response.status_code == 503
     assert response.headers["content-type"] == PROBLEM_JSON
     assert response.headers["retry-after"].isdigit()
@@ -160,7 +187,9 @@ def test_the_key_check_meeting_a_broken_connection_is_503(service: Service, prox
     assert http.put(f"{MILESTONES_PATH}/{milestone}", json={"status": "achieved"}).is_success
 
 
-def test_the_log_stays_json_and_names_no_unhandled_error(service: Service, proxy: FaultyProxy, http: httpx.Client) -> None:
+def test_the_log_stays_json_and_names_no_unhandled_error(
+    service: Service, proxy: FaultyProxy, http: httpx.Client
+) -> None:
     """After every test above (module order): each line is one JSON object, and nothing escaped as a 500."""
     for _ in range(3):
         proxy.say_goodbye()
@@ -174,3 +203,56 @@ def test_the_log_stays_json_and_names_no_unhandled_error(service: Service, proxy
     assert "unhandled error" not in text
     assert "Exception in ASGI application" not in text
     assert '"status":500' not in text
+
+
+def test_a_pool_that_cannot_reconnect_logs_once_per_outage(
+    database: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """asyncpg's pool warns on each failed attempt to reconnect (after 1, 2, 4 ... seconds); one line is kept
+    per outage, and the next outage, once the pool had reconnected, is said again."""
+    pool_log = logging.getLogger("asyncpg.pool")
+    kept: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            kept.append(record)
+
+    keep = Keep()
+    pool_log.addHandler(keep)
+
+    async def outage(proxy: FaultyProxy, repository: PostgresRepository) -> None:
+        await asyncio.to_thread(proxy.outage)
+        with pytest.raises(DatabaseUnavailable):
+            await repository.schema_revision()
+        await asyncio.sleep(3.5)  # the pool's attempts, about 1 and 3 seconds after the connection was lost
+
+    async def scenario(proxy: FaultyProxy) -> list[int]:
+        repository = await PostgresRepository.open(via_proxy(database, proxy), 2, connect_timeout=1, timeout=2)
+        retrying = next(f for f in pool_log.filters if isinstance(f, OncePerOutage))
+        said = []
+        try:
+            for _ in range(2):
+                assert await repository.schema_revision() is not None
+                await outage(proxy, repository)
+                said.append(len(kept))
+                assert retrying.dropped >= 1  # the pool did try again, and was not heard
+                await asyncio.to_thread(proxy.resume)
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline:
+                    with contextlib.suppress(DatabaseUnavailable):
+                        await repository.schema_revision()
+                        break
+                    await asyncio.sleep(0.2)
+        finally:
+            await asyncio.to_thread(proxy.resume)
+            await repository.close()
+        return said
+
+    try:
+        with FaultyProxy(*postgres_target(database)) as proxy:
+            said = asyncio.run(scenario(proxy))
+    finally:
+        pool_log.removeHandler(keep)
+    assert said == [1, 2]
+    assert all(r.getMessage().startswith(POOL_RETRYING) and r.exc_info for r in kept)
+    assert not [f for f in pool_log.filters if isinstance(f, OncePerOutage)]  # closing took its filter away

@@ -633,7 +633,11 @@ class PostgresCluster:
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def __enter__(self) -> PostgresCluster:
-        return self.create()
+        try:
+            return self.create()
+        except BaseException:
+            self.destroy()
+            raise
 
     def __exit__(self, *exc: object) -> None:
         self.destroy()

@@ -41,8 +41,10 @@ def _alembic_config(database_url: str) -> Config:
     return config
 
 
-def migrate(settings: Settings) -> None:
-    """Bring the configured database's schema up to the newest migration, creating SQLite files as needed. The
+def migrate(settings: Settings) -> str | None:
+    """Bring the configured database's schema up to the newest migration, creating SQLite files as needed;
+    returns the revision it was at before (None: no schema yet). On PostgreSQL that revision is read under
+    the migration lock, so of several hosts migrating a fresh database at once exactly one finds none. The
     migration that stores the catalog publishes the configured file (or the packaged one) as its first version."""
     from alembic import command
 
@@ -54,6 +56,8 @@ def migrate(settings: Settings) -> None:
     if settings.is_sqlite:
         # WAL from here on, before any worker starts: workers opening a new file at once would race to set it.
         connect(settings.sqlite_path).close()
+    before = config.attributes.get("revision_before")
+    return str(before) if before is not None else None
 
 
 def configured_catalog(settings: Settings) -> CatalogVersion:

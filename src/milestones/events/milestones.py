@@ -8,7 +8,7 @@ from functools import lru_cache
 
 from milestones.badges import badge_path
 from milestones.contract import MilestoneOut
-from milestones.domain import Definition, Milestone, Status, progress
+from milestones.domain import Definition, MetricType, Milestone, Status, progress
 from milestones.wording.labels import accessibility_label, milestone_name
 from milestones.wording.languages import ENGLISH
 
@@ -43,8 +43,12 @@ def milestone_out(
             out.achieved_value = number(m.achieved_value)
         if m.achieved_at is not None:
             out.achieved_at = m.achieved_at
+        if m.achieved_at_precision is not None:
+            out.achieved_at_precision = m.achieved_at_precision
     else:
         out.achieved_value = out.current_value = number(state.current_value)
         out.progress_percentage = state.percentage
         out.remaining = number(state.remaining)
+    if m.type is MetricType.CONTACTS_HELPED:
+        out.value_is_upper_bound = m.value_is_upper_bound
     return out

@@ -114,6 +114,10 @@ class MilestoneRepository(Protocol):
 
     async def periods(self, mentor_id: str) -> list[Period]: ...
 
+    async def display_name(self, mentor_id: str) -> str | None:
+        """The mentor's name as the platform last gave it, or None."""
+        ...
+
     def milestone_rows(self, mentor_id: str | None = None, page_size: int = 5000) -> AsyncIterator[list[MilestoneRow]]:
         """Every stored milestone row (or one mentor's), in id order, a page at a time: constant memory
         however many there are. Pages are read one after another, each in its own short read."""

@@ -42,6 +42,8 @@ MENTOR_PERIODS = f"SELECT {PERIOD_COLUMNS} FROM periods WHERE mentor_id = ? ORDE
 # One mentor's period rows as bulk detection and POST read them: led by mentor_id.
 MENTOR_PERIOD_ROWS = f"SELECT {PERIOD_ROW_COLUMNS} FROM periods WHERE mentor_id = ?"
 
+MENTOR_DISPLAY_NAME = "SELECT display_name FROM mentors WHERE mentor_id = ?"
+
 # Every row in key order, a page at a time (export): each page resumes after the last key of the one
 # before, from the primary key, so the millionth page costs what the first does and nothing is held open.
 MILESTONES_AFTER = f"SELECT {MILESTONE_COLUMNS} FROM milestones WHERE id > ? ORDER BY id LIMIT ?"

@@ -1,6 +1,6 @@
 """The tables a change writes, declared once: both back ends' `_apply` work through this list, in order.
 
-A table joins the write path (history and the events' outbox now; evidence, deliveries later) by adding a `TableWrite`
+A table joins the write path (history, the events' outbox and the mentors' names now; deliveries later) by adding a `TableWrite`
 here: which rows of a change it takes, and whether they are deleted by key, upserted by key or appended.
 The statements come from the declaration (`queries`), and each back end applies every declaration the same
 way (SQLite `executemany`; PostgreSQL `executemany` for a request's few rows, COPY for a batch's).
@@ -18,7 +18,7 @@ import msgspec
 
 from milestones.domain.changes import Cause, Change, Transition
 from milestones.domain.events import KIND_BITS, TYPE_BITS, EventType
-from milestones.domain.rows import MilestoneRow, PeriodRow
+from milestones.domain.rows import MentorRow, MilestoneRow, PeriodRow
 from milestones.storage import queries
 
 Row = Sequence[Any]
@@ -229,6 +229,8 @@ MENTOR_TABLES: tuple[MentorTable, ...] = (
     MentorTable("events", "mentor_id", "events"),
     # Stored answers to POSTs with an Idempotency-Key: they repeat the mentor's milestones.
     MentorTable("idempotency_keys", "mentor_id", "idempotency_records"),
+    # What the platform told about the mentor themselves: their name.
+    MentorTable("mentors", "mentor_id", "mentors"),
 )
 HOLDS_NO_MENTOR_DATA: tuple[str, ...] = ("alembic_version", "access_keys", "service_secrets")
 
@@ -254,6 +256,9 @@ WRITE_PATH: tuple[TableWrite, ...] = (
         # The id names the mentor and the key, so an update never changes those (nor has the CHECK to test them).
         fixed=("mentor_id", "definition_key"),
         ordered=True,
+    ),
+    TableWrite(
+        "upsert", "mentors", MentorRow._fields, lambda change: change.mentors_written, key=("mentor_id",), ordered=True
     ),
     TableWrite("append", "history", HISTORY_COLUMNS, history_rows, from_steps=True),
     TableWrite("append", "events", EVENT_COLUMNS, event_rows, from_steps=True),

@@ -84,9 +84,9 @@ def points(periods: Sequence[Period], metric: MetricType) -> list[tuple[date, De
                 found.append((day, Decimal(sum(1 for _, d in new if d == day)), Precision.DAY))
             found.append((period.end_date, Decimal(sum(1 for _, d in new if d is None)), Precision.PERIOD_END))
         elif metric is not MetricType.CONTACTS_HELPED and period.evidence.days and value_of(period, metric) > 0:
-            for day in period.evidence.days:
-                amount = day.hours if metric is MetricType.HOURS_LOGGED else Decimal(day.activities)
-                found.append((day.day, amount, Precision.DAY))
+            for dated in period.evidence.days:
+                amount = dated.hours if metric is MetricType.HOURS_LOGGED else Decimal(dated.activities)
+                found.append((dated.day, amount, Precision.DAY))
         else:
             found.append((period.end_date, value_of(period, metric), Precision.PERIOD_END))
     return found

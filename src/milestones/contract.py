@@ -142,7 +142,9 @@ Contact = Annotated[
         min_length=1,
         max_length=128,
         pattern=CONTACT_PATTERN,
-        description="An opaque identifier of a person helped, or sha256:<64 lowercase hex> of one under the platform's salt",
+        description=(
+            "An opaque identifier of a person helped, or sha256:<64 lowercase hex> of one under the platform's salt"
+        ),
         examples=["c-17"],
         extra={"rule": CONTACT_RULE},
     ),

@@ -1,7 +1,7 @@
 """The tables a change writes, declared once: both back ends' `_apply` work through this list, in order.
 
-A table joins the write path (history, the events' outbox and the mentors' names now; deliveries later) by adding a `TableWrite`
-here: which rows of a change it takes, and whether they are deleted by key, upserted by key or appended.
+A table joins the write path (history, the events' outbox and the mentors' names now; deliveries later) by adding a
+`TableWrite` here: which rows of a change it takes, and whether they are deleted by key, upserted by key or appended.
 The statements come from the declaration (`queries`), and each back end applies every declaration the same
 way (SQLite `executemany`; PostgreSQL `executemany` for a request's few rows, COPY for a batch's).
 """

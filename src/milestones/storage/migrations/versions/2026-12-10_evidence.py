@@ -48,14 +48,14 @@ def upgrade() -> None:
     false = "false" if dialect == "postgresql" else "0"
     op.execute(f"ALTER TABLE milestones ADD COLUMN value_is_upper_bound BOOLEAN NOT NULL DEFAULT {false}")
     op.execute(
-        "UPDATE milestones SET achieved_at_precision = CASE"
+        "UPDATE milestones SET achieved_at_precision = CASE"  # noqa: S608 (this module's own text only)
         " WHEN set_by_person THEN 'set_by_person'"
         f" WHEN {_AT_PERIOD_END[dialect]} THEN 'period_end'"
         " ELSE 'detected' END"
         " WHERE status = 'achieved'"
     )
     op.execute(
-        f"UPDATE milestones SET value_is_upper_bound = {'true' if dialect == 'postgresql' else '1'}"
+        f"UPDATE milestones SET value_is_upper_bound = {'true' if dialect == 'postgresql' else '1'}"  # noqa: S608
         f" WHERE type = 'contacts_helped' AND {_SUMMED}"
     )
     op.create_table(

@@ -34,6 +34,10 @@ MAX_VALUE = 1_000_000_000_000
 # Identifiers and dated activities one summary may carry.
 MAX_EVIDENCE = 10_000
 MAX_DISPLAY_NAME = 200
+# The POST summary route's body limit: the longest compact body with 10,000 identifiers of 128 characters and
+# 10,000 activities naming one, every character of them escaped (5.4 MiB), rounded up. Other routes keep
+# MILESTONES_MAX_BODY_BYTES.
+SUMMARY_MAX_BODY_BYTES = 6 * 1024 * 1024
 
 # What each field must be, in the words a validation error uses (`Meta.extra["rule"]`); a field whose type
 # cannot say everything also names a `check`, run by the struct and by `decode_strict` alike.

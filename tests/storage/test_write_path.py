@@ -78,10 +78,12 @@ def test_the_write_path_declares_erasure_then_history() -> None:
         ("erase", "history"),
         ("erase", "events"),
         ("erase", "idempotency_keys"),
+        ("erase", "mentors"),
         ("delete", "periods"),
         ("delete", "milestones"),
         ("upsert", "periods"),
         ("upsert", "milestones"),
+        ("upsert", "mentors"),
         ("append", "history"),
         ("append", "events"),
     ]

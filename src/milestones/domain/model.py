@@ -171,7 +171,8 @@ class Milestone:
     # How achieved_at was found (achieved only).
     achieved_at_precision: Precision | None = None
     # A contacts value that sums counts of periods, some without identifiers: the same person may count twice.
-    value_is_upper_bound: bool = False
+    # None where it is not known (a past state that history kept, as the events show it).
+    value_is_upper_bound: bool | None = False
 
 
 @dataclass(frozen=True, slots=True)

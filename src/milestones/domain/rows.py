@@ -150,7 +150,7 @@ def milestone_to_row(m: Milestone) -> MilestoneRow:
         achieved_at=None if m.achieved_at is None else encode_time(m.achieved_at),
         set_by_person=m.set_by_person,
         achieved_at_precision=None if m.achieved_at_precision is None else m.achieved_at_precision.value,
-        value_is_upper_bound=m.value_is_upper_bound,
+        value_is_upper_bound=bool(m.value_is_upper_bound),
     )
 
 
@@ -200,7 +200,7 @@ def milestone_version(m: Milestone) -> str:
         None if m.achieved_at is None else encode_time(m.achieved_at),
         m.set_by_person,
         None if m.achieved_at_precision is None else m.achieved_at_precision.value,
-        m.value_is_upper_bound,
+        bool(m.value_is_upper_bound),
     )
 
 

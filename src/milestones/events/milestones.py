@@ -49,6 +49,6 @@ def milestone_out(
         out.achieved_value = out.current_value = number(state.current_value)
         out.progress_percentage = state.percentage
         out.remaining = number(state.remaining)
-    if m.type is MetricType.CONTACTS_HELPED:
+    if m.type is MetricType.CONTACTS_HELPED and m.value_is_upper_bound is not None:
         out.value_is_upper_bound = m.value_is_upper_bound
     return out

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 import msgspec
 
 from milestones.access.keys import AccessKey, Scope
-from milestones.domain import Milestone, MilestoneQuery, Period, Status, milestone_id
+from milestones.domain import Milestone, MilestoneQuery, Period, Precision, Status, milestone_id
 from milestones.domain.changes import Actor, Cause, Change, TransitionKind
 from milestones.domain.events import EVENT_OF_KIND, TYPE_BITS, EventType, Position, StoredEvent
 from milestones.domain.history import HistoryEntry, MilestoneState, RecordedTransition
@@ -290,7 +290,8 @@ def events_from_rows(
 def _state(stored: StoredState | None) -> MilestoneState | None:
     if stored is None:
         return None
-    status, current, achieved, achieved_at, set_by_person, threshold = stored
+    status, current, achieved, achieved_at, set_by_person, threshold = stored[:6]
+    precision, upper_bound = stored[6:8] if len(stored) >= 8 else (None, None)
     return MilestoneState(
         status=Status(status),
         current_value=from_centi(current),
@@ -299,6 +300,8 @@ def _state(stored: StoredState | None) -> MilestoneState | None:
         achieved_at=parse_time_text(achieved_at),
         set_by_person=bool(set_by_person),
         threshold=from_centi(threshold),
+        achieved_at_precision=None if precision is None else Precision(precision),
+        value_is_upper_bound=None if upper_bound is None else bool(upper_bound),
     )
 
 

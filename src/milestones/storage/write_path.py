@@ -86,12 +86,25 @@ HISTORY_COLUMNS = (
 )
 # What history keeps of a milestone row, before and after: the fields a transition moves. The rest (name,
 # type, position) is the catalog's, which the catalog version names.
-STATE_FIELDS = ("status", "current_centi", "achieved_centi", "achieved_at", "set_by_person", "threshold_centi")
+# How the date was found and whether the value is an upper bound come last: entries written before they were
+# kept have six fields.
+STATE_FIELDS = (
+    "status",
+    "current_centi",
+    "achieved_centi",
+    "achieved_at",
+    "set_by_person",
+    "threshold_centi",
+    "achieved_at_precision",
+    "value_is_upper_bound",
+)
 _state = operator.itemgetter(*(MilestoneRow._fields.index(name) for name in STATE_FIELDS))
 _KEY = MilestoneRow._fields.index("definition_key")
 _encode = msgspec.msgpack.Encoder().encode
 # A stored transition: [definition key, kind, state before or nil, state after or nil]; a state is STATE_FIELDS.
-StoredState = tuple[str, int, int | None, str | None, bool, int]
+# [status, current, achieved, achieved_at, set_by_person, threshold, precision, upper bound]: the last two only
+# in entries written since migration 0011.
+StoredState = tuple[Any, ...]
 StoredTransition = tuple[str, str, StoredState | None, StoredState | None]
 # Not strict: rows read from SQLite carry set_by_person as 0 or 1.
 _decode_transitions = msgspec.msgpack.Decoder(list[StoredTransition], strict=False)

@@ -27,7 +27,7 @@ from litestar.types import (
     Send,
 )
 
-from milestones.contract import ProblemDetails, cannot_repeat_a_key, decode_summary
+from milestones.contract import SUMMARY_MAX_BODY_BYTES, ProblemDetails, cannot_repeat_a_key, decode_summary
 from milestones.domain import MetricType, MilestoneQuery, Status, is_mentor_id
 from milestones.errors import DatabaseUnavailable, MilestonesError
 from milestones.service import MilestoneService, Window
@@ -94,7 +94,8 @@ class FastPath:
         self.litestar = app
         # The service opened at start-up, looked up once: the framework's State costs a microsecond a request.
         self._opened: MilestoneService | None = None
-        self._max_body_bytes = settings.max_body_bytes
+        # The route's own limit (it answers only POST of a summary): room for 10,000 identifiers and activities.
+        self._max_body_bytes = SUMMARY_MAX_BODY_BYTES
 
     def restarted(self) -> None:
         """A new start-up opens a new service (the front door tells the fast path of each lifespan)."""

@@ -20,9 +20,22 @@ def summary_body(
     hours: Any = 312.5,
     contacts: Any = 47,
     activities: Any = 198,
+    identifiers: list[Any] | None = None,
+    dated: list[Any] | None = None,
+    display_name: Any = None,
 ) -> dict[str, Any]:
-    """A POST /api/v1/milestones body; a calendar year unless dates are given."""
-    return {
+    """A POST /api/v1/milestones body; a calendar year unless dates are given. Optional fields when given:
+    `identifiers` (contacts), `dated` (activities as [date, hours, contact or None]), `display_name`."""
+    optional: dict[str, Any] = {}
+    if identifiers is not None:
+        optional["contacts"] = identifiers
+    if dated is not None:
+        optional["activities"] = [
+            {"date": day, "hours": h} | ({} if contact is None else {"contact": contact}) for day, h, contact in dated
+        ]
+    if display_name is not None:
+        optional["mentor_display_name"] = display_name
+    return optional | {
         "mentor_id": mentor_id,
         "period": {
             "year": year,

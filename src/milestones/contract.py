@@ -300,6 +300,8 @@ class RecordSummaryIn(Struct, forbid_unknown_fields=True):
             problems.append(f"`period.end_date` is too far: a period spans at most {MAX_PERIOD_DAYS} days")
         if p.year != p.start_date.year:
             problems.append("`period.year` must be the year of period.start_date")
+        if isinstance(self.mentor_display_name, str) and not is_display_name(self.mentor_display_name):
+            problems.append(f"`mentor_display_name` {DISPLAY_NAME_RULE}")
         if self.contacts is not UNSET or self.activities is not UNSET:
             s = self.summary
             problems.extend(
@@ -358,6 +360,10 @@ class MentorUpdateIn(Struct, forbid_unknown_fields=True):
     display_name: Annotated[
         DisplayName | None, Meta(description="The name their page shows (1 to 200 characters); null clears it")
     ]
+
+    def __post_init__(self) -> None:
+        if self.display_name is not None and not is_display_name(self.display_name):
+            raise ValueError(f"`display_name` {DISPLAY_NAME_RULE}")
 
 
 class MentorOut(Struct, kw_only=True, omit_defaults=True):

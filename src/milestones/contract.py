@@ -506,8 +506,8 @@ class MentorErased(Struct):
     removed: Annotated[
         dict[str, int],
         described(
-            "Rows removed, by kind: periods, milestones, history_entries, events, idempotency_records (and whatever "
-            "else the service stores about mentors)"
+            "Rows removed, by kind: periods, milestones, history_entries, events, idempotency_records, "
+            "mentor_records (the mentor's name; and whatever else the service stores about mentors)"
         ),
     ]
 

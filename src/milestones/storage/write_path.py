@@ -243,7 +243,7 @@ MENTOR_TABLES: tuple[MentorTable, ...] = (
     # Stored answers to POSTs with an Idempotency-Key: they repeat the mentor's milestones.
     MentorTable("idempotency_keys", "mentor_id", "idempotency_records"),
     # What the platform told about the mentor themselves: their name.
-    MentorTable("mentors", "mentor_id", "mentors"),
+    MentorTable("mentors", "mentor_id", "mentor_records"),
 )
 HOLDS_NO_MENTOR_DATA: tuple[str, ...] = ("alembic_version", "access_keys", "service_secrets")
 

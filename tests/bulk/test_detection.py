@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -99,7 +100,7 @@ async def test_bulk_lines_with_evidence_store_what_their_posts_store(settings: S
             assert comparable(bulk) == comparable(posted)
             assert await repository.periods(mentor) == await repository.periods("api-" + mentor)
         contacts = next(m for m in await repository.mentor_milestones("a") if m.definition_key == "10contacts")
-        assert (contacts.current_value, contacts.value_is_upper_bound) == (8, False)
+        assert (contacts.current_value, contacts.value_is_upper_bound) == (Decimal(8), False)
         hours = next(m for m in await repository.mentor_milestones("a") if m.definition_key == "10h")
         assert (hours.achieved_at, hours.achieved_at_precision) == (datetime(2025, 3, 9, 23, 59, 59, tzinfo=UTC), "day")
         assert await repository.display_name("a") == await repository.display_name("api-a") == "Ada"

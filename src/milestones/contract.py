@@ -349,10 +349,6 @@ class RecordSummaryIn(Struct, forbid_unknown_fields=True):
             evidence=Evidence(period_contacts(self._contacts, activities), day_totals(activities)),
         )
 
-    @property
-    def has_evidence(self) -> bool:
-        return self.contacts is not UNSET or self.activities is not UNSET
-
 
 class MentorUpdateIn(Struct, forbid_unknown_fields=True):
     """What a platform may change about a mentor without posting a summary."""
@@ -698,7 +694,11 @@ def _quotes_in(summary: RecordSummaryIn) -> int:
 def cannot_repeat_a_key(body: bytes, summary: RecordSummaryIn) -> bool:
     """Whether a body that `decode_summary` decoded into `summary` plainly holds no repeated key; when False,
     only `decode_strict` can tell. A cheap test for the hot paths (POST, bulk lines)."""
-    return b"\\" not in body and body.count(b'"') == _quotes_in(summary)
+    if b"\\" in body:
+        return False
+    quotes = body.count(b'"')
+    # 24 can only be a summary alone: every optional field adds its key's quotes.
+    return quotes == _QUOTES_IN_A_SUMMARY or quotes == _quotes_in(summary)
 
 
 def decode_strict(raw: bytes, model: type[T]) -> T:

@@ -82,6 +82,8 @@ def test_the_write_path_declares_erasure_then_history() -> None:
         ("delete", "periods"),
         ("delete", "milestones"),
         ("upsert", "periods"),
+        ("upsert", "periods"),
+        ("upsert", "milestones"),
         ("upsert", "milestones"),
         ("upsert", "mentors"),
         ("append", "history"),

@@ -69,6 +69,19 @@ async def test_a_corrected_period_keeps_the_union_exact(client: Client) -> None:
     assert (await milestone(client, "10contacts"))["current_value"] == 2
 
 
+async def test_a_period_corrected_to_a_count_alone_forgets_its_identifiers(client: Client) -> None:
+    await posted(client, year=2024, contacts=2, identifiers=["a", "b"])
+    await posted(
+        client, year=2025, contacts=2, identifiers=["b", "c"], dated=[["2025-02-01", 1, "b"]], hours=1, activities=1
+    )
+    await posted(client, year=2025, contacts=2, hours=1, activities=1)
+    contacts = await milestone(client, "10contacts")
+    assert (contacts["current_value"], contacts["value_is_upper_bound"]) == (4, True)
+    # Stored as sent: exported again, the period has neither identifiers nor activities.
+    periods = (await client.get("/api/v1/mentors/mentor_001/periods")).json()["data"]
+    assert periods[1]["summary"] == {"total_hours": 1, "unique_contacts_helped": 2, "activity_count": 1}
+
+
 async def test_counts_without_identifiers_make_the_value_an_upper_bound(client: Client) -> None:
     await posted(client, year=2024, contacts=4)
     assert (await milestone(client, "10contacts"))["value_is_upper_bound"] is False  # one period: nothing summed
@@ -239,6 +252,13 @@ async def test_the_page_heading_shows_the_latest_name_and_patch_changes_or_clear
     assert "<h1>mentor_001</h1>" in (await client.get("/mentors/mentor_001")).text
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert "Ada" not in logged and "Countess" not in logged
+
+
+async def test_a_name_alone_changes_nothing_a_posts_answer_speaks_of(client: Client) -> None:
+    first = await client.post(BASE, json=summary_body(display_name="Ada"))
+    again = await client.post(BASE, json=summary_body(display_name="Ada King"))
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert "<h1>Ada King</h1>" in (await client.get("/mentors/mentor_001")).text
 
 
 @pytest.mark.parametrize("name", ["", "   ", "x" * 201, "tab\there", 7])

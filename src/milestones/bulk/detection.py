@@ -19,6 +19,7 @@ from datetime import date, datetime
 from typing import Any, NamedTuple, TypeVar
 
 import msgspec
+from msgspec import UNSET
 
 from milestones.contract import (
     MalformedBody,
@@ -372,8 +373,8 @@ def decode_lines(raw: RawBatch, today: date) -> DecodedBatch:
             refused.append(Rejected(number, line, (("period.start_date", future),)))
             continue
         rows.append((number, _period_row(summary)))
-        if summary.display_name is not None:
-            names[summary.mentor_id] = summary.display_name
+        if summary.mentor_display_name is not UNSET:
+            names[summary.mentor_id] = summary.display_name or ""
     mentor_ids = list(dict.fromkeys(row.mentor_id for _, row in rows))
     return DecodedBatch(mentor_ids, _encode(rows), len(rows), refused, names)
 
@@ -392,7 +393,7 @@ def reasons(line: bytes) -> tuple[tuple[str, str], ...]:
 
 
 def _period_row(summary: RecordSummaryIn) -> PeriodRow:
-    if summary.has_evidence:
+    if summary.contacts is not UNSET or summary.activities is not UNSET:
         return period_to_row(summary.mentor_id, summary.to_period())
     period, values = summary.period, summary.summary
     return PeriodRow(

@@ -129,8 +129,15 @@ def _on_conflict(columns: tuple[str, ...], key: tuple[str, ...], fixed: tuple[st
     return f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {_updates(columns, key + fixed)}"
 
 
-def upsert(table: str, columns: tuple[str, ...], key: tuple[str, ...], fixed: tuple[str, ...]) -> str:
-    return f"{insert(table, columns)} {_on_conflict(columns, key, fixed)}"
+def upsert(
+    table: str, columns: tuple[str, ...], key: tuple[str, ...], fixed: tuple[str, ...], nulls: tuple[str, ...] = ()
+) -> str:
+    """An upsert of rows holding `columns`; `nulls` are written NULL by the statement (and by an update)."""
+    if not nulls:
+        return f"{insert(table, columns)} {_on_conflict(columns, key, fixed)}"
+    values = ", ".join(["?"] * len(columns) + ["NULL"] * len(nulls))
+    listed = ", ".join(columns + nulls)
+    return f"INSERT INTO {table} ({listed}) VALUES ({values}) {_on_conflict(columns + nulls, key, fixed)}"
 
 
 def insert(table: str, columns: tuple[str, ...]) -> str:

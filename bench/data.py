@@ -27,12 +27,14 @@ def seed_mentor_id(index: int) -> str:
     return f"bench-{index + 1:06d}"
 
 
-def summary_body(mentor_id: str, hours_centi: int, contacts: int, activities: int) -> str:
+def summary_body(mentor_id: str, hours_centi: int, contacts: int, activities: int, identifiers: str = "") -> str:
+    """A summary line; `identifiers`, when given, is the text of a `contacts` array (`contacts` its length)."""
     # Plain formatting: json.dumps per line would dominate generating a million of them.
+    evidence = f',"contacts":[{identifiers}]' if identifiers else ""
     return (
         f'{{"mentor_id":"{mentor_id}","period":{{"year":2025,"start_date":"2025-01-01","end_date":"2025-12-31"}},'
         f'"summary":{{"total_hours":{hours_centi // 100}.{hours_centi % 100:02d},'
-        f'"unique_contacts_helped":{contacts},"activity_count":{activities}}}}}'
+        f'"unique_contacts_helped":{contacts},"activity_count":{activities}}}{evidence}}}'
     )
 
 
@@ -215,9 +217,13 @@ class BulkFile:
     milestones: int
 
 
-def write_bulk(path: Path, summaries: int, prefix_path: Path, prefix_milestones: int) -> tuple[BulkFile, BulkFile]:
+def write_bulk(
+    path: Path, summaries: int, prefix_path: Path, prefix_milestones: int, identifiers: int = 0
+) -> tuple[BulkFile, BulkFile]:
     """Write `summaries` lines for mentors bulk-0000001...; the shortest head of it that stores at least
-    `prefix_milestones` rows also goes to prefix_path, so the small and large databases share their mentors."""
+    `prefix_milestones` rows also goes to prefix_path, so the small and large databases share their mentors.
+    With `identifiers`, each line carries that many contact identifiers (`c-<line>-<n>`, 12 to 14 characters),
+    and its unique_contacts_helped is their number."""
     rng = random.Random(SEED + 1)
     by_hours, by_contacts, by_activities = milestone_tables()
     rows = 0
@@ -226,9 +232,13 @@ def write_bulk(path: Path, summaries: int, prefix_path: Path, prefix_milestones:
     with path.open("w", encoding="ascii") as out, prefix_path.open("w", encoding="ascii") as head:
         for index in range(summaries):
             hours, contacts, activities = bulk_values(rng)
-            chunk.append(summary_body(f"bulk-{index + 1:07d}", hours, contacts, activities))
+            listed = ""
+            if identifiers:
+                contacts = identifiers
+                listed = ",".join(f'"c-{index + 1:07d}-{n}"' for n in range(identifiers))
+            chunk.append(summary_body(f"bulk-{index + 1:07d}", hours, contacts, activities, listed))
             chunk.append("\n")
-            rows += by_hours[hours] + by_contacts[contacts] + by_activities[activities]
+            rows += by_hours[hours] + by_contacts[min(contacts, BULK_CONTACTS)] + by_activities[activities]
             if prefix is None:
                 head.write(chunk[-2] + "\n")
                 if rows >= prefix_milestones:

@@ -149,9 +149,9 @@ def ceiling_server(response_file: Path, workers: int, log_path: Path) -> Server:
     return Server("ceiling", argv, env, port, log_path)
 
 
-def migrate(database_url: str) -> None:
+def migrate(database_url: str, command: str | None = None) -> None:
     env = {**os.environ, "MILESTONES_DATABASE_URL": database_url}
-    run_checked([milestones_command(), "migrate"], env, "milestones migrate")
+    run_checked([command or milestones_command(), "migrate"], env, "milestones migrate")
 
 
 # --- wrk ---------------------------------------------------------------------------------------------------

@@ -102,10 +102,11 @@ def detect_available() -> bool:
     return done.returncode == 0
 
 
-def run_detect(database: str, label: str, database_url: str, bulk: BulkFile) -> DetectRun:
+def run_detect(database: str, label: str, database_url: str, bulk: BulkFile, command: str | None = None) -> DetectRun:
+    """`command` (default: this venv's `milestones`) can be another build's, to compare two."""
     log(f"  milestones detect ({label}) on {database}: {bulk.summaries:,} summaries")
     env = {**os.environ, "MILESTONES_DATABASE_URL": database_url}
-    argv = [sys.executable, "-c", _MEASURED, milestones_command(), "detect", "--json", str(bulk.path)]
+    argv = [sys.executable, "-c", _MEASURED, command or milestones_command(), "detect", "--json", str(bulk.path)]
     done = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         return DetectRun(database, label, bulk.summaries, error=f"wrapper failed: {done.stderr[-300:]}")
@@ -156,14 +157,16 @@ async def _postgres_fingerprint(database_url: str) -> str:
         await connection.close()
 
 
-def bulk_rows(database: str, database_url: str, bulk: BulkFile, notes: list[str]) -> list[DetectRun]:
-    """Two detect runs of one file into one fresh database."""
-    migrate(database_url)
-    first = run_detect(database, "first run", database_url, bulk)
+def bulk_rows(
+    database: str, database_url: str, bulk: BulkFile, notes: list[str], command: str | None = None
+) -> list[DetectRun]:
+    """Two detect runs of one file into one fresh database (with `command`, another build's `milestones`)."""
+    migrate(database_url, command)
+    first = run_detect(database, "first run", database_url, bulk, command)
     if first.error is not None:
         return [first]
     stored = fingerprint(database_url)
-    again = run_detect(database, "re-run", database_url, bulk)
+    again = run_detect(database, "re-run", database_url, bulk, command)
     runs = [first, again]
     if again.error is None:
         same = fingerprint(database_url) == stored

@@ -6,7 +6,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from milestones.domain import Definition, MetricType, Period, Summary
+from milestones.domain import Definition, Evidence, MetricType, Period, Summary
+from milestones.domain.evidence import day_totals, period_contacts
 from tests.reference_model import MentorState
 
 
@@ -19,9 +20,22 @@ def summary_body(
     hours: Any = 312.5,
     contacts: Any = 47,
     activities: Any = 198,
+    identifiers: list[Any] | None = None,
+    dated: list[Any] | None = None,
+    display_name: Any = None,
 ) -> dict[str, Any]:
-    """A POST /api/v1/milestones body; a calendar year unless dates are given."""
-    return {
+    """A POST /api/v1/milestones body; a calendar year unless dates are given. Optional fields when given:
+    `identifiers` (contacts), `dated` (activities as [date, hours, contact or None]), `display_name`."""
+    optional: dict[str, Any] = {}
+    if identifiers is not None:
+        optional["contacts"] = identifiers
+    if dated is not None:
+        optional["activities"] = [
+            {"date": day, "hours": h} | ({} if contact is None else {"contact": contact}) for day, h, contact in dated
+        ]
+    if display_name is not None:
+        optional["mentor_display_name"] = display_name
+    return optional | {
         "mentor_id": mentor_id,
         "period": {
             "year": year,
@@ -39,9 +53,22 @@ def period(
     hours: str = "0",
     contacts: int = 0,
     activities: int = 0,
+    identifiers: tuple[str, ...] | None = None,
+    days: tuple[tuple[date, str, str | None], ...] | None = None,
 ) -> Period:
+    """A period's summary; with `identifiers` (its contacts) and `days` (dated activities: day, hours, contact)
+    as evidence, from which the summary's numbers then follow unless given."""
     end = end or date(start.year, 12, 31)
-    return Period(start, end, start.year, Summary(Decimal(hours), contacts, activities))
+    if identifiers is None and days is None:
+        return Period(start, end, start.year, Summary(Decimal(hours), contacts, activities))
+    dated = [(day, Decimal(h), contact) for day, h, contact in days or ()]
+    evidence = Evidence(period_contacts(identifiers, dated or None), day_totals(dated or None))
+    if dated:
+        hours = str(sum((h for _, h, _ in dated), Decimal(0)))
+        activities = len(dated)
+    if evidence.contacts is not None:
+        contacts = len(evidence.contacts)
+    return Period(start, end, start.year, Summary(Decimal(hours), contacts, activities), evidence)
 
 
 def definition(key: str, metric: MetricType, threshold: int | str | Decimal, position: int) -> Definition:

@@ -12,7 +12,16 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from milestones.domain import Definition, MetricType, Milestone, MilestoneUpdate, Period, Status, milestone_id
+from milestones.domain import (
+    Definition,
+    MetricType,
+    Milestone,
+    MilestoneUpdate,
+    Period,
+    Precision,
+    Status,
+    milestone_id,
+)
 from milestones.errors import InvalidUpdate, MilestoneNotFound, PeriodNotFound, PeriodOverlap
 
 
@@ -38,10 +47,49 @@ def value_of(period: Period, metric: MetricType) -> Decimal:
 
 
 def total(periods: Sequence[Period], metric: MetricType) -> Decimal:
+    """The mentor's value: a sum, except contacts: everyone identified counted once, plus the others' counts."""
+    if metric is MetricType.CONTACTS_HELPED:
+        people: set[str] = set()
+        counted = 0
+        for period in periods:
+            if period.evidence.contacts is None:
+                counted += period.summary.unique_contacts_helped
+            else:
+                people |= {contact for contact, _ in period.evidence.contacts}
+        return Decimal(len(people) + counted)
     result = Decimal(0)
     for period in periods:
         result += value_of(period, metric)
     return result
+
+
+def upper_bound(periods: Sequence[Period], metric: MetricType) -> bool:
+    """A contacts value that sums the counts of two or more periods, one of them without identifiers."""
+    if metric is not MetricType.CONTACTS_HELPED:
+        return False
+    helped = [p for p in periods if p.summary.unique_contacts_helped > 0]
+    return len(helped) >= 2 and any(p.evidence.contacts is None for p in helped)
+
+
+def points(periods: Sequence[Period], metric: MetricType) -> list[tuple[date, Decimal, Precision]]:
+    """Every amount that adds to the metric, in the order it happened: periods in date order; in a period with
+    dated activity (or dated contacts) day by day, otherwise all of it on its last day."""
+    found: list[tuple[date, Decimal, Precision]] = []
+    seen: set[str] = set()
+    for period in sorted(periods, key=span):
+        if metric is MetricType.CONTACTS_HELPED and period.evidence.contacts is not None:
+            new = [(contact, day) for contact, day in period.evidence.contacts if contact not in seen]
+            seen |= {contact for contact, _ in new}
+            for day in sorted({day for _, day in new if day is not None}):
+                found.append((day, Decimal(sum(1 for _, d in new if d == day)), Precision.DAY))
+            found.append((period.end_date, Decimal(sum(1 for _, d in new if d is None)), Precision.PERIOD_END))
+        elif metric is not MetricType.CONTACTS_HELPED and period.evidence.days and value_of(period, metric) > 0:
+            for dated in period.evidence.days:
+                amount = dated.hours if metric is MetricType.HOURS_LOGGED else Decimal(dated.activities)
+                found.append((dated.day, amount, Precision.DAY))
+        else:
+            found.append((period.end_date, value_of(period, metric), Precision.PERIOD_END))
+    return found
 
 
 def record_period(state: MentorState, period: Period) -> MentorState:
@@ -63,17 +111,18 @@ def remove_period(state: MentorState, start_date: date, end_date: date) -> Mento
     return replace(state, periods=kept)
 
 
-def crossing_time(periods: Sequence[Period], definition: Definition, now: datetime) -> datetime:
-    """The end of the period, in date order, whose running total first reaches the threshold; not after now."""
-    ordered = sorted(periods, key=span)
+def crossing_time(periods: Sequence[Period], definition: Definition, now: datetime) -> tuple[datetime, Precision]:
+    """The last second of the day the running total first reaches the threshold, and how that day is known; now,
+    `detected`, when that is earlier."""
     running = Decimal(0)
-    crossed_on = ordered[-1].end_date
-    for period in ordered:
-        running += value_of(period, definition.type)
+    crossed_on, precision = max(p.end_date for p in periods), Precision.PERIOD_END
+    for day, amount, how in points(periods, definition.type):
+        running += amount
         if running >= definition.threshold:
-            crossed_on = period.end_date
+            crossed_on, precision = day, how
             break
-    return min(datetime.combine(crossed_on, time(23, 59, 59), tzinfo=UTC), now)
+    moment = datetime.combine(crossed_on, time(23, 59, 59), tzinfo=UTC)
+    return (now, Precision.DETECTED) if now < moment else (moment, precision)
 
 
 def detect_milestones(state: MentorState, catalog: Sequence[Definition], now: datetime) -> MentorState:
@@ -86,11 +135,18 @@ def detect_milestones(state: MentorState, catalog: Sequence[Definition], now: da
         if record is not None and record.status is Status.ACHIEVED:
             new[d.key] = replace(record, position=d.position)
         elif record is not None and record.set_by_person:
-            new[d.key] = replace(record, position=d.position, current_value=value)
+            new[d.key] = replace(
+                record,
+                position=d.position,
+                current_value=value,
+                value_is_upper_bound=upper_bound(state.periods, d.type),
+            )
         elif value >= d.threshold:
+            moment, precision = crossing_time(state.periods, d, now)
             new[d.key] = Milestone(
                 milestone_id(state.mentor_id, d.key), state.mentor_id, d.key, d.name, d.type, d.threshold,
-                d.position, Status.ACHIEVED, value, value, crossing_time(state.periods, d, now),
+                d.position, Status.ACHIEVED, value, value, moment, False,
+                achieved_at_precision=precision, value_is_upper_bound=upper_bound(state.periods, d.type),
             )  # fmt: skip
     # 2. Of each metric's other rungs, only the lowest (then first by position) is kept, in progress.
     for metric in MetricType:
@@ -100,14 +156,21 @@ def detect_milestones(state: MentorState, catalog: Sequence[Definition], now: da
         d = min(waiting, key=lambda d: (d.threshold, d.position))
         value = total(state.periods, metric)
         record = old.get(d.key)
+        bound = upper_bound(state.periods, metric)
         if record is None:
             new[d.key] = Milestone(
                 milestone_id(state.mentor_id, d.key), state.mentor_id, d.key, d.name, d.type, d.threshold,
-                d.position, Status.IN_PROGRESS, value,
+                d.position, Status.IN_PROGRESS, value, value_is_upper_bound=bound,
             )  # fmt: skip
         else:
             new[d.key] = replace(
-                record, name=d.name, type=d.type, threshold=d.threshold, position=d.position, current_value=value
+                record,
+                name=d.name,
+                type=d.type,
+                threshold=d.threshold,
+                position=d.position,
+                current_value=value,
+                value_is_upper_bound=bound,
             )
     # 3. Records whose definition left the catalog: reached or person-set ones are history.
     catalog_keys = {d.key for d in catalog}
@@ -117,7 +180,11 @@ def detect_milestones(state: MentorState, catalog: Sequence[Definition], now: da
         if record.status is Status.ACHIEVED:
             new[key] = record
         elif record.set_by_person:
-            new[key] = replace(record, current_value=total(state.periods, record.type))
+            new[key] = replace(
+                record,
+                current_value=total(state.periods, record.type),
+                value_is_upper_bound=upper_bound(state.periods, record.type),
+            )
     return replace(state, milestones=tuple(sorted(new.values(), key=lambda m: (m.position, m.id))))
 
 
@@ -151,16 +218,29 @@ def update_milestone(state: MentorState, milestone_id: str, update: MilestoneUpd
                 "To take the milestone away, DELETE it.",
                 "status",
             )
-        changed = replace(record, status=status, achieved_value=None, achieved_at=None, set_by_person=True)
+        changed = replace(
+            record, status=status, achieved_value=None, achieved_at=None, set_by_person=True, achieved_at_precision=None
+        )
     else:
         was_achieved = record.status is Status.ACHIEVED
         value = update.achieved_value
         if value is None:
             value = record.achieved_value if was_achieved else record.current_value
-        moment = update.achieved_at
+        # A date the person gives or makes (now) is theirs; a date kept keeps how it was found.
+        moment, precision = update.achieved_at, Precision.SET_BY_PERSON
         if moment is None:
-            moment = record.achieved_at if was_achieved and record.achieved_at else now
-        changed = replace(record, status=status, achieved_value=value, achieved_at=moment, set_by_person=True)
+            if was_achieved and record.achieved_at:
+                moment, precision = record.achieved_at, record.achieved_at_precision or Precision.SET_BY_PERSON
+            else:
+                moment = now
+        changed = replace(
+            record,
+            status=status,
+            achieved_value=value,
+            achieved_at=moment,
+            set_by_person=True,
+            achieved_at_precision=precision,
+        )
     return replace(state, milestones=tuple(changed if m.id == milestone_id else m for m in state.milestones))
 
 

@@ -17,17 +17,27 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 from milestones.domain import (
     MAX_PERIOD_DAYS,
     MENTOR_ID_PATTERN,
+    Evidence,
     MetricType,
     Period,
+    Precision,
     Status,
     Summary,
     Tier,
     is_mentor_id,
 )
+from milestones.domain.evidence import day_totals, evidence_problems, period_contacts
 
 MAX_HOURS = 1_000_000
 MAX_COUNT = 10_000_000
 MAX_VALUE = 1_000_000_000_000
+# Identifiers and dated activities one summary may carry.
+MAX_EVIDENCE = 10_000
+MAX_DISPLAY_NAME = 200
+# The POST summary route's body limit: the longest compact body with 10,000 identifiers of 128 characters and
+# 10,000 activities naming one, every character of them escaped (5.4 MiB), rounded up. Other routes keep
+# MILESTONES_MAX_BODY_BYTES.
+SUMMARY_MAX_BODY_BYTES = 6 * 1024 * 1024
 
 # What each field must be, in the words a validation error uses (`Meta.extra["rule"]`); a field whose type
 # cannot say everything also names a `check`, run by the struct and by `decode_strict` alike.
@@ -39,6 +49,12 @@ YEAR_RULE = "must be a whole number from 1 to 9999"
 STATUS_RULE = "must be achieved or in_progress"
 VALUE_RULE = f"must be a number from 0 to {MAX_VALUE:,} with at most 2 decimal places"
 MOMENT_RULE = "must be a date and time with its time zone, as 2026-01-03T09:00:00Z"
+CONTACT_RULE = "must be 1 to 128 visible characters (no spaces), or a hash written sha256: and 64 lowercase hex digits"
+CONTACTS_RULE = f"must be a list of at most {MAX_EVIDENCE:,} contact identifiers"
+ACTIVITIES_RULE = f"must be a list of at most {MAX_EVIDENCE:,} activities, each with date and hours, and maybe contact"
+DISPLAY_NAME_RULE = f"must be 1 to {MAX_DISPLAY_NAME} characters, not only spaces, without control characters"
+# Visible ASCII; an identifier that starts "sha256:" must be a whole hash, so that plain and hashed never mix unseen.
+CONTACT_PATTERN = r"^(sha256:[0-9a-f]{64}|(?!sha256:)[\x21-\x7e]{1,128})$"
 
 
 def exact(value: float) -> Decimal:
@@ -63,6 +79,11 @@ def iso_date(text: str) -> date | None:
         return date.fromisoformat(text)
     except ValueError:
         return None
+
+
+def is_display_name(text: str) -> bool:
+    """1 to 200 characters with something to read, and none that a page or a log line should not hold."""
+    return bool(text.strip()) and not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text)
 
 
 def has_a_utc_equivalent(moment: datetime) -> bool:
@@ -119,6 +140,28 @@ AchievedValue = Annotated[
 ]
 Moment = Annotated[datetime, Meta(tz=True, extra={"rule": MOMENT_RULE, "check": has_a_utc_equivalent})]
 StatusValue = Annotated[Status, Meta(extra={"rule": STATUS_RULE})]
+Contact = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=128,
+        pattern=CONTACT_PATTERN,
+        description=(
+            "An opaque identifier of a person helped, or sha256:<64 lowercase hex> of one under the platform's salt"
+        ),
+        examples=["c-17"],
+        extra={"rule": CONTACT_RULE},
+    ),
+]
+DisplayName = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=MAX_DISPLAY_NAME,
+        examples=["Ada Lovelace"],
+        extra={"rule": DISPLAY_NAME_RULE, "check": is_display_name},
+    ),
+]
 # Request structs refuse unknown fields (forbid_unknown_fields); this tells the OpenAPI document so.
 Closed = Meta(extra_json_schema={"extra": {"additionalProperties": False}})
 # Litestar leaves a zero lower bound out of the document on optional fields; this restates it.
@@ -193,12 +236,58 @@ class SummaryIn(Struct, forbid_unknown_fields=True):
         _check_fields(self)
 
 
+class ActivityIn(Struct, forbid_unknown_fields=True):
+    """One dated activity of the period."""
+
+    date: Annotated[Day, described("The day it happened, within the period")]
+    hours: Annotated[Hours, described("Its hours, at most 2 decimal places")]
+    contact: Annotated[Contact, described("Who was helped, as in `contacts`")] | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        _check_fields(self)
+
+
+Contacts = Annotated[
+    list[Contact],
+    Meta(
+        max_length=MAX_EVIDENCE,
+        description=(
+            "The period's contact identifiers (optional): opaque strings, or salted sha256: hashes; all of a "
+            "mentor's of one kind. With them, unique_contacts_helped must be their number of distinct entries, "
+            "and the mentor's lifetime contacts count each person once."
+        ),
+        extra={"rule": CONTACTS_RULE},
+    ),
+]
+Activities = Annotated[
+    list[Annotated[ActivityIn, Closed]],
+    Meta(
+        max_length=MAX_EVIDENCE,
+        description=(
+            "The period's dated activity (optional): the summary must agree (total_hours their sum, activity_count "
+            "their number, unique_contacts_helped their distinct contacts when each names one). A milestone it "
+            "achieves is dated the day its running total crossed the threshold."
+        ),
+        extra={"rule": ACTIVITIES_RULE},
+    ),
+]
+
+
 class RecordSummaryIn(Struct, forbid_unknown_fields=True):
     """A mentor's summary for one period, as the platform sends it."""
 
     mentor_id: Annotated[MentorId, described("The platform's id for the mentor")]
     period: Annotated[PeriodIn, Closed]
     summary: Annotated[SummaryIn, Closed]
+    contacts: Contacts | UnsetType = UNSET
+    activities: Activities | UnsetType = UNSET
+    mentor_display_name: (
+        Annotated[
+            DisplayName,
+            Meta(description="The mentor's name as their page shows it (optional; the latest one sent is kept)"),
+        ]
+        | UnsetType
+    ) = UNSET
 
     def __post_init__(self) -> None:
         if not is_mentor_id(self.mentor_id):
@@ -211,10 +300,43 @@ class RecordSummaryIn(Struct, forbid_unknown_fields=True):
             problems.append(f"`period.end_date` is too far: a period spans at most {MAX_PERIOD_DAYS} days")
         if p.year != p.start_date.year:
             problems.append("`period.year` must be the year of period.start_date")
+        if isinstance(self.mentor_display_name, str) and not is_display_name(self.mentor_display_name):
+            problems.append(f"`mentor_display_name` {DISPLAY_NAME_RULE}")
+        if self.contacts is not UNSET or self.activities is not UNSET:
+            s = self.summary
+            problems.extend(
+                f"`{where}` {what}"
+                for where, what in evidence_problems(
+                    p.start_date,
+                    p.end_date,
+                    exact(s.total_hours),
+                    int(s.unique_contacts_helped),
+                    int(s.activity_count),
+                    self._contacts,
+                    self._activities,
+                )
+            )
         if problems:
             raise ValueError(_JOINED.join(problems))
 
+    @property
+    def _contacts(self) -> list[str] | None:
+        return None if isinstance(self.contacts, UnsetType) else self.contacts
+
+    @property
+    def _activities(self) -> list[tuple[date, Decimal, str | None]] | None:
+        if isinstance(self.activities, UnsetType):
+            return None
+        return [
+            (a.date, exact(a.hours), None if isinstance(a.contact, UnsetType) else a.contact) for a in self.activities
+        ]
+
+    @property
+    def display_name(self) -> str | None:
+        return None if isinstance(self.mentor_display_name, UnsetType) else self.mentor_display_name
+
     def to_period(self) -> Period:
+        activities = self._activities
         return Period(
             start_date=self.period.start_date,
             end_date=self.period.end_date,
@@ -224,7 +346,29 @@ class RecordSummaryIn(Struct, forbid_unknown_fields=True):
                 unique_contacts_helped=int(self.summary.unique_contacts_helped),
                 activity_count=int(self.summary.activity_count),
             ),
+            evidence=Evidence(period_contacts(self._contacts, activities), day_totals(activities)),
         )
+
+
+class MentorUpdateIn(Struct, forbid_unknown_fields=True):
+    """What a platform may change about a mentor without posting a summary."""
+
+    display_name: Annotated[
+        DisplayName | None, Meta(description="The name their page shows (1 to 200 characters); null clears it")
+    ]
+
+    def __post_init__(self) -> None:
+        if self.display_name is not None and not is_display_name(self.display_name):
+            raise ValueError(f"`display_name` {DISPLAY_NAME_RULE}")
+
+
+class MentorOut(Struct, kw_only=True, omit_defaults=True):
+    """A mentor as stored: their id and, when the platform gave one, their name."""
+
+    mentor_id: Annotated[str, described("The platform's id for the mentor")]
+    display_name: Annotated[str, described("The name their page shows; left out when none is stored")] | UnsetType = (
+        UNSET
+    )
 
 
 class MilestoneUpdateIn(Struct, forbid_unknown_fields=True):
@@ -268,6 +412,27 @@ class MilestoneOut(Struct, kw_only=True, omit_defaults=True):
     ) = UNSET
     achieved_at: Annotated[datetime, described("When it was achieved (UTC); achieved only")] | UnsetType = UNSET
     current_value: Annotated[float, described("The mentor's value so far; in progress only")] | UnsetType = UNSET
+    achieved_at_precision: (
+        Annotated[
+            Precision,
+            described(
+                "How achieved_at was found; achieved only: `day` (dated activity shows the day the threshold was "
+                "crossed), `period_end` (the end of the period whose summary crossed it), `detected` (the time it "
+                "was detected, when earlier) or `set_by_person`"
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
+    value_is_upper_bound: (
+        Annotated[
+            bool,
+            described(
+                "Contacts milestones only: true when counts of two or more periods were summed and any came without "
+                "contact identifiers, so one person may be counted more than once"
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
     progress_percentage: (
         Annotated[
             int, Meta(ge=0, le=99, extra_json_schema=_MINIMUM_ZERO, description="Percent of the way; in progress only")
@@ -337,8 +502,8 @@ class MentorErased(Struct):
     removed: Annotated[
         dict[str, int],
         described(
-            "Rows removed, by kind: periods, milestones, history_entries, events, idempotency_records (and whatever "
-            "else the service stores about mentors)"
+            "Rows removed, by kind: periods, milestones, history_entries, events, idempotency_records, "
+            "mentor_records (the mentor's name; and whatever else the service stores about mentors)"
         ),
     ]
 
@@ -504,18 +669,36 @@ class HealthOut(Struct):
 
 
 # A summary body has 9 keys and 3 string values (mentor_id and the dates, which hold no quotes), so 24
-# quotes. With no backslash (no escapes) and all 9 keys present, as decoding checks, a 25th quote could only
-# open a repeated key, which msgspec takes silently (the later value wins) and decode_strict refuses.
+# quotes; each optional field adds its key's two and its strings' (see `_quotes_in`). With no backslash (no
+# escapes) and every key of the decoded summary accounted for, one more quote could only open a repeated key,
+# which msgspec takes silently (the later value wins) and decode_strict refuses.
 _QUOTES_IN_A_SUMMARY = 24
 
 # msgspec's typed decoding: strict about types ("47" is not a number) but blind to repeated keys.
 decode_summary = msgspec.json.Decoder(RecordSummaryIn).decode
 
 
-def cannot_repeat_a_key(body: bytes) -> bool:
-    """Whether a summary body that `decode_summary` accepts plainly holds no repeated key; when False, only
-    `decode_strict` can tell. A cheap test for the hot paths (POST, bulk lines)."""
-    return b"\\" not in body and body.count(b'"') == _QUOTES_IN_A_SUMMARY
+def _quotes_in(summary: RecordSummaryIn) -> int:
+    """The quotes a body holds that writes `summary` once, without escapes."""
+    quotes = _QUOTES_IN_A_SUMMARY
+    if not isinstance(summary.contacts, UnsetType):
+        quotes += 2 + 2 * len(summary.contacts)
+    if not isinstance(summary.activities, UnsetType):
+        # "activities", then per entry "date", its value and "hours", and "contact" and its value when named.
+        quotes += 2 + sum(6 if isinstance(a.contact, UnsetType) else 10 for a in summary.activities)
+    if not isinstance(summary.mentor_display_name, UnsetType):
+        quotes += 4
+    return quotes
+
+
+def cannot_repeat_a_key(body: bytes, summary: RecordSummaryIn) -> bool:
+    """Whether a body that `decode_summary` decoded into `summary` plainly holds no repeated key; when False,
+    only `decode_strict` can tell. A cheap test for the hot paths (POST, bulk lines)."""
+    if b"\\" in body:
+        return False
+    quotes = body.count(b'"')
+    # 24 can only be a summary alone: every optional field adds its key's quotes.
+    return quotes == _QUOTES_IN_A_SUMMARY or quotes == _quotes_in(summary)
 
 
 def decode_strict(raw: bytes, model: type[T]) -> T:
@@ -599,20 +782,37 @@ def field_errors(document: Any, model: type[Any], prefix: str = "") -> list[Fiel
             if f.required:
                 errors.append(FieldError(where, "is required"))
             continue
-        value, kind = document[f.encode_name], _without_unset(f.type)
-        nested = _struct_of(kind)
-        if nested is not None:
-            errors.extend(field_errors(value, nested, where))
-            continue
-        rule, check = _rule_of(kind)
-        try:
-            converted = msgspec.convert(value, kind, strict=True)
-        except msgspec.ValidationError:
-            errors.append(FieldError(where, rule or "is not valid"))
-            continue
-        if check is not None and not check(converted):
-            errors.append(FieldError(where, rule or "is not valid"))
+        errors.extend(_value_errors(document[f.encode_name], _without_unset(f.type), where))
     return errors
+
+
+def _value_errors(value: Any, kind: Any, where: str) -> list[FieldError]:
+    """Why one value is not of `kind`, naming it (and each bad entry of a list, as `activities[3].hours`)."""
+    nested = _struct_of(kind)
+    if nested is not None:
+        return field_errors(value, nested, where)
+    rule, check = _rule_of(kind)
+    item = _list_item(kind)
+    if item is not None and isinstance(value, list):
+        try:
+            msgspec.convert(value, kind, strict=True)
+        except msgspec.ValidationError:
+            found = [e for i, entry in enumerate(value) for e in _value_errors(entry, item, f"{where}[{i}]")]
+            return found or [FieldError(where, rule or "is not valid")]
+        return []
+    try:
+        converted = msgspec.convert(value, kind, strict=True)
+    except msgspec.ValidationError:
+        return [FieldError(where, rule or "is not valid")]
+    if check is not None and not check(converted):
+        return [FieldError(where, rule or "is not valid")]
+    return []
+
+
+def _list_item(kind: Any) -> Any:
+    """The entries' type of a list type (annotated or not), else None."""
+    base = get_args(kind)[0] if get_origin(kind) is Annotated else kind
+    return get_args(base)[0] if get_origin(base) is list else None
 
 
 _JOINED = "; "

@@ -233,9 +233,10 @@ class MilestoneService:
         return self._clock().replace(microsecond=0)
 
     async def record_summary(
-        self, mentor_id: str, period: Period, actor: Actor = ANONYMOUS
+        self, mentor_id: str, period: Period, actor: Actor = ANONYMOUS, display_name: str | None = None
     ) -> tuple[list[Milestone], bool]:
-        """Store the period's summary, re-evaluate the mentor, and say whether anything changed."""
+        """Store the period's summary (and the mentor's name, when given), re-evaluate the mentor, and say whether
+        any of their periods or milestones changed."""
         future = future_start(period.start_date, self.now().date())
         if future is not None:
             raise InvalidUpdate(future, "period.start_date")
@@ -251,6 +252,7 @@ class MilestoneService:
                 actor=actor,
                 cause=Cause.POST,
                 request_id=request_id,
+                names=None if display_name is None else {mentor_id: display_name},
             )
 
         result = await self._decided([mentor_id], decide)
@@ -259,6 +261,16 @@ class MilestoneService:
         if result.achieved_types:
             metrics.achieved(result.achieved_types)
         return result.milestones, result.change.writes_anything
+
+    async def name_mentor(self, mentor_id: str, display_name: str | None, actor: Actor = ANONYMOUS) -> None:
+        """Store the name the mentor's page shows, or clear it with None; no summary needed."""
+        change = rules.name_mentor(
+            mentor_id, display_name, encode_time(self.now()), actor=actor, request_id=REQUEST_ID.get()
+        )
+        await self.repository.change([mentor_id], lambda _: change)
+
+    async def display_name(self, mentor_id: str) -> str | None:
+        return await self.repository.display_name(mentor_id)
 
     async def remove_period(self, mentor_id: str, start_date: date, end_date: date, actor: Actor = ANONYMOUS) -> None:
         now, request_id = encode_time(self.now()), REQUEST_ID.get()

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,16 @@ def lines(*bodies: object) -> list[bytes]:
 
 def comparable(milestones: list[Milestone]) -> list[tuple[object, ...]]:
     return [
-        (m.definition_key, m.status, m.current_value, m.achieved_value, m.achieved_at, m.set_by_person)
+        (
+            m.definition_key,
+            m.status,
+            m.current_value,
+            m.achieved_value,
+            m.achieved_at,
+            m.set_by_person,
+            m.achieved_at_precision,
+            m.value_is_upper_bound,
+        )
         for m in milestones
     ]
 
@@ -59,6 +69,44 @@ async def test_bulk_stores_the_same_state_as_posting_each_line(settings: Setting
     assert rejected == []
     assert report.summaries == 3
     assert report.mentors_changed == 2
+
+
+async def test_bulk_lines_with_evidence_store_what_their_posts_store(settings: Settings) -> None:
+    """Identifiers, dated activity and names on JSON Lines lines: the union, the crossing day and the name as POST
+    gives them, across batches sharing a mentor; a mix of plain and hashed identifiers is refused as a line."""
+    bodies = [
+        summary_body("a", year=2024, hours=8, activities=1, contacts=6, identifiers=[f"c-{n}" for n in range(6)],
+                     dated=[["2024-12-01", 8, "c-0"]], display_name="First name"),
+        summary_body("b", year=2025, hours=3, contacts=2),
+        summary_body("a", year=2025, hours=3, activities=2, contacts=5, display_name="Ada",
+                     identifiers=[f"c-{n}" for n in range(3, 8)],
+                     dated=[["2025-03-02", 1.5, "c-6"], ["2025-03-09", 1.5, "c-7"]]),
+        summary_body("b", year=2024, hours=1, contacts=1, identifiers=["sha256:" + "ab" * 32]),
+        summary_body("b", year=2023, hours=1, contacts=1, identifiers=["plain"]),
+    ]  # fmt: skip
+    async with AsyncTestClient(app=create_app(settings, clock=FakeClock(NOW))) as client:
+        statuses = []
+        for body in bodies:
+            response = await client.post("/api/v1/milestones", json={**body, "mentor_id": "api-" + body["mentor_id"]})
+            statuses.append(response.status_code)
+        assert statuses == [201, 201, 201, 201, 422]
+    rejected: list[Rejected] = []
+    repository = await open_repository(settings)
+    try:
+        await detect_lines(lines(*bodies), repository, load_catalog(), NOW, rejected.append, batch_size=2)
+        for mentor in ("a", "b"):
+            bulk = await repository.mentor_milestones(mentor)
+            posted = await repository.mentor_milestones("api-" + mentor)
+            assert comparable(bulk) == comparable(posted)
+            assert await repository.periods(mentor) == await repository.periods("api-" + mentor)
+        contacts = next(m for m in await repository.mentor_milestones("a") if m.definition_key == "10contacts")
+        assert (contacts.current_value, contacts.value_is_upper_bound) == (Decimal(8), False)
+        hours = next(m for m in await repository.mentor_milestones("a") if m.definition_key == "10h")
+        assert (hours.achieved_at, hours.achieved_at_precision) == (datetime(2025, 3, 9, 23, 59, 59, tzinfo=UTC), "day")
+        assert await repository.display_name("a") == await repository.display_name("api-a") == "Ada"
+    finally:
+        await repository.close()
+    assert [(r.line, r.errors[0][0]) for r in rejected] == [(5, "period")]
 
 
 async def test_batches_sharing_a_mentor_apply_in_line_order(settings: Settings) -> None:

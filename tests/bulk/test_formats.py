@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import date
 
 import pytest
 
@@ -19,7 +20,8 @@ from milestones.bulk.formats import (
     refuse_unless_text,
 )
 from milestones.contract import RecordSummaryIn, decode_strict
-from milestones.domain.rows import PeriodRow
+from milestones.domain.rows import PeriodRow, period_to_row
+from tests.factories import period
 
 COLUMNS = list(SUMMARY_COLUMNS)
 
@@ -83,3 +85,21 @@ def test_stored_values_are_written_as_the_api_writes_them() -> None:
         "summary": {"total_hours": 312.57, "unique_contacts_helped": 47, "activity_count": 198},
     }
     assert period_cells(row) == ["m1", 2025, "2025-01-01", "2025-12-31", 312.57, 47, 198]
+
+
+def test_a_period_with_evidence_exports_as_the_body_that_stores_it_again() -> None:
+    stored = period_to_row(
+        "m",
+        period(
+            date(2025, 1, 1),
+            identifiers=("a", "b", "c"),
+            days=((date(2025, 3, 2), "1.5", "a"), (date(2025, 3, 2), "0.25", "b"), (date(2025, 4, 1), "2", None)),
+        ),
+    )
+    body = period_body(stored)
+    assert body["contacts"] == ["a", "b", "c"]
+    assert len(body["activities"]) == 3
+    again = decode_strict(json.dumps(body).encode(), RecordSummaryIn)
+    assert period_to_row("m", again.to_period()) == stored
+    plain = period_to_row("m", period(date(2025, 1, 1), hours="3", contacts=2, activities=1))
+    assert set(period_body(plain)) == {"mentor_id", "period", "summary"}

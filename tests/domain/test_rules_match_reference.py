@@ -15,11 +15,12 @@ from functools import cache
 from typing import Any, TypeVar
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from milestones.domain import (
     Definition,
+    Evidence,
     MetricType,
     Milestone,
     MilestoneUpdate,
@@ -30,6 +31,7 @@ from milestones.domain import (
     rules,
 )
 from milestones.domain.changes import ANONYMOUS, Cause, Change
+from milestones.domain.evidence import crossing, day_totals, period_contacts
 from milestones.domain.rows import encode_time, from_centi, period_to_row, row_version
 from milestones.errors import InvalidUpdate, MilestoneNotFound, PeriodOverlap, PreconditionFailed
 from tests import reference_model as reference
@@ -140,6 +142,35 @@ def catalogs(draw: st.DrawFn) -> tuple[Definition, ...]:
     )
 
 
+# A small pool, so that periods often share a person (the union then counts them once).
+people = st.sampled_from(["c-1", "c-2", "c-3", "c-4", "c-5", "c-6"])
+
+
+@st.composite
+def periods_between(draw: st.DrawFn, start: date, end: date) -> Period:
+    """A period's summary alone, or with contact identifiers, dated activity or both, agreeing with it as
+    validation requires (the rules never see evidence that disagrees)."""
+    kind = draw(st.sampled_from(["summary", "contacts", "activities", "both"]))
+    if kind == "summary":
+        return Period(start, end, start.year, draw(summaries))
+    length = (end - start).days
+    activities = []
+    if kind in ("activities", "both"):
+        for _ in range(draw(st.integers(1, 5))):
+            day = start + draw(days(0, length))
+            activities.append((day, draw(hours), draw(st.one_of(st.none(), people))))
+    contacts = sorted(set(draw(st.lists(people, max_size=5)))) if kind in ("contacts", "both") else None
+    if contacts is not None:
+        contacts = sorted({*contacts, *(c for _, _, c in activities if c is not None)})
+    identified = period_contacts(contacts, activities or None)
+    count = len(identified) if identified is not None else draw(counts)
+    if activities:
+        summary = Summary(sum((h for _, h, _ in activities), Decimal(0)), count, len(activities))
+    else:
+        summary = Summary(draw(hours), count, draw(counts))
+    return Period(start, end, start.year, summary, Evidence(identified, day_totals(activities or None)))
+
+
 @st.composite
 def stored_periods(draw: st.DrawFn) -> tuple[Period, ...]:
     """0-3 periods apart from each other, in date order (as storage reads them)."""
@@ -147,7 +178,7 @@ def stored_periods(draw: st.DrawFn) -> tuple[Period, ...]:
     start = FIRST_DAY + draw(days(0, 30))
     for _ in range(draw(st.integers(0, 3))):
         end = start + draw(days(0, 60))
-        periods.append(Period(start, end, start.year, draw(summaries)))
+        periods.append(draw(periods_between(start, end)))
         start = end + draw(days(1, 30))
     return tuple(periods)
 
@@ -173,7 +204,7 @@ def new_periods(draw: st.DrawFn, stored: Sequence[Period]) -> Period:
     else:
         start = FIRST_DAY + draw(days(-10, 250))
         end = start + draw(days(0, 60))
-    return Period(start, end, start.year, draw(summaries))
+    return draw(periods_between(start, end))
 
 
 @st.composite
@@ -427,3 +458,42 @@ def test_a_total_landing_exactly_on_the_threshold_reaches_it_at_that_period() ->
     after = assert_same_step(state, second_half, CATALOG, NOW)
     reached = {m.definition_key: m.achieved_at for m in after.milestones}
     assert reached == {"hours_10": end_of(date(2025, 6, 30)), "hours_20": end_of(date(2025, 12, 31))}
+
+
+@st.composite
+def apart(draw: st.DrawFn) -> tuple[Period, ...]:
+    """1-4 periods apart from each other, each maybe with evidence."""
+    found: list[Period] = []
+    start = FIRST_DAY + draw(days(0, 30))
+    for _ in range(draw(st.integers(1, 4))):
+        end = start + draw(days(0, 60))
+        found.append(draw(periods_between(start, end)))
+        start = end + draw(days(1, 30))
+    return tuple(found)
+
+
+@ONE_SUMMARY
+@given(periods=apart(), order=st.randoms(use_true_random=False))
+def test_the_union_of_contacts_is_the_reference_union(periods: tuple[Period, ...], order: Any) -> None:
+    shuffled = list(periods)
+    order.shuffle(shuffled)
+    rows = {(r.start_date, r.end_date): r for r in (period_to_row(MENTOR, p) for p in shuffled)}
+    sums = rules.totals(rows)
+    assert from_centi(sums[MetricType.CONTACTS_HELPED.value]) == reference.total(periods, MetricType.CONTACTS_HELPED)
+    assert bool(sums["upper_bound"]) == reference.upper_bound(periods, MetricType.CONTACTS_HELPED)
+
+
+@ONE_SUMMARY
+@given(periods=apart(), metric=metrics, threshold=thresholds)
+def test_the_crossing_day_is_the_reference_day(
+    periods: tuple[Period, ...], metric: MetricType, threshold: Decimal
+) -> None:
+    value = reference.total(periods, metric)
+    threshold = min(threshold, value) if value > 0 else threshold
+    assume(value >= threshold)
+    definition = Definition("rung", "Rung", metric, threshold, 0)
+    far_later = datetime(2030, 1, 1, tzinfo=UTC)
+    expected = reference.crossing_time(periods, definition, far_later)
+    ordered = [period_to_row(MENTOR, p) for p in periods]
+    day, precision = crossing(ordered, metric.value, int(threshold.scaleb(2)))
+    assert (end_of(date.fromisoformat(day)), precision) == expected

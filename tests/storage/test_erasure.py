@@ -43,7 +43,12 @@ async def test_every_table_is_covered_by_erasure_or_holds_no_mentor_data(setting
 
 async def record(service: MilestoneService, mentor: str) -> None:
     await service.record_summary(mentor, period(date(2024, 1, 1), hours="150", contacts=30, activities=120))
-    await service.record_summary(mentor, period(date(2025, 1, 1), hours="200", contacts=25, activities=90))
+    # With identifiers and a name: the period row keeps the identifiers, the mentors table the name.
+    await service.record_summary(
+        mentor,
+        period(date(2025, 1, 1), hours="200", contacts=2, activities=90, identifiers=(f"{mentor}-c1", f"{mentor}-c2")),
+        display_name=f"Name of {mentor}",
+    )
 
 
 async def test_erasure_removes_every_row_naming_the_mentor_and_keeps_the_others(
@@ -68,6 +73,7 @@ async def test_erasure_removes_every_row_naming_the_mentor_and_keeps_the_others(
         "history_entries": 2,
         "events": 2,
         "idempotency_records": 1,
+        "mentor_records": 1,
     }
     after = await rows_as_text(settings)
     assert [row for rows in after.values() for row in rows if ERASED in row] == []

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+import anyio
+import asyncpg
+import pytest
 from alembic import command
 
 from milestones.catalog import catalog_of, load_catalog
 from milestones.settings import Settings
 from milestones.storage import _alembic_config, head_revision, migrate
+from milestones.storage.queries import numbered
 
 
 def test_migrate_creates_a_fresh_sqlite_file_with_the_schema(tmp_path: Path) -> None:
@@ -71,3 +76,86 @@ def test_the_catalog_migration_publishes_the_first_version_and_marks_every_recor
     assert "WITHOUT ROWID" in ddl
     assert "catalog_version" not in ddl
     assert kept == [("m~10h",)]
+
+
+# Rows as revision 0009 stored them: (id, type, status, achieved_at or None, set_by_person).
+_OLD_MILESTONES = [
+    ("m~10h", "hours_logged", "achieved", "2024-12-31T23:59:59", False),  # a period's end: period_end
+    ("m~50h", "hours_logged", "achieved", "2025-06-01T10:00:00", False),  # earlier than its period's end: detected
+    ("m~100h", "hours_logged", "achieved", "2025-12-31T23:59:59", True),  # a person's PUT: set_by_person
+    ("m~50contacts", "contacts_helped", "in_progress", None, False),  # two periods' counts summed: upper bound
+    ("s~50contacts", "contacts_helped", "in_progress", None, False),  # one period's count: exact
+]
+
+
+async def _run(settings: Settings, statements: list[tuple[str, tuple[object, ...]]]) -> list[tuple[object, ...]]:
+    """Run statements with `?` placeholders on either database; the rows of the last."""
+    if settings.is_sqlite:
+        conn = sqlite3.connect(settings.sqlite_path)
+        try:
+            rows: list[tuple[object, ...]] = []
+            for sql, params in statements:
+                rows = list(conn.execute(sql, params))
+            conn.commit()
+            return rows
+        finally:
+            conn.close()
+    pg = await asyncpg.connect(settings.database_url)
+    try:
+        records: list[asyncpg.Record] = []
+        for sql, params in statements:
+            records = await pg.fetch(numbered(sql), *params)
+        return [tuple(record) for record in records]
+    finally:
+        await pg.close()
+
+
+@pytest.mark.anyio
+async def test_the_evidence_migration_says_how_stored_dates_were_found_and_marks_summed_contacts(
+    settings: Settings,
+) -> None:
+    config = _alembic_config(settings.database_url)
+    await anyio.to_thread.run_sync(command.downgrade, config, "0009")
+    try:
+        sqlite = settings.is_sqlite
+
+        def day(text: str) -> object:
+            return text if sqlite else date.fromisoformat(text)
+
+        def moment(text: str | None) -> object:
+            if text is None:
+                return None
+            return f"{text}.000000Z" if sqlite else datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+        periods = [("m", "2024-01-01", "2024-12-31", 30), ("m", "2025-01-01", "2025-12-31", 25)]
+        periods += [("s", "2025-01-01", "2025-12-31", 25), ("s", "2024-01-01", "2024-12-31", 0)]
+        statements: list[tuple[str, tuple[object, ...]]] = [
+            (
+                "INSERT INTO periods (mentor_id, start_date, end_date, year, total_hours_centi,"
+                " unique_contacts_helped, activity_count) VALUES (?, ?, ?, 2025, 0, ?, 0)",
+                (mentor, day(start), day(end), contacts),
+            )
+            for mentor, start, end, contacts in periods
+        ]
+        statements += [
+            (
+                "INSERT INTO milestones (id, mentor_id, definition_key, name, type, threshold_centi, position, status,"
+                " current_centi, achieved_centi, achieved_at, set_by_person) VALUES (?, ?, ?, 'n', ?, 100, 0, ?, 0,"
+                " NULL, ?, ?)",
+                (id_, id_[0], id_[2:], kind, status, moment(at), set_by_person),
+            )
+            for id_, kind, status, at, set_by_person in _OLD_MILESTONES
+        ]
+        await _run(settings, statements)
+    finally:
+        await anyio.to_thread.run_sync(command.upgrade, config, "head")
+    rows = await _run(
+        settings, [("SELECT id, achieved_at_precision, value_is_upper_bound FROM milestones ORDER BY id", ())]
+    )
+    assert {row[0]: (row[1], bool(row[2])) for row in rows} == {
+        "m~100h": ("set_by_person", False),
+        "m~10h": ("period_end", False),
+        "m~50contacts": (None, True),
+        "m~50h": ("detected", False),
+        "s~50contacts": (None, False),
+    }

@@ -26,6 +26,7 @@ HOT_QUERIES: list[tuple[str, str, tuple[Any, ...]]] = [
     ("mentor's in progress", queries.MENTOR_MILESTONES_WITH_STATUS, (*MENTOR_RANGE, "in_progress")),
     ("mentor's periods", queries.MENTOR_PERIODS, ("mentor_001",)),
     ("mentor's period rows", queries.MENTOR_PERIOD_ROWS, ("mentor_001",)),
+    ("mentor's name", queries.MENTOR_DISPLAY_NAME, ("mentor_001",)),
     ("mentor's listing", MENTOR_PAGE.page, tuple(MENTOR_PAGE.page_params)),
     ("cursor walk", WALK.page, (*WALK.page_params, 20, 0)),
     ("idempotency key", queries.GET_IDEMPOTENCY_KEY, ("k",)),

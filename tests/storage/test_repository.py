@@ -13,7 +13,7 @@ import anyio
 import asyncpg
 import pytest
 
-from milestones.domain import Milestone, MilestoneUpdate, Status, rules
+from milestones.domain import Milestone, MilestoneUpdate, Precision, Status, rules
 from milestones.domain.changes import ANONYMOUS, COMMAND_LINE, Cause, Change
 from milestones.domain.rows import PeriodRow, StoredRows, encode_time, period_to_row
 from milestones.settings import Settings
@@ -178,7 +178,12 @@ async def test_person_set_values_survive_a_round_trip(repository: MilestoneRepos
     await repository.change(["m1"], partial(rules.update_milestone, target.id, update, now=NOW, actor=ANONYMOUS))
     stored = await repository.get(target.id)
     assert stored == replace(
-        target, status=Status.ACHIEVED, achieved_value=Decimal("99.99"), achieved_at=NOW, set_by_person=True
+        target,
+        status=Status.ACHIEVED,
+        achieved_value=Decimal("99.99"),
+        achieved_at=NOW,
+        set_by_person=True,
+        achieved_at_precision=Precision.SET_BY_PERSON,
     )
 
 

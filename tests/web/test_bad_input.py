@@ -9,6 +9,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from milestones.contract import SUMMARY_MAX_BODY_BYTES
 from tests.factories import summary_body
 
 pytestmark = pytest.mark.anyio
@@ -167,7 +168,8 @@ async def test_duplicate_keys_are_refused(client: Client) -> None:
 
 
 async def test_body_over_the_limit_is_413_from_content_length(client: Client) -> None:
-    raw = b'{"mentor_id": "' + b"x" * (1024 * 1024 + 10) + b'"}'
+    # The POST route's own limit, which room for 10,000 identifiers and activities sets (other routes: 1 MiB).
+    raw = b'{"mentor_id": "' + b"x" * (SUMMARY_MAX_BODY_BYTES + 10) + b'"}'
     response = await client.post(BASE, content=raw, headers={"content-type": "application/json"})
     assert response.status_code == 413
     assert response.headers["content-type"] == "application/problem+json"

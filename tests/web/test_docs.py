@@ -137,6 +137,7 @@ OPERATIONS = {
     ("get", "/api/v1/events"): ("listEvents", "events"),
     ("get", "/api/v1/milestone-definitions"): ("listDefinitions", "definitions"),
     ("get", "/assets/badges/{file_name}"): ("getBadge", "badges"),
+    ("patch", "/api/v1/mentors/{mentor_id}"): ("updateMentor", "mentors"),
     ("get", "/healthz"): ("getLiveness", "health"),
     ("get", "/readyz"): ("getReadiness", "health"),
 }

@@ -94,6 +94,20 @@ def with_mentor(body: dict[str, Any], mentor_id: str) -> bytes:
         [summary_body(year=2024, hours=60), summary_body(year=2025, hours=60.25, contacts=20)],
         [summary_body(hours=0, contacts=0, activities=0)],
         [summary_body(hours=1e12, contacts=47.0)],
+        # With evidence: identifiers, dated activity and a name are the fast path's too.
+        [summary_body(contacts=2, identifiers=["c-1", "c-2"])],
+        [
+            summary_body(
+                year=2024,
+                hours=3,
+                contacts=2,
+                activities=2,
+                display_name="Zoë",
+                dated=[["2024-03-02", 1.5, "c-1"], ["2024-07-01", 1.5, "c-2"]],
+            ),
+            summary_body(year=2025, hours=312.5, contacts=2, identifiers=["c-2", "c-3"]),
+        ],
+        [summary_body(contacts=1, identifiers=["sha256:" + "ab" * 32])],
     ],
 )
 async def test_post_answers_what_the_framework_answers(both: tuple[Any, Any], bodies: list[dict[str, Any]]) -> None:
@@ -106,6 +120,26 @@ async def test_post_answers_what_the_framework_answers(both: tuple[Any, Any], bo
         assert ours.headers["content-type"] == theirs.headers["content-type"]
         assert ours.headers["x-frame-options"] == "DENY"
     assert await stored(fast, "fast-m") == await stored(fast, "direct-m")
+
+
+async def test_a_mentor_whose_identifiers_are_plain_is_refused_hashed_ones_alike_on_both_paths(
+    both: tuple[Any, Any],
+) -> None:
+    """Refused in the write's transaction (the stored periods decide), answered by the fast path itself."""
+    fast, direct = both
+    first = summary_body(year=2024, contacts=1, identifiers=["c-1"])
+    second = summary_body(year=2025, contacts=1, identifiers=["sha256:" + "cd" * 32])
+    answers = []
+    for client, mentor in ((fast, "fast-x"), (direct, "slow-x")):
+        assert (await client.post(BASE, content=with_mentor(first, mentor), headers=JSON)).status_code == 201
+        answers.append(await client.post(BASE, content=with_mentor(second, mentor), headers=JSON))
+    ours, theirs = answers
+    assert (ours.status_code, theirs.status_code) == (422, 422)
+    assert ours.content.replace(b"fast-x", b"slow-x") == theirs.content
+    assert ours.json()["errors"] == [{"field": "contacts", "message": ours.json()["detail"]}]
+    assert len(await stored(fast, "fast-x")) == len(await stored(fast, "slow-x"))
+    periods = (await fast.get("/api/v1/mentors/fast-x/periods")).json()["data"]
+    assert [p["year"] for p in periods] == [2024]
 
 
 async def test_post_through_the_contract_alias_path(both: tuple[Any, Any]) -> None:
@@ -133,6 +167,12 @@ PLAIN = json.dumps(summary_body("odd-m"))
         (PLAIN.replace("2025-12-31", "2025-06-30"), JSON, 201),  # a legitimate body with more spaces
         (PLAIN.replace("2025-12-31", "2026-06-30"), JSON, 422),
         (PLAIN.replace('"year": 2025', '"year": 2024'), JSON, 422),
+        # Evidence: a repeated contacts key (msgspec alone keeps the later), a disagreeing count, a mix.
+        (PLAIN[:-1] + ', "contacts": ["a"], "contacts": ["b"]}', JSON, 422),
+        (PLAIN[:-1] + ', "contacts": ["a", "b"]}', JSON, 422),
+        (PLAIN[:-1] + ', "contacts": ["a", "sha256:' + "0" * 64 + '"]}', JSON, 422),
+        (PLAIN[:-1] + ', "activities": [{"date": "2025-01-01", "hours": 1}]}', JSON, 422),
+        (PLAIN[:-1] + ', "mentor_display_name": ""}', JSON, 422),
     ],
 )
 async def test_unusual_posts_fall_through_to_the_framework(

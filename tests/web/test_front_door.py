@@ -106,6 +106,10 @@ OPERATIONS: dict[tuple[str, str], list[Call]] = {
     # Only an admin key may erase, and this service has no keys: refused however open writes are (the
     # erasure itself is tested with a key in test_erasure.py).
     ("DELETE", "/api/v1/mentors/{mentor_id}"): [Call("DELETE", "/api/v1/mentors/alice", 403)],
+    ("PATCH", "/api/v1/mentors/{mentor_id}"): [
+        Call("PATCH", "/api/v1/mentors/alice", 200, {"display_name": "Alice"}),
+        Call("PATCH", "/api/v1/mentors/alice", 422, {"display_name": ""}),
+    ],
     ("GET", "/api/v1/events"): [
         Call("GET", "/api/v1/events?limit=5", 200),
         Call("GET", "/api/v1/events?limit=0", 422),

@@ -43,6 +43,7 @@ async def test_post_detects_achieved_and_next_rungs_with_contract_shapes(client:
         "threshold": 100,
         "achieved_value": 312.5,
         "achieved_at": "2025-12-31T23:59:59Z",
+        "achieved_at_precision": "period_end",
         "accessibility_label": "You reached 100 hours of mentoring on December 31, 2025",
         "badge_image_url": "/assets/badges/100h.png",
     }
@@ -58,6 +59,7 @@ async def test_post_detects_achieved_and_next_rungs_with_contract_shapes(client:
         "current_value": 47,
         "progress_percentage": 94,
         "remaining": 3,
+        "value_is_upper_bound": False,
         "accessibility_label": "You have helped 47 out of 50 unique contacts, 3 remaining",
         "badge_image_url": "/assets/badges/50contacts.png",
     }
@@ -237,6 +239,7 @@ async def test_put_marks_achieved_and_regenerates_the_label(client: Client) -> N
         "threshold": 500,
         "achieved_value": 315,
         "achieved_at": "2026-01-03T09:00:00Z",
+        "achieved_at_precision": "set_by_person",
         "accessibility_label": "You reached 500 hours of mentoring on January 3, 2026",
         "badge_image_url": "/assets/badges/500h.png",
     }

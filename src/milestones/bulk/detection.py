@@ -19,6 +19,7 @@ from datetime import date, datetime
 from typing import Any, NamedTuple, TypeVar
 
 import msgspec
+from msgspec import UNSET
 
 from milestones.catalog import CatalogVersion
 from milestones.contract import (
@@ -32,7 +33,7 @@ from milestones.contract import (
 )
 from milestones.domain import ID_SEPARATOR, Definition, Status, future_start
 from milestones.domain.changes import COMMAND_LINE, Change
-from milestones.domain.rows import MilestoneRow, PeriodRow, StoredRows, encode_time, to_centi
+from milestones.domain.rows import MilestoneRow, PeriodRow, StoredRows, encode_time, period_to_row, to_centi
 from milestones.domain.rules import RuleCatalog, record_summaries
 from milestones.ops import traces
 from milestones.storage import MilestoneRepository
@@ -142,7 +143,7 @@ async def detect_numbered(
         nonlocal detecting, waited
         decoded = await asyncio.wrap_future(decoding_batch)
         seen = await repository.read_rows(decoded.mentor_ids)
-        detected = worker.run(detect_packed, decoded.lines, seen, rungs, now_text, notify)
+        detected = worker.run(detect_packed, decoded.lines, seen, rungs, now_text, notify, decoded.names)
         started_detecting = _Detecting(raw, decoded, seen, detected)
         if detecting is not None:
             waited = not detecting.detected.done()
@@ -179,6 +180,8 @@ class DecodedBatch:
     lines: bytes  # Lines
     valid: int
     refused: list[Rejected]
+    # Mentors' display names sent with the lines, the latest line's for each.
+    names: dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,7 +280,9 @@ async def _write(
 
     def again(stored: StoredRows) -> Change:
         nonlocal achieved, in_progress
-        change = record_summaries(_LINES.decode(decoded.lines), stored, rungs, now, actor=COMMAND_LINE)
+        change = record_summaries(
+            _LINES.decode(decoded.lines), stored, rungs, now, actor=COMMAND_LINE, names=decoded.names
+        )
         change.notify = notify
         achieved, in_progress = tally(change)
         return change
@@ -318,12 +323,19 @@ _encode = msgspec.msgpack.Encoder().encode
 Detected = tuple[bytes, int, int]
 
 
-def detect_packed(lines: bytes, stored: PackedRows, catalog: RuleCatalog, now: str, notify: bool = True) -> Detected:
+def detect_packed(
+    lines: bytes,
+    stored: PackedRows,
+    catalog: RuleCatalog,
+    now: str,
+    notify: bool = True,
+    names: dict[str, str] | None = None,
+) -> Detected:
     """record_summaries as the detecting process runs it: lines and change as MessagePack, rows as the
     database packed them; the change's tally and the rows of its steps (history) are worked out here too,
     off the writing process."""
     rows = stored.unpack()
-    change = record_summaries(_LINES.decode(lines), rows, catalog, now, actor=COMMAND_LINE)
+    change = record_summaries(_LINES.decode(lines), rows, catalog, now, actor=COMMAND_LINE, names=names)
     change.notify = notify
     return (_encode(prepared(change)), *tally(change))
 
@@ -354,10 +366,13 @@ def decode_lines(raw: RawBatch, today: date) -> DecodedBatch:
     (a period that starts after `today` too, as POST refuses it)."""
     rows: Lines = []
     refused: list[Rejected] = []
+    names: dict[str, str] = {}
     for number, line in raw:
         try:
             # As POST does: lines that might repeat a key get the strict decoding, which refuses them.
-            summary = decode_summary(line) if cannot_repeat_a_key(line) else decode_strict(line, RecordSummaryIn)
+            summary = decode_summary(line)
+            if not cannot_repeat_a_key(line, summary):
+                summary = decode_strict(line, RecordSummaryIn)
         except (RequestInvalid, msgspec.ValidationError, msgspec.DecodeError):
             refused.append(Rejected(number, line, reasons(line)))
             continue
@@ -366,8 +381,10 @@ def decode_lines(raw: RawBatch, today: date) -> DecodedBatch:
             refused.append(Rejected(number, line, (("period.start_date", future),)))
             continue
         rows.append((number, _period_row(summary)))
+        if summary.mentor_display_name is not UNSET:
+            names[summary.mentor_id] = summary.display_name or ""
     mentor_ids = list(dict.fromkeys(row.mentor_id for _, row in rows))
-    return DecodedBatch(mentor_ids, _encode(rows), len(rows), refused)
+    return DecodedBatch(mentor_ids, _encode(rows), len(rows), refused, names)
 
 
 def reasons(line: bytes) -> tuple[tuple[str, str], ...]:
@@ -384,6 +401,8 @@ def reasons(line: bytes) -> tuple[tuple[str, str], ...]:
 
 
 def _period_row(summary: RecordSummaryIn) -> PeriodRow:
+    if summary.contacts is not UNSET or summary.activities is not UNSET:
+        return period_to_row(summary.mentor_id, summary.to_period())
     period, values = summary.period, summary.summary
     return PeriodRow(
         summary.mentor_id,

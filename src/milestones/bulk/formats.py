@@ -11,6 +11,7 @@ from typing import IO, Any
 
 import msgspec
 
+from milestones.domain.evidence import contact_days, identifiers
 from milestones.domain.rows import MilestoneRow, PeriodRow, time_from_text
 
 # A CSV of summaries: one POST body per row, under this header (any order). Lists that later versions add
@@ -146,8 +147,8 @@ def number(centi: int) -> int | float:
 
 
 def period_body(row: PeriodRow) -> dict[str, Any]:
-    """A stored period as the POST body that stores it again."""
-    return {
+    """A stored period as the POST body that stores it again, its evidence included (see `activities_of`)."""
+    body: dict[str, Any] = {
         "mentor_id": row.mentor_id,
         "period": {"year": row.year, "start_date": row.start_date, "end_date": row.end_date},
         "summary": {
@@ -156,6 +157,32 @@ def period_body(row: PeriodRow) -> dict[str, Any]:
             "activity_count": row.activity_count,
         },
     }
+    if row.contacts is not None:
+        body["contacts"] = identifiers(row.contacts)
+    if row.daily:
+        body["activities"] = activities_of(row)
+    return body
+
+
+def activities_of(row: PeriodRow) -> list[dict[str, Any]]:
+    """Activities that store the same evidence again: the service keeps one total per day, and the first day an
+    activity named each contact, so each day's activities are rebuilt as that many entries, the day's hours on the
+    first, each contact first named that day on one of them (there were at least as many activities as such
+    contacts that day)."""
+    first_named: dict[str, list[str]] = {}
+    for contact, day in (contact_days(row.contacts) if row.contacts else {}).items():
+        if day is not None:
+            first_named.setdefault(day, []).append(contact)
+    found: list[dict[str, Any]] = []
+    for line in (row.daily or "").split("\n"):
+        day, hours, count = line.split(" ")
+        named = first_named.get(day, [])
+        for index in range(int(count)):
+            entry: dict[str, Any] = {"date": day, "hours": number(int(hours)) if index == 0 else 0}
+            if index < len(named):
+                entry["contact"] = named[index]
+            found.append(entry)
+    return found
 
 
 def period_cells(row: PeriodRow) -> list[Any]:

@@ -21,9 +21,9 @@ def add_erase(commands: Any) -> None:
         commands,
         "erase",
         "remove everything stored about a mentor (a deletion request)",
-        "Remove a mentor's periods, milestones, history and stored idempotent answers in one transaction. History\n"
-        "keeps one entry that the erasure happened, naming the mentor only by a salted hash. Backups, proxies'\n"
-        "logs, replicas that have not replayed yet and files exported earlier are out of its reach.\n"
+        "Remove a mentor's periods, milestones, history, stored idempotent answers and name in one transaction.\n"
+        "History keeps one entry that the erasure happened, naming the mentor only by a salted hash. Backups,\n"
+        "proxies' logs, replicas that have not replayed yet and files exported earlier are out of its reach.\n"
         "Asks for confirmation on a terminal; --yes skips the question (and is needed when not on one).",
         "milestones erase mentor_001",
         "milestones erase mentor_001 --yes",
@@ -68,4 +68,5 @@ _WORDS = {
     "history_entries": ("history entry", "history entries"),
     "events": ("event", "events"),
     "idempotency_records": ("stored idempotent answer", "stored idempotent answers"),
+    "mentor_records": ("record of the mentor's name", "records of the mentor's name"),
 }

@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from milestones.domain.model import Status
-from milestones.domain.rows import MilestoneRow, PeriodRow
+from milestones.domain.rows import MentorRow, MilestoneRow, PeriodRow
 
 
 class ActorKind(StrEnum):
@@ -58,6 +58,7 @@ class Cause(StrEnum):
     PERIOD_REMOVED = "period_removed"  # a stored period was removed (`Change.period` names it)
     BULK = "bulk"  # a batch of summaries from `milestones detect` (each step names its line's period)
     ERASURE = "erasure"  # everything about a mentor was removed (the step names them by their salted hash)
+    MENTOR_UPDATED = "mentor_updated"  # what is stored about the mentor themselves (their name) changed
     # Later issues add: re-evaluation, revocation.
 
 
@@ -142,6 +143,9 @@ class Change:
     periods_removed: list[PeriodRow] = field(default_factory=list)
     milestones_written: list[MilestoneRow] = field(default_factory=list)
     milestones_removed: list[str] = field(default_factory=list)
+    # The mentors' own rows (their names), latest winning. Not counted in `writes_anything`: a summary posted again
+    # with its name changes nothing that the answer's 200 or 201 speaks of.
+    mentors_written: list[MentorRow] = field(default_factory=list)
     # Mentors whose every stored row, in every table that holds mentor data, the change removes (erasure).
     mentors_erased: list[str] = field(default_factory=list)
     # In order: one step per request or bulk line that changed a milestone.

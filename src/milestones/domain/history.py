@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from milestones.domain.changes import Actor, Cause, TransitionKind
-from milestones.domain.model import Status
+from milestones.domain.model import Precision, Status
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +20,9 @@ class MilestoneState:
     achieved_at: datetime | None
     set_by_person: bool
     threshold: Decimal
+    # Kept since migration 0011; None in entries written before.
+    achieved_at_precision: Precision | None = None
+    value_is_upper_bound: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,15 @@ class Tier(StrEnum):
     DIAMOND = "diamond"
 
 
+class Precision(StrEnum):
+    """How an achieved milestone's date was found."""
+
+    DAY = "day"  # the day dated activity crossed the threshold
+    PERIOD_END = "period_end"  # the end of the period whose summary crossed it
+    DETECTED = "detected"  # the time it was detected, earlier than either
+    SET_BY_PERSON = "set_by_person"  # a person's PUT
+
+
 class Status(StrEnum):
     """Where a mentor stands on one milestone."""
 
@@ -86,6 +95,37 @@ class Summary:
 
 
 @dataclass(frozen=True, slots=True)
+class DayTotal:
+    """One day's dated activity in a period: its hours and number of activities."""
+
+    day: date
+    hours: Decimal
+    activities: int
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What a period's summary is made of, when the platform sent it.
+
+    `contacts`: the period's distinct contact identifiers (sorted), each with the first day an activity named it
+    (None: not dated), or None when the summary came with a count only. `days`: the dated activity, one total
+    per day in date order (empty when none was sent).
+    """
+
+    contacts: tuple[tuple[str, date | None], ...] | None = None
+    days: tuple[DayTotal, ...] = ()
+
+
+NO_EVIDENCE = Evidence()
+HASHED_CONTACT = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def is_hashed_contact(contact: str) -> bool:
+    """A salted hash (`sha256:<64 hex>`) rather than a plain identifier."""
+    return contact.startswith("sha256:") and HASHED_CONTACT.fullmatch(contact) is not None
+
+
+@dataclass(frozen=True, slots=True)
 class Period:
     """A mentor's summary for an inclusive date range; (start_date, end_date) identifies it."""
 
@@ -93,6 +133,7 @@ class Period:
     end_date: date
     year: int
     summary: Summary
+    evidence: Evidence = NO_EVIDENCE
 
     @property
     def span(self) -> tuple[date, date]:
@@ -129,6 +170,11 @@ class Milestone:
     set_by_person: bool = False
     # The catalog version whose definition it shows (rows.MilestoneRow.catalog_version).
     catalog_version: str = ""
+    # How achieved_at was found (achieved only).
+    achieved_at_precision: Precision | None = None
+    # A contacts value that sums counts of periods, some without identifiers: the same person may count twice.
+    # None where it is not known (a past state that history kept, as the events show it).
+    value_is_upper_bound: bool | None = False
 
 
 @dataclass(frozen=True, slots=True)

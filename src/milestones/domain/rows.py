@@ -15,7 +15,8 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from milestones.domain.model import MetricType, Milestone, Period, Status, Summary
+from milestones.domain.evidence import decode_contacts, decode_daily, encode_contacts, encode_daily
+from milestones.domain.model import Evidence, MetricType, Milestone, Period, Precision, Status, Summary
 
 
 class PeriodRow(NamedTuple):
@@ -28,6 +29,10 @@ class PeriodRow(NamedTuple):
     total_hours_centi: int
     unique_contacts_helped: int
     activity_count: int
+    # The period's evidence (`domain.evidence`): its contact identifiers, one a line with the first day an activity
+    # named it, or None when it came with a count only; and its dated activity, one day a line, or None.
+    contacts: str | None = None
+    daily: str | None = None
 
 
 class MilestoneRow(NamedTuple):
@@ -48,6 +53,16 @@ class MilestoneRow(NamedTuple):
     # The catalog version whose definition the record shows: the one it was achieved under, or for a rung in
     # progress the latest it was decided under. Its name and threshold are that version's.
     catalog_version: str
+    # A Precision value (achieved only), and whether a contacts value may count a person twice.
+    achieved_at_precision: str | None = None
+    value_is_upper_bound: bool = False
+
+
+class MentorRow(NamedTuple):
+    """What the platform told about a mentor apart from summaries."""
+
+    mentor_id: str
+    display_name: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +112,8 @@ def from_centi(value: int) -> Decimal:
 # Dict lookups: calling the Enum classes is measurably slow when loading many rows.
 _METRICS = {m.value: m for m in MetricType}
 _STATUSES = {s.value: s for s in Status}
+_PRECISIONS: dict[str | None, Precision | None] = {p.value: p for p in Precision}
+_PRECISIONS[None] = None
 
 
 def milestone_from_row(row: Sequence[Any], parse_time: Callable[[Any], datetime | None] = parse_time) -> Milestone:
@@ -117,6 +134,8 @@ def milestone_from_row(row: Sequence[Any], parse_time: Callable[[Any], datetime 
         parse_time(row[10]),
         bool(row[11]),
         row[12],
+        _PRECISIONS[row[13]],
+        bool(row[14]),
     )
 
 
@@ -135,6 +154,8 @@ def milestone_to_row(m: Milestone) -> MilestoneRow:
         achieved_at=None if m.achieved_at is None else encode_time(m.achieved_at),
         set_by_person=m.set_by_person,
         catalog_version=m.catalog_version,
+        achieved_at_precision=None if m.achieved_at_precision is None else m.achieved_at_precision.value,
+        value_is_upper_bound=bool(m.value_is_upper_bound),
     )
 
 
@@ -148,6 +169,8 @@ def period_to_row(mentor_id: str, period: Period) -> PeriodRow:
         total_hours_centi=to_centi(summary.total_hours),
         unique_contacts_helped=summary.unique_contacts_helped,
         activity_count=summary.activity_count,
+        contacts=encode_contacts(period.evidence.contacts),
+        daily=encode_daily(period.evidence.days),
     )
 
 
@@ -162,6 +185,7 @@ def period_from_row(row: Sequence[Any], parse_date: Callable[[Any], date]) -> Pe
             unique_contacts_helped=row[4],
             activity_count=row[5],
         ),
+        evidence=Evidence(decode_contacts(row[6]), decode_daily(row[7])) if len(row) > 6 else Evidence(),
     )
 
 
@@ -181,6 +205,8 @@ def milestone_version(m: Milestone) -> str:
         None if m.achieved_at is None else encode_time(m.achieved_at),
         m.set_by_person,
         m.catalog_version,
+        None if m.achieved_at_precision is None else m.achieved_at_precision.value,
+        bool(m.value_is_upper_bound),
     )
 
 
@@ -203,12 +229,15 @@ def _version(
     achieved_at: str | None,
     set_by_person: bool,
     catalog_version: str,
+    achieved_at_precision: str | None,
+    value_is_upper_bound: bool,
 ) -> str:
     # Written out rather than built from the row: the ETag of every GET pays for this. set_by_person as a
     # bool, since SQLite stores it as 0 or 1.
     text = (
         f"{id}|{mentor_id}|{definition_key}|{name}|{type}|{threshold_centi}|{position}|{status}|{current_centi}|"
-        f"{achieved_centi}|{achieved_at}|{bool(set_by_person)}|{catalog_version}"
+        f"{achieved_centi}|{achieved_at}|{bool(set_by_person)}|{catalog_version}|{achieved_at_precision}|"
+        f"{bool(value_is_upper_bound)}"
     )
     return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
 

@@ -25,8 +25,10 @@ from milestones.domain.changes import (
     Transition,
     transition_kind,
 )
-from milestones.domain.model import Definition, MetricType, MilestoneUpdate, Status, milestone_id
+from milestones.domain.evidence import PERIOD_END, contacts_total, crossing
+from milestones.domain.model import Definition, MetricType, MilestoneUpdate, Precision, Status, milestone_id
 from milestones.domain.rows import (
+    MentorRow,
     MilestoneRow,
     PeriodRow,
     StoredRows,
@@ -108,13 +110,48 @@ class RuleCatalog:
 
 
 def totals(periods: Periods) -> dict[str, int]:
-    """The mentor's cumulative value of each metric, in hundredths."""
+    """The mentor's cumulative value of each metric, in hundredths; contacts are exact where periods came with
+    identifiers (`evidence.contacts_total`). `_UPPER_BOUND` says whether the contacts value is an upper bound."""
     hours = contacts = activities = 0
+    counted = 0
+    identified = False
     for period in periods.values():
         hours += period.total_hours_centi
         contacts += period.unique_contacts_helped
         activities += period.activity_count
-    return {_HOURS: hours, _CONTACTS: 100 * contacts, _ACTIVITIES: 100 * activities}
+        if period.unique_contacts_helped:
+            counted += 1
+            if period.contacts is not None:
+                identified = True
+    if identified:
+        exact, upper_bound = contacts_total(periods.values())
+        contacts = exact
+    else:
+        upper_bound = counted >= 2
+    return {_HOURS: hours, _CONTACTS: 100 * contacts, _ACTIVITIES: 100 * activities, _UPPER_BOUND: upper_bound}
+
+
+# The key of totals' answer that says whether the contacts value is an upper bound (no metric is named so).
+_UPPER_BOUND = "upper_bound"
+_DETECTED = Precision.DETECTED.value
+_SET_BY_PERSON = Precision.SET_BY_PERSON.value
+
+
+def check_contacts_kind(periods: Periods, row: PeriodRow) -> None:
+    """Refuse a period whose identifiers are hashed where the mentor's stored ones are plain, or the reverse: a
+    mentor's identifiers are all of one kind, so that the union compares like with like."""
+    if not row.contacts:
+        return
+    hashed = row.contacts.startswith("sha256:")
+    span = (row.start_date, row.end_date)
+    for other_span, other in periods.items():
+        if other_span != span and other.contacts and other.contacts.startswith("sha256:") != hashed:
+            kind, stored = ("hashed", "plain") if hashed else ("plain", "hashed")
+            raise InvalidUpdate(
+                f"The period's contacts are {kind} identifiers, but this mentor's stored ones are {stored}; "
+                "send all of a mentor's identifiers the same way.",
+                "contacts",
+            )
 
 
 # --- one mentor's rows -------------------------------------------------------------------------------------
@@ -143,6 +180,7 @@ def detect(mentor_id: str, periods: Periods, records: Records, catalog: RuleCata
     follows the periods. `now` is the current time as rows encode it: nothing is achieved after it.
     """
     sums = totals(periods)
+    upper_bound = bool(sums[_UPPER_BOUND])
     if not records:
         return _detect_new(mentor_id, periods, sums, catalog, now)
     ordered: list[PeriodRow] | None = None
@@ -156,15 +194,21 @@ def detect(mentor_id: str, periods: Periods, records: Records, catalog: RuleCata
             # Reached records keep their history but follow the catalog's current order.
             kept[rung.key] = record if record.position == rung.position else record._replace(position=rung.position)
         elif record is not None and record.set_by_person:
-            if record.position == rung.position and record.current_centi == current:
+            bound = upper_bound and rung.type == _CONTACTS
+            if (
+                record.position == rung.position
+                and record.current_centi == current
+                and record.value_is_upper_bound == bound
+            ):
                 kept[rung.key] = record
             else:
-                kept[rung.key] = record._replace(position=rung.position, current_centi=current)
+                kept[rung.key] = record._replace(
+                    position=rung.position, current_centi=current, value_is_upper_bound=bound
+                )
         elif current >= rung.threshold_centi:
             if ordered is None:
                 ordered = [periods[span] for span in sorted(periods)]
-            achieved_at = min(end_of_day(_crossing_day(ordered, rung)), now)
-            kept[rung.key] = _new_row(mentor_id, rung, _ACHIEVED, current, current, achieved_at)
+            kept[rung.key] = _achieved_row(mentor_id, rung, current, ordered, now, upper_bound)
         else:
             unreached.add(rung.key)
 
@@ -174,10 +218,12 @@ def detect(mentor_id: str, periods: Periods, records: Records, catalog: RuleCata
                 continue
             record = records.get(rung.key)
             current = sums[rung.type]
+            bound = upper_bound and rung.type == _CONTACTS
             if record is None:
-                kept[rung.key] = _new_row(mentor_id, rung, _IN_PROGRESS, current, None, None)
+                kept[rung.key] = _new_row(mentor_id, rung, _IN_PROGRESS, current, None, None, None, bound)
             elif (
                 record.current_centi == current
+                and record.value_is_upper_bound == bound
                 and record.name == rung.name
                 and record.threshold_centi == rung.threshold_centi
                 and record.position == rung.position
@@ -194,6 +240,7 @@ def detect(mentor_id: str, periods: Periods, records: Records, catalog: RuleCata
                     position=rung.position,
                     current_centi=current,
                     catalog_version=rung.version,
+                    value_is_upper_bound=bound,
                 )
             break
 
@@ -204,7 +251,11 @@ def detect(mentor_id: str, periods: Periods, records: Records, catalog: RuleCata
                 kept[key] = record
             elif record.set_by_person:
                 current = sums[record.type]
-                kept[key] = record if record.current_centi == current else record._replace(current_centi=current)
+                bound = upper_bound and record.type == _CONTACTS
+                if record.current_centi == current and record.value_is_upper_bound == bound:
+                    kept[key] = record
+                else:
+                    kept[key] = record._replace(current_centi=current, value_is_upper_bound=bound)
     return kept
 
 
@@ -212,31 +263,44 @@ def _detect_new(mentor_id: str, periods: Periods, sums: dict[str, int], catalog:
     """detect for a mentor with no stored milestones, the common case of a first bulk run: each ladder's
     reached rungs, then its lowest unreached one. The same result as the general loop, in a third of the time."""
     ordered = [periods[span] for span in sorted(periods)]
+    upper_bound = bool(sums[_UPPER_BOUND])
     kept: Records = {}
     for ladder in catalog.ladders:
         for rung in ladder:
             current = sums[rung.type]
             if current < rung.threshold_centi:
-                kept[rung.key] = _new_row(mentor_id, rung, _IN_PROGRESS, current, None, None)
+                bound = upper_bound and rung.type == _CONTACTS
+                kept[rung.key] = _new_row(mentor_id, rung, _IN_PROGRESS, current, None, None, None, bound)
                 break
-            achieved_at = min(end_of_day(_crossing_day(ordered, rung)), now)
-            kept[rung.key] = _new_row(mentor_id, rung, _ACHIEVED, current, current, achieved_at)
+            kept[rung.key] = _achieved_row(mentor_id, rung, current, ordered, now, upper_bound)
     return kept
 
 
-def _crossing_day(ordered: list[PeriodRow], rung: Rung) -> str:
-    """The end date of the period whose running total first reached the threshold, walking in date order."""
-    running = 0
-    field, factor = rung.field, rung.factor
-    for period in ordered:
-        running += getattr(period, field) * factor
-        if running >= rung.threshold_centi:
-            return period.end_date
-    return ordered[-1].end_date
+def _achieved_row(
+    mentor_id: str, rung: Rung, current: int, ordered: list[PeriodRow], now: str, upper_bound: bool
+) -> MilestoneRow:
+    """A rung detection achieves now: achieved_at is the last second of the day its running total crossed the
+    threshold (`evidence.crossing`), or now when that is earlier."""
+    if len(ordered) == 1 and not ordered[0].daily and not ordered[0].contacts:
+        day, precision = ordered[0].end_date, PERIOD_END  # one summary, no evidence: the common case, inline
+    else:
+        day, precision = crossing(ordered, rung.type, rung.threshold_centi)
+    achieved_at = end_of_day(day)
+    if now < achieved_at:
+        achieved_at, precision = now, _DETECTED
+    bound = upper_bound and rung.type == _CONTACTS
+    return _new_row(mentor_id, rung, _ACHIEVED, current, current, achieved_at, precision, bound)
 
 
 def _new_row(
-    mentor_id: str, rung: Rung, status: str, current: int, achieved: int | None, achieved_at: str | None
+    mentor_id: str,
+    rung: Rung,
+    status: str,
+    current: int,
+    achieved: int | None,
+    achieved_at: str | None,
+    precision: str | None,
+    upper_bound: bool,
 ) -> MilestoneRow:
     """A milestone row detection creates (not set by a person)."""
     # tuple.__new__ skips the NamedTuple's own __new__, half the cost of the millions a bulk run creates.
@@ -244,7 +308,7 @@ def _new_row(
         MilestoneRow,
         (
             mentor_id + rung.id_suffix, mentor_id, rung.key, rung.name, rung.type, rung.threshold_centi,
-            rung.position, status, current, achieved, achieved_at, False, rung.version,
+            rung.position, status, current, achieved, achieved_at, False, rung.version, precision, upper_bound,
         ),
     )  # fmt: skip
 
@@ -284,13 +348,26 @@ def update_record(record: MilestoneRow, update: MilestoneUpdate, now: datetime, 
                 "To take the milestone away, DELETE it.",
                 "status",
             )
-        return record._replace(status=status, achieved_centi=None, achieved_at=None, set_by_person=True)
+        return record._replace(
+            status=status, achieved_centi=None, achieved_at=None, set_by_person=True, achieved_at_precision=None
+        )
     was_achieved = record.status == _ACHIEVED
     if achieved_centi is None:
         achieved_centi = record.achieved_centi if was_achieved else record.current_centi
+    # A date the person gives, or the time they achieved it, was set by them; one kept keeps how it was found.
+    precision = _SET_BY_PERSON
     if achieved_at is None:
-        achieved_at = record.achieved_at if was_achieved and record.achieved_at else encode_time(now)
-    return record._replace(status=status, achieved_centi=achieved_centi, achieved_at=achieved_at, set_by_person=True)
+        if was_achieved and record.achieved_at:
+            achieved_at, precision = record.achieved_at, record.achieved_at_precision or _SET_BY_PERSON
+        else:
+            achieved_at = encode_time(now)
+    return record._replace(
+        status=status,
+        achieved_centi=achieved_centi,
+        achieved_at=achieved_at,
+        set_by_person=True,
+        achieved_at_precision=precision,
+    )
 
 
 # If-Match: *, which any current version matches (and no absent milestone: RFC 9110, 13.1.1).
@@ -388,11 +465,13 @@ def record_summaries(
     actor: Actor,
     cause: Cause = Cause.BULK,
     request_id: str | None = None,
+    names: dict[str, str] | None = None,
 ) -> Change:
     """Record each numbered period row and detect its mentor's milestones, line by line as a POST each would.
 
     A line whose period overlaps a stored one is refused (in `Change.refused`), as POST refuses it, and the
-    others go on. `stored` holds the rows of the lines' mentors.
+    others go on. `stored` holds the rows of the lines' mentors. `names`: mentors' display names sent with the
+    lines (the latest line's for each), written beside them.
     """
     mentors = by_mentor(stored)
     touched: dict[str, MentorRows] = {}
@@ -404,8 +483,15 @@ def record_summaries(
         if mentor is None:
             mentor = touched[mentor_id] = mentors.get(mentor_id) or MentorRows(mentor_id, {}, {})
         try:
+            if row.contacts:
+                check_contacts_kind(mentor.periods, row)
             record_period(mentor.periods, row)
         except PeriodOverlap as exc:
+            refused.append((number, exc.detail))
+            continue
+        except InvalidUpdate as exc:
+            if cause is Cause.POST:
+                raise  # a POST's own refusal: 422, and nothing is written
             refused.append((number, exc.detail))
             continue
         # Each line is one step, as if it had been posted on its own.
@@ -424,6 +510,13 @@ def record_summaries(
     change.catalog_version = catalog.version or None
     if cause is Cause.POST and len(lines) == 1:
         change.period = (lines[0][1].start_date, lines[0][1].end_date)
+    if names:
+        # Only beside a line that was recorded: a refused line stores nothing, its name included.
+        refused_lines = {number for number, _ in refused}
+        recorded = {row.mentor_id for number, row in lines if number not in refused_lines}
+        change.mentors_written.extend(
+            MentorRow(mentor_id, name) for mentor_id, name in names.items() if mentor_id in recorded
+        )
     for mentor in touched.values():
         mentor.add_to(change)
     return change
@@ -481,6 +574,18 @@ def update_milestone(
         change.milestones_written.append(changed)
         change.steps.append(Step(record.mentor_id, None, [Transition(UPDATED, record, changed)]))
     return change
+
+
+def name_mentor(mentor_id: str, display_name: str | None, now: str, *, actor: Actor, request_id: str | None) -> Change:
+    """Store (or, with None, clear) the name a mentor's page shows."""
+    return Change(
+        Cause.MENTOR_UPDATED,
+        actor,
+        [mentor_id],
+        at=now,
+        request_id=request_id,
+        mentors_written=[MentorRow(mentor_id, display_name)],
+    )
 
 
 def delete_milestone(

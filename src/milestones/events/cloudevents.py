@@ -68,4 +68,6 @@ def _milestone(milestone_id: str, state: MilestoneState, definition: Definition,
         achieved_at=state.achieved_at,
         set_by_person=state.set_by_person,
         catalog_version=version or "",
+        achieved_at_precision=state.achieved_at_precision,
+        value_is_upper_bound=state.value_is_upper_bound,
     )

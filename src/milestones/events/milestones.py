@@ -8,7 +8,7 @@ from functools import lru_cache
 from milestones.badges import badge_path
 from milestones.catalog import CatalogVersions
 from milestones.contract import MilestoneOut
-from milestones.domain import Milestone, Status, progress
+from milestones.domain import MetricType, Milestone, Status, progress
 from milestones.wording.labels import accessibility_label, milestone_name
 from milestones.wording.languages import ENGLISH
 
@@ -49,8 +49,12 @@ def milestone_out(m: Milestone, language: str = ENGLISH, catalogs: CatalogVersio
             out.achieved_value = number(m.achieved_value)
         if m.achieved_at is not None:
             out.achieved_at = m.achieved_at
+        if m.achieved_at_precision is not None:
+            out.achieved_at_precision = m.achieved_at_precision
     else:
         out.achieved_value = out.current_value = number(state.current_value)
         out.progress_percentage = state.percentage
         out.remaining = number(state.remaining)
+    if m.type is MetricType.CONTACTS_HELPED and m.value_is_upper_bound is not None:
+        out.value_is_upper_bound = m.value_is_upper_bound
     return out

@@ -11,7 +11,7 @@ import msgspec
 
 from milestones.access.keys import AccessKey, Scope
 from milestones.catalog import CatalogVersion, definitions_of
-from milestones.domain import Milestone, MilestoneQuery, Period, Status, milestone_id
+from milestones.domain import Milestone, MilestoneQuery, Period, Precision, Status, milestone_id
 from milestones.domain.changes import Actor, Cause, Change, TransitionKind
 from milestones.domain.events import EVENT_OF_KIND, TYPE_BITS, EventType, Position, StoredEvent
 from milestones.domain.history import HistoryEntry, MilestoneState, RecordedTransition
@@ -114,6 +114,10 @@ class MilestoneRepository(Protocol):
     async def mentor_milestones(self, mentor_id: str, status: Status | None = None) -> list[Milestone]: ...
 
     async def periods(self, mentor_id: str) -> list[Period]: ...
+
+    async def display_name(self, mentor_id: str) -> str | None:
+        """The mentor's name as the platform last gave it, or None."""
+        ...
 
     def milestone_rows(self, mentor_id: str | None = None, page_size: int = 5000) -> AsyncIterator[list[MilestoneRow]]:
         """Every stored milestone row (or one mentor's), in id order, a page at a time: constant memory
@@ -322,7 +326,8 @@ def events_from_rows(
 def _state(stored: StoredState | None) -> MilestoneState | None:
     if stored is None:
         return None
-    status, current, achieved, achieved_at, set_by_person, threshold = stored
+    status, current, achieved, achieved_at, set_by_person, threshold = stored[:6]
+    precision, upper_bound = stored[6:8] if len(stored) >= 8 else (None, None)
     return MilestoneState(
         status=Status(status),
         current_value=from_centi(current),
@@ -331,6 +336,8 @@ def _state(stored: StoredState | None) -> MilestoneState | None:
         achieved_at=parse_time_text(achieved_at),
         set_by_person=bool(set_by_person),
         threshold=from_centi(threshold),
+        achieved_at_precision=None if precision is None else Precision(precision),
+        value_is_upper_bound=None if upper_bound is None else bool(upper_bound),
     )
 
 

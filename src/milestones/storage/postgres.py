@@ -81,6 +81,7 @@ _GET_MILESTONE = queries.numbered(queries.GET_MILESTONE)
 _MENTOR_MILESTONES = queries.numbered(queries.MENTOR_MILESTONES)
 _MENTOR_MILESTONES_WITH_STATUS = queries.numbered(queries.MENTOR_MILESTONES_WITH_STATUS)
 _MENTOR_PERIODS = queries.numbered(queries.MENTOR_PERIODS)
+_MENTOR_DISPLAY_NAME = queries.numbered(queries.MENTOR_DISPLAY_NAME)
 _MENTOR_PERIOD_ROWS = queries.numbered(queries.MENTOR_PERIOD_ROWS)
 _MENTOR_PERIOD_ROWS_IN_ORDER = queries.numbered(queries.MENTOR_PERIOD_ROWS_IN_ORDER)
 _MILESTONES_AFTER = queries.numbered(queries.MILESTONES_AFTER)
@@ -257,6 +258,11 @@ class PostgresRepository:
         async with self._connection() as conn:
             rows = await conn.fetch(_MENTOR_PERIODS, mentor_id)
         return [period_from_row(r, _as_date) for r in rows]
+
+    async def display_name(self, mentor_id: str) -> str | None:
+        async with self._connection() as conn:
+            value = await conn.fetchval(_MENTOR_DISPLAY_NAME, mentor_id)
+        return None if value is None else str(value)
 
     async def milestone_rows(
         self, mentor_id: str | None = None, page_size: int = 5000

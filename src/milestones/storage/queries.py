@@ -42,6 +42,8 @@ MENTOR_PERIODS = f"SELECT {PERIOD_COLUMNS} FROM periods WHERE mentor_id = ? ORDE
 # One mentor's period rows as bulk detection and POST read them: led by mentor_id.
 MENTOR_PERIOD_ROWS = f"SELECT {PERIOD_ROW_COLUMNS} FROM periods WHERE mentor_id = ?"
 
+MENTOR_DISPLAY_NAME = "SELECT display_name FROM mentors WHERE mentor_id = ?"
+
 # Every row in key order, a page at a time (export): each page resumes after the last key of the one
 # before, from the primary key, so the millionth page costs what the first does and nothing is held open.
 MILESTONES_AFTER = f"SELECT {MILESTONE_COLUMNS} FROM milestones WHERE id > ? ORDER BY id LIMIT ?"
@@ -127,8 +129,15 @@ def _on_conflict(columns: tuple[str, ...], key: tuple[str, ...], fixed: tuple[st
     return f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {_updates(columns, key + fixed)}"
 
 
-def upsert(table: str, columns: tuple[str, ...], key: tuple[str, ...], fixed: tuple[str, ...]) -> str:
-    return f"{insert(table, columns)} {_on_conflict(columns, key, fixed)}"
+def upsert(
+    table: str, columns: tuple[str, ...], key: tuple[str, ...], fixed: tuple[str, ...], nulls: tuple[str, ...] = ()
+) -> str:
+    """An upsert of rows holding `columns`; `nulls` are written NULL by the statement (and by an update)."""
+    if not nulls:
+        return f"{insert(table, columns)} {_on_conflict(columns, key, fixed)}"
+    values = ", ".join(["?"] * len(columns) + ["NULL"] * len(nulls))
+    listed = ", ".join(columns + nulls)
+    return f"INSERT INTO {table} ({listed}) VALUES ({values}) {_on_conflict(columns + nulls, key, fixed)}"
 
 
 def insert(table: str, columns: tuple[str, ...]) -> str:

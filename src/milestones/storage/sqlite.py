@@ -145,6 +145,10 @@ class SqliteRepository:
         rows = self._read_all(queries.MENTOR_PERIODS, (mentor_id,))
         return [period_from_row(r, _parse_date) for r in rows]
 
+    async def display_name(self, mentor_id: str) -> str | None:
+        row = self._read_one(queries.MENTOR_DISPLAY_NAME, (mentor_id,))
+        return None if row is None else row[0]
+
     async def milestone_rows(
         self, mentor_id: str | None = None, page_size: int = 5000
     ) -> AsyncIterator[list[MilestoneRow]]:

@@ -16,6 +16,9 @@ RECORD_SUMMARY: Any = {
     "summary": {"total_hours": 312.5, "unique_contacts_helped": 47, "activity_count": 198},
 }
 UPDATE: Any = {"status": "achieved", "achieved_value": 315, "achieved_at": "2026-01-03T09:00:00Z"}
+# Beyond the contract: a mentor's name, set without a summary.
+MENTOR_UPDATE: Any = {"display_name": "Ada Lovelace"}
+MENTOR: Any = {"mentor_id": "mentor_001", "display_name": "Ada Lovelace"}
 
 RECORDED: Any = {
     "data": [
@@ -28,6 +31,7 @@ RECORDED: Any = {
             "threshold": 100,
             "achieved_value": 312.5,
             "achieved_at": "2025-12-31T23:59:59Z",
+            "achieved_at_precision": "period_end",
             "accessibility_label": "You reached 100 hours of mentoring on December 31, 2025",
             "badge_image_url": "/assets/badges/100h.png",
         },
@@ -42,6 +46,7 @@ RECORDED: Any = {
             "current_value": 47,
             "progress_percentage": 94,
             "remaining": 3,
+            "value_is_upper_bound": False,
             "accessibility_label": "You have helped 47 out of 50 unique contacts, 3 remaining",
             "badge_image_url": "/assets/badges/50contacts.png",
         },
@@ -60,6 +65,7 @@ LIST: Any = {
             "threshold": 100,
             "achieved_value": 312.5,
             "achieved_at": "2025-12-31T23:59:59Z",
+            "achieved_at_precision": "period_end",
             "accessibility_label": "You reached 100 hours of mentoring on December 31, 2025",
             "badge_image_url": "/assets/badges/100h.png",
         }
@@ -76,6 +82,7 @@ ONE: Any = {
     "threshold": 100,
     "achieved_value": 312.5,
     "achieved_at": "2025-12-31T23:59:59Z",
+    "achieved_at_precision": "period_end",
     "accessibility_label": "You reached 100 hours of mentoring on December 31, 2025",
     "badge_image_url": "/assets/badges/100h.png",
 }
@@ -91,6 +98,7 @@ NEW: Any = {
             "threshold": 300,
             "achieved_value": 312.5,
             "achieved_at": "2025-12-31T23:59:59Z",
+            "achieved_at_precision": "period_end",
             "accessibility_label": "You reached 300 hours of mentoring on December 31, 2025",
             "badge_image_url": "/assets/badges/300h.png",
         }
@@ -111,6 +119,7 @@ IN_PROGRESS: Any = {
             "current_value": 47,
             "progress_percentage": 94,
             "remaining": 3,
+            "value_is_upper_bound": False,
             "accessibility_label": "You have helped 47 out of 50 unique contacts, 3 remaining",
             "badge_image_url": "/assets/badges/50contacts.png",
         }
@@ -138,6 +147,7 @@ UPDATED: Any = {
     "threshold": 300,
     "achieved_value": 315,
     "achieved_at": "2026-01-03T09:00:00Z",
+    "achieved_at_precision": "set_by_person",
     "accessibility_label": "You reached 300 hours of mentoring on January 3, 2026",
     "badge_image_url": "/assets/badges/300h.png",
 }
@@ -149,7 +159,14 @@ MENTOR_ERASED: Any = {
     "erased": True,
     "mentor_hash": "hmac-sha256:5d1f0c9e6b2a47e3a8c1d4f7b09e2a6c3f58d1b7e4a90c2f6d3b8e1a7c5f09d2",
     "erased_at": "2026-01-05T10:00:00Z",
-    "removed": {"periods": 2, "milestones": 11, "history_entries": 14, "events": 9, "idempotency_records": 1},
+    "removed": {
+        "periods": 2,
+        "milestones": 11,
+        "history_entries": 14,
+        "events": 9,
+        "idempotency_records": 1,
+        "mentor_records": 1,
+    },
 }
 
 # The contract's POST (request req-7f3a9c2e) achieved mentor_001~300h, and its PUT (req-1b8d04f6) updated it.

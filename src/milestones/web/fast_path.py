@@ -27,7 +27,7 @@ from litestar.types import (
     Send,
 )
 
-from milestones.contract import ProblemDetails, cannot_repeat_a_key, decode_summary
+from milestones.contract import SUMMARY_MAX_BODY_BYTES, ProblemDetails, cannot_repeat_a_key, decode_summary
 from milestones.domain import MetricType, MilestoneQuery, Status, is_mentor_id
 from milestones.errors import DatabaseUnavailable, MilestonesError
 from milestones.service import MilestoneService, Window
@@ -94,7 +94,8 @@ class FastPath:
         self.litestar = app
         # The service opened at start-up, looked up once: the framework's State costs a microsecond a request.
         self._opened: MilestoneService | None = None
-        self._max_body_bytes = settings.max_body_bytes
+        # The route's own limit (it answers only POST of a summary): room for 10,000 identifiers and activities.
+        self._max_body_bytes = SUMMARY_MAX_BODY_BYTES
 
     def restarted(self) -> None:
         """A new start-up opens a new service (the front door tells the fast path of each lifespan)."""
@@ -112,16 +113,21 @@ class FastPath:
     async def _record(self, body: bytes, scope: HTTPScope) -> FastAnswer | None:
         """The answer to a summary that decodes strictly; None (the framework's turn) only for one that does not.
 
-        Once the write was tried, the answer is this path's, success or problem: handing it on would run the
-        write again (a second transaction for a 409, a second wait for a busy database).
+        A body with contacts, activities or a name is this path's too, when it plainly repeats no key. Once the
+        write was tried, the answer is this path's, success or problem: handing it on would run the write again
+        (a second transaction for a 409, a second wait for a busy database).
         """
         try:
             summary = decode_summary(body)
         except Exception:
             return None  # the framework decodes it again and names every bad field
+        if not cannot_repeat_a_key(body, summary):
+            return None  # only the strict decoding can tell, and refuse a repeated key
         service, language = self._service, language_of(scope)
         try:
-            milestones, changed = await service.record_summary(summary.mentor_id, summary.to_period(), actor_of(scope))
+            milestones, changed = await service.record_summary(
+                summary.mentor_id, summary.to_period(), actor_of(scope), summary.display_name
+            )
         except MilestonesError as error:
             if isinstance(error, DatabaseUnavailable):
                 self.litestar.state.database_watch.unavailable(error.detail)
@@ -175,7 +181,7 @@ class FastPath:
         except BodyTimedOut as stalled:
             return None, _raising(stalled)  # the framework answers the 408 as it reads the body
         body = message.get("body", b"") if message["type"] == "http.request" else b""
-        if not message.get("more_body", False) and cannot_repeat_a_key(body):
+        if not message.get("more_body", False):
             answer = await self._record(body, scope)
             if answer is not None:
                 return answer, receive

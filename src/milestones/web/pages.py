@@ -106,10 +106,16 @@ class MentorView:
     """Everything a page, card or card image shows of one mentor."""
 
     mentor_id: str
+    # The name the platform gave the mentor, if any: the heading shows it rather than the id.
+    display_name: str | None = None
     achieved: list[Shown] = field(default_factory=list)
     next_up: list[Shown] = field(default_factory=list)
     first_rungs: list[Rung] = field(default_factory=list)
     every_rung_reached: bool = False  # then a sentence says so where "Next up" was
+
+    @property
+    def heading(self) -> str:
+        return self.display_name or self.mentor_id
 
     @property
     def empty(self) -> bool:
@@ -127,7 +133,7 @@ def badge_svg_path(key: str, state: BadgeState = BadgeState.UNLOCKED, version: s
 
 async def mentor_view(service: MilestoneService, mentor_id: str, language: Language) -> MentorView:
     """What the page and the card show, read through the service and shaped as the API shapes it."""
-    view = MentorView(mentor_id)
+    view = MentorView(mentor_id, await service.display_name(mentor_id))
 
     catalogs = service.catalogs
 

@@ -93,6 +93,8 @@ MENTOR_READ_PLAIN = RoutePolicy(Access.READ, rate_limit="reads")  # periods: no 
 MENTOR_WRITE = RoutePolicy(Access.WRITE, rate_limit="writes", worded=True)
 MENTOR_WRITE_FAST = RoutePolicy(Access.WRITE, rate_limit="writes", worded=True, fast=True)
 MENTOR_DELETE = RoutePolicy(Access.WRITE, rate_limit="writes")
+# A change to the mentor themselves (PATCH: their name); nothing in its answer is worded.
+MENTOR_UPDATE = RoutePolicy(Access.WRITE, rate_limit="writes")
 # A page shows what is stored for one mentor; it changes with every recorded summary, so it is never cached
 # by a shared cache, and a browser checks again after a minute.
 MENTOR_PAGE = RoutePolicy(

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, date
 from typing import Annotated, Any, cast
 
-from litestar import Request, Response, delete, get, post, put
+from litestar import Request, Response, delete, get, patch, post, put
 from litestar.datastructures import ResponseHeader, State
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
@@ -20,11 +20,14 @@ from milestones.catalog import VERSION_PATTERN
 from milestones.contract import (
     DATE_RULE,
     MENTOR_ID_RULE,
+    SUMMARY_MAX_BODY_BYTES,
     DefinitionCatalog,
     EventPage,
     FieldError,
     HistoryPage,
     MentorErased,
+    MentorOut,
+    MentorUpdateIn,
     MilestoneDeleted,
     MilestoneOut,
     MilestonePage,
@@ -79,6 +82,7 @@ from milestones.web.route_table import (
     MENTOR_READ,
     MENTOR_READ_FAST,
     MENTOR_READ_PLAIN,
+    MENTOR_UPDATE,
     MENTOR_WRITE,
     MENTOR_WRITE_FAST,
     declare,
@@ -275,6 +279,9 @@ async def get_milestone(state: State, scope: Scope, milestone_id: MilestoneIdPar
     status_code=201,
     before_request=strict_body(RecordSummaryIn),
     middleware=[require_json_body, idempotency_middleware],
+    # Room for 10,000 contact identifiers and 10,000 activities (contract.SUMMARY_MAX_BODY_BYTES); other routes
+    # keep MILESTONES_MAX_BODY_BYTES.
+    request_max_body_size=SUMMARY_MAX_BODY_BYTES,
     responses={
         201: example_response(MilestonePage, examples.RECORDED, description="Stored; the mentor's milestones"),
         200: example_response(
@@ -292,7 +299,9 @@ async def record_summary(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response[MilestonePage]:
     service = service_of(state)
-    milestones, changed = await service.record_summary(data.mentor_id, data.to_period(), actor_of(request.scope))
+    milestones, changed = await service.record_summary(
+        data.mentor_id, data.to_period(), actor_of(request.scope), data.display_name
+    )
     total = len(milestones)
     body = page_out(milestones, total, Window(1, max(20, total)), None, language_of(request.scope), service.catalogs)
     return Response(body, status_code=201 if changed else 200)
@@ -506,7 +515,33 @@ async def erase_mentor(request: Request[Any, Any, Any], state: State, mentor_id:
     return MentorErased(erased=True, mentor_hash=erasure.mentor_hash, erased_at=erasure.at, removed=erasure.removed)
 
 
-MENTOR_ROUTES = [list_periods, delete_period, mentor_history, erase_mentor]
+@patch(
+    "/{mentor_id:str}",
+    operation_id="updateMentor",
+    opt=declare(MENTOR_UPDATE),
+    tags=[MENTORS],
+    summary="Change what is stored about a mentor: the name their page shows",
+    description="Sets `display_name` (1 to 200 characters), or clears it with null, without posting a summary. "
+    "The name is never written to logs, and erasure removes it.",
+    before_request=strict_body(MentorUpdateIn),
+    middleware=[require_json_body],
+    responses={200: example_response(MentorOut, examples.MENTOR), **problem_responses(408, 413, 415, 422, 503)},
+)
+async def update_mentor(
+    request: Request[Any, Any, Any],
+    state: State,
+    mentor_id: MentorIdParam,
+    data: Annotated[MentorUpdateIn, closed_json(examples.MENTOR_UPDATE)],
+) -> MentorOut:
+    mentor_id = checked_mentor_id(mentor_id)
+    await service_of(state).name_mentor(mentor_id, data.display_name, actor_of(request.scope))
+    out = MentorOut(mentor_id=mentor_id)
+    if data.display_name is not None:
+        out.display_name = data.display_name
+    return out
+
+
+MENTOR_ROUTES = [list_periods, delete_period, mentor_history, erase_mentor, update_mentor]
 
 
 # --- /api/v1/events --------------------------------------------------------------------------------

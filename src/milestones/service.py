@@ -30,10 +30,14 @@ from milestones.domain.events import ALL_TYPES, EventType, EventWindow, Position
 from milestones.domain.history import HistoryItem
 from milestones.domain.rows import IdempotencyRecord, Replaceable, encode_time, period_to_row
 from milestones.errors import CursorExpired, InvalidUpdate, MilestoneNotFound, PeriodOverlap
+from milestones.events.cloudevents import event_source
 from milestones.ops import metrics
 from milestones.ops.logs import REQUEST_ID, event
 from milestones.settings import Settings
 from milestones.storage import MilestoneRepository, head_revision, open_repository
+from milestones.webhooks.delivery import DeliveryLoop, DeliveryOptions
+from milestones.webhooks.endpoints import Webhooks
+from milestones.webhooks.signing import SecretBox
 
 # The web layer's idempotency middleware works with these through the service, never storage itself.
 __all__ = ["IdempotencyRecord", "MilestoneService", "Replaceable"]
@@ -106,6 +110,10 @@ class MilestoneService:
         expected_revision: str | None = None,
         erasure_salt: str | None = None,
         event_retention_days: int = 30,
+        *,
+        secret_key: str | None = None,
+        public_url: str | None = None,
+        webhook_allow_private: bool = False,
     ):
         self.repository = repository
         self.catalog = tuple(catalog)
@@ -117,6 +125,9 @@ class MilestoneService:
         # The configured salt, or (once read) the one stored in the database.
         self._erasure_salt = erasure_salt
         self.event_retention_days = event_retention_days
+        self.event_source = event_source(public_url)
+        self._secret_box = SecretBox(secret_key)
+        self.webhooks = Webhooks(repository, self._secret_box, self.event_source, allow_private=webhook_allow_private)
 
     @classmethod
     async def open(cls, settings: Settings, catalog: Sequence[Definition], clock: Clock = utc_now) -> MilestoneService:
@@ -128,7 +139,14 @@ class MilestoneService:
             head_revision(),
             settings.erasure_salt,
             settings.event_retention_days,
+            secret_key=settings.secret_key,
+            public_url=settings.public_url,
+            webhook_allow_private=settings.webhook_allow_private,
         )
+
+    def delivery_loop(self, options: DeliveryOptions) -> DeliveryLoop:
+        """The webhook delivery loop for this worker (`serve` runs one in each)."""
+        return DeliveryLoop(self.repository, self.definitions, self.event_source, self._secret_box, options)
 
     async def close(self) -> None:
         await self.repository.close()

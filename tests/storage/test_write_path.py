@@ -78,6 +78,7 @@ def test_the_write_path_declares_erasure_then_history() -> None:
         ("erase", "history"),
         ("erase", "events"),
         ("erase", "idempotency_keys"),
+        ("erase", "webhook_deliveries"),
         ("delete", "periods"),
         ("delete", "milestones"),
         ("upsert", "periods"),

@@ -68,4 +68,5 @@ _WORDS = {
     "history_entries": ("history entry", "history entries"),
     "events": ("event", "events"),
     "idempotency_records": ("stored idempotent answer", "stored idempotent answers"),
+    "webhook_deliveries": ("webhook delivery", "webhook deliveries"),
 }

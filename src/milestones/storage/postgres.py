@@ -42,6 +42,7 @@ from milestones.storage.base import (
     history_entry_from_row,
     idempotency_from_row,
 )
+from milestones.storage.webhooks import PostgresWebhookStore, WebhookStore
 from milestones.storage.write_path import WRITE_PATH, TableWrite
 
 # Errors that mean "the database is not there right now", as opposed to a bug in a statement:
@@ -170,6 +171,7 @@ class PostgresRepository:
     def __init__(self, pool: asyncpg.Pool, acquire_timeout: float) -> None:
         self._pool = pool
         self._acquire_timeout = acquire_timeout
+        self.webhooks: WebhookStore = PostgresWebhookStore(self)
 
     @classmethod
     async def open(cls, url: str, pool_size: int, *, connect_timeout: float, timeout: float) -> PostgresRepository:
@@ -202,6 +204,10 @@ class PostgresRepository:
                     raise
         except _UNAVAILABLE as exc:
             raise DatabaseUnavailable(f"PostgreSQL is unavailable: {type(exc).__name__}") from exc
+
+    def connection(self) -> Any:
+        """A pooled connection, as `_connection` gives it: for the webhooks' store, which shares this pool."""
+        return self._connection()
 
     async def get(self, milestone_id: str) -> Milestone | None:
         async with self._connection() as conn:

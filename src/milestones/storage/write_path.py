@@ -229,8 +229,17 @@ MENTOR_TABLES: tuple[MentorTable, ...] = (
     MentorTable("events", "mentor_id", "events"),
     # Stored answers to POSTs with an Idempotency-Key: they repeat the mentor's milestones.
     MentorTable("idempotency_keys", "mentor_id", "idempotency_records"),
+    # Webhook deliveries carry the rendered event: erasure cancels a mentor's pending ones and forgets the rest.
+    MentorTable("webhook_deliveries", "mentor_id", "webhook_deliveries"),
 )
-HOLDS_NO_MENTOR_DATA: tuple[str, ...] = ("alembic_version", "access_keys", "service_secrets")
+# Endpoints hold URLs and secrets; the attempts' log holds event ids, outcomes and timings, never a payload.
+HOLDS_NO_MENTOR_DATA: tuple[str, ...] = (
+    "alembic_version",
+    "access_keys",
+    "service_secrets",
+    "webhook_endpoints",
+    "webhook_attempts",
+)
 
 # In this order: erasures first (the erasure's own history entry, appended last, names the mentor by a hash
 # and so survives), then removals (a period removed and one written may share nothing, but a milestone removed

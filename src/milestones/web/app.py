@@ -72,6 +72,7 @@ from milestones.web.routes import (
     list_definitions,
     service_of,
 )
+from milestones.webhooks.delivery import DeliveryOptions
 from milestones.wording.languages import languages, prepare, tag
 
 OPENAPI_JSON = "application/vnd.oai.openapi+json"
@@ -410,6 +411,8 @@ def create_litestar_app(
         access.attach(service.key_ring)
         # Events always have a retention; history only when MILESTONES_HISTORY_RETENTION_DAYS is set.
         app.state.pruning = asyncio.create_task(service.prune_hourly(settings.history_retention_days))
+        # Webhooks are delivered off the request path, by a loop of each worker's own.
+        app.state.deliveries = asyncio.create_task(service.delivery_loop(DeliveryOptions.of(settings)).run())
         event("worker started", pid=os.getpid())
 
     async def close_service(app: Litestar) -> None:
@@ -417,6 +420,10 @@ def create_litestar_app(
         pruning = app.state.get("pruning")
         if pruning is not None:
             pruning.cancel()
+        deliveries = app.state.get("deliveries")
+        if deliveries is not None:
+            deliveries.cancel()
+            await asyncio.gather(deliveries, return_exceptions=True)
         service = app.state.get("service")
         if service is not None:
             await service.close()

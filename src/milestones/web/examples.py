@@ -149,7 +149,14 @@ MENTOR_ERASED: Any = {
     "erased": True,
     "mentor_hash": "hmac-sha256:5d1f0c9e6b2a47e3a8c1d4f7b09e2a6c3f58d1b7e4a90c2f6d3b8e1a7c5f09d2",
     "erased_at": "2026-01-05T10:00:00Z",
-    "removed": {"periods": 2, "milestones": 11, "history_entries": 14, "events": 9, "idempotency_records": 1},
+    "removed": {
+        "periods": 2,
+        "milestones": 11,
+        "history_entries": 14,
+        "events": 9,
+        "idempotency_records": 1,
+        "webhook_deliveries": 0,
+    },
 }
 
 # The contract's POST (request req-7f3a9c2e) achieved mentor_001~300h, and its PUT (req-1b8d04f6) updated it.

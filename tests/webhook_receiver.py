@@ -68,6 +68,15 @@ class Receiver:
             await asyncio.sleep(0.01)
         return list(self.received)
 
+    def wait_until(self, count: int, timeout: float = 30.0) -> list[Received]:
+        """As `wait_for`, for a test with no event loop of its own (the sender is another process)."""
+        deadline = time.monotonic() + timeout
+        while len(self.received) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the receiver got {len(self.received)} requests, not {count}")
+            time.sleep(0.02)
+        return list(self.received)
+
     def release(self) -> None:
         """Let every hanging request go (answered 503)."""
         self._stop.set()

@@ -113,8 +113,8 @@ async def _act(service: MilestoneService, args: argparse.Namespace) -> int:
         )
         print(rotated.secret)
     elif action == "test":
-        delivery_id = await webhooks.test(args.id)
-        print(f"Queued a webhook.test event for {args.id}: delivery {delivery_id}, sent by `milestones serve`.")
+        queued = await webhooks.test(args.id)
+        print(f"Queued a webhook.test event for {args.id}: delivery {queued.id}, sent by `milestones serve`.")
     else:
         delivery = await webhooks.redeliver(args.delivery)
         print(f"Delivery {delivery.id} ({delivery.event_type}) is queued again, as {delivery.message_id}.")

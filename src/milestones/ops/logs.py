@@ -111,6 +111,8 @@ def configure_logging(setting: str, level: str) -> str:
         logger.handlers = [handler]
         logger.setLevel(level.upper())
         logger.propagate = False
+    # httpx (webhook deliveries) logs each request's URL at INFO, and a receiver's URL may carry a token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     return chosen
 
 

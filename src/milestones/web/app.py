@@ -72,6 +72,7 @@ from milestones.web.routes import (
     list_definitions,
     service_of,
 )
+from milestones.web.webhooks import WEBHOOK_ROUTER, WEBHOOKS
 from milestones.webhooks.delivery import DeliveryOptions
 from milestones.wording.languages import languages, prepare, tag
 
@@ -435,6 +436,7 @@ def create_litestar_app(
             Router(CONTRACT_ALIAS_PATH, route_handlers=MILESTONE_ROUTES, include_in_schema=False),
             Router("/api/v1/mentors", route_handlers=MENTOR_ROUTES),
             *EVENT_ROUTES,
+            WEBHOOK_ROUTER,
             home,
             healthz,
             readyz,
@@ -474,6 +476,7 @@ def create_litestar_app(
                 Tag(name=DEFINITIONS, description="The catalog of milestones that can be reached"),
                 Tag(name=BADGES, description="Badge images"),
                 Tag(name=EVENTS, description="The event feed (CloudEvents; described in /asyncapi.json)"),
+                Tag(name=WEBHOOKS, description="Endpoints events are pushed to, signed (Standard Webhooks); admin"),
                 Tag(name=HEALTH, description="Liveness and readiness"),
             ],
             components=Components(),

@@ -91,14 +91,16 @@ class Webhooks:
             raise WebhookNotFound(endpoint_id)
         return WithSecret(await self.get(endpoint_id), secret)
 
-    async def test(self, endpoint_id: str) -> int:
-        """Queue a `webhook.test` event for the endpoint; the delivery's id."""
+    async def test(self, endpoint_id: str) -> Delivery:
+        """Queue a `webhook.test` event for the endpoint; its delivery."""
         await self._record(endpoint_id)
         now = self._clock()
         event_id = f"test-{secrets.token_hex(6)}"
-        return await self._store.queue_test(
-            endpoint_id, event_id, test_body(event_id, endpoint_id, self._source, now), now
-        )
+        body = test_body(event_id, endpoint_id, self._source, now)
+        delivery = await self._store.delivery(await self._store.queue_test(endpoint_id, event_id, body, now))
+        if delivery is None:  # the endpoint was removed meanwhile, with its deliveries
+            raise WebhookNotFound(endpoint_id)
+        return delivery
 
     async def redeliver(self, delivery_id: int, endpoint_id: str | None = None) -> Delivery:
         """Send a delivery again, with the same `webhook-id`, its retry schedule anew."""

@@ -351,6 +351,10 @@ class MilestoneService:
         """Remove events older than the retention; the number removed, or None when another process is pruning."""
         return await self.repository.prune_events(self._clock() - timedelta(days=self.event_retention_days))
 
+    async def prune_webhooks(self) -> int:
+        """Remove finished webhook deliveries and logged attempts older than the events' retention."""
+        return await self.repository.webhooks.prune(self._clock() - timedelta(days=self.event_retention_days))
+
     async def prune_history(self, retention_days: int) -> int | None:
         """Remove history older than `retention_days`; the number of entries removed, or None when another
         process is pruning."""
@@ -367,6 +371,12 @@ class MilestoneService:
                     event("events pruned", removed=removed, retention_days=self.event_retention_days)
             except Exception as exc:  # the database may be away for a while; try again next hour
                 event("event pruning failed", logging.WARNING, error=f"{type(exc).__name__}: {exc}")
+            try:
+                removed = await self.prune_webhooks()
+                if removed:
+                    event("webhook deliveries pruned", removed=removed, retention_days=self.event_retention_days)
+            except Exception as exc:
+                event("webhook pruning failed", logging.WARNING, error=f"{type(exc).__name__}: {exc}")
             if history_retention_days is not None:
                 try:
                     removed = await self.prune_history(history_retention_days)

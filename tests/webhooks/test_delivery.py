@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from standardwebhooks import Webhook
@@ -208,3 +208,22 @@ async def test_erasure_cancels_the_mentors_pending_deliveries(service: Milestone
     assert erasure.removed["webhook_deliveries"] == len(pending)
     left = await service.webhooks.deliveries(added.endpoint.id)
     assert all(d.id not in {p.id for p in pending} for d in left)
+
+
+async def test_pruning_removes_finished_deliveries_and_old_attempts_and_keeps_pending_ones(
+    service: MilestoneService, running_loop: object
+) -> None:
+    with receiving(Receiver()) as receiver:
+        added = await service.webhooks.add(receiver.url, ["milestone.achieved"])
+        await achieve(service)
+        loop: DeliveryLoop = running_loop()  # type: ignore[operator]
+        await eventually(lambda: _settled(service, added.endpoint.id))
+        await loop.drain()
+    delivered = await service.webhooks.deliveries(added.endpoint.id)
+    await service.webhooks.set_enabled(added.endpoint.id, False)  # so that the test delivery below stays pending
+    pending = await service.webhooks.test(added.endpoint.id)
+    later = datetime.now(UTC) + timedelta(days=1)
+    removed = await service.repository.webhooks.prune(later, batch_size=2)
+    assert removed >= 2 * len(delivered)
+    assert [d.id for d in await service.webhooks.deliveries(added.endpoint.id)] == [pending.id]
+    assert await service.webhooks.attempts(added.endpoint.id) == []

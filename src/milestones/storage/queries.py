@@ -364,3 +364,11 @@ WEBHOOK_ATTEMPTS = (
     "SELECT delivery_id, event_id, at, outcome, status_code, duration_ms FROM webhook_attempts"
     " WHERE endpoint_id = ? ORDER BY id DESC LIMIT ?"
 )
+# Pruned with the events they carried (MILESTONES_EVENT_RETENTION_DAYS); a pending delivery is kept until it ends.
+PRUNE_WEBHOOK_DELIVERIES = (
+    "DELETE FROM webhook_deliveries WHERE id IN"
+    " (SELECT id FROM webhook_deliveries WHERE status <> 'pending' AND created_at < ? LIMIT ?)"
+)
+PRUNE_WEBHOOK_ATTEMPTS = (
+    "DELETE FROM webhook_attempts WHERE id IN (SELECT id FROM webhook_attempts WHERE at < ? LIMIT ?)"
+)

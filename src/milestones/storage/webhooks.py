@@ -96,6 +96,10 @@ class WebhookStore(Protocol):
 
     async def attempts(self, endpoint_id: str, limit: int) -> list[Attempt]: ...
 
+    async def prune(self, before: datetime, batch_size: int = 1000) -> int:
+        """Remove finished deliveries made, and attempts logged, before `before`, a batch per transaction."""
+        ...
+
     async def lead(self) -> bool:
         """Whether this process may run deliveries now (SQLite: one process at a time; PostgreSQL: any)."""
         ...
@@ -235,6 +239,16 @@ class SqliteWebhookStore:
         rows = self._repository.read_all(queries.WEBHOOK_ATTEMPTS, (endpoint_id, limit))
         return [_attempt(row, parse_time) for row in rows]
 
+    async def prune(self, before: datetime, batch_size: int = 1000) -> int:
+        removed = 0
+        for statement in (queries.PRUNE_WEBHOOK_DELIVERIES, queries.PRUNE_WEBHOOK_ATTEMPTS):
+            while True:
+                count = await self._count(statement, (encode_time(before), batch_size))
+                removed += count
+                if count < batch_size:
+                    break
+        return removed
+
     async def lead(self) -> bool:
         # A file lock held while this process lives: the kernel lets it go when the process dies, however it dies.
         if self._lead >= 0:
@@ -295,6 +309,8 @@ _WEBHOOK_DELIVERY = queries.numbered(queries.WEBHOOK_DELIVERY)
 _WEBHOOK_DELIVERIES = queries.numbered(queries.WEBHOOK_DELIVERIES)
 _WEBHOOK_ATTEMPTS = queries.numbered(queries.WEBHOOK_ATTEMPTS)
 _LOCK_MENTORS = queries.numbered(queries.LOCK_MENTORS)
+_PRUNE_WEBHOOK_DELIVERIES = queries.numbered(queries.PRUNE_WEBHOOK_DELIVERIES)
+_PRUNE_WEBHOOK_ATTEMPTS = queries.numbered(queries.PRUNE_WEBHOOK_ATTEMPTS)
 
 
 class PostgresWebhookStore:
@@ -400,6 +416,17 @@ class PostgresWebhookStore:
     async def attempts(self, endpoint_id: str, limit: int) -> list[Attempt]:
         async with self._repository.connection() as conn:
             return [_attempt(row, _same) for row in await conn.fetch(_WEBHOOK_ATTEMPTS, endpoint_id, limit)]
+
+    async def prune(self, before: datetime, batch_size: int = 1000) -> int:
+        removed = 0
+        for statement in (_PRUNE_WEBHOOK_DELIVERIES, _PRUNE_WEBHOOK_ATTEMPTS):
+            while True:
+                async with self._repository.connection() as conn:
+                    count = _count(await conn.execute(statement, before, batch_size))
+                removed += count
+                if count < batch_size:
+                    break
+        return removed
 
     async def lead(self) -> bool:
         return True

@@ -49,14 +49,15 @@ def is_public(address: IPAddress) -> bool:
     return address.is_global and not address.is_multicast
 
 
-async def resolve(target: Target, allow_private: bool) -> list[IPAddress]:
+async def resolve(target: Target, allow_private: bool, timeout: float = 5.0) -> list[IPAddress]:
     """The addresses `target`'s host resolves to, every one checked: a name that resolves to a private address is
     refused like the address itself (server-side request forgery), unless `allow_private`. Raises
-    WebhookAddressRefused, or OSError when the name does not resolve."""
+    WebhookAddressRefused, or OSError when the name does not resolve (within `timeout`: TimeoutError)."""
     try:
         addresses: list[IPAddress] = [ip_address(target.host)]
     except ValueError:
-        infos = await asyncio.get_running_loop().getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+        lookup = asyncio.get_running_loop().getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+        infos = await asyncio.wait_for(lookup, timeout)
         addresses = list(dict.fromkeys(ip_address(info[4][0]) for info in infos))
     if not allow_private:
         for address in addresses:

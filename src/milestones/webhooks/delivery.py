@@ -29,8 +29,10 @@ from milestones.webhooks.addresses import resolve, target_of
 from milestones.webhooks.signing import SecretBox, signature
 
 Clock = Callable[[], datetime]
-# Events read from the outbox per endpoint and round: a backlog is queued over several rounds.
+# Events read from the outbox per transaction, and transactions per endpoint and round: a backlog bigger than
+# that (behind a bulk run) is queued over several rounds, so one endpoint's backlog does not hold up the others.
 QUEUE_BATCH = 200
+QUEUE_BATCHES_PER_ROUND = 25
 _encode = msgspec.json.Encoder().encode
 
 
@@ -176,10 +178,24 @@ class DeliveryLoop:
             await asyncio.gather(*list(self._in_flight), return_exceptions=True)
 
     async def _queue(self, record: EndpointRecord) -> None:
-        after = position_of(record.cursor)
-        events, resume = await self._repository.events(after, record.endpoint.types, None, QUEUE_BATCH)
+        """Queue the endpoint's new events, a batch per transaction, until none are left (or, behind a bulk run,
+        until this round's share is done: the next round goes on from the cursor)."""
+        cursor = record.cursor
+        for _ in range(QUEUE_BATCHES_PER_ROUND):
+            moved = await self._queue_batch(record.endpoint.id, record.endpoint.types, cursor)
+            if moved is None:
+                return
+            cursor, full = moved
+            if not full:
+                return
+
+    async def _queue_batch(self, endpoint_id: str, types: int, cursor: str) -> tuple[str, bool] | None:
+        """One batch: the new cursor and whether the batch was full, or None when nothing moved (no new events, or
+        another worker queued them first)."""
+        after = position_of(cursor)
+        events, resume = await self._repository.events(after, types, None, QUEUE_BATCH)
         if resume == after:
-            return
+            return None
         queued = [
             QueuedEvent(
                 e.id,
@@ -192,7 +208,10 @@ class DeliveryLoop:
             for e in events
             if e.notify  # `detect --no-notify`: in the feed, not pushed
         ]
-        await self._store.queue(record.endpoint.id, record.cursor, position_text(resume), queued, self._clock())
+        moved_to = position_text(resume)
+        if not await self._store.queue(endpoint_id, cursor, moved_to, queued, self._clock()):
+            return None
+        return moved_to, len(events) == QUEUE_BATCH
 
     async def _start_due(self) -> None:
         room = self._options.concurrency - len(self._in_flight)

@@ -27,6 +27,8 @@ def target_of(url: str) -> Target:
     """The parts of a webhook URL; raises ValueError saying what is wrong with it in plain words."""
     if len(url) > 2048:
         raise ValueError("must be at most 2048 characters")
+    if any(ord(character) <= 32 or ord(character) == 127 for character in url):
+        raise ValueError("must not contain spaces or control characters")
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -57,7 +59,10 @@ async def resolve(target: Target, allow_private: bool, timeout: float = 5.0) -> 
         addresses: list[IPAddress] = [ip_address(target.host)]
     except ValueError:
         lookup = asyncio.get_running_loop().getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
-        infos = await asyncio.wait_for(lookup, timeout)
+        try:
+            infos = await asyncio.wait_for(lookup, timeout)
+        except UnicodeError:  # a name IDNA cannot encode (a label over 63 characters): it cannot resolve
+            raise OSError(f"{target.host!r} is not a name that can resolve") from None
         addresses = list(dict.fromkeys(ip_address(info[4][0]) for info in infos))
     if not allow_private:
         for address in addresses:

@@ -3,6 +3,7 @@ The command line and the admin API both work through this."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,6 +19,8 @@ from milestones.webhooks.signing import SecretBox, new_secret
 # The Standard Webhooks specification lets a receiver accept any of several signatures: after a rotation the old
 # secret signs beside the new one for this long, so receivers can switch without losing a delivery.
 ROTATION_OVERLAP = timedelta(hours=24)
+# The ids `add` makes: anything else names no endpoint, and is answered so before any query.
+ENDPOINT_ID = re.compile(r"wh_[0-9a-f]{16}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,18 +79,19 @@ class Webhooks:
 
     async def set_enabled(self, endpoint_id: str, enabled: bool) -> Endpoint:
         reason = None if enabled else "Disabled by an operator"
-        if not await self._store.set_enabled(endpoint_id, enabled, reason):
+        if not ENDPOINT_ID.fullmatch(endpoint_id) or not await self._store.set_enabled(endpoint_id, enabled, reason):
             raise WebhookNotFound(endpoint_id)
         return await self.get(endpoint_id)
 
     async def remove(self, endpoint_id: str) -> None:
-        if not await self._store.remove_endpoint(endpoint_id):
+        if not ENDPOINT_ID.fullmatch(endpoint_id) or not await self._store.remove_endpoint(endpoint_id):
             raise WebhookNotFound(endpoint_id)
 
     async def rotate_secret(self, endpoint_id: str) -> WithSecret:
         """A new signing secret; the old one keeps signing beside it for ROTATION_OVERLAP."""
         secret = new_secret()
-        if not await self._store.rotate_secret(endpoint_id, self._box.seal(secret), self._clock() + ROTATION_OVERLAP):
+        sealed, until = self._box.seal(secret), self._clock() + ROTATION_OVERLAP
+        if not ENDPOINT_ID.fullmatch(endpoint_id) or not await self._store.rotate_secret(endpoint_id, sealed, until):
             raise WebhookNotFound(endpoint_id)
         return WithSecret(await self.get(endpoint_id), secret)
 
@@ -123,7 +127,7 @@ class Webhooks:
         return await self._store.attempts(endpoint_id, limit)
 
     async def _record(self, endpoint_id: str) -> EndpointRecord:
-        record = await self._store.endpoint(endpoint_id)
+        record = await self._store.endpoint(endpoint_id) if ENDPOINT_ID.fullmatch(endpoint_id) else None
         if record is None:
             raise WebhookNotFound(endpoint_id)
         return record

@@ -3,6 +3,7 @@ progress, the summary, --rejects and --metrics-file."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
@@ -14,11 +15,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 
 from milestones.bulk.formats import SUMMARY_COLUMNS
+from milestones.domain import Status
 from milestones.settings import Settings
 from tests.cli.conftest import Command, in_a_process, stored
 from tests.factories import summary_body
@@ -471,3 +474,33 @@ def test_a_period_that_starts_after_today_is_a_rejected_line(
         "summary once it has begun."
     ]
     assert stored(database, "later") == {"later": []}
+
+
+def notify_flags(settings: Settings) -> set[tuple[str, bool]]:
+    """Each mentor's events' `notify` flags, as stored."""
+    query = "SELECT DISTINCT mentor_id, notify FROM events"
+    if settings.is_sqlite:
+        with sqlite3.connect(settings.sqlite_path) as conn:
+            return {(mentor, bool(notify)) for mentor, notify in conn.execute(query)}
+
+    async def fetch() -> set[tuple[str, bool]]:
+        conn = await asyncpg.connect(settings.database_url)
+        try:
+            return {(row["mentor_id"], row["notify"]) for row in await conn.fetch(query)}
+        finally:
+            await conn.close()
+
+    return asyncio.run(fetch())
+
+
+def test_no_notify_records_events_that_push_delivery_skips(
+    database: Settings, milestones: Command, tmp_path: Path
+) -> None:
+    path = tmp_path / "summaries.jsonl"
+    path.write_text(jsonl(summary_body("quiet", hours=60, contacts=20, activities=40)))
+    assert milestones("detect", "--no-notify", str(path)).status == 0
+    path.write_text(jsonl(summary_body("told", hours=60, contacts=20, activities=40)))
+    assert milestones("detect", str(path)).status == 0
+
+    assert [m.status for m in stored(database, "quiet")["quiet"]].count(Status.ACHIEVED) == 3  # 10h, 50h, 10 contacts
+    assert notify_flags(database) == {("quiet", False), ("told", True)}

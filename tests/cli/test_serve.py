@@ -27,7 +27,6 @@ from tests.served import clean_environment, free_port, milestones_command, servi
 
 BASE = "/api/v1/milestones"
 UNREACHABLE = "postgresql://postgres@127.0.0.1:{port}/nothing"
-POSTGRES_URL = os.environ.get("MILESTONES_TEST_POSTGRES_URL")
 
 
 def events(log: str) -> list[dict[str, object]]:
@@ -45,9 +44,9 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     extra: list[str] = getattr(request, "param", [])
     env = clean_environment()
     if "--postgres" in extra:
-        if not POSTGRES_URL:
-            pytest.skip("PostgreSQL tests need MILESTONES_TEST_POSTGRES_URL")
-        env["MILESTONES_DATABASE_URL"] = POSTGRES_URL
+        # The session's own migrated database, never the server's shared one: other checkouts may have migrated
+        # that to a different head.
+        env["MILESTONES_DATABASE_URL"] = request.getfixturevalue("postgres_database")
         extra = [a for a in extra if a != "--postgres"]
     with serving(*extra, cwd=tmp_path, env=env) as server:
         yield server.url

@@ -6,10 +6,23 @@ import io
 import json
 import logging
 import sys
+from collections.abc import Iterator
 
 import pytest
 
-from milestones.ops.logs import REQUEST_ID, JsonFormatter, RequestLog, TextFormatter, log_format, redacted
+from milestones.ops.logs import (
+    LIBRARY_LOGGERS,
+    LOGGER,
+    QUIET_LIBRARY_LOGGERS,
+    REQUEST_ID,
+    JsonFormatter,
+    OncePerOutage,
+    RequestLog,
+    TextFormatter,
+    configure_logging,
+    log_format,
+    redacted,
+)
 
 
 def record(message: str, **fields: object) -> logging.LogRecord:
@@ -128,3 +141,70 @@ def test_log_lines_hide_the_passwords_of_urls_in_the_event_its_fields_and_its_er
     line = formatter.format(made)
     assert not any(secret in line for secret in ("first", "second", "third")), line
     assert "redis://:***@cache/0" in line
+
+
+@pytest.fixture
+def configured_loggers() -> Iterator[None]:
+    """configure_logging for one test, each logger it touches put back as it was afterwards."""
+    names = (LOGGER, *LIBRARY_LOGGERS, *QUIET_LIBRARY_LOGGERS)
+    kept = {
+        name: (logging.getLogger(name).handlers, logging.getLogger(name).level, logging.getLogger(name).propagate)
+        for name in names
+    }
+    try:
+        yield
+    finally:
+        for name, (handlers, level, propagate) in kept.items():
+            logger = logging.getLogger(name)
+            logger.handlers, logger.propagate = handlers, propagate
+            logger.setLevel(level)
+
+
+@pytest.mark.usefixtures("configured_loggers")
+def test_asyncpg_and_alembic_warnings_are_one_json_line_with_the_traceback_inside(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("json", "info")
+    try:
+        raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+    except ConnectionRefusedError:
+        logging.getLogger("asyncpg.pool").warning(
+            "Failed to restore the pool connection floor; retrying", exc_info=True
+        )
+    logging.getLogger("alembic.runtime.migration").info("Context impl PostgresqlImpl.")  # below Alembic's level
+    logging.getLogger("alembic.runtime.migration").warning("a migration's warning")
+    logging.getLogger("asyncio").error("Resetting connection with an active transaction\nsecond line")
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 3
+    pool, alembic, loop = (json.loads(line) for line in lines)
+    assert (pool["level"], pool["event"]) == ("warning", "Failed to restore the pool connection floor; retrying")
+    assert pool["error"].startswith("Traceback (most recent call last):")
+    assert "ConnectionRefusedError" in pool["error"]
+    assert alembic["event"] == "a migration's warning"
+    assert loop["event"] == "Resetting connection with an active transaction\nsecond line"
+
+
+def test_once_per_outage_keeps_the_first_warning_of_each_outage() -> None:
+    retrying = OncePerOutage("Failed to restore")
+    logger = logging.getLogger("tests.once-per-outage")
+    logger.propagate = False
+    kept: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            kept.append(record.getMessage())
+
+    logger.handlers = [Keep()]
+    logger.addFilter(retrying)
+    try:
+        for _ in range(5):
+            logger.warning("Failed to restore the pool connection floor; retrying")
+        logger.warning("something else")
+        retrying.over()
+        logger.warning("Failed to restore the pool connection floor; retrying")
+        logger.warning("Failed to restore the pool connection floor; retrying")
+    finally:
+        logger.removeFilter(retrying)
+    said = "Failed to restore the pool connection floor; retrying (said once until it reconnects)"
+    assert kept == [said, "something else", said]
+    assert retrying.dropped == 5

@@ -6,10 +6,12 @@ import asyncio
 import contextlib
 import os
 import random
+import shutil
 import signal
 import socket
 import struct
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -212,6 +214,7 @@ class FaultyProxy:
         self._thread = threading.Thread(target=self._loop.run_forever, name="faulty-proxy", daemon=True)
         self._server: asyncio.Server | None = None
         self._sockets: set[asyncio.StreamWriter] = set()
+        self._clients: set[asyncio.StreamWriter] = set()
         self._flowing = asyncio.Event()
 
     def __enter__(self) -> FaultyProxy:
@@ -241,6 +244,12 @@ class FaultyProxy:
         """The database goes away: refuse new connections and reset the open ones."""
         self.refuse_new()
         return self.drop_connections()
+
+    def say_goodbye(self) -> int:
+        """Send each client the server's parting message (FATAL 57P01, as a fast shutdown sends every session),
+        but keep its socket open: the instant between a server's goodbye and its closing the connection,
+        held for as long as the test needs. Returns how many clients were told."""
+        return self._call(self._say_goodbye())
 
     def stall(self) -> None:
         """A network partition: connections are accepted and kept, but no byte goes through either way."""
@@ -286,13 +295,23 @@ class FaultyProxy:
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             writer.transport.abort()
         self._sockets.clear()
+        self._clients.clear()
         cut = len(writers) // 2
         self.dropped += cut
         return cut
 
+    async def _say_goodbye(self) -> int:
+        told = 0
+        for writer in list(self._clients):
+            if writer in self._sockets:
+                writer.write(_ADMIN_SHUTDOWN)
+                told += 1
+        return told
+
     async def _handle(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         self.accepted += 1
         self._sockets.add(client_writer)
+        self._clients.add(client_writer)
         try:
             await self._flowing.wait()
             upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
@@ -322,7 +341,19 @@ class FaultyProxy:
         finally:
             for side in (writer, other):
                 self._sockets.discard(side)
+                self._clients.discard(side)
                 side.transport.close()
+
+
+def _error_response(*fields: tuple[bytes, str]) -> bytes:
+    """A PostgreSQL ErrorResponse message (protocol 3.0): 'E', its length, then each field's code and text."""
+    body = b"".join(code + text.encode() + b"\0" for code, text in fields) + b"\0"
+    return b"E" + struct.pack("!i", len(body) + 4) + body
+
+
+_ADMIN_SHUTDOWN = _error_response(
+    (b"S", "FATAL"), (b"V", "FATAL"), (b"C", "57P01"), (b"M", "terminating connection due to administrator command")
+)
 
 
 # --- `milestones serve` as a child process -------------------------------------------------------------
@@ -523,3 +554,106 @@ def postgres_target(url: str) -> tuple[str, int]:
     location = url.partition("://")[2].rpartition("@")[2].partition("/")[0]
     host, _, port = location.partition(":")
     return host or "127.0.0.1", int(port or 5432)
+
+
+# --- a PostgreSQL cluster of one's own ----------------------------------------------------------------
+
+
+def postgres_bin() -> Path:
+    """The directory of the PostgreSQL server programs (initdb, pg_ctl): on PATH, else Debian's newest."""
+    on_path = shutil.which("pg_ctl")
+    if on_path is not None:
+        return Path(on_path).resolve().parent
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: int(p.parent.parent.name))
+    if not found:
+        raise RuntimeError("no PostgreSQL server programs (pg_ctl, initdb): install postgresql")
+    return found[-1].parent
+
+
+class PostgresCluster:
+    """A PostgreSQL cluster of its own (initdb in a scratch directory, a free port), never the shared server,
+    so that it can be stopped and started at will. As root it runs as the `postgres` user (`runuser`), since the
+    server refuses to run as root; otherwise as the current user."""
+
+    def __init__(self) -> None:
+        # A directory of its own in the shared temporary directory: the `postgres` user must reach it, which
+        # it could not below a scratch directory private to root.
+        self.directory = Path(tempfile.mkdtemp(prefix="milestones-postgres-"))
+        self.data = self.directory / "data"
+        self.log_path = self.directory / "postgres.log"
+        self.port = free_port()
+        self.bin = postgres_bin()
+        self.restarts = 0
+
+    @property
+    def admin_url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def url(self, database: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _run(self, program: str, *args: str) -> None:
+        command = [str(self.bin / program), *args]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        done = subprocess.run(command, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"{program} {' '.join(args)} failed: {done.stderr.strip()}")
+
+    def create(self) -> PostgresCluster:
+        """initdb and start; the cluster trusts local connections as `postgres` (it listens on 127.0.0.1 only)."""
+        if os.geteuid() == 0:
+            shutil.chown(self.directory, "postgres", "postgres")
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
+        with (self.data / "postgresql.conf").open("a") as conf:
+            conf.write(
+                f"port = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{self.directory}'\n"
+                "max_connections = 60\nshared_buffers = 32MB\n"
+            )
+        self.start()
+        return self
+
+    def start(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log_path), "-w", "-t", "120", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server: `fast` ends every session (FATAL 57P01) and checkpoints; `immediate` quits at once,
+        as in a crash, and the next start recovers from the write-ahead log."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "120", "stop")
+
+    def restart(self, mode: str, down_seconds: float = 1.0) -> None:
+        self.stop(mode)
+        time.sleep(down_seconds)
+        self.start()
+        self.restarts += 1
+
+    def destroy(self) -> None:
+        with contextlib.suppress(RuntimeError):
+            self.stop("immediate")
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def __enter__(self) -> PostgresCluster:
+        try:
+            return self.create()
+        except BaseException:
+            self.destroy()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.destroy()
+
+
+def create_cluster_database(cluster: PostgresCluster, name: str = "milestones") -> str:
+    """A migrated database in the cluster; returns its URL."""
+
+    async def create() -> None:
+        conn = await asyncpg.connect(cluster.admin_url, timeout=30)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    run(create())
+    url = cluster.url(name)
+    migrate(Settings(database_url=url))
+    return url

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -11,9 +12,12 @@ import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
+from milestones.access.keys import KeyRing
 from milestones.settings import Settings
+from milestones.web.access import AccessPolicy
 from milestones.web.app import create_app, create_litestar_app
 from milestones.web.front_door import SECURITY_HEADERS, FrontDoor
+from milestones.web.observability import RequestObserver
 from milestones.web.route_table import Framing, RouteTable
 from tests.conftest import FakeClock
 from tests.factories import summary_body
@@ -202,6 +206,33 @@ async def test_a_failure_that_escapes_both_paths_is_a_500_problem_with_the_outer
     assert response.headers["content-type"] == "application/problem+json"
     assert response.headers[OUTER_HEADER] == "nosniff"
     assert response.json()["status"] == 500
+
+
+async def test_a_failure_in_the_key_check_is_a_500_problem_from_the_front_door_not_the_server() -> None:
+    """The storage layer maps every way the database fails to a 503; anything else the key check raises is a
+    bug, answered as one, with the route named in the request log, never left to the server's own 500."""
+
+    async def unreachable(scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError("the app is not reached when the key check fails")
+
+    async def broken(_: object) -> KeyRing:
+        raise RuntimeError("a bug in reading the keys")
+
+    access = AccessPolicy([], read_requires_key=False)
+    access.attach(broken)
+    lines = io.BytesIO()
+    observer = RequestObserver(lines)
+    door = FrontDoor(unreachable, access=access, observer=observer)
+    transport = httpx.ASGITransport(app=door)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as test_client:
+        response = await test_client.post(BASE, json=summary_body("alice"))
+    observer.flush()
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers[OUTER_HEADER] == "nosniff"
+    assert response.json()["detail"] == "The server failed to handle this request; it has been logged."
+    line = json.loads(lines.getvalue())
+    assert (line["method"], line["status"]) == ("POST", 500)
 
 
 # --- HEAD ----------------------------------------------------------------------------------------------------

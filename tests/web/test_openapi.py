@@ -12,6 +12,7 @@ import httpx
 import pytest
 from openapi_spec_validator import validate
 
+from milestones.domain.events import EventType
 from tests.served import clean_environment, serving
 
 pytestmark = pytest.mark.anyio
@@ -32,6 +33,11 @@ async def test_the_document_is_served_at_openapi_json_and_under_schema(client: A
 
 async def test_the_document_validates_against_the_openapi_specification(document: dict[str, Any]) -> None:
     validate(document)
+
+
+async def test_the_event_feed_names_every_event_type_it_can_carry(document: dict[str, Any]) -> None:
+    description = document["paths"]["/api/v1/events"]["get"]["description"]
+    assert [kind for kind in EventType if f"`{kind.value}`" not in description] == []
 
 
 def schema_of(document: dict[str, Any], name: str) -> dict[str, Any]:

@@ -101,19 +101,56 @@ def log_format(setting: str, stream: IO[str]) -> str:
     return "text" if stream.isatty() else "json"
 
 
+# The libraries whose lines reach the service's log, in its format: left alone, a warning of theirs goes to
+# Python's last-resort handler as plain text, its traceback over many lines, which breaks a JSON log.
+# (asyncio: the event loop's own error reports, which asyncpg makes through it too.)
+LIBRARY_LOGGERS = ("uvicorn", "uvicorn.error", "asyncpg", "asyncio")
+# Alembic says what it does at INFO ("Context impl ...", "Running upgrade ..."); the service logs each
+# migration as one event of its own, so only Alembic's warnings and errors are kept.
+QUIET_LIBRARY_LOGGERS = ("alembic",)
+
+
 def configure_logging(setting: str, level: str) -> str:
-    """Send the service's logs (and uvicorn's) to standard error in one format; returns the format chosen."""
+    """Send the service's logs (and those of uvicorn, asyncpg, asyncio and Alembic) to standard error in one
+    format; returns the format chosen."""
     chosen = log_format(setting, sys.stderr)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if chosen == "json" else TextFormatter())
-    for name in (LOGGER, "uvicorn", "uvicorn.error"):
+    chosen_level = logging.getLevelNamesMapping()[level.upper()]
+    for name in (LOGGER, *LIBRARY_LOGGERS, *QUIET_LIBRARY_LOGGERS):
         logger = logging.getLogger(name)
         logger.handlers = [handler]
-        logger.setLevel(level.upper())
+        logger.setLevel(max(chosen_level, logging.WARNING) if name in QUIET_LIBRARY_LOGGERS else chosen_level)
         logger.propagate = False
     # httpx (webhook deliveries) logs each request's URL at INFO, and a receiver's URL may carry a token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     return chosen
+
+
+class OncePerOutage(logging.Filter):
+    """Lets through the first of the warnings that begin with `message` and drops the rest until `over` is
+    called: for a library that warns on every failed attempt to reconnect (asyncpg's pool retries with a
+    backoff up to a minute, as long as the database is away), one line per outage instead of one per attempt."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self.message = message
+        self.said = False
+        self.dropped = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not (isinstance(record.msg, str) and record.msg.startswith(self.message)):
+            return True
+        if self.said:
+            self.dropped += 1
+            return False
+        self.said = True
+        record.msg = f"{record.msg} (said once until it reconnects)"
+        return True
+
+    def over(self) -> None:
+        """The outage is over (a connection was made): the next failure is news again."""
+        self.said = False
 
 
 def event(message: str, level: int = logging.INFO, **fields: Any) -> None:

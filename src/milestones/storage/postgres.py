@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from milestones.domain.rows import (
 )
 from milestones.errors import DatabaseUnavailable
 from milestones.ops import traces
+from milestones.ops.logs import OncePerOutage
 from milestones.storage import queries
 from milestones.storage.base import (
     Applied,
@@ -49,11 +51,16 @@ from milestones.storage.write_path import WRITE_PATH, TableWrite
 # refused or reset sockets (OSError), timeouts, a connection that died (ConnectionDoesNotExistError is a
 # PostgresConnectionError) or was closed under us (InterfaceError), and a server shutting down,
 # restarting or crashing, which ends the sessions it had with 57P01/57P02 and refuses new ones with 57P03.
+# A server shutting down also says goodbye (57P01) to its idle sessions before closing them: asyncpg takes
+# that unasked-for message as a protocol error, and the connection's next statement, until the socket closes,
+# fails with InternalClientError ("cannot switch to state 12; another operation (2) is in progress"). The
+# connection is then beyond use, so it is dropped like any other that failed.
 _UNAVAILABLE = (
     OSError,
     TimeoutError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
     asyncpg.CannotConnectNowError,
@@ -106,8 +113,9 @@ _REVOKE_ACCESS_KEY = queries.numbered(queries.REVOKE_ACCESS_KEY)
 _TRANSACTION = {"db.system.name": "postgresql"}
 
 
-async def _report_queries(conn: asyncpg.Connection) -> None:
-    conn.add_query_logger(traces.record_query)
+# asyncpg warns, with a traceback, on each failed attempt to bring its pool back to its minimum size.
+POOL_RETRYING = "Failed to restore the pool connection floor"
+_POOL_LOG = logging.getLogger("asyncpg.pool")
 
 
 async def _keep_session(_: asyncpg.Connection) -> None:
@@ -168,14 +176,24 @@ def asyncpg_dsn(url: str) -> str:
 class PostgresRepository:
     """MilestoneRepository on PostgreSQL; writers of one mentor queue on an advisory lock."""
 
-    def __init__(self, pool: asyncpg.Pool, acquire_timeout: float) -> None:
+    def __init__(self, pool: asyncpg.Pool, acquire_timeout: float, retrying: OncePerOutage | None = None) -> None:
         self._pool = pool
         self._acquire_timeout = acquire_timeout
+        self._retrying = retrying
         self.webhooks: WebhookStore = PostgresWebhookStore(self)
 
     @classmethod
     async def open(cls, url: str, pool_size: int, *, connect_timeout: float, timeout: float) -> PostgresRepository:
         """A pool of up to `pool_size` connections; `timeout` bounds waiting for one and any one statement."""
+        retrying = OncePerOutage(POOL_RETRYING)
+        report_queries = traces.enabled()
+
+        async def connected(conn: asyncpg.Connection) -> None:
+            """On each new connection: the pool reached the database, so its next failure begins a new outage."""
+            retrying.over()
+            if report_queries:  # each statement becomes a span (asyncpg reports it when done)
+                conn.add_query_logger(traces.record_query)
+
         try:
             pool = await asyncpg.create_pool(
                 asyncpg_dsn(url),
@@ -184,12 +202,12 @@ class PostgresRepository:
                 timeout=connect_timeout,
                 command_timeout=timeout,
                 reset=_keep_session,
-                # With traces on, each statement becomes a span (asyncpg reports it when done).
-                init=_report_queries if traces.enabled() else None,
+                init=connected,
             )
         except _UNAVAILABLE as exc:
             raise DatabaseUnavailable(f"PostgreSQL cannot be reached: {exc}") from exc
-        return cls(pool, acquire_timeout=timeout)
+        _POOL_LOG.addFilter(retrying)
+        return cls(pool, acquire_timeout=timeout, retrying=retrying)
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
@@ -440,6 +458,8 @@ class PostgresRepository:
 
     async def close(self) -> None:
         await self._pool.close()
+        if self._retrying is not None:
+            _POOL_LOG.removeFilter(self._retrying)
 
 
 async def _stored_rows(conn: asyncpg.Connection, mentors: list[str]) -> StoredRows:

@@ -275,6 +275,12 @@ class FrontDoor:
                 outcome.status = refused.status
                 await _answer_problem(send, http, refused, _limited(refused, extra), head=head)
                 return
+            except Exception:
+                # The storage layer names every way the database can fail as DatabaseUnavailable; anything else
+                # is a bug, answered here like one on either path, rather than left to the server.
+                log.exception("unhandled error on %s %s", http["method"], http["path"])
+                await _answer_unexpected(send, http, extra, head=head)
+                return
             outcome.actor = actor
         if edge.limit is not None:
             assert rate_limits is not None
@@ -330,11 +336,7 @@ class FrontDoor:
             log.exception("unhandled error on %s %s", http["method"], http["path"])
             if started:
                 raise
-            document = problem_document(500, UNEXPECTED)
-            media_type, body = render_problem(document, http, accept_of(http["headers"]))
-            framing = [(b"content-type", media_type.encode()), (b"content-length", str(len(body)).encode())]
-            await answer({"type": "http.response.start", "status": 500, "headers": framing})
-            await answer({"type": "http.response.body", "body": body, "more_body": False})
+            await _answer_unexpected(answer, http, [])
 
     def _edge_of(self, policy: RoutePolicy, language: str) -> _Edge:
         """What the front door applies of a policy, in a language."""
@@ -419,6 +421,15 @@ async def _answer(send: Send, status: int, headers: list[tuple[bytes, bytes]], b
     start = {"type": "http.response.start", "status": status, "headers": headers}
     await send(cast(Message, start))
     await send(cast(Message, {"type": "http.response.body", "body": body, "more_body": False}))
+
+
+async def _answer_unexpected(
+    send: Send, scope: HTTPScope, headers: list[tuple[bytes, bytes]], *, head: bool = False
+) -> None:
+    """The last resort: a 500 problem, saying nothing of what failed (the log has it)."""
+    media_type, body = render_problem(problem_document(500, UNEXPECTED), scope, accept_of(scope["headers"]))
+    framing = [(b"content-type", media_type.encode()), (b"content-length", str(len(body)).encode())]
+    await _answer(send, 500, [*framing, *headers], b"" if head else body)
 
 
 async def _answer_problem(

@@ -523,8 +523,10 @@ _CURSOR_RULE = "must be a next_cursor from a previous page of the feed, or lates
     opt=declare(MENTOR_READ_PLAIN),
     tags=[EVENTS],
     summary="The event feed: every change that matters, in commit order",
-    description="CloudEvents 1.0 envelopes (`milestone.achieved`, `milestone.progressed`, `milestone.updated`, "
-    "`milestone.deleted`, `mentor.erased`), oldest first. Without `cursor` the feed starts at the oldest event "
+    # The types are listed from the enum so the description cannot fall behind it.
+    description="CloudEvents 1.0 envelopes ("
+    + ", ".join(f"`{kind.value}`" for kind in EventType)
+    + "), oldest first. Without `cursor` the feed starts at the oldest event "
     "kept; `cursor=latest` starts at the tail. `pagination.next_cursor` is always present: poll with it. The "
     "feed never skips an event that a concurrent write commits late: an event shows once every write that "
     "began before it has ended. A cursor older than MILESTONES_EVENT_RETENTION_DAYS is answered 410. The "

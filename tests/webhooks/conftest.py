@@ -46,17 +46,17 @@ Until = Callable[[Callable[[], Awaitable[bool]]], Awaitable[None]]
 @pytest.fixture
 async def running_loop(service: MilestoneService) -> AsyncIterator[Callable[..., DeliveryLoop]]:
     """Starts delivery loops on the service (with `options`), each stopped at the end of the test."""
-    tasks: list[asyncio.Task[None]] = []
+    started: list[tuple[DeliveryLoop, asyncio.Task[None]]] = []
 
     def start(**overrides: object) -> DeliveryLoop:
         loop = service.delivery_loop(options(**overrides))
-        tasks.append(asyncio.create_task(loop.run()))
+        started.append((loop, asyncio.create_task(loop.run())))
         return loop
 
     yield start
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    for loop, _ in started:
+        loop.stop()
+    await asyncio.gather(*(task for _, task in started), return_exceptions=True)
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:

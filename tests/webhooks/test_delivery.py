@@ -128,12 +128,13 @@ async def test_two_workers_never_deliver_the_same_attempt_at_once(
         for number in range(12):
             await achieve(service, f"mentor_{number:03d}")
         running_loop(concurrency=4)  # type: ignore[operator]
-        other = asyncio.create_task(second.delivery_loop(options(concurrency=4)).run())
+        other_loop = second.delivery_loop(options(concurrency=4))
+        other = asyncio.create_task(other_loop.run())
         try:
             await eventually(lambda: _all_delivered(service))
             await asyncio.sleep(0.3)
         finally:
-            other.cancel()
+            other_loop.stop()
             await asyncio.gather(other, return_exceptions=True)
             await second.close()
     ids = [r.headers["webhook-id"] for r in receiver.received]

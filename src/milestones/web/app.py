@@ -413,7 +413,8 @@ def create_litestar_app(
         # Events always have a retention; history only when MILESTONES_HISTORY_RETENTION_DAYS is set.
         app.state.pruning = asyncio.create_task(service.prune_hourly(settings.history_retention_days))
         # Webhooks are delivered off the request path, by a loop of each worker's own.
-        app.state.deliveries = asyncio.create_task(service.delivery_loop(DeliveryOptions.of(settings)).run())
+        app.state.delivery_loop = loop = service.delivery_loop(DeliveryOptions.of(settings))
+        app.state.deliveries = asyncio.create_task(loop.run())
         event("worker started", pid=os.getpid())
 
     async def close_service(app: Litestar) -> None:
@@ -423,8 +424,12 @@ def create_litestar_app(
             pruning.cancel()
         deliveries = app.state.get("deliveries")
         if deliveries is not None:
-            deliveries.cancel()
-            await asyncio.gather(deliveries, return_exceptions=True)
+            app.state.delivery_loop.stop()
+            try:
+                await asyncio.wait_for(asyncio.shield(deliveries), 5)
+            except TimeoutError:  # a round stuck on the database: cut it short
+                deliveries.cancel()
+                await asyncio.gather(deliveries, return_exceptions=True)
         service = app.state.get("service")
         if service is not None:
             await service.close()

@@ -133,10 +133,11 @@ class DeliveryLoop:
         )
         self._wake = asyncio.Event()
         self._failing = False
+        self._stopping = False
 
     async def run(self) -> None:
         try:
-            while True:
+            while not self._stopping:
                 try:
                     await self.round()
                     if self._failing:
@@ -148,11 +149,19 @@ class DeliveryLoop:
                         log_event(
                             "webhook deliveries paused", logging.WARNING, error=redacted(f"{type(exc).__name__}: {exc}")
                         )
+                if self._stopping:
+                    break
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._options.poll)
         finally:
             await self.close()
+
+    def stop(self) -> None:
+        """End `run` after the round under way, without cutting a statement short (the database's connections are
+        closed next); deliveries in flight are cancelled, and their claims run out for another worker to retry."""
+        self._stopping = True
+        self._wake.set()
 
     async def close(self) -> None:
         for task in list(self._in_flight):

@@ -26,6 +26,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import httpx
@@ -415,7 +416,13 @@ def report(soak: Run, command: str) -> None:
     print(f"verdict: {'PASS' if soak.passed else 'FAIL'}")
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    # SIGTERM unwinds like Ctrl-C, so every finally block stops the cluster and the service it started.
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _interrupt)
     parser = argparse.ArgumentParser(prog="python -m bench.faults", description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, required=True, help="how long the traffic runs")
     parser.add_argument("--database", choices=("postgres", "sqlite"), default="postgres")
@@ -434,6 +441,9 @@ def main() -> None:
         workdir = Path(scratch)
         try:
             (postgres_run if args.database == "postgres" else sqlite_run)(soak, workdir)
+        except KeyboardInterrupt:
+            print("interrupted: the cluster and the service are stopped; no figures", file=sys.stderr)
+            sys.exit(130)
         finally:
             for name in ("postgres", "sqlite"):
                 log = workdir / name / "serve.log"

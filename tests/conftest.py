@@ -114,6 +114,20 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
 
 
 @pytest.fixture
+def empty_postgres_database() -> Iterator[str]:
+    """A new PostgreSQL database of this test's own, without any schema (nothing migrated), dropped after."""
+    from tests.reliability.servers import create_postgres_database, drop_postgres_database
+
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL tests need MILESTONES_TEST_POSTGRES_URL (CI sets it; see README)")
+    url = create_postgres_database(migrated=False)
+    try:
+        yield url
+    finally:
+        drop_postgres_database(url)
+
+
+@pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     """A redis-server of this test's own (on a free port), stopped afterwards."""
     server = RedisServer(tmp_path / "redis")

@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from tests.deployment import BEHIND_HAPROXY
+
 
 def needs_postgres(item: pytest.Item) -> bool:
     fixtures: list[str] = getattr(item, "fixturenames", [])
@@ -13,6 +15,8 @@ def needs_postgres(item: pytest.Item) -> bool:
     return (
         any("postgres" in name for name in fixtures)
         or any(value == "postgres" or (isinstance(value, list) and "--postgres" in value) for value in params.values())
+        # Several hosts behind the balancer share one PostgreSQL database.
+        or BEHIND_HAPROXY in params.values()
         or item.path.name == "test_database_faults.py"
     )
 

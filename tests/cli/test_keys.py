@@ -14,6 +14,7 @@ import pytest
 from milestones.access.keys import digest_of
 from milestones.settings import Settings
 from tests.cli.conftest import in_a_process, run_cli
+from tests.deployment import BACKENDS_AND_LAYOUTS, BEHIND_HAPROXY, Balanced, serving_api
 from tests.factories import summary_body
 from tests.served import clean_environment, milestones_command, serving
 
@@ -107,8 +108,13 @@ def test_a_bad_key_list_is_one_line_that_never_repeats_the_key(settings: Setting
     assert "with space" not in result.stderr
 
 
-def test_a_revoked_key_stops_working_in_another_process_within_a_second(settings: Settings, tmp_path: Path) -> None:
-    """The server runs in its own process; the key is created and revoked by commands, as an operator would."""
+@pytest.mark.parametrize(("settings", "layout"), BACKENDS_AND_LAYOUTS, indirect=["settings"])
+def test_a_revoked_key_stops_working_in_another_process_within_a_second(
+    settings: Settings, layout: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The server runs in its own process (or three hosts behind HAProxy do); the key is created and revoked
+    by commands, as an operator would. Every host has accepted the key before it is revoked, and none does
+    after."""
     env = clean_environment(MILESTONES_DATABASE_URL=settings.database_url)
 
     def command(*args: str) -> subprocess.CompletedProcess[str]:
@@ -117,14 +123,20 @@ def test_a_revoked_key_stops_working_in_another_process_within_a_second(settings
     created = command("keys", "create", "--name", "importer", "--scope", "write")
     secret, key_id = created.stdout.strip(), created_id(created.stderr)
     headers = {"Authorization": f"Bearer {secret}"}
-    with serving(cwd=tmp_path, env=env) as server:
-        accepted = httpx.post(server.url + BASE, json=summary_body("before"), headers=headers)
-        assert accepted.status_code == 201, accepted.text
+    redis_url = request.getfixturevalue("redis_server").url if layout == BEHIND_HAPROXY else None
+    with serving_api(layout, settings.database_url, tmp_path, redis_url=redis_url) as server:
+        for n in range(3):  # through the balancer, one on each host in turn
+            accepted = httpx.post(server.base_url + BASE, json=summary_body(f"before-{n}"), headers=headers)
+            assert accepted.status_code == 201, accepted.text
         command("keys", "revoke", key_id)
         time.sleep(1.0)
-        refused = httpx.post(server.url + BASE, json=summary_body("after"), headers=headers)
-        assert refused.status_code == 401, refused.text
-        assert httpx.get(server.url + BASE, params={"mentor_id": "after"}).json()["data"] == []
+        for n in range(3):
+            refused = httpx.post(server.base_url + BASE, json=summary_body(f"after-{n}"), headers=headers)
+            assert refused.status_code == 401, refused.text
+        for n in range(3):
+            assert httpx.get(server.base_url + BASE, params={"mentor_id": f"after-{n}"}).json()["data"] == []
+        if isinstance(server, Balanced):
+            assert server.requests_served(BASE) == [3, 3, 3]  # on each host: a POST before, one after, a GET
         assert "no access keys are configured" not in server.log_text()
 
 

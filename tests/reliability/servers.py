@@ -363,13 +363,22 @@ class Service:
     """`milestones serve` in its own process group, so a crash can take down its workers with it."""
 
     def __init__(
-        self, database_url: str, workdir: Path, *, workers: int = 1, migrate_on_start: bool = True, **env: str
+        self,
+        database_url: str,
+        workdir: Path,
+        *,
+        workers: int = 1,
+        migrate_on_start: bool = True,
+        host: str = "127.0.0.1",
+        environment: dict[str, str] | None = None,
+        **env: str,
     ) -> None:
         self.database_url = database_url
+        self.host = host
         self.workdir = workdir
         self.workers = workers
         self.migrate_on_start = migrate_on_start
-        self.extra_env = env
+        self.extra_env = {**(environment or {}), **env}
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
@@ -378,7 +387,7 @@ class Service:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def start(self, *, ready_timeout: float = 90.0) -> Service:
         """Launch and wait until ready."""
@@ -388,19 +397,23 @@ class Service:
 
     def launch(self) -> Service:
         """Start the process without waiting, so several services can boot side by side."""
-        self.port = free_port()
+        self.port = free_port(self.host)
         env = clean_environment(
-            MILESTONES_DATABASE_URL=self.database_url,
-            MILESTONES_MIGRATE_ON_START=str(self.migrate_on_start).lower(),
-            MILESTONES_LOG_LEVEL="warning",
-            **self.extra_env,
+            **{
+                "MILESTONES_DATABASE_URL": self.database_url,
+                "MILESTONES_MIGRATE_ON_START": str(self.migrate_on_start).lower(),
+                "MILESTONES_LOG_LEVEL": "warning",
+                **self.extra_env,  # may say otherwise, as a log level
+            }
         )
         self.starts += 1
         with self.log_path.open("ab") as log:
             log.write(f"--- start {self.starts} on port {self.port}\n".encode())
             log.flush()
             self.process = subprocess.Popen(
-                milestones_command("serve", "--port", str(self.port), "--workers", str(self.workers)),
+                milestones_command(
+                    "serve", "--host", self.host, "--port", str(self.port), "--workers", str(self.workers)
+                ),
                 cwd=self.workdir,
                 env=env,
                 stdout=log,
@@ -513,14 +526,16 @@ async def _admin(sql: str) -> None:
         await conn.close()
 
 
-def create_postgres_database() -> str:
-    """A new, migrated database named milestones_rel_*; returns its URL."""
+def create_postgres_database(*, migrated: bool = True) -> str:
+    """A new database named milestones_rel_*, migrated unless asked not to be (then without any schema);
+    returns its URL."""
     assert POSTGRES_URL, POSTGRES_SKIP_REASON
     name = f"milestones_rel_{uuid.uuid4().hex[:12]}"
     run(_admin(f'CREATE DATABASE "{name}"'))
     url = f"{POSTGRES_URL.rpartition('/')[0]}/{name}"
     try:
-        migrate(Settings(database_url=url))
+        if migrated:
+            migrate(Settings(database_url=url))
     except BaseException:
         drop_postgres_database(url)
         raise

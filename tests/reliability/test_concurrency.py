@@ -9,12 +9,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import pytest
 
 from milestones.domain import milestone_id
+from tests.deployment import BEHIND_HAPROXY, ONE_HOST, Balanced, serving_api
+from tests.redis_server import RedisServer
 from tests.reliability.servers import (
     MILESTONES_PATH,
     POSTGRES_SKIP_REASON,
@@ -197,14 +199,21 @@ def assert_serializable(
     assert last_put == [affected[PUT_TARGET]]
 
 
-def check_load(service: Service, replay_service: Service) -> tuple[list[dict[str, Any]], Load]:
+class Reachable(Protocol):
+    """Where the API answers: one host (`Service`) or the balancer in front of several (`Balanced`)."""
+
+    @property
+    def base_url(self) -> str: ...
+
+
+def check_load(service: Reachable, replay_service: Reachable) -> tuple[list[dict[str, Any]], Load]:
     load = run(apply_load(service.base_url))
     final_items, final_periods = run(final_state(service.base_url))
     assert_serializable(load, lambda bodies: run(replay(replay_service.base_url, bodies)), final_items, final_periods)
     return final_items, load
 
 
-# --- PostgreSQL, four worker processes -----------------------------------------------------------------
+# --- PostgreSQL: four worker processes of one host, or three hosts behind HAProxy ---------------------------
 
 
 @pytest.fixture
@@ -222,19 +231,85 @@ def postgres_databases() -> Iterator[tuple[str, str]]:
 
 
 @pytest.mark.postgres
-def test_postgres_four_workers_serialize_one_mentors_writers(
-    postgres_databases: tuple[str, str], tmp_path: Path
+@pytest.mark.parametrize("layout", [ONE_HOST, BEHIND_HAPROXY])
+def test_postgres_writers_of_one_mentor_are_serialized_across_processes(
+    postgres_databases: tuple[str, str], tmp_path: Path, layout: str, request: pytest.FixtureRequest
 ) -> None:
+    """One host's four workers, or three hosts that HAProxy hands the requests to in turn: either way each
+    writer of the mentor waits for the one before, and the outcome is that of running them one at a time."""
     loaded, fresh = postgres_databases
-    app = Service(loaded, tmp_path / "load", workers=4, migrate_on_start=False, MILESTONES_POSTGRES_POOL_SIZE="5")
+    redis_url = request.getfixturevalue("redis_server").url if layout == BEHIND_HAPROXY else None
     replayer = Service(fresh, tmp_path / "replay", migrate_on_start=False, MILESTONES_POSTGRES_POOL_SIZE="2")
-    with running(app, replayer):
+    with (
+        running(replayer),
+        serving_api(
+            layout, loaded, tmp_path / "load", workers=4, redis_url=redis_url, MILESTONES_POSTGRES_POOL_SIZE="5"
+        ) as app,
+    ):
         final_items, _ = check_load(app, replayer)
+        if isinstance(app, Balanced):
+            # Each host took its share of the writers, so they were serialized across hosts, not within one.
+            assert all(count >= 10 for count in app.requests_served(MILESTONES_PATH)), app.requests_served(
+                MILESTONES_PATH
+            )
 
     # Straight from the database: one record per (mentor, definition), and exactly the records served.
     assert run(postgres_rows(loaded, DUPLICATES)) == []
     assert {r[0] for r in run(postgres_rows(loaded, "SELECT id FROM milestones"))} == {i["id"] for i in final_items}
     assert run(postgres_rows(loaded, "SELECT count(*) FROM periods"))[0][0] == POSTS + 1
+
+
+IDEMPOTENT_BODY = summary_for("idempotent-mentor", 0, hours=12, contacts=3, activities=2)
+AT_ONCE = 12
+
+
+async def at_once(base_url: str, count: int) -> list[httpx.Response]:
+    """The same keyed POST `count` times at once, each on a connection of its own (through the balancer, each
+    to the next host in turn)."""
+    limits = httpx.Limits(max_connections=count, max_keepalive_connections=0)
+    async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as http:
+        headers = {"Idempotency-Key": "retry-storm-1"}
+        return list(
+            await asyncio.gather(
+                *(http.post(MILESTONES_PATH, json=IDEMPOTENT_BODY, headers=headers) for _ in range(count))
+            )
+        )
+
+
+@pytest.mark.postgres
+def test_postgres_one_idempotency_key_sent_at_once_to_every_host_is_written_once(
+    empty_postgres_database: str, tmp_path: Path, redis_server: RedisServer
+) -> None:
+    """A client retrying one keyed write at once, as a retry storm would, through the balancer: whichever host
+    each copy reaches, the key's claim in the database lets one of them write, and every other copy is either
+    that write's answer replayed or a 409 saying the key is still in use; once it is done, every retry
+    replays it. (Within one host, tests/web/test_idempotency.py claims the key from a second connection as
+    another worker would.)"""
+    with serving_api(BEHIND_HAPROXY, empty_postgres_database, tmp_path, redis_url=redis_server.url) as app:
+        storm = run(at_once(app.base_url, AT_ONCE))
+        later = run(at_once(app.base_url, AT_ONCE))
+        assert isinstance(app, Balanced)
+        assert all(count >= 6 for count in app.requests_served(MILESTONES_PATH))
+
+    written = [r for r in storm if r.status_code == 201 and "idempotent-replayed" not in r.headers]
+    assert len(written) == 1, [(r.status_code, r.headers.get("idempotent-replayed")) for r in storm]
+    first = written[0]
+    for response in storm:
+        if response is first:
+            continue
+        if response.status_code == 409:
+            assert response.json()["type"] == "/problems/idempotency-key-in-use"
+        else:
+            assert (response.status_code, response.headers["idempotent-replayed"]) == (201, "true")
+            assert response.content == first.content
+    assert [(r.status_code, r.headers.get("idempotent-replayed"), r.content) for r in later] == [
+        (201, "true", first.content)
+    ] * AT_ONCE
+    mentor = IDEMPOTENT_BODY["mentor_id"]
+    assert run(postgres_rows(empty_postgres_database, "SELECT count(*) FROM periods"))[0][0] == 1
+    assert run(postgres_rows(empty_postgres_database, "SELECT count(*) FROM history WHERE mentor_id = $1", mentor)) == [
+        (1,)
+    ]
 
 
 # --- SQLite, two worker processes ----------------------------------------------------------------------

@@ -29,6 +29,7 @@ from milestones.web.app import create_app
 from milestones.web.front_door import FrontDoor
 from milestones.web.rate_limits import RETRY_SECONDS, counted_as
 from tests.conftest import FakeClock
+from tests.deployment import LAYOUTS, ONE_HOST, Balanced, serving_api
 from tests.factories import summary_body
 from tests.redis_server import RedisServer
 from tests.served import clean_environment, milestones_command, serving
@@ -343,20 +344,32 @@ def test_the_limit_holds_across_two_server_processes_sharing_redis(
     assert 429 in answers[0::2] and 429 in answers[1::2]
 
 
-def test_the_limit_holds_across_the_worker_processes_of_one_server(
-    sqlite_settings: Settings, tmp_path: Path, redis_server: RedisServer
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_the_limit_holds_across_the_worker_processes_of_one_server_and_across_hosts(
+    tmp_path: Path, redis_server: RedisServer, layout: str, request: pytest.FixtureRequest
 ) -> None:
-    """`serve --workers 2`: which worker takes a connection is the kernel's choice, so this shows the total
-    holds; the test above, with its two servers called in turn, shows that each process sees the other's."""
+    """`serve --workers 2`, where which worker takes a connection is the kernel's choice; or deploy/'s three
+    hosts behind HAProxy, which hands each new request to the next host (its X-Forwarded-For names the
+    client the limit counts). Either way the total holds; the test above, with its two servers called in
+    turn, shows that each process sees the other's."""
     limit = 10
-    env = clean_environment(
-        MILESTONES_DATABASE_URL=sqlite_settings.database_url,
+    if layout == ONE_HOST:
+        database_url = request.getfixturevalue("sqlite_settings").database_url
+    else:
+        database_url = request.getfixturevalue("empty_postgres_database")
+    with serving_api(
+        layout,
+        database_url,
+        tmp_path / "api",
+        workers=2,
+        redis_url=redis_server.url,
         MILESTONES_RATE_LIMIT_READS=f"{limit}/hour",
-        MILESTONES_REDIS_URL=redis_server.url,
-    )
-    with serving("--workers", "2", cwd=tmp_path, env=env) as server:
+    ) as server:
         # A new connection for each request, so the operating system hands them to either worker.
-        answers = [httpx.get(server.url + READ, headers={"Connection": "close"}).status_code for _ in range(60)]
+        answers = [httpx.get(server.base_url + READ, headers={"Connection": "close"}).status_code for _ in range(60)]
+        if isinstance(server, Balanced):
+            # Every host answered its share, refusals among them: each host saw the others' counts.
+            assert all(count >= 15 for count in server.requests_served(BASE))
     assert answers.count(200) == limit
     assert answers.count(429) == 60 - limit
 

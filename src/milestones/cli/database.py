@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -42,9 +41,8 @@ def database_named(settings: Settings) -> str:
 
 
 def migrate_database(settings: Settings) -> Migration:
-    before = asyncio.run(_revision_before(settings))
     try:
-        migrate(settings)
+        before = migrate(settings)
     except Exception as exc:  # SQLAlchemy's, asyncpg's or the OS's: the database cannot be reached or written
         cause = exc.__cause__ or exc
         if _never_created(exc):
@@ -65,23 +63,6 @@ def _never_created(exc: BaseException | None) -> bool:
             return True
         exc = exc.__cause__ or exc.__context__
     return False
-
-
-async def _revision_before(settings: Settings) -> str | None:
-    """The schema revision before migrating; None when there is no database or schema yet, or it cannot be
-    reached (migrating then says why)."""
-    if settings.is_sqlite and not settings.sqlite_path.exists():
-        return None  # opening it would create the file
-    try:
-        repository = await open_repository(settings)
-    except Exception:  # asyncpg's and the OS's ways of saying the database is not there
-        return None
-    try:
-        return await repository.schema_revision()
-    except Exception:  # no alembic_version table yet
-        return None
-    finally:
-        await repository.close()
 
 
 def migrate_if_asked(settings: Settings) -> Migration | None:

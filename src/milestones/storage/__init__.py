@@ -38,16 +38,21 @@ def _alembic_config(database_url: str) -> Config:
     return config
 
 
-def migrate(settings: Settings) -> None:
-    """Bring the configured database's schema up to the newest migration, creating SQLite files as needed."""
+def migrate(settings: Settings) -> str | None:
+    """Bring the configured database's schema up to the newest migration, creating SQLite files as needed;
+    returns the revision it was at before (None: no schema yet). On PostgreSQL that revision is read under
+    the migration lock, so of several hosts migrating a fresh database at once exactly one finds none."""
     from alembic import command
 
     if settings.is_sqlite:
         settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-    command.upgrade(_alembic_config(settings.database_url), "head")
+    config = _alembic_config(settings.database_url)
+    command.upgrade(config, "head")
     if settings.is_sqlite:
         # WAL from here on, before any worker starts: workers opening a new file at once would race to set it.
         connect(settings.sqlite_path).close()
+    before = config.attributes.get("revision_before")
+    return str(before) if before is not None else None
 
 
 def head_revision() -> str | None:

@@ -214,6 +214,9 @@ PRUNE_EVENTS_SQLITE = "DELETE FROM events WHERE id IN (SELECT id FROM events WHE
 PRUNE_EVENTS_POSTGRES = "DELETE FROM events WHERE (txid, id) IN (SELECT txid, id FROM events WHERE at < ? LIMIT ?)"
 TRY_LOCK_PRUNING_EVENTS = "SELECT pg_try_advisory_lock(hashtextextended('milestones.prune_events', 0))"
 UNLOCK_PRUNING_EVENTS = "SELECT pg_advisory_unlock(hashtextextended('milestones.prune_events', 0))"
+# One migration at a time on PostgreSQL: hosts starting at once on a fresh database queue here (inside the
+# migration's transaction, before Alembic reads the version), and those after the first find it current.
+LOCK_MIGRATIONS = "SELECT pg_advisory_xact_lock(hashtextextended('milestones.migrate', 0))"
 # Serializes writers of one mentor on PostgreSQL; SQLite has a single writer anyway.
 LOCK_MENTOR = "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))"
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
-from sqlalchemy import Connection, MetaData, create_engine, pool
+from sqlalchemy import Connection, MetaData, create_engine, pool, text
 from sqlalchemy.ext.asyncio import create_async_engine
+
+from milestones.storage.queries import LOCK_MIGRATIONS
 
 # Stable constraint names, so later migrations can refer to them on both databases.
 NAMING_CONVENTION = {
@@ -27,6 +29,13 @@ def _run(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Several hosts may migrate one database at once: the first takes the lock and migrates, the
+            # others wait for its commit, then read the version it wrote and have nothing left to do.
+            # (SQLite is one machine's file, migrated by `serve`'s parent process before its workers start.)
+            connection.execute(text(LOCK_MIGRATIONS))
+        # The revision found under the lock is the one this run migrated from (what `migrate` reports).
+        context.config.attributes["revision_before"] = context.get_context().get_current_revision()
         context.run_migrations()
 
 

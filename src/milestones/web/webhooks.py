@@ -91,7 +91,7 @@ async def add_webhook(state: State, data: Annotated[WebhookIn, closed_json(_EXAM
     return WebhookSecretOut(webhook=webhook_out(added.endpoint), secret=added.secret)
 
 
-@get("/", operation_id="listWebhooks", summary="Every webhook endpoint", responses=problem_responses(503))
+@get("/", operation_id="listWebhooks", summary="Every webhook endpoint", responses=problem_responses(422, 503))
 async def list_webhooks(state: State) -> WebhookList:
     return WebhookList([webhook_out(endpoint) for endpoint in await webhooks_of(state).endpoints()])
 
@@ -100,7 +100,7 @@ async def list_webhooks(state: State) -> WebhookList:
     "/{webhook_id:str}",
     operation_id="getWebhook",
     summary="A webhook endpoint",
-    responses=problem_responses("webhook-not-found", 503),
+    responses=problem_responses("webhook-not-found", 422, 503),
 )
 async def get_webhook(state: State, webhook_id: WebhookIdParam) -> WebhookOut:
     return webhook_out(await webhooks_of(state).get(webhook_id))
@@ -110,7 +110,7 @@ async def get_webhook(state: State, webhook_id: WebhookIdParam) -> WebhookOut:
     "/{webhook_id:str}",
     operation_id="removeWebhook",
     summary="Remove a webhook endpoint, its deliveries and their log",
-    responses=problem_responses("webhook-not-found", 503),
+    responses=problem_responses("webhook-not-found", 422, 503),
 )
 async def remove_webhook(state: State, webhook_id: WebhookIdParam) -> None:
     await webhooks_of(state).remove(webhook_id)
@@ -121,7 +121,7 @@ async def remove_webhook(state: State, webhook_id: WebhookIdParam) -> None:
     operation_id="enableWebhook",
     summary="Deliver to an endpoint again, from where its deliveries stopped",
     status_code=200,
-    responses=problem_responses("webhook-not-found", 503),
+    responses=problem_responses("webhook-not-found", 422, 503),
 )
 async def enable_webhook(state: State, webhook_id: WebhookIdParam) -> WebhookOut:
     return webhook_out(await webhooks_of(state).set_enabled(webhook_id, True))
@@ -132,7 +132,7 @@ async def enable_webhook(state: State, webhook_id: WebhookIdParam) -> WebhookOut
     operation_id="disableWebhook",
     summary="Stop delivering to an endpoint; its events wait in the outbox",
     status_code=200,
-    responses=problem_responses("webhook-not-found", 503),
+    responses=problem_responses("webhook-not-found", 422, 503),
 )
 async def disable_webhook(state: State, webhook_id: WebhookIdParam) -> WebhookOut:
     return webhook_out(await webhooks_of(state).set_enabled(webhook_id, False))
@@ -143,7 +143,7 @@ async def disable_webhook(state: State, webhook_id: WebhookIdParam) -> WebhookOu
     operation_id="rotateWebhookSecret",
     summary="A new signing secret, answered once; the old one signs beside it for 24 hours",
     status_code=200,
-    responses=problem_responses("webhook-not-found", 503),
+    responses=problem_responses("webhook-not-found", 422, 503),
 )
 async def rotate_webhook_secret(state: State, webhook_id: WebhookIdParam) -> WebhookSecretOut:
     rotated = await webhooks_of(state).rotate_secret(webhook_id)
@@ -155,7 +155,7 @@ async def rotate_webhook_secret(state: State, webhook_id: WebhookIdParam) -> Web
     operation_id="testWebhook",
     summary="Send the endpoint a webhook.test event",
     status_code=202,
-    responses=problem_responses("webhook-not-found", 503),
+    responses=problem_responses("webhook-not-found", 422, 503),
 )
 async def test_webhook(state: State, webhook_id: WebhookIdParam) -> DeliveryOut:
     return delivery_out(await webhooks_of(state).test(webhook_id))
@@ -181,7 +181,7 @@ async def list_attempts(
     operation_id="redeliverWebhook",
     summary="Send a delivery again, with the same webhook-id",
     status_code=202,
-    responses=problem_responses("webhook-not-found", "delivery-not-found", 503),
+    responses=problem_responses("webhook-not-found", "delivery-not-found", 422, 503),
 )
 async def redeliver(state: State, webhook_id: WebhookIdParam, delivery_id: DeliveryIdParam) -> DeliveryOut:
     webhooks = webhooks_of(state)

@@ -503,7 +503,8 @@ class MentorErased(Struct):
         dict[str, int],
         described(
             "Rows removed, by kind: periods, milestones, history_entries, events, idempotency_records, "
-            "mentor_records (the mentor's name; and whatever else the service stores about mentors)"
+            "mentor_records (the mentor's name), webhook_deliveries (pending ones are cancelled), and whatever "
+            "else the service stores about mentors"
         ),
     ]
 
@@ -892,3 +893,77 @@ def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
+
+
+# --- webhooks (admin) --------------------------------------------------------------------------------------------
+
+
+class WebhookIn(Struct, forbid_unknown_fields=True):
+    """An endpoint to push events to."""
+
+    url: Annotated[str, described("Where events are POSTed: an http or https URL (a public address)")]
+    events: (
+        Annotated[list[str], described("The event types it takes (milestone.achieved, ...); all when left out")]
+        | UnsetType
+    ) = UNSET
+
+
+class WebhookOut(Struct, kw_only=True, omit_defaults=True):
+    """A webhook endpoint (never its secret, which is shown once)."""
+
+    id: Annotated[str, described("The endpoint's id (wh_...)")]
+    url: Annotated[str, described("Where events are POSTed")]
+    events: Annotated[list[str], described("The event types it takes; empty for every type")]
+    enabled: Annotated[bool, described("Whether events are delivered to it")]
+    created_at: Annotated[datetime, described("When it was added (UTC)")]
+    disabled_reason: (
+        Annotated[str, described("Why it is disabled: by an operator, or its retries ran out")] | UnsetType
+    ) = UNSET
+
+
+class WebhookSecretOut(Struct, kw_only=True):
+    """An endpoint and its signing secret: shown once, when the endpoint is added and when the secret is rotated."""
+
+    webhook: WebhookOut
+    secret: Annotated[
+        str, described("The signing secret (whsec_ and base64, as the Standard Webhooks specification writes it)")
+    ]
+
+
+class WebhookList(Struct):
+    """Every webhook endpoint, oldest first."""
+
+    data: Annotated[list[WebhookOut], described("The endpoints, oldest first")]
+
+
+class DeliveryOut(Struct, kw_only=True, omit_defaults=True):
+    """One event on its way to one endpoint."""
+
+    id: Annotated[int, described("The delivery's id; its webhook-id header is msg_ and this id")]
+    webhook_id: Annotated[str, described("The endpoint's id")]
+    event_id: Annotated[str, described("The event's id (as in the feed), or test-... for a webhook.test")]
+    event_type: Annotated[str, described("The event's type")]
+    status: Annotated[str, described("pending, delivered, or failed (its retries ran out)")]
+    attempts: Annotated[int, described("Attempts so far")]
+    next_attempt_at: Annotated[datetime, described("When it is tried next, while pending")] | UnsetType = UNSET
+    last_status_code: Annotated[int, described("The last answer's HTTP status")] | UnsetType = UNSET
+
+
+class AttemptOut(Struct, kw_only=True, omit_defaults=True):
+    """One attempt at a delivery, as the log keeps it (event ids and outcomes, never payloads)."""
+
+    delivery_id: Annotated[int, described("The delivery (POST .../deliveries/{id}/redeliver sends it again)")]
+    event_id: Annotated[str, described("The event's id")]
+    at: Annotated[datetime, described("When the attempt ended (UTC)")]
+    outcome: Annotated[
+        str,
+        described("delivered (2xx), rejected (another status), timeout, unreachable, or refused (a private address)"),
+    ]
+    status_code: Annotated[int, described("The receiver's HTTP status, when it answered")] | UnsetType = UNSET
+    duration_ms: Annotated[int, described("How long the attempt took, in milliseconds")]
+
+
+class AttemptPage(Struct):
+    """An endpoint's most recent attempts, newest first."""
+
+    data: Annotated[list[AttemptOut], described("The attempts, newest first")]

@@ -154,3 +154,38 @@ class RateLimited(MilestonesError):
         self.quota = quota
         self.window_seconds = window_seconds
         self.retry_after = retry_after  # whole seconds until one more request of the kind is allowed
+
+
+class WebhookNotFound(MilestonesError):
+    status = 404
+    slug = "webhook-not-found"
+    title = "Webhook not found"
+
+    def __init__(self, endpoint_id: str) -> None:
+        super().__init__(f"No webhook has the id {endpoint_id!r}.")
+
+
+class DeliveryNotFound(MilestonesError):
+    status = 404
+    slug = "delivery-not-found"
+    title = "Delivery not found"
+
+    def __init__(self, delivery_id: int) -> None:
+        super().__init__(f"No webhook delivery has the id {delivery_id}.")
+
+
+class WebhookAddressRefused(MilestonesError):
+    """A webhook URL whose host is (or resolves to) a private, loopback or link-local address."""
+
+    status = 422
+    slug = "webhook-address-refused"
+    title = "Webhook address not allowed"
+
+
+class SecretKeyProblem(MilestonesError):
+    """A stored webhook secret that cannot be opened: MILESTONES_SECRET_KEY is missing or not the one it was
+    sealed with. An operator's problem, not a client's."""
+
+    status = 503
+    slug = "secret-key-problem"
+    title = "Webhook secrets cannot be opened"

@@ -30,11 +30,15 @@ from milestones.domain.events import ALL_TYPES, EventType, EventWindow, Position
 from milestones.domain.history import HistoryItem
 from milestones.domain.rows import IdempotencyRecord, Replaceable, encode_time, period_to_row
 from milestones.errors import CatalogMoved, CursorExpired, InvalidUpdate, MilestoneNotFound, PeriodOverlap
+from milestones.events.cloudevents import event_source
 from milestones.ops import metrics
 from milestones.ops.logs import REQUEST_ID, event
 from milestones.settings import Settings
 from milestones.storage import MilestoneRepository, head_revision, open_repository
 from milestones.storage.base import Applied, Decide
+from milestones.webhooks.delivery import DeliveryLoop, DeliveryOptions
+from milestones.webhooks.endpoints import Webhooks
+from milestones.webhooks.signing import SecretBox
 
 # The web layer's idempotency middleware works with these through the service, never storage itself.
 __all__ = ["IdempotencyRecord", "MilestoneService", "Replaceable"]
@@ -120,6 +124,10 @@ class MilestoneService:
         expected_revision: str | None = None,
         erasure_salt: str | None = None,
         event_retention_days: int = 30,
+        *,
+        secret_key: str | None = None,
+        public_url: str | None = None,
+        webhook_allow_private: bool = False,
     ):
         self.repository = repository
         # The configured catalog stands in until the stored versions are read (`reload_catalogs`), and is
@@ -131,6 +139,9 @@ class MilestoneService:
         # The configured salt, or (once read) the one stored in the database.
         self._erasure_salt = erasure_salt
         self.event_retention_days = event_retention_days
+        self.event_source = event_source(public_url)
+        self._secret_box = SecretBox(secret_key)
+        self.webhooks = Webhooks(repository, self._secret_box, self.event_source, allow_private=webhook_allow_private)
 
     @classmethod
     async def open(
@@ -145,6 +156,9 @@ class MilestoneService:
             head_revision(),
             settings.erasure_salt,
             settings.event_retention_days,
+            secret_key=settings.secret_key,
+            public_url=settings.public_url,
+            webhook_allow_private=settings.webhook_allow_private,
         )
         try:
             await service.reload_catalogs()
@@ -224,6 +238,10 @@ class MilestoneService:
                     raise
                 await self.reload_catalogs()
         raise AssertionError("unreachable")
+
+    def delivery_loop(self, options: DeliveryOptions) -> DeliveryLoop:
+        """The webhook delivery loop for this worker (`serve` runs one in each)."""
+        return DeliveryLoop(self.repository, lambda: self.catalogs, self.event_source, self._secret_box, options)
 
     async def close(self) -> None:
         await self.repository.close()
@@ -448,6 +466,10 @@ class MilestoneService:
         """Remove events older than the retention; the number removed, or None when another process is pruning."""
         return await self.repository.prune_events(self._clock() - timedelta(days=self.event_retention_days))
 
+    async def prune_webhooks(self) -> int:
+        """Remove finished webhook deliveries and logged attempts older than the events' retention."""
+        return await self.repository.webhooks.prune(self._clock() - timedelta(days=self.event_retention_days))
+
     async def prune_history(self, retention_days: int) -> int | None:
         """Remove history older than `retention_days`; the number of entries removed, or None when another
         process is pruning."""
@@ -464,6 +486,12 @@ class MilestoneService:
                     event("events pruned", removed=removed, retention_days=self.event_retention_days)
             except Exception as exc:  # the database may be away for a while; try again next hour
                 event("event pruning failed", logging.WARNING, error=f"{type(exc).__name__}: {exc}")
+            try:
+                removed = await self.prune_webhooks()
+                if removed:
+                    event("webhook deliveries pruned", removed=removed, retention_days=self.event_retention_days)
+            except Exception as exc:
+                event("webhook pruning failed", logging.WARNING, error=f"{type(exc).__name__}: {exc}")
             if history_retention_days is not None:
                 try:
                     removed = await self.prune_history(history_retention_days)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
@@ -176,6 +178,43 @@ class Settings(BaseSettings):
         description="The service's public address (https://milestones.example.org): the `source` of every event; "
         "unset, events say /milestones",
     )
+
+    secret_key: str | None = Field(
+        default=None,
+        description="A Fernet key (32 url-safe base64 bytes) that encrypts webhook signing secrets at rest; unset, "
+        "they are stored as they are",
+        repr=False,
+    )
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Let webhooks reach private, loopback and link-local addresses (for tests and closed networks)",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10, gt=0, le=120, description="Longest a webhook delivery may take, from connecting to the last byte"
+    )
+    webhook_concurrency: int = Field(default=8, ge=1, le=256, description="Webhook deliveries in flight per worker")
+    webhook_poll_seconds: float = Field(
+        default=1, gt=0, le=60, description="How often each worker looks for events to deliver"
+    )
+    webhook_retry_base_seconds: float = Field(
+        default=5, gt=0, le=3600, description="The first retry's wait; each next one waits four times longer"
+    )
+    webhook_retry_hours: float = Field(
+        default=24, gt=0, le=720, description="How long a failing delivery is retried before its endpoint is disabled"
+    )
+
+    @field_validator("secret_key")
+    @classmethod
+    def _fernet_key(cls, key: str | None) -> str | None:
+        if key is None:
+            return None
+        try:
+            raw = base64.urlsafe_b64decode(key.encode())
+        except (binascii.Error, ValueError):
+            raw = b""
+        if len(raw) != 32:
+            raise ValueError("must be a Fernet key: 32 bytes in url-safe base64 (44 characters)")
+        return key
 
     @field_validator("database_url")
     @classmethod

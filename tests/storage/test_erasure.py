@@ -74,6 +74,7 @@ async def test_erasure_removes_every_row_naming_the_mentor_and_keeps_the_others(
         "events": 2,
         "idempotency_records": 1,
         "mentor_records": 1,
+        "webhook_deliveries": 0,
     }
     after = await rows_as_text(settings)
     assert [row for rows in after.values() for row in rows if ERASED in row] == []

@@ -42,6 +42,7 @@ BULK_QUERIES: dict[str, list[tuple[str, str, tuple[Any, ...]]]] = {
         ("expired idempotency keys", queries.DELETE_EXPIRED_IDEMPOTENCY_KEYS, (encode_time(A_DAY_AGO),)),
         ("export's milestone page", queries.MILESTONES_AFTER, ("m~100h", 5000)),
         ("export's period page", queries.PERIODS_AFTER, ("m", "2025-01-01", "2025-12-31", 5000)),
+        ("due webhook deliveries", queries.CLAIM_WEBHOOK_DELIVERIES_SQLITE, (encode_time(A_DAY_AGO),) * 2 + (8,)),
     ],
     "postgres": [
         ("batch's periods", queries.MENTORS_PERIODS_POSTGRES, (["a", "b"],)),
@@ -49,6 +50,7 @@ BULK_QUERIES: dict[str, list[tuple[str, str, tuple[Any, ...]]]] = {
         ("expired idempotency keys", queries.DELETE_EXPIRED_IDEMPOTENCY_KEYS, (A_DAY_AGO,)),
         ("export's milestone page", queries.MILESTONES_AFTER, ("m~100h", 5000)),
         ("export's period page", queries.PERIODS_AFTER, ("m", date(2025, 1, 1), date(2025, 12, 31), 5000)),
+        ("due webhook deliveries", queries.CLAIM_WEBHOOK_DELIVERIES_POSTGRES, (A_DAY_AGO, A_DAY_AGO, 8)),
     ],
 }
 

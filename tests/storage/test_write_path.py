@@ -79,6 +79,7 @@ def test_the_write_path_declares_erasure_then_history() -> None:
         ("erase", "events"),
         ("erase", "idempotency_keys"),
         ("erase", "mentors"),
+        ("erase", "webhook_deliveries"),
         ("delete", "periods"),
         ("delete", "milestones"),
         ("upsert", "periods"),

@@ -39,6 +39,8 @@ SAMPLES = {
     "name": "key-required",
     "file_name": "100h.svg",
     "path": "nothing",
+    "webhook_id": "wh_0123456789abcdef",
+    "delivery_id": "1",
 }
 FILES = {"/docs/assets/{file_path}": "swagger-init.js", "/assets/pages/{file_path}": "pages.css"}
 

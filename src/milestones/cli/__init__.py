@@ -1,6 +1,6 @@
 """The `milestones` command: serve the API, migrate, detect in bulk, export, check a catalog, load a demo, keys,
 signed page links,
-prune history, erase a mentor."""
+prune history, erase a mentor, manage webhooks."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from milestones.cli.output import CANNOT_RUN, INTERRUPTED, REJECTED, CommandErro
 from milestones.cli.page_link import add_page_link
 from milestones.cli.prune import add_prune
 from milestones.cli.serve import add_serve
+from milestones.cli.webhooks import add_webhook_commands
 from milestones.errors import MilestonesError
 from milestones.ops.logs import redacted
 
@@ -78,4 +79,5 @@ def build_parser() -> argparse.ArgumentParser:
     add_page_link(commands)
     add_prune(commands)
     add_erase(commands)
+    add_webhook_commands(commands)
     return parser

@@ -69,4 +69,5 @@ _WORDS = {
     "events": ("event", "events"),
     "idempotency_records": ("stored idempotent answer", "stored idempotent answers"),
     "mentor_records": ("record of the mentor's name", "records of the mentor's name"),
+    "webhook_deliveries": ("webhook delivery", "webhook deliveries"),
 }

@@ -38,9 +38,10 @@ _DESCRIPTION = (
     "event buses take it as it is. `data` holds the milestone as the API shows it (in English; the same schema "
     "as the OpenAPI document's `MilestoneOut`), the `transition`, who (`actor`), why (`cause`), the request "
     "(`request_id`), the catalog version, and `notify`.\n\n"
-    "Today platforms follow the events by polling the feed (the `feed` channel, `GET /api/v1/events`). Webhooks, "
-    "to come, will push the same messages, leaving out those whose `data.notify` is false (`milestones detect "
-    "--no-notify`)."
+    "Platforms follow the events by polling the feed (the `feed` channel, `GET /api/v1/events`), or have them "
+    "pushed by webhooks (`/api/v1/webhooks`, `milestones webhooks add`): the same messages POSTed to each "
+    "endpoint, signed as the Standard Webhooks specification says (`webhook-id`, `webhook-timestamp`, "
+    "`webhook-signature`), leaving out those whose `data.notify` is false (`milestones detect --no-notify`)."
 )
 
 
@@ -60,7 +61,7 @@ def asyncapi_document(
         "page at a time; each message is one element of the page's `data`. Without `cursor` the feed starts at "
         "the oldest event kept, with `cursor=latest` at the tail; poll again with the page's "
         "`pagination.next_cursor` (always present). A cursor older than MILESTONES_EVENT_RETENTION_DAYS is "
-        "answered 410. Webhooks, to come, will push the same messages.",
+        "answered 410. Webhooks push the same messages.",
         "messages": {key: {"$ref": f"#/components/messages/{key}"} for key in messages},
     }
     operation: dict[str, Any] = {

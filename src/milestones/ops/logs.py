@@ -122,6 +122,8 @@ def configure_logging(setting: str, level: str) -> str:
         logger.handlers = [handler]
         logger.setLevel(max(chosen_level, logging.WARNING) if name in QUIET_LIBRARY_LOGGERS else chosen_level)
         logger.propagate = False
+    # httpx (webhook deliveries) logs each request's URL at INFO, and a receiver's URL may carry a token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     return chosen
 
 

@@ -37,6 +37,14 @@ ACHIEVED = Counter("milestones_achieved", "Milestones newly achieved through the
 DATABASE_UNAVAILABLE = Counter(
     "milestones_database_unavailable", "Requests answered 503 because the database was unavailable or busy"
 )
+WEBHOOK_DELIVERIES = Counter(
+    "milestones_webhook_deliveries",
+    "Webhook delivery attempts, by outcome (delivered, rejected, timeout, ...)",
+    ["outcome"],
+)
+WEBHOOK_ENDPOINTS_DISABLED = Counter(
+    "milestones_webhook_endpoints_disabled", "Webhook endpoints disabled because a delivery's retries ran out"
+)
 WRITER_WAIT = Histogram(
     "milestones_sqlite_writer_wait_seconds",
     "Time a SQLite write waited for this process's writer thread before it started",

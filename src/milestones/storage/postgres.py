@@ -47,6 +47,7 @@ from milestones.storage.base import (
     history_entry_from_row,
     idempotency_from_row,
 )
+from milestones.storage.webhooks import PostgresWebhookStore, WebhookStore
 from milestones.storage.write_path import WRITE_PATH, TableWrite
 
 # Errors that mean "the database is not there right now", as opposed to a bug in a statement:
@@ -186,6 +187,7 @@ class PostgresRepository:
         self._pool = pool
         self._acquire_timeout = acquire_timeout
         self._retrying = retrying
+        self.webhooks: WebhookStore = PostgresWebhookStore(self)
 
     @classmethod
     async def open(cls, url: str, pool_size: int, *, connect_timeout: float, timeout: float) -> PostgresRepository:
@@ -227,6 +229,10 @@ class PostgresRepository:
                     raise
         except _UNAVAILABLE as exc:
             raise DatabaseUnavailable(f"PostgreSQL is unavailable: {type(exc).__name__}") from exc
+
+    def connection(self) -> Any:
+        """A pooled connection, as `_connection` gives it: for the webhooks' store, which shares this pool."""
+        return self._connection()
 
     async def get(self, milestone_id: str) -> Milestone | None:
         async with self._connection() as conn:

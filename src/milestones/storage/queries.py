@@ -316,3 +316,86 @@ def numbered(sql: str) -> str:
     """Rewrite `?` placeholders as PostgreSQL's `$1, $2, ...`."""
     counter = iter(range(1, 1_000))
     return re.sub(r"\?", lambda _: f"${next(counter)}", sql)
+
+
+# --- webhooks: endpoints, the delivery queue and the attempts' log ------------------------------------------------
+
+WEBHOOK_ENDPOINT_COLUMNS = (
+    "id, url, types, enabled, created_at, disabled_reason, secret, previous_secret, previous_until, cursor"
+)
+INSERT_WEBHOOK_ENDPOINT = (
+    f"INSERT INTO webhook_endpoints ({WEBHOOK_ENDPOINT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+WEBHOOK_ENDPOINTS = f"SELECT {WEBHOOK_ENDPOINT_COLUMNS} FROM webhook_endpoints ORDER BY created_at, id"
+WEBHOOK_ENDPOINT = f"SELECT {WEBHOOK_ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ?"
+SET_WEBHOOK_ENABLED = "UPDATE webhook_endpoints SET enabled = ?, disabled_reason = ? WHERE id = ?"
+# Once: of several deliveries running out together, one disables the endpoint (and says so).
+DISABLE_WEBHOOK = "UPDATE webhook_endpoints SET enabled = false, disabled_reason = ? WHERE id = ? AND enabled"
+ROTATE_WEBHOOK_SIGNING = (
+    "UPDATE webhook_endpoints SET previous_secret = secret, previous_until = ?, secret = ? WHERE id = ?"
+)
+DELETE_WEBHOOK_ENDPOINT = "DELETE FROM webhook_endpoints WHERE id = ?"
+DELETE_WEBHOOK_DELIVERIES_OF_ENDPOINT = "DELETE FROM webhook_deliveries WHERE endpoint_id = ?"
+DELETE_WEBHOOK_ATTEMPTS_OF_ENDPOINT = "DELETE FROM webhook_attempts WHERE endpoint_id = ?"
+# Compare and set: of two workers that read the same cursor, only one moves it (the other's rows are rolled back).
+ADVANCE_WEBHOOK_CURSOR = "UPDATE webhook_endpoints SET cursor = ? WHERE id = ? AND cursor = ? AND enabled"
+_WEBHOOK_DELIVERY_INSERT = (
+    "INSERT INTO webhook_deliveries"
+    " (endpoint_id, event_id, event_type, mentor_id, payload, status, attempts, claims, created_at, next_at)"
+)
+# Only while the event is still in the outbox: an erasure that removed it must not be undone by a late queueing.
+QUEUE_WEBHOOK_DELIVERY_SQLITE = (
+    f"{_WEBHOOK_DELIVERY_INSERT} SELECT ?, ?, ?, ?, ?, 'pending', 0, 0, ?, ?"
+    " WHERE EXISTS (SELECT 1 FROM events WHERE id = ?) ON CONFLICT DO NOTHING"
+)
+QUEUE_WEBHOOK_DELIVERY_POSTGRES = (
+    f"{_WEBHOOK_DELIVERY_INSERT} SELECT ?, ?, ?, ?, ?, 'pending', 0, 0, ?, ?"
+    " WHERE EXISTS (SELECT 1 FROM events WHERE txid = ?::text::xid8 AND id = ?) ON CONFLICT DO NOTHING"
+)
+QUEUE_WEBHOOK_TEST = f"{_WEBHOOK_DELIVERY_INSERT} VALUES (?, ?, ?, NULL, ?, 'pending', 0, 0, ?, ?) RETURNING id"
+_DUE_WEBHOOK_DELIVERIES = (
+    "SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id"
+    " WHERE d.status = 'pending' AND d.next_at <= ? AND e.enabled ORDER BY d.next_at LIMIT ?"
+)
+_CLAIM_WEBHOOK_DELIVERIES = (
+    "UPDATE webhook_deliveries SET next_at = ?, claims = claims + 1 WHERE id IN ({due})"
+    " RETURNING id, endpoint_id, event_id, payload, attempts, created_at, claims"
+)
+# A claim moves `next_at` past the attempt's timeout: a worker that dies mid-delivery leaves it due again later.
+# SQLite: one writer at a time makes the claim atomic; PostgreSQL: rows another worker is claiming are skipped.
+CLAIM_WEBHOOK_DELIVERIES_SQLITE = _CLAIM_WEBHOOK_DELIVERIES.format(due=_DUE_WEBHOOK_DELIVERIES)
+CLAIM_WEBHOOK_DELIVERIES_POSTGRES = _CLAIM_WEBHOOK_DELIVERIES.format(
+    due=_DUE_WEBHOOK_DELIVERIES + " FOR UPDATE OF d SKIP LOCKED"
+)
+# Only while this worker's claim is the newest: one whose claim ran out and was taken over records nothing.
+FINISH_WEBHOOK_DELIVERY = (
+    "UPDATE webhook_deliveries SET status = ?, attempts = attempts + 1, next_at = ?, last_status_code = ?"
+    " WHERE id = ? AND claims = ?"
+)
+INSERT_WEBHOOK_ATTEMPT = (
+    "INSERT INTO webhook_attempts (endpoint_id, delivery_id, event_id, at, outcome, status_code, duration_ms)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+REDELIVER_WEBHOOK = (
+    "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, created_at = ?, next_at = ? WHERE id = ?"
+    " RETURNING endpoint_id"
+)
+_WEBHOOK_DELIVERY_COLUMNS = (
+    "id, endpoint_id, event_id, event_type, status, attempts, created_at, next_at, last_status_code"
+)
+WEBHOOK_DELIVERY = f"SELECT {_WEBHOOK_DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = ?"
+WEBHOOK_DELIVERIES = (
+    f"SELECT {_WEBHOOK_DELIVERY_COLUMNS} FROM webhook_deliveries WHERE endpoint_id = ? ORDER BY id DESC LIMIT ?"
+)
+WEBHOOK_ATTEMPTS = (
+    "SELECT delivery_id, event_id, at, outcome, status_code, duration_ms FROM webhook_attempts"
+    " WHERE endpoint_id = ? ORDER BY id DESC LIMIT ?"
+)
+# Pruned with the events they carried (MILESTONES_EVENT_RETENTION_DAYS); a pending delivery is kept until it ends.
+PRUNE_WEBHOOK_DELIVERIES = (
+    "DELETE FROM webhook_deliveries WHERE id IN"
+    " (SELECT id FROM webhook_deliveries WHERE status <> 'pending' AND created_at < ? LIMIT ?)"
+)
+PRUNE_WEBHOOK_ATTEMPTS = (
+    "DELETE FROM webhook_attempts WHERE id IN (SELECT id FROM webhook_attempts WHERE at < ? LIMIT ?)"
+)

@@ -12,7 +12,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -51,6 +51,7 @@ from milestones.storage.base import (
     history_entry_from_row,
     idempotency_from_row,
 )
+from milestones.storage.webhooks import SqliteWebhookStore, WebhookStore
 from milestones.storage.write_path import WRITE_PATH, TableWrite
 
 _BUSY_TIMEOUT_MS = 30_000
@@ -115,6 +116,7 @@ class SqliteRepository:
         self._recent_commits: deque[tuple[int, frozenset[str] | None]] = deque(maxlen=_COMMITS_KEPT)
         self._foreign_epoch = 0
         self._data_version: int | None = None
+        self.webhooks: WebhookStore = SqliteWebhookStore(self, path)
 
     async def get(self, milestone_id: str) -> Milestone | None:
         row = self._read_one(queries.GET_MILESTONE, (milestone_id,))
@@ -292,9 +294,24 @@ class SqliteRepository:
         return None if row is None else str(row[0])
 
     async def close(self) -> None:
+        await self.webhooks.close()
         self._writer_thread.submit(self._close_writer).result()
         self._writer_thread.shutdown(wait=True)
         self._reader.close()
+
+    # For the webhooks' store, which shares this file's reader, writer thread and write queue.
+    def read_one(self, sql: str, params: Any) -> Any:
+        return self._read_one(sql, params)
+
+    def read_all(self, sql: str, params: Any) -> list[Any]:
+        return self._read_all(sql, params)
+
+    async def in_writer(self, work: Callable[[], T]) -> T:
+        return await self._in_writer(work)
+
+    def transaction(self, mentors: frozenset[str] | None = None) -> AbstractContextManager[sqlite3.Connection]:
+        """A write transaction (on the writer thread only, inside `in_writer`'s work)."""
+        return self._transaction(mentors)
 
     def _read_one(self, sql: str, params: Any) -> Any:
         try:

@@ -278,8 +278,18 @@ MENTOR_TABLES: tuple[MentorTable, ...] = (
     MentorTable("idempotency_keys", "mentor_id", "idempotency_records"),
     # What the platform told about the mentor themselves: their name.
     MentorTable("mentors", "mentor_id", "mentor_records"),
+    # Webhook deliveries carry the rendered event: erasure cancels a mentor's pending ones and forgets the rest.
+    MentorTable("webhook_deliveries", "mentor_id", "webhook_deliveries"),
 )
-HOLDS_NO_MENTOR_DATA: tuple[str, ...] = ("alembic_version", "access_keys", "service_secrets", "catalog_versions")
+# Endpoints hold URLs and secrets; the attempts' log holds event ids, outcomes and timings, never a payload.
+HOLDS_NO_MENTOR_DATA: tuple[str, ...] = (
+    "alembic_version",
+    "access_keys",
+    "service_secrets",
+    "catalog_versions",
+    "webhook_endpoints",
+    "webhook_attempts",
+)
 
 # In this order: erasures first (the erasure's own history entry, appended last, names the mentor by a hash
 # and so survives), then removals (a period removed and one written may share nothing, but a milestone removed

@@ -73,6 +73,8 @@ from milestones.web.routes import (
     list_definitions,
     service_of,
 )
+from milestones.web.webhooks import WEBHOOK_ROUTER, WEBHOOKS
+from milestones.webhooks.delivery import DeliveryOptions
 from milestones.wording.languages import languages, prepare, tag
 
 OPENAPI_JSON = "application/vnd.oai.openapi+json"
@@ -445,6 +447,9 @@ def create_litestar_app(
             catalog.attach(stored_catalogs)
         # Events always have a retention; history only when MILESTONES_HISTORY_RETENTION_DAYS is set.
         app.state.pruning = asyncio.create_task(service.prune_hourly(settings.history_retention_days))
+        # Webhooks are delivered off the request path, by a loop of each worker's own.
+        app.state.delivery_loop = loop = service.delivery_loop(DeliveryOptions.of(settings))
+        app.state.deliveries = asyncio.create_task(loop.run())
         event("worker started", pid=os.getpid())
 
     async def close_service(app: Litestar) -> None:
@@ -452,6 +457,14 @@ def create_litestar_app(
         pruning = app.state.get("pruning")
         if pruning is not None:
             pruning.cancel()
+        deliveries = app.state.get("deliveries")
+        if deliveries is not None:
+            app.state.delivery_loop.stop()
+            try:
+                await asyncio.wait_for(asyncio.shield(deliveries), 5)
+            except TimeoutError:  # a round stuck on the database: cut it short
+                deliveries.cancel()
+                await asyncio.gather(deliveries, return_exceptions=True)
         service = app.state.get("service")
         if service is not None:
             await service.close()
@@ -463,6 +476,7 @@ def create_litestar_app(
             Router(CONTRACT_ALIAS_PATH, route_handlers=MILESTONE_ROUTES, include_in_schema=False),
             Router("/api/v1/mentors", route_handlers=MENTOR_ROUTES),
             *EVENT_ROUTES,
+            WEBHOOK_ROUTER,
             home,
             healthz,
             readyz,
@@ -502,6 +516,7 @@ def create_litestar_app(
                 Tag(name=DEFINITIONS, description="The catalog of milestones that can be reached"),
                 Tag(name=BADGES, description="Badge images"),
                 Tag(name=EVENTS, description="The event feed (CloudEvents; described in /asyncapi.json)"),
+                Tag(name=WEBHOOKS, description="Endpoints events are pushed to, signed (Standard Webhooks); admin"),
                 Tag(name=HEALTH, description="Liveness and readiness"),
             ],
             components=Components(),

@@ -166,6 +166,7 @@ MENTOR_ERASED: Any = {
         "events": 9,
         "idempotency_records": 1,
         "mentor_records": 1,
+        "webhook_deliveries": 0,
     },
 }
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from milestones.errors import (
     CursorExpired,
     DatabaseUnavailable,
+    DeliveryNotFound,
     IdempotencyKeyInUse,
     IdempotencyKeyReused,
     InvalidUpdate,
@@ -21,6 +22,9 @@ from milestones.errors import (
     PreconditionFailed,
     RateLimited,
     ScopeRequired,
+    SecretKeyProblem,
+    WebhookAddressRefused,
+    WebhookNotFound,
 )
 
 PREFIX = "/problems/"
@@ -140,6 +144,30 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
             DatabaseUnavailable,
             "The database did not answer in time, or refused the write; nothing was changed.",
             "Retry after the Retry-After delay. Operators: check the database and `/readyz`.",
+        ),
+        _of(
+            WebhookNotFound,
+            "No webhook endpoint has this id: it was never added, or it was removed.",
+            "List the webhooks (GET /api/v1/webhooks) for their ids.",
+        ),
+        _of(
+            DeliveryNotFound,
+            "No webhook delivery has this id: it was never made, or it was removed with its endpoint or by an "
+            "erasure of the mentor it was about.",
+            "List an endpoint's deliveries (GET /api/v1/webhooks/{id}/deliveries) for their ids.",
+        ),
+        _of(
+            WebhookAddressRefused,
+            "The webhook's host is, or resolves to, a private, loopback or link-local address. Deliveries are not "
+            "sent there, so that a webhook cannot be used to reach the service's own network.",
+            "Use a URL whose host is reachable on the public internet. Operators of a closed network can set "
+            "MILESTONES_WEBHOOK_ALLOW_PRIVATE=true.",
+        ),
+        _of(
+            SecretKeyProblem,
+            "Webhook signing secrets are stored encrypted, and MILESTONES_SECRET_KEY is missing or is not the key "
+            "they were encrypted with.",
+            "Operators: set MILESTONES_SECRET_KEY to the key the secrets were stored with.",
         ),
         ProblemType(
             "not-ready",

@@ -1,0 +1,1 @@
+"""Webhooks: endpoints that are told of events, signed deliveries, retries and their log."""

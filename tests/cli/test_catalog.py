@@ -154,6 +154,9 @@ def test_publish_stores_a_version_that_versions_lists_and_diff_compares(
     assert [row.split()[0] for row in rows] == [first, "2027-01"]
     assert rows[0].split()[-1] == "15" and rows[0].split()[2] == first
     assert rows[1].endswith("15  (latest)")
+    # Every column starts where its heading does.
+    column = header.index("content hash")
+    assert [row[column - 2 : column] + row[column:].split()[0] for row in rows] == [f"  {r.split()[2]}" for r in rows]
 
     compared = milestones("catalog", "diff", first, "2027-01")
     assert compared.status == 0

@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
@@ -132,6 +133,9 @@ def run_catalog_publish(args: argparse.Namespace) -> int:
     return OK
 
 
+_WHEN = "%Y-%m-%dT%H:%M:%SZ"
+
+
 def run_catalog_versions(args: argparse.Namespace) -> int:
     settings = read_settings()
     require_database(settings)
@@ -139,7 +143,8 @@ def run_catalog_versions(args: argparse.Namespace) -> int:
     width = max(len("version"), *(len(v.version) for v in versions))
     print(f"{'version':<{width}}  published             content hash      milestones")
     for stored in versions:
-        when = "-" if stored.published_at is None else stored.published_at.isoformat(timespec="seconds")
+        # UTC with a Z: twenty characters, the column's width.
+        when = "-" if stored.published_at is None else stored.published_at.astimezone(UTC).strftime(_WHEN)
         latest = "  (latest)" if stored is versions[-1] else ""
         print(
             f"{stored.version:<{width}}  {when:<20}  {stored.content_hash:<16}  {len(stored.definitions):>10}{latest}"

@@ -306,7 +306,7 @@ class FrontDoor:
         # A successful answer's block, then what this request added to the error block (its id, CORS, no-store).
         succeeded = [*succeeding, *extra[len(edge.refused) :]]
         catalog = self.catalog
-        if catalog is not None and catalog.due:  # a clock reading, and twice a second one short read
+        if catalog is not None and policy.catalog and catalog.due:  # a clock reading; twice a second a short read
             await catalog.current()
         if self.fast is not None and policy.fast:
             fast, receive = await self.fast.answer(http, match, receive)

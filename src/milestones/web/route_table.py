@@ -51,7 +51,8 @@ _HTML = frozenset({Framing.PAGE, Framing.DOCS, Framing.REDOC})
 @dataclass(frozen=True, slots=True, eq=False)
 class RoutePolicy:
     """One route's policy. `rate_limit` names the limit that counts it ("reads" or "writes"), None when none
-    does; `cache_control` is what its successful answers say (None: what the handler says)."""
+    does; `cache_control` is what its successful answers say (None: what the handler says); `catalog` whether
+    its answers depend on the served catalog (the front door then reads the latest version first, when due)."""
 
     access: Access
     rate_limit: str | None
@@ -60,6 +61,7 @@ class RoutePolicy:
     embeddable: bool = False
     cache_control: bytes | None = None
     fast: bool = False
+    catalog: bool = True
 
     @property
     def html(self) -> bool:
@@ -73,11 +75,15 @@ def declare(policy: RoutePolicy) -> dict[str, Any]:
 
 
 # The policies the service's routes use, named for what they serve.
-DESCRIBES_SERVICE = RoutePolicy(Access.PUBLIC, rate_limit=None)  # health, /openapi.json
+# Health, /openapi.json: never the catalog, so a liveness probe never waits on the database.
+DESCRIBES_SERVICE = RoutePolicy(Access.PUBLIC, rate_limit=None, catalog=False)
 # The counts by route and status say how busy the service is and what it is asked: as private as reads unless
 # the operator says otherwise. Never rate limited, like the health checks, so a scraper always gets them.
 METRICS = RoutePolicy(Access.METRICS, rate_limit=None)
-DESCRIBES_SERVICE_PAGE = RoutePolicy(Access.PUBLIC, rate_limit=None, framing=Framing.PAGE)  # problem pages
+# Problem pages.
+DESCRIBES_SERVICE_PAGE = RoutePolicy(
+    Access.PUBLIC, rate_limit=None, framing=Framing.PAGE, catalog=False
+)  # problem pages
 DOCS_PAGE = RoutePolicy(Access.PUBLIC, rate_limit=None, framing=Framing.DOCS)
 REDOC_PAGE = RoutePolicy(Access.PUBLIC, rate_limit=None, framing=Framing.REDOC)
 DOCS_ASSET = RoutePolicy(Access.PUBLIC, rate_limit=None, framing=Framing.IMAGE)

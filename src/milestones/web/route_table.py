@@ -80,7 +80,6 @@ DESCRIBES_SERVICE = RoutePolicy(Access.PUBLIC, rate_limit=None, catalog=False)
 # The counts by route and status say how busy the service is and what it is asked: as private as reads unless
 # the operator says otherwise. Never rate limited, like the health checks, so a scraper always gets them.
 METRICS = RoutePolicy(Access.METRICS, rate_limit=None)
-# Problem pages.
 DESCRIBES_SERVICE_PAGE = RoutePolicy(
     Access.PUBLIC, rate_limit=None, framing=Framing.PAGE, catalog=False
 )  # problem pages

@@ -17,7 +17,7 @@ def needs_postgres(item: pytest.Item) -> bool:
         or any(value == "postgres" or (isinstance(value, list) and "--postgres" in value) for value in params.values())
         # Several hosts behind the balancer share one PostgreSQL database.
         or BEHIND_HAPROXY in params.values()
-        or item.path.name == "test_database_faults.py"
+        or item.path.name in ("test_database_faults.py", "test_broken_connections.py")
     )
 
 

@@ -179,6 +179,8 @@ _ACHIEVED_300H: Any = {
     "set_by_person": False,
     "threshold": 300,
 }
+# The packaged catalog's version (its content hash), as a history entry decided under it names it.
+PACKAGED_CATALOG_VERSION = "701945f59d4c60ef"
 HISTORY: Any = {
     "data": [
         {
@@ -188,6 +190,7 @@ HISTORY: Any = {
             "request_id": "req-7f3a9c2e",
             "cause": "post",
             "period": {"start_date": "2025-01-01", "end_date": "2025-12-31"},
+            "catalog_version": PACKAGED_CATALOG_VERSION,
             "transition": "achieved",
             "before": None,
             "after": _ACHIEVED_300H,
@@ -221,6 +224,7 @@ MENTOR_HISTORY: Any = {
             "request_id": "req-7f3a9c2e",
             "cause": "post",
             "period": {"start_date": "2025-01-01", "end_date": "2025-12-31"},
+            "catalog_version": PACKAGED_CATALOG_VERSION,
             "transition": "achieved",
             "before": None,
             "after": {

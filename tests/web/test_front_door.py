@@ -49,6 +49,7 @@ class Call:
 
 ALICE_100H = "alice~100h"
 # Every operation of the OpenAPI document, answered with success and with an error.
+WEBHOOKS = "/api/v1/webhooks"
 OPERATIONS: dict[tuple[str, str], list[Call]] = {
     ("GET", BASE): [
         Call("GET", f"{BASE}?mentor_id=alice", 200),
@@ -114,6 +115,24 @@ OPERATIONS: dict[tuple[str, str], list[Call]] = {
         Call("GET", "/api/v1/events?limit=5", 200),
         Call("GET", "/api/v1/events?limit=0", 422),
     ],
+    # Webhooks, like erasure, are for admin keys only: refused here (tests/web/test_webhooks.py uses a key).
+    **{
+        (method, WEBHOOKS + path): [
+            Call(method, WEBHOOKS + path.replace("{webhook_id}", "w1").replace("{delivery_id}", "1"), 403)
+        ]
+        for method, path in [
+            ("GET", ""),
+            ("POST", ""),
+            ("GET", "/{webhook_id}"),
+            ("DELETE", "/{webhook_id}"),
+            ("POST", "/{webhook_id}/enable"),
+            ("POST", "/{webhook_id}/disable"),
+            ("POST", "/{webhook_id}/rotate-secret"),
+            ("POST", "/{webhook_id}/test"),
+            ("GET", "/{webhook_id}/deliveries"),
+            ("POST", "/{webhook_id}/deliveries/{delivery_id}/redeliver"),
+        ]
+    },
 }
 
 

@@ -29,7 +29,14 @@ from milestones.domain.erasure import erase_mentor, mentor_hash
 from milestones.domain.events import ALL_TYPES, EventType, EventWindow, Position, types_mask
 from milestones.domain.history import HistoryItem
 from milestones.domain.rows import IdempotencyRecord, Replaceable, encode_time, period_to_row
-from milestones.errors import CatalogMoved, CursorExpired, InvalidUpdate, MilestoneNotFound, PeriodOverlap
+from milestones.errors import (
+    CatalogMoved,
+    CursorExpired,
+    DatabaseUnavailable,
+    InvalidUpdate,
+    MilestoneNotFound,
+    PeriodOverlap,
+)
 from milestones.events.cloudevents import event_source
 from milestones.ops import metrics
 from milestones.ops.logs import REQUEST_ID, event
@@ -161,11 +168,20 @@ class MilestoneService:
             webhook_allow_private=settings.webhook_allow_private,
         )
         try:
-            await service.reload_catalogs()
+            # A schema not yet migrated has no stored versions: the configured catalog stands in, and readiness
+            # says the database is not ready (the stored versions are read once it is).
+            if await service._schema_is_current():
+                await service.reload_catalogs()
         except Exception:
             await service.close()
             raise
         return service
+
+    async def _schema_is_current(self) -> bool:
+        try:
+            return await self.repository.schema_revision() == self.expected_revision
+        except DatabaseUnavailable:  # no schema at all yet (an empty database)
+            return False
 
     # --- the catalog: every stored version, the latest served -------------------------------------------------
 

@@ -125,6 +125,9 @@ class DeliveryLoop:
         self._options = options
         self._clock = clock
         self._in_flight: set[asyncio.Task[None]] = set()
+        # The requests of those deliveries: the only part a shutdown cuts short. A delivery's statements are never
+        # cancelled, as a connection cancelled mid-statement is lost (and asyncpg says so from its callbacks).
+        self._sending: set[asyncio.Future[tuple[Outcome, int | None]]] = set()
         self._endpoints: dict[str, EndpointRecord] = {}
         self._client = httpx.AsyncClient(
             timeout=options.timeout,
@@ -160,13 +163,14 @@ class DeliveryLoop:
 
     def stop(self) -> None:
         """End `run` after the round under way, without cutting a statement short (the database's connections are
-        closed next); deliveries in flight are cancelled, and their claims run out for another worker to retry."""
+        closed next); the requests of deliveries in flight are cancelled (their statements finish), and their claims
+        run out for another worker to retry."""
         self._stopping = True
         self._wake.set()
 
     async def close(self) -> None:
-        for task in list(self._in_flight):
-            task.cancel()
+        for sending in list(self._sending):
+            sending.cancel()
         if self._in_flight:
             await asyncio.gather(*self._in_flight, return_exceptions=True)
         await self._client.aclose()
@@ -243,7 +247,12 @@ class DeliveryLoop:
             if record is None:
                 return  # removed meanwhile, with its deliveries
             started = time.perf_counter()
-            outcome, status_code = await self._send(record, delivery)
+            sending = asyncio.ensure_future(self._send(record, delivery))
+            self._sending.add(sending)
+            try:
+                outcome, status_code = await sending
+            finally:
+                self._sending.discard(sending)
             duration_ms = round((time.perf_counter() - started) * 1000)
             await self._record(record, delivery, outcome, status_code, duration_ms)
         except asyncio.CancelledError:

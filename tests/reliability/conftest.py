@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.reliability.servers import FaultyProxy, create_postgres_database, drop_postgres_database, postgres_target
 from tests.served import clean_environment, serving
 
 # Short, so the slow-body tests finish quickly; the service's defaults are longer.
@@ -62,3 +63,21 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with serving(cwd=tmp_path_factory.mktemp("served"), env=env) as served:
         yield Server(host="127.0.0.1", port=served.port, pid=served.process.pid, log=served.log)
         assert served.process.poll() is None, f"the server died:\n{served.log_text()}"
+
+
+@pytest.fixture(scope="module")
+def database() -> Iterator[str]:
+    """A migrated PostgreSQL database of the module's own, reached directly (a service reaches it through
+    `proxy`)."""
+    url = create_postgres_database()
+    try:
+        yield url
+    finally:
+        drop_postgres_database(url)
+
+
+@pytest.fixture(scope="module")
+def proxy(database: str) -> Iterator[FaultyProxy]:
+    """A proxy in front of `database` that can cut, stall or say goodbye to the service's connections."""
+    with FaultyProxy(*postgres_target(database)) as faulty:
+        yield faulty

@@ -31,8 +31,6 @@ from tests.reliability.servers import (
     PROBLEM_JSON,
     FaultyProxy,
     Service,
-    create_postgres_database,
-    drop_postgres_database,
     postgres_target,
     summary_for,
     via_proxy,
@@ -46,21 +44,6 @@ MENTOR = "goodbye-mentor"
 KEYS_REFRESH = 0.6
 # Months for the writes that only refresh the keys, apart from those the requests below write.
 MONTHS = itertools.count(100)
-
-
-@pytest.fixture(scope="module")
-def database() -> Iterator[str]:
-    url = create_postgres_database()
-    try:
-        yield url
-    finally:
-        drop_postgres_database(url)
-
-
-@pytest.fixture(scope="module")
-def proxy(database: str) -> Iterator[FaultyProxy]:
-    with FaultyProxy(*postgres_target(database)) as faulty:
-        yield faulty
 
 
 @pytest.fixture(scope="module")

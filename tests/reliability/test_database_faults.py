@@ -22,10 +22,7 @@ from tests.reliability.servers import (
     FaultyProxy,
     Service,
     Traffic,
-    create_postgres_database,
-    drop_postgres_database,
     postgres_rows,
-    postgres_target,
     run,
     send,
     summary_for,
@@ -42,22 +39,6 @@ TIMEOUT = 3.0
 # (for a pooled connection, then for a new connection or a statement), with some slack for a busy machine.
 ANSWER_BOUND = TIMEOUT + max(CONNECT_TIMEOUT, TIMEOUT) + 4
 DATABASE_UNAVAILABLE = "/problems/database-unavailable"
-
-
-@pytest.fixture(scope="module")
-def database() -> Iterator[str]:
-    """A migrated database of its own, reached directly (the service reaches it through the proxy)."""
-    url = create_postgres_database()
-    try:
-        yield url
-    finally:
-        drop_postgres_database(url)
-
-
-@pytest.fixture(scope="module")
-def proxy(database: str) -> Iterator[FaultyProxy]:
-    with FaultyProxy(*postgres_target(database)) as faulty:
-        yield faulty
 
 
 @pytest.fixture(scope="module")

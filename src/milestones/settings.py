@@ -60,6 +60,19 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
     postgres_pool_size: int = Field(default=10, ge=1, le=200)
+    database_replica_urls: CommaList = Field(
+        default_factory=list,
+        description="Comma-separated postgresql:// URLs of streaming replicas of the database: reads of mentor data "
+        "go to one that has caught up (see MILESTONES_REPLICA_MAX_LAG_SECONDS), everything else to the primary",
+        repr=False,
+    )
+    replica_max_lag_seconds: float = Field(
+        default=5,
+        gt=0,
+        le=3600,
+        description="How far behind the primary a replica may be and still serve reads; past it, or unreachable, "
+        "reads go to the primary",
+    )
     postgres_connect_timeout_seconds: float = Field(
         default=5, gt=0, le=300, description="Longest wait to open a PostgreSQL connection (TCP and authentication)"
     )
@@ -222,6 +235,24 @@ class Settings(BaseSettings):
         if url.startswith("sqlite:///") or url.startswith(("postgresql://", "postgres://")):
             return url
         raise ValueError("must start with sqlite:/// (a file path) or postgresql://")
+
+    @field_validator("database_replica_urls", mode="before")
+    @classmethod
+    def _replica_urls(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        urls = [part.strip() for part in value.split(",") if part.strip()]
+        for url in urls:
+            if not url.startswith(("postgresql://", "postgres://")):
+                raise ValueError("must be postgresql:// URLs, separated by commas")
+        return urls
+
+    @field_validator("database_replica_urls")
+    @classmethod
+    def _replicas_of_postgres(cls, urls: list[str], info: ValidationInfo) -> list[str]:
+        if urls and str(info.data.get("database_url", "")).startswith("sqlite:///"):
+            raise ValueError("replicas are PostgreSQL's: MILESTONES_DATABASE_URL must be postgresql:// too")
+        return urls
 
     @field_validator("api_keys", mode="before")
     @classmethod

@@ -620,13 +620,46 @@ class PostgresCluster:
         if os.geteuid() == 0:
             shutil.chown(self.directory, "postgres", "postgres")
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
+        self.configure()
+        self.start()
+        return self
+
+    def replica(self) -> PostgresCluster:
+        """A streaming replica of this running cluster, started on a port of its own: pg_basebackup of its data
+        (streaming the write-ahead log it needs, `-R` writing standby.signal and primary_conninfo), so that it
+        replays every change this cluster makes. This cluster must allow replication (`allow_replication`)."""
+        replica = PostgresCluster()
+        try:
+            if os.geteuid() == 0:
+                shutil.chown(replica.directory, "postgres", "postgres")
+            replica._run(
+                "pg_basebackup", "-D", str(replica.data), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+                "-X", "stream", "-R", "--no-sync", "--checkpoint=fast",
+            )  # fmt: skip
+            replica.configure()
+            replica.start()
+        except BaseException:
+            replica.destroy()
+            raise
+        return replica
+
+    def allow_replication(self) -> None:
+        """Streaming replication from 127.0.0.1: a replica's WAL sender connection (pg_hba's `replication`
+        database) and the WAL level it needs; PostgreSQL's defaults say the same, written out here so that the
+        test does not lean on them. Takes effect at the restart."""
+        with (self.data / "postgresql.conf").open("a") as conf:
+            conf.write("wal_level = replica\nmax_wal_senders = 4\nhot_standby = on\n")
+        with (self.data / "pg_hba.conf").open("a") as hba:
+            hba.write("host replication postgres 127.0.0.1/32 trust\n")
+        self.restart("fast", down_seconds=0)
+
+    def configure(self) -> None:
+        """Its own port and socket directory, last in postgresql.conf so that they win."""
         with (self.data / "postgresql.conf").open("a") as conf:
             conf.write(
                 f"port = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{self.directory}'\n"
                 "max_connections = 60\nshared_buffers = 32MB\n"
             )
-        self.start()
-        return self
 
     def start(self) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log_path), "-w", "-t", "120", "start")

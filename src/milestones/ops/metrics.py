@@ -1,5 +1,5 @@
 """Prometheus metrics: requests by route, method and status, their latency, milestones achieved by type,
-the database's unavailability and the SQLite writer's queue wait.
+the database's unavailability, the read replicas' state and lag, and the SQLite writer's queue wait.
 
 With several worker processes, `serve` points PROMETHEUS_MULTIPROC_DIR at a fresh directory before the
 workers start; prometheus-client then keeps each process's values in a file there, and `/metrics` (answered
@@ -13,7 +13,7 @@ from bisect import bisect_left
 from collections.abc import Iterable
 from typing import Any
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
@@ -36,6 +36,25 @@ LATENCY = Histogram(
 ACHIEVED = Counter("milestones_achieved", "Milestones newly achieved through the API, by type", ["type"])
 DATABASE_UNAVAILABLE = Counter(
     "milestones_database_unavailable", "Requests answered 503 because the database was unavailable or busy"
+)
+REPLICA_FALLBACKS = Counter(
+    "milestones_replica_fallbacks",
+    "Times a read replica stopped serving reads, which then went to the primary, by replica and reason "
+    "(lagging: behind past MILESTONES_REPLICA_MAX_LAG_SECONDS; unreachable; not_a_replica)",
+    ["replica", "reason"],
+)
+# Each worker polls every replica on its own: the worst worker's view (live processes only) is the one shown.
+REPLICA_IN_USE = Gauge(
+    "milestones_replica_in_use",
+    "1 while a read replica serves reads, 0 while its reads go to the primary",
+    ["replica"],
+    multiprocess_mode="livemin",
+)
+REPLICA_LAG = Gauge(
+    "milestones_replica_lag_seconds",
+    "How far behind the primary a read replica was at its last poll (an upper bound, to half a second)",
+    ["replica"],
+    multiprocess_mode="livemax",
 )
 WEBHOOK_DELIVERIES = Counter(
     "milestones_webhook_deliveries",

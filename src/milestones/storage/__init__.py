@@ -83,4 +83,7 @@ async def open_repository(settings: Settings, *, batch_job: bool = False) -> Mil
         settings.postgres_pool_size,
         connect_timeout=settings.postgres_connect_timeout_seconds,
         timeout=settings.postgres_timeout_seconds,
+        # A batch job writes; reads routed to replicas are the service's.
+        replica_urls=() if batch_job else settings.database_replica_urls,
+        replica_max_lag=settings.replica_max_lag_seconds,
     )

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
+import itertools
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache, lru_cache
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import asyncpg
 
@@ -31,8 +37,9 @@ from milestones.domain.rows import (
     time_from_text,
 )
 from milestones.errors import DatabaseUnavailable
-from milestones.ops import traces
-from milestones.ops.logs import OncePerOutage
+from milestones.ops import metrics, traces
+from milestones.ops.logs import OncePerOutage, event
+from milestones.ops.read_after import READ_SESSION
 from milestones.storage import queries
 from milestones.storage.base import (
     Applied,
@@ -118,6 +125,7 @@ _REVOKE_ACCESS_KEY = queries.numbered(queries.REVOKE_ACCESS_KEY)
 
 
 _TRANSACTION = {"db.system.name": "postgresql"}
+T = TypeVar("T")
 
 
 # asyncpg warns, with a traceback, on each failed attempt to bring its pool back to its minimum size.
@@ -180,18 +188,173 @@ def asyncpg_dsn(url: str) -> str:
     return url
 
 
-class PostgresRepository:
-    """MilestoneRepository on PostgreSQL; writers of one mentor queue on an advisory lock."""
+# Read replicas. Every worker polls the primary's write position and each replica's replayed position twice a
+# second. A replica's lag is how long ago the primary stood at a position the replica has replayed since (an upper
+# bound, to a poll): measured against the primary, it also grows when the replica's own link to the primary is
+# down, when the replica would believe itself current. A read goes to a replica in use that has replayed the
+# position its client last wrote at (ops.read_after); otherwise, or when the replica fails, to the primary.
+REPLICA_POLL_SECONDS = 0.5
+IN_USE = "in use"
+LAGGING = "lagging"
+UNREACHABLE = "unreachable"
+NOT_A_REPLICA = "not_a_replica"
 
-    def __init__(self, pool: asyncpg.Pool, acquire_timeout: float, retrying: OncePerOutage | None = None) -> None:
+
+def replica_label(url: str) -> str:
+    """How logs and metrics name a replica: host, port and database, never its credentials."""
+    parts = urlsplit(asyncpg_dsn(url))
+    return f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
+
+
+class Replica:
+    """One read replica: its pool and what the last polls found."""
+
+    def __init__(self, label: str, pool: asyncpg.Pool) -> None:
+        self.label = label
+        self.pool = pool
+        self.state: str | None = None  # None until the first poll
+        self.replayed = -1
+        self.caught_up_at = float("-inf")  # monotonic time the primary last stood where the replica has replayed
+
+    def serves(self, at_least: int | None, now: float, max_lag: float) -> bool:
+        """Whether it may serve a read that must see the write at `at_least` (None: any recent state)."""
+        if self.state != IN_USE or now - self.caught_up_at > max_lag:
+            return False
+        return at_least is None or self.replayed >= at_least
+
+
+class Replicas:
+    """The read replicas of one primary, polled in the background; `choose` picks one for a read, or None."""
+
+    def __init__(self, primary: asyncpg.Pool, replicas: list[Replica], max_lag: float, timeout: float) -> None:
+        self._primary = primary
+        self.replicas = replicas
+        self._max_lag = max_lag
+        self._timeout = timeout
+        # The primary's positions at the recent polls (time, position), enough to reach back past the bound.
+        self._primary_at: deque[tuple[float, int]] = deque(maxlen=int(max_lag / REPLICA_POLL_SECONDS) + 4)
+        self._turn = itertools.count()
+        self._polling: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._polling = asyncio.ensure_future(self._poll_forever())
+
+    async def close(self) -> None:
+        if self._polling is not None:
+            self._polling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._polling
+        for replica in self.replicas:
+            await replica.pool.close()
+
+    def choose(self, at_least: int | None) -> Replica | None:
+        """A replica in use that has replayed `at_least`, taking turns between those that qualify."""
+        now = time.monotonic()
+        count = len(self.replicas)
+        first = next(self._turn) % count
+        for index in range(first, first + count):
+            replica = self.replicas[index % count]
+            if replica.serves(at_least, now, self._max_lag):
+                return replica
+        return None
+
+    def lost(self, replica: Replica, error: BaseException) -> None:
+        """A read on `replica` failed for want of the database: reads go to the primary until a poll finds it."""
+        self._became(replica, UNREACHABLE, error=type(error).__name__)
+
+    async def poll(self) -> None:
+        """One poll: the primary's write position, then how far each replica has replayed."""
+        started = time.monotonic()
+        try:
+            position = await self._primary.fetchval(queries.WRITE_POSITION_POSTGRES, timeout=self._timeout)
+        except _UNAVAILABLE:
+            return  # without the primary's position no lag can be judged: it grows until the primary is back
+        self._primary_at.append((started, int(position)))
+        await asyncio.gather(*(self._poll_replica(replica) for replica in self.replicas))
+
+    async def _poll_forever(self) -> None:
+        while True:
+            try:
+                await self.poll()
+            except Exception:  # a bug here must not stop the polls, which keep reads off a lagging replica
+                logging.getLogger("milestones").exception("polling the read replicas failed")
+            await asyncio.sleep(REPLICA_POLL_SECONDS)
+
+    async def _poll_replica(self, replica: Replica) -> None:
+        try:
+            async with replica.pool.acquire(timeout=self._timeout) as conn:
+                replayed = await conn.fetchval(queries.REPLAYED_POSITION_POSTGRES, timeout=self._timeout)
+        except _UNAVAILABLE as exc:
+            self._became(replica, UNREACHABLE, error=type(exc).__name__)
+            return
+        if replayed is None:
+            self._became(replica, NOT_A_REPLICA)
+            return
+        replica.replayed = int(replayed)
+        for at, position in reversed(self._primary_at):
+            if position <= replica.replayed:
+                replica.caught_up_at = max(replica.caught_up_at, at)
+                break
+        lag = time.monotonic() - replica.caught_up_at
+        metrics.REPLICA_LAG.labels(replica.label).set(min(lag, 1e9))
+        if lag <= self._max_lag:
+            self._became(replica, IN_USE)
+        else:
+            self._became(replica, LAGGING, lag_seconds=round(lag, 1))
+
+    def _became(self, replica: Replica, state: str, **fields: Any) -> None:
+        """One log line and the metrics when a replica's state changes; nothing while it stays the same."""
+        before, replica.state = replica.state, state
+        if state == before:
+            return
+        metrics.REPLICA_IN_USE.labels(replica.label).set(1 if state == IN_USE else 0)
+        if state == IN_USE:
+            event("read replica in use", replica=replica.label)
+            return
+        if before is None and state == LAGGING:
+            return  # the first poll has no history to measure against: the next one judges
+        metrics.REPLICA_FALLBACKS.labels(replica.label, state).inc()
+        event(
+            f"read replica {state.replace('_', ' ')}: its reads go to the primary",
+            logging.WARNING,
+            replica=replica.label,
+            reason=state,
+            max_lag_seconds=self._max_lag,
+            **fields,
+        )
+
+
+class PostgresRepository:
+    """MilestoneRepository on PostgreSQL; writers of one mentor queue on an advisory lock. With read replicas,
+    reads of mentor data go to them (`_read`), and everything else to the primary."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        acquire_timeout: float,
+        retrying: OncePerOutage | None = None,
+        replicas: Replicas | None = None,
+    ) -> None:
         self._pool = pool
         self._acquire_timeout = acquire_timeout
         self._retrying = retrying
+        self.replicas = replicas
         self.webhooks: WebhookStore = PostgresWebhookStore(self)
 
     @classmethod
-    async def open(cls, url: str, pool_size: int, *, connect_timeout: float, timeout: float) -> PostgresRepository:
-        """A pool of up to `pool_size` connections; `timeout` bounds waiting for one and any one statement."""
+    async def open(
+        cls,
+        url: str,
+        pool_size: int,
+        *,
+        connect_timeout: float,
+        timeout: float,
+        replica_urls: Sequence[str] = (),
+        replica_max_lag: float = 5.0,
+    ) -> PostgresRepository:
+        """A pool of up to `pool_size` connections; `timeout` bounds waiting for one and any one statement. Each
+        replica gets a pool of its own, which connects on first use: a replica away at start-up is polled until
+        it is back, and start-up never waits for it."""
         retrying = OncePerOutage(POOL_RETRYING)
         report_queries = traces.enabled()
 
@@ -214,7 +377,25 @@ class PostgresRepository:
         except _UNAVAILABLE as exc:
             raise DatabaseUnavailable(f"PostgreSQL cannot be reached: {exc}") from exc
         _POOL_LOG.addFilter(retrying)
-        return cls(pool, acquire_timeout=timeout, retrying=retrying)
+        replicas = None
+        if replica_urls:
+            members = [
+                Replica(
+                    replica_label(replica_url),
+                    await asyncpg.create_pool(
+                        asyncpg_dsn(replica_url),
+                        min_size=0,
+                        max_size=pool_size,
+                        timeout=connect_timeout,
+                        command_timeout=timeout,
+                        reset=_keep_session,
+                    ),
+                )
+                for replica_url in replica_urls
+            ]
+            replicas = Replicas(pool, members, replica_max_lag, timeout)
+            replicas.start()
+        return cls(pool, acquire_timeout=timeout, retrying=retrying, replicas=replicas)
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
@@ -234,40 +415,63 @@ class PostgresRepository:
         """A pooled connection, as `_connection` gives it: for the webhooks' store, which shares this pool."""
         return self._connection()
 
-    async def get(self, milestone_id: str) -> Milestone | None:
+    async def _read(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """Run a read of mentor data on a replica that has caught up with what this request's client wrote
+        (ops.read_after), else on the primary. A replica that fails is set aside and the read runs again on the
+        primary: reads change nothing, so running one twice is safe."""
+        replicas = self.replicas
+        if replicas is not None:
+            session = READ_SESSION.get()
+            replica = replicas.choose(None if session is None else session.at_least)
+            if replica is not None:
+                try:
+                    async with replica.pool.acquire(timeout=self._acquire_timeout) as conn:
+                        try:
+                            return await work(conn)
+                        except _UNAVAILABLE:
+                            conn.terminate()
+                            raise
+                except _UNAVAILABLE as exc:
+                    replicas.lost(replica, exc)
+                except asyncpg.SerializationError:
+                    pass  # cancelled by the replica for a conflict with the changes it replays: the primary answers
         async with self._connection() as conn:
-            row = await conn.fetchrow(_GET_MILESTONE, milestone_id)
+            return await work(conn)
+
+    async def get(self, milestone_id: str) -> Milestone | None:
+        row = await self._read(lambda conn: conn.fetchrow(_GET_MILESTONE, milestone_id))
         return None if row is None else milestone_from_row(row, _as_time)
 
     async def find(self, query: MilestoneQuery) -> tuple[list[Milestone], int | None]:
         listing = queries.list_milestones(query, _same)
-        total: int | None = None
-        async with self._connection() as conn:
+
+        async def read(conn: asyncpg.Connection) -> tuple[Sequence[Any], int | None]:
             if listing.count is None:  # one mentor's listing, read whole
                 whole = await conn.fetch(queries.numbered(listing.page), *listing.page_params)
-                rows, total = queries.window_of_whole(whole, query.offset, query.limit)
-            else:
-                rows = await conn.fetch(queries.numbered(listing.page), *listing.page_params, query.limit, query.offset)
-                if query.after_id is None:
-                    total = int(await conn.fetchval(queries.numbered(listing.count), *listing.count_params))
+                return queries.window_of_whole(whole, query.offset, query.limit)
+            rows = await conn.fetch(queries.numbered(listing.page), *listing.page_params, query.limit, query.offset)
+            if query.after_id is not None:
+                return rows, None
+            return rows, int(await conn.fetchval(queries.numbered(listing.count), *listing.count_params))
+
+        rows, total = await self._read(read)
         return [milestone_from_row(r, _as_time) for r in rows], total
 
     async def mentor_milestones(self, mentor_id: str, status: Status | None = None) -> list[Milestone]:
-        async with self._connection() as conn:
-            if status is None:
-                rows = await conn.fetch(_MENTOR_MILESTONES, *queries.mentor_range(mentor_id))
-            else:
-                rows = await conn.fetch(_MENTOR_MILESTONES_WITH_STATUS, *queries.mentor_range(mentor_id), status.value)
+        if status is None:
+            rows = await self._read(lambda conn: conn.fetch(_MENTOR_MILESTONES, *queries.mentor_range(mentor_id)))
+        else:
+            rows = await self._read(
+                lambda conn: conn.fetch(_MENTOR_MILESTONES_WITH_STATUS, *queries.mentor_range(mentor_id), status.value)
+            )
         return [milestone_from_row(r, _as_time) for r in rows]
 
     async def periods(self, mentor_id: str) -> list[Period]:
-        async with self._connection() as conn:
-            rows = await conn.fetch(_MENTOR_PERIODS, mentor_id)
+        rows = await self._read(lambda conn: conn.fetch(_MENTOR_PERIODS, mentor_id))
         return [period_from_row(r, _as_date) for r in rows]
 
     async def display_name(self, mentor_id: str) -> str | None:
-        async with self._connection() as conn:
-            value = await conn.fetchval(_MENTOR_DISPLAY_NAME, mentor_id)
+        value = await self._read(lambda conn: conn.fetchval(_MENTOR_DISPLAY_NAME, mentor_id))
         return None if value is None else str(value)
 
     async def milestone_rows(
@@ -327,35 +531,54 @@ class PostgresRepository:
         seen: PackedRows | None,
         decided: Change | None,
     ) -> Applied:
-        async with self._connection() as conn, conn.transaction():
-            if bulk:
-                await conn.execute(queries.PREFER_INDEXES)
-                await conn.execute(_LOCK_MENTORS, ids, timeout=timeout)
+        async with self._connection() as conn:
+            async with conn.transaction():
+                applied_change = await self._apply_change(conn, ids, bulk, timeout, decide, seen, decided)
+            session = READ_SESSION.get() if self.replicas is not None else None
+            if session is not None:
+                # After the commit, so the position is past the commit's record: a replica that has replayed it
+                # shows this write. The client is handed it (ops.read_after) to send back on its next reads.
+                session.wrote(int(await conn.fetchval(queries.WRITE_POSITION_POSTGRES)))
+        return applied_change
+
+    async def _apply_change(
+        self,
+        conn: asyncpg.Connection,
+        ids: list[str],
+        bulk: bool,
+        timeout: float | None,
+        decide: Decide,
+        seen: PackedRows | None,
+        decided: Change | None,
+    ) -> Applied:
+        """The write transaction's work: lock, read, decide, check the catalog, apply."""
+        if bulk:
+            await conn.execute(queries.PREFER_INDEXES)
+            await conn.execute(_LOCK_MENTORS, ids, timeout=timeout)
+        else:
+            await conn.execute(_LOCK_MENTOR, ids[0])
+        stored: StoredRows | None = None
+        if decided is None or seen is None:
+            stored = await _stored_rows(conn, ids)
+            change = decide(stored)
+        else:
+            # Under the locks nobody else can change these rows; compare their fingerprint with the one read.
+            fingerprint = await conn.fetchval(_MENTORS_FINGERPRINT, ids, ids, timeout=timeout)
+            if seen.as_of is not None and fingerprint == seen.as_of:
+                change = decided
             else:
-                await conn.execute(_LOCK_MENTOR, ids[0])
-            stored: StoredRows | None = None
-            if decided is None or seen is None:
-                stored = await _stored_rows(conn, ids)
+                # Written since they were read (by a POST, or another bulk run): decide again.
+                stored = (await _packed_rows(conn, ids)).unpack()
                 change = decide(stored)
-            else:
-                # Under the locks nobody else can change these rows; compare their fingerprint with the one read.
-                fingerprint = await conn.fetchval(_MENTORS_FINGERPRINT, ids, ids, timeout=timeout)
-                if seen.as_of is not None and fingerprint == seen.as_of:
-                    change = decided
-                else:
-                    # Written since they were read (by a POST, or another bulk run): decide again.
-                    stored = (await _packed_rows(conn, ids)).unpack()
-                    change = decide(stored)
-            if change.catalog_version:
-                # After the mentors' locks, in a statement of its own (its snapshot is taken now): a change of
-                # these mentors decided under a newer version has committed, so that version is seen here.
-                check_catalog(change, await conn.fetchval(queries.LATEST_CATALOG))
-            erased = await _apply(conn, change, timeout)
+        if change.catalog_version:
+            # After the mentors' locks, in a statement of its own (its snapshot is taken now): a change of
+            # these mentors decided under a newer version has committed, so that version is seen here.
+            check_catalog(change, await conn.fetchval(queries.LATEST_CATALOG))
+        erased = await _apply(conn, change, timeout)
         return applied(stored, change, erased)
 
     async def history(self, mentor_id: str, from_id: int, limit: int) -> list[HistoryEntry]:
-        async with self._connection() as conn:
-            rows = await conn.fetch(_MENTOR_HISTORY, mentor_id, from_id, limit)
+        rows = await self._read(lambda conn: conn.fetch(_MENTOR_HISTORY, mentor_id, from_id, limit))
         return [history_entry_from_row(row, mentor_id, _as_time, _as_date) for row in rows]
 
     async def prune_history(self, before: datetime, batch_size: int = 1000) -> int | None:
@@ -491,6 +714,8 @@ class PostgresRepository:
         return None if value is None else str(value)
 
     async def close(self) -> None:
+        if self.replicas is not None:
+            await self.replicas.close()
         await self._pool.close()
         if self._retrying is not None:
             _POOL_LOG.removeFilter(self._retrying)

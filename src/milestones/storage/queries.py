@@ -177,6 +177,12 @@ INSERT_SERVICE_VALUE = "INSERT INTO service_secrets (name, value) VALUES (?, ?) 
 GET_SERVICE_VALUE = "SELECT value FROM service_secrets WHERE name = ?"
 RELEASE_IDEMPOTENCY_KEY = "DELETE FROM idempotency_keys WHERE key = ? AND fingerprint = ? AND status_code IS NULL"
 SCHEMA_REVISION = "SELECT version_num FROM alembic_version"
+
+# Read replicas (PostgreSQL only): write-ahead log positions as numbers of bytes. The primary's, after a write's
+# commit (what the write's client is handed back) and at each poll; how far a replica has replayed (NULL on a
+# server that is not a replica).
+WRITE_POSITION_POSTGRES = "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint"
+REPLAYED_POSITION_POSTGRES = "SELECT (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint"
 ACCESS_KEY_COLUMNS = "id, name, scope, digest, created_at, revoked_at"
 # The catalog's versions, in publication order: the latest is the highest seq. Workers poll LATEST_CATALOG (an
 # index-only read of the primary key), and each write transaction checks it.

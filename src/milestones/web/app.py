@@ -404,6 +404,7 @@ def create_app(
         embed_origins=settings.embed_origins,
         rate_limits=rate_limits,
         catalog=catalog,
+        read_after=bool(settings.database_replica_urls),
     )
 
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 ALLOWED_METHODS = b"GET, HEAD, POST, PUT, DELETE"
-ALLOWED_HEADERS = b"Authorization, Content-Type, If-Match, Idempotency-Key, Accept-Language"
-EXPOSED_HEADERS = b"ETag, Retry-After, WWW-Authenticate, Idempotent-Replayed, RateLimit, RateLimit-Policy"
+ALLOWED_HEADERS = b"Authorization, Content-Type, If-Match, Idempotency-Key, Accept-Language, Milestones-Read-After"
+EXPOSED_HEADERS = (
+    b"ETag, Retry-After, WWW-Authenticate, Idempotent-Replayed, RateLimit, RateLimit-Policy, Milestones-Read-After"
+)
 MAX_AGE_SECONDS = b"600"
 VARY_ORIGIN = (b"vary", b"Origin")
 

@@ -27,6 +27,8 @@ from milestones.errors import DatabaseUnavailable, MilestonesError, OriginRefuse
 from milestones.ops import traces
 from milestones.ops.freshness import Fresh
 from milestones.ops.logs import REQUEST_ID
+from milestones.ops.read_after import READ_SESSION, ReadSession, parse_position, position_text
+from milestones.ops.read_after import HEADER as READ_AFTER_HEADER
 from milestones.web.access import AccessPolicy
 from milestones.web.body_timeout import BoundedBody
 from milestones.web.cors import VARY_ORIGIN, CorsPolicy
@@ -140,8 +142,12 @@ class FrontDoor:
         embed_origins: Sequence[str] = (),
         rate_limits: RateLimits | None = None,
         catalog: Fresh[CatalogVersions] | None = None,
+        read_after: bool = False,
     ) -> None:
         self.app = app
+        # With read replicas: each request gets a read session (ops.read_after), from its Milestones-Read-After
+        # header, and a write's answer carries the position it wrote at.
+        self.read_after = read_after
         # The catalog versions the service serves, read again at most every half second (as the keys are), so
         # that a version published by any process is served by every worker within a second.
         self.catalog = catalog
@@ -176,14 +182,19 @@ class FrontDoor:
             http = _below_root_path(http)
         method = http["method"]
         # One pass over the headers for what every request needs of them.
-        given_id = accept_language = None
+        given_id = accept_language = read_after = None
         for name, value in http["headers"]:
             if name == REQUEST_ID_HEADER:
                 given_id = value
             elif name == b"accept-language":
                 accept_language = value
+            elif name == READ_AFTER_HEADER:
+                read_after = value
         request_id = self.observer.request_id(given_id)
         token = REQUEST_ID.set(request_id.decode("latin-1"))
+        session = None
+        if self.read_after:
+            session = READ_SESSION.set(ReadSession(None if read_after is None else parse_position(read_after)))
         body = None
         if method in _WITH_BODY:
             receive = body = BoundedBody(receive, *self.body_bounds)
@@ -191,6 +202,8 @@ class FrontDoor:
             await self._serve(http, receive, send, request_id, accept_language, outcome)
         finally:
             REQUEST_ID.reset(token)
+            if session is not None:
+                READ_SESSION.reset(session)
             # The address the rate limits count (the client's, behind trusted proxies), not the peer's.
             client = http["client"][0] if http["client"] else None
             template = outcome.match.template
@@ -312,7 +325,7 @@ class FrontDoor:
             fast, receive = await self.fast.answer(http, match, receive)
             if fast is not None:
                 outcome.status = fast.status
-                await fast.send(send, succeeded if fast.status < 400 else extra, head=head)
+                await fast.send(send, [*(succeeded if fast.status < 400 else extra), *_written()], head=head)
                 return
         started = replaced = False
 
@@ -333,7 +346,7 @@ class FrontDoor:
                 headers = message.get("headers", ())
                 if needed_key:  # what needed a key must not be kept by a shared cache
                     headers = [(n, v) for n, v in headers if n.lower() != b"cache-control"]
-                message["headers"] = [*headers, *(succeeded if status < 400 else extra)]
+                message["headers"] = [*headers, *(succeeded if status < 400 else extra), *_written()]
             elif head and message["type"] == "http.response.body":
                 message = {"type": "http.response.body", "body": b"", "more_body": message.get("more_body", False)}
             await send(message)
@@ -417,6 +430,14 @@ def _below_root_path(http: HTTPScope) -> HTTPScope:
     if raw is not None and raw.startswith(root.encode()):
         inner["raw_path"] = raw[len(root) :] or b"/"
     return cast(HTTPScope, inner)
+
+
+def _written() -> list[tuple[bytes, bytes]]:
+    """The Milestones-Read-After header of an answer to a request that wrote, with read replicas."""
+    session = READ_SESSION.get()
+    if session is None or session.written is None:
+        return []
+    return [(READ_AFTER_HEADER, position_text(session.written).encode())]
 
 
 def _limited(refused: MilestonesError, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:

@@ -58,6 +58,8 @@ def test_a_catalog_with_a_fractional_count_is_refused_in_one_line(tmp_path: Path
         ("MILESTONES_LOG_LEVEL", "loud", "must be critical, error, warning, info or debug"),
         ("MILESTONES_MIGRATE_ON_START", "maybe", "must be true or false"),
         ("MILESTONES_PAGE_LINK_SECRET", "short", "must be at least 16 characters"),
+        ("MILESTONES_DATABASE_REPLICA_URLS", "mysql://replica/db", "must be postgresql:// URLs, separated by commas"),
+        ("MILESTONES_REPLICA_MAX_LAG_SECONDS", "0", "must be a number above 0, at most 3,600"),
         (
             "MILESTONES_ROOT_PATH",
             "milestones",

@@ -42,6 +42,7 @@ from milestones.ops.freshness import Fresh
 from milestones.ops.logs import configure_logging, event, log_format
 from milestones.ops.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from milestones.ops.metrics import exposition
+from milestones.ops.read_after import HEADER_NAME as READ_AFTER
 from milestones.service import Clock, MilestoneService, utc_now
 from milestones.settings import Settings
 from milestones.web.access import AccessPolicy, needed_scope
@@ -56,7 +57,7 @@ from milestones.web.problem_types import PROBLEM_TYPES
 from milestones.web.problems import EXCEPTION_HANDLERS, problem, problem_description, problem_responses
 from milestones.web.rate_limits import RateLimits, declare_429, declare_rate_limits
 from milestones.web.request_state import language_of
-from milestones.web.route_table import BADGE, DESCRIBES_SERVICE, METRICS, RouteTable, declare
+from milestones.web.route_table import BADGE, DESCRIBES_SERVICE, METRICS, Access, RouteTable, declare
 from milestones.web.routes import (
     BADGE_HEADERS,
     BADGES,
@@ -356,6 +357,36 @@ def declare_languages(document: OpenAPI, routes: RouteTable) -> None:
                 operation.parameters = [*(operation.parameters or []), locale, accept]
 
 
+def declare_read_after(document: OpenAPI, routes: RouteTable) -> None:
+    """With read replicas: a write's answer carries the position it wrote at, and reads of mentor data take it
+    back, as the front door gives and reads them (ops.read_after)."""
+    sent_back = Parameter(
+        name=READ_AFTER,
+        param_in="header",
+        schema=Schema(type=OpenAPIType.STRING, pattern="^[0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8}$"),
+        description="The position the client's last write answered with (Milestones-Read-After): the answer "
+        "shows that write, whichever host and database replica serve it. Without it a read may be up to "
+        "MILESTONES_REPLICA_MAX_LAG_SECONDS behind; a value that is no position is passed over.",
+    )
+    given = OpenAPIHeader(
+        schema=Schema(type=OpenAPIType.STRING),
+        description="The database's write position after this change: send it back on later reads (request "
+        "header of the same name) to read this write on any host. Only on answers that wrote.",
+    )
+    for path, item in (document.paths or {}).items():
+        for method in ("get", "put", "post", "delete", "patch"):
+            operation = getattr(item, method)
+            if operation is None:
+                continue
+            access = routes.policy_of(method.upper(), path).access
+            if method == "get" and access in (Access.READ, Access.SIGNED_LINK):
+                operation.parameters = [*(operation.parameters or []), sent_back]
+            elif method != "get" and access is Access.WRITE:
+                for status, answer in operation.responses.items():
+                    if status.startswith("2") and isinstance(answer, OpenAPIResponse):
+                        answer.headers = {**(answer.headers or {}), READ_AFTER: given}
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -528,6 +559,8 @@ def create_litestar_app(
     document = app.openapi_schema
     declare_response_headers(document, app)
     declare_languages(document, routes)
+    if settings.database_replica_urls:
+        declare_read_after(document, routes)
     if rate_limits is not None:
         declare_rate_limits(document, rate_limits, routes)
     failed_attempts_limited = rate_limits is not None and rate_limits.failed_auth is not None

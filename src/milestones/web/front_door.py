@@ -27,8 +27,8 @@ from milestones.errors import DatabaseUnavailable, MilestonesError, OriginRefuse
 from milestones.ops import traces
 from milestones.ops.freshness import Fresh
 from milestones.ops.logs import REQUEST_ID
-from milestones.ops.read_after import READ_SESSION, ReadSession, parse_position, position_text
 from milestones.ops.read_after import HEADER as READ_AFTER_HEADER
+from milestones.ops.read_after import READ_SESSION, ReadSession, parse_position, position_text
 from milestones.web.access import AccessPolicy
 from milestones.web.body_timeout import BoundedBody
 from milestones.web.cors import VARY_ORIGIN, CorsPolicy

@@ -41,7 +41,15 @@ async def test_a_preflight_from_an_allowed_origin_names_the_methods_and_headers(
     methods = {m.strip() for m in response.headers["access-control-allow-methods"].split(",")}
     assert methods == {"GET", "HEAD", "POST", "PUT", "DELETE"}
     allowed = {h.strip().lower() for h in response.headers["access-control-allow-headers"].split(",")}
-    assert allowed == {"authorization", "if-match", "idempotency-key", "content-type", "accept-language"}
+    # Milestones-Read-After: a browser client sends back the position its write was answered with (replicas).
+    assert allowed == {
+        "authorization",
+        "if-match",
+        "idempotency-key",
+        "content-type",
+        "accept-language",
+        "milestones-read-after",
+    }
     assert "Origin" in response.headers.get_list("vary")
     assert response.content == b""
 
@@ -60,6 +68,7 @@ async def test_answers_to_an_allowed_origin_expose_the_etag(cors_client: Client)
     assert one.status_code == 200
     assert one.headers["access-control-allow-origin"] == ALLOWED
     assert "ETag" in one.headers["access-control-expose-headers"]
+    assert "Milestones-Read-After" in one.headers["access-control-expose-headers"]
     assert "Origin" in one.headers.get_list("vary")
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
-from milestones.ops.read_after import HEADER_NAME
+from milestones.ops.read_after import HEADER_NAME, parse_position
 from milestones.settings import Settings
 from milestones.web.app import create_app
 from milestones.web.front_door import FrontDoor
@@ -45,6 +45,16 @@ async def test_with_replicas_the_document_names_the_header_and_reads_go_on_witho
         position = written.headers[HEADER_NAME]
         read = await client.get("/api/v1/mentors/mentor_doc/periods", headers={HEADER_NAME: position})
         assert (read.status_code, len(read.json()["data"])) == (200, 1)
+        # A write the framework answers (not the fast path) carries it too, and it moves on.
+        removed = await client.delete("/api/v1/mentors/mentor_doc/periods/2019-01-01/2019-12-31")
+        assert removed.status_code == 200, removed.text
+        later = removed.headers[HEADER_NAME]
+        assert parse_position(later.encode()) > parse_position(position.encode())  # type: ignore[operator]
+        # A read or a refused write wrote nothing: no position.
+        assert HEADER_NAME.lower() not in read.headers
+        refused = await client.delete("/api/v1/mentors/mentor_doc/periods/2019-01-01/2019-12-31")
+        assert refused.status_code == 404
+        assert HEADER_NAME.lower() not in refused.headers
         document = (await client.get("/openapi.json")).json()
     read_parameters = {
         p["name"] for p in _operation(document, "/api/v1/mentors/{mentor_id}/periods", "get")["parameters"]

@@ -295,8 +295,15 @@ class Replicas:
             if position <= replica.replayed:
                 replica.caught_up_at = max(replica.caught_up_at, at)
                 break
-        lag = time.monotonic() - replica.caught_up_at
-        metrics.REPLICA_LAG.labels(replica.label).set(min(lag, 1e9))
+        now = time.monotonic()
+        if replica.caught_up_at == float("-inf"):
+            if len(self._primary_at) == 1:
+                return  # the first poll, a little behind: the next one has a position to measure against
+            # Behind every position polled: at least as far behind as the oldest of them.
+            lag = now - self._primary_at[0][0]
+        else:
+            lag = now - replica.caught_up_at
+        metrics.REPLICA_LAG.labels(replica.label).set(lag)
         if lag <= self._max_lag:
             self._became(replica, IN_USE)
         else:
@@ -311,8 +318,6 @@ class Replicas:
         if state == IN_USE:
             event("read replica in use", replica=replica.label)
             return
-        if before is None and state == LAGGING:
-            return  # the first poll has no history to measure against: the next one judges
         metrics.REPLICA_FALLBACKS.labels(replica.label, state).inc()
         event(
             f"read replica {state.replace('_', ' ')}: its reads go to the primary",

@@ -42,7 +42,7 @@ def milestone_out(m: Milestone, language: str = ENGLISH, catalogs: CatalogVersio
         type=m.type,
         status=m.status,
         threshold=number(m.threshold),
-        accessibility_label=accessibility_label(m, state, language),
+        accessibility_label=accessibility_label(m, state, language, name),
         badge_image_url=badge_path(key, language) if version is None else badge_path(key, language, version),
     )
     if state is None:

@@ -65,7 +65,7 @@ def reference_step(
     state: MentorState, period: Period, catalog: Sequence[Definition], now: datetime
 ) -> MentorState | PeriodOverlap:
     try:
-        return reference.detect_milestones(reference.record_period(state, period), catalog, now)
+        return reference.detect_milestones(reference.record_period(state, period), catalog, now, state.periods)
     except PeriodOverlap as refused:
         return refused
 
@@ -223,7 +223,8 @@ def catalog_or(draw: st.DrawFn, catalog_value: T | None, other: st.SearchStrateg
 
 @st.composite
 def records(draw: st.DrawFn, key: str, current: Definition | None) -> Milestone:
-    """A stored milestone for `key`: achieved or in progress, maybe person-set, maybe out of date with the catalog."""
+    """A stored milestone for `key`: achieved (maybe unsupported), revoked or in progress, maybe person-set, maybe
+    out of date with the catalog."""
 
     def kept(field: str) -> Any:
         return None if current is None else getattr(current, field)
@@ -233,7 +234,8 @@ def records(draw: st.DrawFn, key: str, current: Definition | None) -> Milestone:
     threshold = catalog_or(draw, kept("threshold"), thresholds)
     position = catalog_or(draw, kept("position"), old_positions)
     status = draw(statuses)
-    achieved = status is Status.ACHIEVED
+    achieved = status is not Status.IN_PROGRESS
+    revoked = status is Status.REVOKED
     return Milestone(
         id=milestone_id(MENTOR, key),
         mentor_id=MENTOR,
@@ -247,6 +249,9 @@ def records(draw: st.DrawFn, key: str, current: Definition | None) -> Milestone:
         achieved_value=draw(values) if achieved else None,
         achieved_at=draw(moments) if achieved else None,
         set_by_person=draw(st.booleans()),
+        revoked_at=draw(moments) if revoked else None,
+        revocation_reason="Counted twice" if revoked else None,
+        supported=draw(st.booleans()) if status is Status.ACHIEVED else True,
     )
 
 
@@ -298,6 +303,8 @@ updates = st.builds(
     # Now and then negative, which both refuse.
     achieved_value=st.none() | values | st.integers(-100, -1).map(from_centi),
     achieved_at=st.none() | moments,
+    # Now and then blank or too long, which both refuse.
+    reason=st.none() | st.sampled_from(["Counted twice", "Entered for the wrong mentor", " ", "x" * 501]),
 )
 
 
@@ -343,7 +350,7 @@ def test_removing_a_milestone_or_a_period_is_decided_as_the_reference_decides(
     if state.periods:
         removed = data.draw(st.sampled_from(state.periods), label="period")
         expected = reference.detect_milestones(
-            reference.remove_period(state, removed.start_date, removed.end_date), catalog, now
+            reference.remove_period(state, removed.start_date, removed.end_date), catalog, now, state.periods
         )
         change = rules.remove_period(
             MENTOR,

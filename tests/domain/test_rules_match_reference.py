@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from milestones.domain import (
     Definition,
     Evidence,
+    LostThreshold,
     MetricType,
     Milestone,
     MilestoneUpdate,
@@ -62,26 +63,41 @@ def in_order(state: MentorState) -> MentorState:
 
 
 def reference_step(
-    state: MentorState, period: Period, catalog: Sequence[Definition], now: datetime
+    state: MentorState,
+    period: Period,
+    catalog: Sequence[Definition],
+    now: datetime,
+    on_lost: LostThreshold = LostThreshold.KEEP,
 ) -> MentorState | PeriodOverlap:
     try:
-        return reference.detect_milestones(reference.record_period(state, period), catalog, now, state.periods)
+        return reference.detect_milestones(reference.record_period(state, period), catalog, now, state.periods, on_lost)
     except PeriodOverlap as refused:
         return refused
 
 
-def rules_lines(state: MentorState, periods: Sequence[Period], catalog: Sequence[Definition], now: datetime) -> Change:
+def rules_lines(
+    state: MentorState,
+    periods: Sequence[Period],
+    catalog: Sequence[Definition],
+    now: datetime,
+    on_lost: LostThreshold = LostThreshold.KEEP,
+) -> Change:
     """Summaries posted one after another, decided as one batch, as bulk detection decides a file's lines."""
     lines = [(number, period_to_row(MENTOR, p)) for number, p in enumerate(periods, start=1)]
-    return rules.record_summaries(
-        lines, stored_rows(state), rules.RuleCatalog(catalog), encode_time(now), actor=ANONYMOUS, cause=Cause.POST
-    )
+    rungs = rules.RuleCatalog(catalog, on_lost_threshold=on_lost)
+    return rules.record_summaries(lines, stored_rows(state), rungs, encode_time(now), actor=ANONYMOUS, cause=Cause.POST)
 
 
-def assert_same_step(state: MentorState, period: Period, catalog: Sequence[Definition], now: datetime) -> MentorState:
+def assert_same_step(
+    state: MentorState,
+    period: Period,
+    catalog: Sequence[Definition],
+    now: datetime,
+    on_lost: LostThreshold = LostThreshold.KEEP,
+) -> MentorState:
     """Run one summary through both; an overlap is refused by both, with the same message, and writes nothing."""
-    expected = reference_step(state, period, catalog, now)
-    change = rules_lines(state, [period], catalog, now)
+    expected = reference_step(state, period, catalog, now, on_lost)
+    change = rules_lines(state, [period], catalog, now, on_lost)
     if isinstance(expected, PeriodOverlap):
         assert change.refused == [(1, expected.detail)]
         assert not change.writes_anything
@@ -90,7 +106,7 @@ def assert_same_step(state: MentorState, period: Period, catalog: Sequence[Defin
     actual = after(state, change)
     assert actual == expected
     # What is written is exactly what differs, so posting the same summary again writes nothing.
-    assert not rules_lines(actual, [period], catalog, now).writes_anything
+    assert not rules_lines(actual, [period], catalog, now, on_lost).writes_anything
     return actual
 
 
@@ -273,6 +289,17 @@ def test_one_summary_is_decided_as_the_reference_decides(data: st.DataObject, ca
     period = data.draw(new_periods(state.periods), label="period")
     now = data.draw(nows((*state.periods, period)), label="now")
     assert_same_step(state, period, catalog, now)
+
+
+@ONE_SUMMARY
+@given(data=st.data(), catalog=catalogs())
+def test_one_summary_under_the_revoke_policy_is_decided_as_the_reference_decides(
+    data: st.DataObject, catalog: tuple[Definition, ...]
+) -> None:
+    state = data.draw(stored_states(catalog), label="state")
+    period = data.draw(new_periods(state.periods), label="period")
+    now = data.draw(nows((*state.periods, period)), label="now")
+    assert_same_step(state, period, catalog, now, LostThreshold.REVOKE)
 
 
 @LINE_BY_LINE

@@ -170,7 +170,8 @@ async def test_the_revocation_migration_allows_revoked_and_keeps_every_row_on_th
     try:
         insert = (
             "INSERT INTO milestones (id, mentor_id, definition_key, name, type, threshold_centi, position, status,"
-            " current_centi, set_by_person) VALUES (?, 'm', ?, 'n', 'hours_logged', 1000, 0, ?, 1500, ?)"
+            " current_centi, set_by_person, catalog_version) VALUES (?, 'm', ?, 'n', 'hours_logged', 1000, 0, ?, 1500,"
+            " ?, 'v1')"
         )
         await _run(settings, [(insert, ("m~10h", "10h", "achieved", False))])
         with pytest.raises((sqlite3.IntegrityError, asyncpg.CheckViolationError)):

@@ -386,6 +386,34 @@ class MentorOut(Struct, kw_only=True, omit_defaults=True):
     )
 
 
+# A milestone's states and what moves it between them, for the OpenAPI document (the README has the same table).
+MILESTONE_STATES = """
+## A milestone's states
+
+A milestone is **in progress**, **achieved**, **revoked** (taken back: it keeps its id, history, value and dates,
+and gains `revoked_at` and `revocation_reason`) or **deleted** (no record; its history stays). An achieved
+milestone carries `supported: false` while a correction keeps the mentor's value below its threshold.
+
+| from | to | what moves it | history's `transition` |
+| --- | --- | --- | --- |
+| (none) | in progress | detection: the lowest unreached rung of its type | `created` |
+| (none), in progress | achieved | detection: the value reaches the threshold; a person's PUT `achieved` \
+| `achieved`, `updated` |
+| achieved | in progress | a person's PUT `in_progress`, only below the threshold | `updated` |
+| achieved | achieved, `supported: false` | a correction or removed period takes the value below the threshold \
+(MILESTONES_ON_LOST_THRESHOLD=keep) | `unsupported` |
+| achieved, `supported: false` | achieved | the values reach the threshold again | `supported` |
+| achieved | revoked | a person's PUT `revoked` with a `reason`; a lost threshold under \
+MILESTONES_ON_LOST_THRESHOLD=revoke (reason `data corrected`) | `revoked` |
+| revoked | achieved | a person's PUT `achieved` | `reinstated` |
+| any | deleted | a person's DELETE, or a record the rules no longer keep | `deleted` |
+| deleted | in progress, achieved | a later summary that earns it again | `created`, `achieved` |
+
+Revoking a milestone in progress, and PUT `in_progress` on a revoked one, are refused (422). Detection never awards a
+revoked milestone again. Lists leave revoked milestones out unless asked for with `status=revoked`.
+"""
+
+
 class MilestoneUpdateIn(Struct, forbid_unknown_fields=True):
     """A partial update: fields left out keep their values."""
 

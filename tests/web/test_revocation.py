@@ -269,3 +269,12 @@ async def test_a_revoked_milestones_label_is_served_in_five_languages(
     await revoke(client)
     answer = (await client.get(TEN, headers={"Accept-Language": language})).json()
     assert answer["accessibility_label"] == sentence
+
+
+async def test_a_bad_superseded_value_is_refused_in_plain_words(client: Client) -> None:
+    response = await client.get(f"{BASE}?superseded=maybe&status=gone")
+    assert response.status_code == 422
+    assert {(e["field"], e["message"]) for e in response.json()["errors"]} == {
+        ("superseded", "must be true or false"),
+        ("status", "must be achieved, in_progress or revoked"),
+    }

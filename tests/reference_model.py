@@ -13,7 +13,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from milestones.domain import (
+    REVOKED_BY_CORRECTION,
     Definition,
+    LostThreshold,
     MetricType,
     Milestone,
     MilestoneUpdate,
@@ -125,14 +127,42 @@ def crossing_time(periods: Sequence[Period], definition: Definition, now: dateti
     return (now, Precision.DETECTED) if now < moment else (moment, precision)
 
 
-def detect_milestones(state: MentorState, catalog: Sequence[Definition], now: datetime) -> MentorState:
+def lost_or_regained(
+    record: Milestone,
+    periods: Sequence[Period],
+    before: Sequence[Period] | None,
+    on_lost: LostThreshold,
+    now: datetime,
+) -> Milestone:
+    """An achieved record whose threshold the change crossed: down, it is unsupported (keep) or revoked (revoke);
+    up, an unsupported one is supported again. A change that crosses nothing leaves it."""
+    value = total(periods, record.type)
+    if not record.supported:
+        return replace(record, supported=True) if value >= record.threshold else record
+    if value >= record.threshold or before is None or total(before, record.type) < record.threshold:
+        return record
+    if on_lost is LostThreshold.REVOKE:
+        return replace(record, status=Status.REVOKED, revoked_at=now, revocation_reason=REVOKED_BY_CORRECTION)
+    return replace(record, supported=False)
+
+
+def detect_milestones(
+    state: MentorState,
+    catalog: Sequence[Definition],
+    now: datetime,
+    before: Sequence[Period] | None = None,
+    on_lost: LostThreshold = LostThreshold.KEEP,
+) -> MentorState:
+    """`before`: the periods before the change, against which a lost threshold is measured."""
     old = {m.definition_key: m for m in state.milestones}
     new: dict[str, Milestone] = {}
-    # 1. Reached and person-set records stay; rungs reached now are achieved.
+    # 1. Reached, revoked and person-set records stay; rungs reached now are achieved.
     for d in catalog:
         value = total(state.periods, d.type)
         record = old.get(d.key)
         if record is not None and record.status is Status.ACHIEVED:
+            new[d.key] = lost_or_regained(replace(record, position=d.position), state.periods, before, on_lost, now)
+        elif record is not None and record.status is Status.REVOKED:
             new[d.key] = replace(record, position=d.position)
         elif record is not None and record.set_by_person:
             new[d.key] = replace(
@@ -178,6 +208,8 @@ def detect_milestones(state: MentorState, catalog: Sequence[Definition], now: da
         if key in catalog_keys:
             continue
         if record.status is Status.ACHIEVED:
+            new[key] = lost_or_regained(record, state.periods, before, on_lost, now)
+        elif record.status is Status.REVOKED:
             new[key] = record
         elif record.set_by_person:
             new[key] = replace(
@@ -199,6 +231,16 @@ def update_milestone(state: MentorState, milestone_id: str, update: MilestoneUpd
     record = find_milestone(state, milestone_id)
     if update == MilestoneUpdate():
         return state  # nothing asked, nothing changed
+    if update.status is Status.REVOKED or (update.status is None and record.status is Status.REVOKED):
+        changed = revoke(record, update, now)
+        return replace(state, milestones=tuple(changed if m.id == milestone_id else m for m in state.milestones))
+    if update.reason is not None:
+        raise InvalidUpdate("reason is taken only with status 'revoked'; leave it out or send that status.", "reason")
+    if record.status is Status.REVOKED and update.status is Status.IN_PROGRESS:
+        raise InvalidUpdate(
+            "status cannot be in_progress: the milestone is revoked. A person can reinstate it with status 'achieved'.",
+            "status",
+        )
     if update.achieved_value is not None and not (update.achieved_value.is_finite() and update.achieved_value >= 0):
         raise InvalidUpdate("achieved_value must be a number of 0 or more.", "achieved_value")
     if update.achieved_at is not None and update.achieved_at > now + timedelta(minutes=1):
@@ -222,7 +264,7 @@ def update_milestone(state: MentorState, milestone_id: str, update: MilestoneUpd
             record, status=status, achieved_value=None, achieved_at=None, set_by_person=True, achieved_at_precision=None
         )
     else:
-        was_achieved = record.status is Status.ACHIEVED
+        was_achieved = record.status in (Status.ACHIEVED, Status.REVOKED)
         value = update.achieved_value
         if value is None:
             value = record.achieved_value if was_achieved else record.current_value
@@ -240,8 +282,49 @@ def update_milestone(state: MentorState, milestone_id: str, update: MilestoneUpd
             achieved_at=moment,
             set_by_person=True,
             achieved_at_precision=precision,
+            revoked_at=None,
+            revocation_reason=None,
+            supported=True,
         )
     return replace(state, milestones=tuple(changed if m.id == milestone_id else m for m in state.milestones))
+
+
+def revoke(record: Milestone, update: MilestoneUpdate, now: datetime) -> Milestone:
+    """A person revokes an achieved milestone, with a reason; a revoked one stays revoked until reinstated."""
+    if record.status is Status.IN_PROGRESS:
+        raise InvalidUpdate(
+            "status cannot be revoked: only an achieved milestone can be revoked, and this one is in progress.",
+            "status",
+        )
+    if update.achieved_value is not None or update.achieved_at is not None:
+        names = [
+            n
+            for n, v in (("achieved_value", update.achieved_value), ("achieved_at", update.achieved_at))
+            if v is not None
+        ]
+        raise InvalidUpdate(
+            " ".join(
+                f"{name} cannot be set when revoking a milestone; it keeps the value and date it was achieved with."
+                for name in names
+            ),
+            names[0],
+        )
+    if update.reason is None:
+        if record.status is Status.REVOKED:
+            return record
+        raise InvalidUpdate("reason is required to revoke a milestone: say why, in 1 to 500 characters.", "reason")
+    if not update.reason.strip() or len(update.reason) > 500:
+        raise InvalidUpdate("reason must be 1 to 500 characters, not only spaces.", "reason")
+    if record.status is Status.REVOKED:
+        return replace(record, revocation_reason=update.reason)
+    return replace(
+        record,
+        status=Status.REVOKED,
+        revoked_at=now,
+        revocation_reason=update.reason,
+        set_by_person=True,
+        supported=True,
+    )
 
 
 def delete_milestone(state: MentorState, milestone_id: str) -> MentorState:

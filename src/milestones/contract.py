@@ -16,6 +16,7 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 
 from milestones.domain import (
     MAX_PERIOD_DAYS,
+    MAX_REASON,
     MENTOR_ID_PATTERN,
     Evidence,
     MetricType,
@@ -46,7 +47,8 @@ DATE_RULE = "must be a date, as YYYY-MM-DD (for example 2025-12-31)"
 HOURS_RULE = f"must be a number from 0 to {MAX_HOURS:,} with at most 2 decimal places"
 COUNT_RULE = f"must be a whole number from 0 to {MAX_COUNT:,}"
 YEAR_RULE = "must be a whole number from 1 to 9999"
-STATUS_RULE = "must be achieved or in_progress"
+STATUS_RULE = "must be achieved, in_progress or revoked"
+REASON_RULE = f"must be 1 to {MAX_REASON} characters, not only spaces"
 VALUE_RULE = f"must be a number from 0 to {MAX_VALUE:,} with at most 2 decimal places"
 MOMENT_RULE = "must be a date and time with its time zone, as 2026-01-03T09:00:00Z"
 CONTACT_RULE = "must be 1 to 128 visible characters (no spaces), or a hash written sha256: and 64 lowercase hex digits"
@@ -84,6 +86,10 @@ def iso_date(text: str) -> date | None:
 def is_display_name(text: str) -> bool:
     """1 to 200 characters with something to read, and none that a page or a log line should not hold."""
     return bool(text.strip()) and not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text)
+
+
+def is_reason(text: str) -> bool:
+    return bool(text.strip()) and len(text) <= MAX_REASON
 
 
 def has_a_utc_equivalent(moment: datetime) -> bool:
@@ -140,6 +146,15 @@ AchievedValue = Annotated[
 ]
 Moment = Annotated[datetime, Meta(tz=True, extra={"rule": MOMENT_RULE, "check": has_a_utc_equivalent})]
 StatusValue = Annotated[Status, Meta(extra={"rule": STATUS_RULE})]
+Reason = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=MAX_REASON,
+        examples=["Hours were double-counted in the October summary"],
+        extra={"rule": REASON_RULE, "check": is_reason},
+    ),
+]
 Contact = Annotated[
     str,
     Meta(
@@ -371,10 +386,51 @@ class MentorOut(Struct, kw_only=True, omit_defaults=True):
     )
 
 
+# A milestone's states and what moves it between them, for the OpenAPI document (the README has the same table).
+MILESTONE_STATES = """
+## A milestone's states
+
+A milestone is **in progress**, **achieved**, **revoked** (taken back: it keeps its id, history, value and dates,
+and gains `revoked_at` and `revocation_reason`) or **deleted** (no record; its history stays). An achieved
+milestone carries `supported: false` while a correction keeps the mentor's value below its threshold.
+
+| from | to | what moves it | history's `transition` |
+| --- | --- | --- | --- |
+| (none) | in progress | detection: the lowest unreached rung of its type | `created` |
+| (none), in progress | achieved | detection: the value reaches the threshold; a person's PUT `achieved` \
+| `achieved`, `updated` |
+| achieved | in progress | a person's PUT `in_progress`, only below the threshold | `updated` |
+| achieved | achieved, `supported: false` | a correction or removed period takes the value below the threshold \
+(MILESTONES_ON_LOST_THRESHOLD=keep) | `unsupported` |
+| achieved, `supported: false` | achieved | the values reach the threshold again | `supported` |
+| achieved | revoked | a person's PUT `revoked` with a `reason`; a lost threshold under \
+MILESTONES_ON_LOST_THRESHOLD=revoke (reason `data corrected`) | `revoked` |
+| revoked | achieved | a person's PUT `achieved` | `reinstated` |
+| any | deleted | a person's DELETE, or a record the rules no longer keep | `deleted` |
+| deleted | in progress, achieved | a later summary that earns it again | `created`, `achieved` |
+
+Revoking a milestone in progress, and PUT `in_progress` on a revoked one, are refused (422). Detection never awards a
+revoked milestone again. Lists leave revoked milestones out unless asked for with `status=revoked`.
+"""
+
+
 class MilestoneUpdateIn(Struct, forbid_unknown_fields=True):
     """A partial update: fields left out keep their values."""
 
-    status: Annotated[StatusValue, described("achieved, or in_progress (only below the threshold)")] | UnsetType = UNSET
+    status: (
+        Annotated[
+            StatusValue,
+            described(
+                "achieved (a revoked milestone is reinstated), in_progress (only below the threshold, never on a "
+                "revoked milestone), or revoked (only an achieved milestone; with `reason`)"
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
+    reason: (
+        Annotated[Reason, described("Why the milestone is revoked (1 to 500 characters): with status revoked only")]
+        | UnsetType
+    ) = UNSET
     achieved_value: Annotated[AchievedValue, described("The value the milestone was achieved with")] | UnsetType = UNSET
     achieved_at: (
         Annotated[Moment, described("When it was achieved, with a time zone; not in the future")] | UnsetType
@@ -404,14 +460,35 @@ class MilestoneOut(Struct, kw_only=True, omit_defaults=True):
     mentor_id: Annotated[str, described("The mentor it belongs to")]
     name: Annotated[str, described("The milestone's name, from the catalog")]
     type: Annotated[MetricType, described("What it counts: hours, unique contacts or activities")]
-    status: Annotated[Status, described("achieved, or in_progress")]
+    status: Annotated[
+        Status,
+        described("achieved, in_progress, or revoked (listed only when asked for with status=revoked)"),
+    ]
     threshold: Annotated[float, described("The value that achieves it")]
     achieved_value: (
-        Annotated[float, described("Achieved: the value it was achieved with; in progress: the value so far")]
+        Annotated[
+            float,
+            described("Achieved or revoked: the value it was achieved with; in progress: the value so far"),
+        ]
         | UnsetType
     ) = UNSET
-    achieved_at: Annotated[datetime, described("When it was achieved (UTC); achieved only")] | UnsetType = UNSET
+    achieved_at: Annotated[datetime, described("When it was achieved (UTC); achieved or revoked only")] | UnsetType = (
+        UNSET
+    )
     current_value: Annotated[float, described("The mentor's value so far; in progress only")] | UnsetType = UNSET
+    revoked_at: Annotated[datetime, described("When it was revoked (UTC); revoked only")] | UnsetType = UNSET
+    revocation_reason: Annotated[str, described("Why it was revoked; revoked only")] | UnsetType = UNSET
+    supported: (
+        Annotated[
+            bool,
+            described(
+                "Achieved only, and present only when false: a correction or a removed period took the mentor's "
+                "value below the threshold it was achieved at (MILESTONES_ON_LOST_THRESHOLD=keep); it stays "
+                "achieved until the values reach it again"
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
     achieved_at_precision: (
         Annotated[
             Precision,
@@ -451,6 +528,34 @@ class MilestonePage(Struct):
     pagination: Pagination
 
 
+class RecordedPage(Struct, kw_only=True, omit_defaults=True):
+    """The mentor's milestones after a summary was recorded, and the achieved milestones whose threshold a
+    correction took the mentor's value below."""
+
+    data: Annotated[list[MilestoneOut], described("The mentor's milestones (revoked ones left out)")]
+    pagination: Pagination
+    unsupported: (
+        Annotated[
+            list[str],
+            described(
+                "Ids of achieved milestones this summary took the mentor's value below the threshold of; they stay "
+                "achieved with `supported: false` (MILESTONES_ON_LOST_THRESHOLD=keep). Present when any"
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
+    revoked: (
+        Annotated[
+            list[str],
+            described(
+                "Ids of achieved milestones this summary revoked for that reason (MILESTONES_ON_LOST_THRESHOLD="
+                "revoke, the reason `data corrected`). Present when any"
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
+
+
 class MilestoneDeleted(Struct):
     """The milestone record was removed."""
 
@@ -481,13 +586,29 @@ class PeriodList(Struct):
     data: Annotated[list[PeriodOut], described("The periods")]
 
 
-class PeriodDeleted(Struct):
+class PeriodDeleted(Struct, kw_only=True, omit_defaults=True):
     """The period was removed and the mentor's milestones evaluated again."""
 
     deleted: Annotated[bool, described("Always true")]
     mentor_id: Annotated[str, described("The mentor")]
     start_date: Annotated[date, described("First day of the removed period")]
     end_date: Annotated[date, described("Last day of the removed period")]
+    unsupported: (
+        Annotated[
+            list[str],
+            described(
+                "Ids of achieved milestones the removal took the mentor's value below the threshold of (kept, "
+                "with `supported: false`). Present when any"
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
+    revoked: (
+        Annotated[
+            list[str], described("Ids of achieved milestones the removal revoked for that reason. Present when any")
+        ]
+        | UnsetType
+    ) = UNSET
 
 
 class MentorErased(Struct):
@@ -529,12 +650,18 @@ def mentor_named_in(body: bytes) -> str | None:
 class MilestoneStateOut(Struct, kw_only=True, omit_defaults=True):
     """A milestone's stored state at one moment, as history keeps it."""
 
-    status: Annotated[Status, described("achieved, or in_progress")]
+    status: Annotated[Status, described("achieved, in_progress or revoked")]
     current_value: Annotated[float, described("The mentor's value of the milestone's metric")]
     achieved_value: Annotated[float, described("The value it was achieved with; achieved only")] | UnsetType = UNSET
     achieved_at: Annotated[datetime, described("When it was achieved (UTC); achieved only")] | UnsetType = UNSET
     set_by_person: Annotated[bool, described("A person set it with PUT; detection no longer moves it")]
     threshold: Annotated[float, described("The value that achieves it")]
+    revoked_at: Annotated[datetime, described("When it was revoked (UTC); revoked only")] | UnsetType = UNSET
+    revocation_reason: Annotated[str, described("Why it was revoked; revoked only")] | UnsetType = UNSET
+    supported: (
+        Annotated[bool, described("Achieved only, present when false: the values no longer reach its threshold")]
+        | UnsetType
+    ) = UNSET
 
 
 class HistoryPeriodOut(Struct):
@@ -567,7 +694,10 @@ class HistoryEntryOut(Struct, kw_only=True, omit_defaults=True):
         str,
         described(
             "What happened: `created` (a new record in progress), `progressed` (its value moved), `achieved`, "
-            "`updated` (a person's PUT), `deleted`, or `revised` (the catalog changed its name, threshold or order)"
+            "`updated` (a person's PUT), `deleted`, `revised` (the catalog changed its name, threshold or order), "
+            "`revoked` (by a person, or by a correction under MILESTONES_ON_LOST_THRESHOLD=revoke), `reinstated` "
+            "(a person set a revoked milestone achieved again), `unsupported` (a correction took the value below "
+            "its threshold; it stays achieved) or `supported` (the value reaches its threshold again)"
         ),
     ]
     # Always present: null before a milestone existed, and after it was removed.
@@ -592,7 +722,10 @@ class EventDataOut(Struct, kw_only=True, omit_defaults=True):
         | UnsetType
     ) = UNSET
     transition: (
-        Annotated[str, described("The transition: created, progressed, achieved, updated, deleted")] | UnsetType
+        Annotated[
+            str, described("The transition: created, progressed, achieved, updated, deleted, revoked, reinstated")
+        ]
+        | UnsetType
     ) = UNSET
     milestone: (
         Annotated[

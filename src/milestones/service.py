@@ -14,6 +14,7 @@ from milestones.access.keys import AccessKey, KeyRing, Scope, digest_of, key_id,
 from milestones.catalog import CatalogVersion, CatalogVersions, catalog_of
 from milestones.domain import (
     Definition,
+    LostThreshold,
     Milestone,
     MilestoneQuery,
     MilestoneUpdate,
@@ -24,7 +25,7 @@ from milestones.domain import (
     mentor_of,
     rules,
 )
-from milestones.domain.changes import ANONYMOUS, Actor, Cause
+from milestones.domain.changes import ANONYMOUS, REVOKED, UNSUPPORTED, Actor, Cause, Change
 from milestones.domain.erasure import erase_mentor, mentor_hash
 from milestones.domain.events import ALL_TYPES, EventType, EventWindow, Position, types_mask
 from milestones.domain.history import HistoryItem
@@ -93,6 +94,27 @@ class Listing:
 
 
 @dataclass(frozen=True, slots=True)
+class Recorded:
+    """What a summary posted or a period removed did: the mentor's milestones afterwards (revoked ones left out),
+    whether anything stored changed, and the achieved milestones whose threshold the change took the mentor's
+    value below: left `unsupported`, or `revoked` (MILESTONES_ON_LOST_THRESHOLD)."""
+
+    milestones: list[Milestone]
+    changed: bool
+    unsupported: list[str]
+    revoked: list[str]
+
+    @classmethod
+    def of(cls, milestones: list[Milestone], change: Change) -> Recorded:
+        return cls(
+            [m for m in milestones if m.status is not Status.REVOKED],
+            change.writes_anything,
+            change.milestones_moved(UNSUPPORTED),
+            change.milestones_moved(REVOKED),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Erasure:
     """What erasing a mentor did: the hash that now names them, when, and the rows removed from each table."""
 
@@ -135,8 +157,10 @@ class MilestoneService:
         secret_key: str | None = None,
         public_url: str | None = None,
         webhook_allow_private: bool = False,
+        on_lost_threshold: LostThreshold = LostThreshold.KEEP,
     ):
         self.repository = repository
+        self.on_lost_threshold = on_lost_threshold
         # The configured catalog stands in until the stored versions are read (`reload_catalogs`), and is
         # published as the first version when the database has none.
         self.configured = catalog if isinstance(catalog, CatalogVersion) else catalog_of(catalog)
@@ -166,6 +190,7 @@ class MilestoneService:
             secret_key=settings.secret_key,
             public_url=settings.public_url,
             webhook_allow_private=settings.webhook_allow_private,
+            on_lost_threshold=settings.on_lost_threshold,
         )
         try:
             # A schema not yet migrated has no stored versions: the configured catalog stands in, and readiness
@@ -192,7 +217,7 @@ class MilestoneService:
         self.catalog = latest.definitions
         self.definitions = latest.by_key
         self.catalog_version = latest.version
-        self.rules = rules.RuleCatalog(latest.definitions, latest.version)
+        self.rules = rules.RuleCatalog(latest.definitions, latest.version, self.on_lost_threshold)
 
     async def reload_catalogs(self) -> CatalogVersions:
         """Read the versions published since the last reading, if the latest moved: one short read otherwise
@@ -268,9 +293,9 @@ class MilestoneService:
 
     async def record_summary(
         self, mentor_id: str, period: Period, actor: Actor = ANONYMOUS, display_name: str | None = None
-    ) -> tuple[list[Milestone], bool]:
+    ) -> Recorded:
         """Store the period's summary (and the mentor's name, when given), re-evaluate the mentor, and say whether
-        any of their periods or milestones changed."""
+        any of their periods or milestones changed, and which thresholds a correction lost."""
         future = future_start(period.start_date, self.now().date())
         if future is not None:
             raise InvalidUpdate(future, "period.start_date")
@@ -294,7 +319,7 @@ class MilestoneService:
             raise PeriodOverlap(result.change.refused[0][1])
         if result.achieved_types:
             metrics.achieved(result.achieved_types)
-        return result.milestones, result.change.writes_anything
+        return Recorded.of(result.milestones, result.change)
 
     async def name_mentor(self, mentor_id: str, display_name: str | None, actor: Actor = ANONYMOUS) -> None:
         """Store the name the mentor's page shows, or clear it with None; no summary needed."""
@@ -306,7 +331,10 @@ class MilestoneService:
     async def display_name(self, mentor_id: str) -> str | None:
         return await self.repository.display_name(mentor_id)
 
-    async def remove_period(self, mentor_id: str, start_date: date, end_date: date, actor: Actor = ANONYMOUS) -> None:
+    async def remove_period(
+        self, mentor_id: str, start_date: date, end_date: date, actor: Actor = ANONYMOUS
+    ) -> Recorded:
+        """Remove one stored period and re-evaluate the mentor; which thresholds that lost, as for a summary."""
         now, request_id = encode_time(self.now()), REQUEST_ID.get()
 
         def decide(catalog: rules.RuleCatalog) -> Decide:
@@ -321,7 +349,8 @@ class MilestoneService:
                 request_id=request_id,
             )
 
-        await self._decided([mentor_id], decide)
+        result = await self._decided([mentor_id], decide)
+        return Recorded.of(result.milestones, result.change)
 
     async def erase(self, mentor_id: str, actor: Actor = ANONYMOUS) -> Erasure:
         """Remove everything stored about a mentor in one transaction, leaving one history entry that names

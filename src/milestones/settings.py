@@ -15,6 +15,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from milestones.access.keys import AccessKey, parse_key_list
+from milestones.domain import LostThreshold
 
 # Lists are comma-separated in the environment (not JSON), as people write them by hand.
 CommaList = Annotated[list[str], NoDecode]
@@ -54,6 +55,11 @@ class Settings(BaseSettings):
     )
     max_header_fields: int = Field(
         default=100, ge=10, le=10_000, description="Most header fields a request may have; more is answered 431"
+    )
+    on_lost_threshold: LostThreshold = Field(
+        default=LostThreshold.KEEP,
+        description="When a correction or a removed period takes a mentor's value below an achieved milestone's "
+        "threshold: keep it (achieved, marked supported: false) or revoke it (reason: data corrected)",
     )
     migrate_on_start: bool = Field(default=True, description="Apply migrations when `serve` starts")
     host: str = "127.0.0.1"

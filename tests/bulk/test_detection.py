@@ -14,7 +14,7 @@ from litestar.testing import AsyncTestClient
 
 from milestones.bulk.detection import Rejected, detect_lines
 from milestones.catalog import load_catalog
-from milestones.domain import Milestone
+from milestones.domain import LostThreshold, Milestone, Status
 from milestones.settings import Settings
 from milestones.storage import open_repository
 from milestones.web.app import create_app
@@ -221,3 +221,40 @@ async def test_a_line_that_repeats_a_key_is_refused_as_post_refuses_it(settings:
         (2, (("mentor_id", "is given twice"),)),
     ]
     assert report.summaries == 1
+
+
+async def test_a_revoked_milestone_stays_revoked_through_a_bulk_run(settings: Settings) -> None:
+    async with AsyncTestClient(app=create_app(settings, clock=FakeClock(NOW))) as client:
+        assert (await client.post("/api/v1/milestones", json=summary_body("r", hours=12))).status_code == 201
+        revoke = {"status": "revoked", "reason": "Entered for the wrong mentor"}
+        assert (await client.put("/api/v1/milestones/r~10h", json=revoke)).status_code == 200
+    repository = await open_repository(settings)
+    try:
+        # The same period with more hours, and a new one: detection would award 10h many times over.
+        data = lines(summary_body("r", hours=80), summary_body("r", year=2024, hours=30))
+        report = await detect_lines(data, repository, load_catalog(), NOW, lambda r: None, batch_size=1)
+        stored = {m.definition_key: m for m in await repository.mentor_milestones("r")}
+    finally:
+        await repository.close()
+    assert report.summaries == 2
+    assert stored["10h"].status is Status.REVOKED
+    assert stored["10h"].revocation_reason == "Entered for the wrong mentor"
+    assert stored["100h"].status is Status.ACHIEVED
+
+
+async def test_a_bulk_correction_below_a_threshold_follows_the_setting(settings: Settings) -> None:
+    repository = await open_repository(settings)
+    try:
+        first = lines(summary_body("k", hours=60), summary_body("v", hours=60))
+        await detect_lines(first, repository, load_catalog(), NOW, lambda r: None)
+        corrected = lines(summary_body("k", hours=40), summary_body("v", hours=40))
+        for mentor, on_lost in (("k", LostThreshold.KEEP), ("v", LostThreshold.REVOKE)):
+            line = [body for body in corrected if json.loads(body)["mentor_id"] == mentor]
+            await detect_lines(line, repository, load_catalog(), NOW, lambda r: None, on_lost_threshold=on_lost)
+        kept = {m.definition_key: m for m in await repository.mentor_milestones("k")}
+        revoked = {m.definition_key: m for m in await repository.mentor_milestones("v")}
+    finally:
+        await repository.close()
+    assert (kept["50h"].status, kept["50h"].supported) == (Status.ACHIEVED, False)
+    assert (revoked["50h"].status, revoked["50h"].revocation_reason) == (Status.REVOKED, "data corrected")
+    assert kept["10h"].supported and revoked["10h"].status is Status.ACHIEVED

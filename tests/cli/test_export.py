@@ -5,10 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
+import anyio
+
 from milestones.bulk.formats import MILESTONE_COLUMNS, SUMMARY_COLUMNS
+from milestones.catalog import load_catalog
+from milestones.domain import MilestoneUpdate, Status
+from milestones.service import MilestoneService
 from milestones.settings import Settings
+from milestones.storage import open_repository
 from tests.cli.conftest import Command, in_a_process, stored, wipe
 from tests.factories import summary_body
 
@@ -44,6 +51,9 @@ def test_milestones_export_as_stored(database: Settings, milestones: Command, tm
         "achieved_value": 110.25,
         "achieved_at": "2025-12-31T23:59:59Z",
         "set_by_person": False,
+        "revoked_at": None,
+        "revocation_reason": None,
+        "supported": True,
     }
     assert by_id["b~10h"]["status"] == "in_progress"
     assert by_id["b~10h"]["achieved_value"] is None
@@ -65,6 +75,9 @@ def test_milestones_export_as_stored(database: Settings, milestones: Command, tm
         "",
         "",
         "false",
+        "",
+        "",
+        "true",
     ]
 
 
@@ -127,3 +140,38 @@ def test_export_of_a_database_that_is_not_there_says_so_and_creates_nothing(tmp_
         "`milestones migrate`"
     ]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_revoked_milestone_is_exported_with_when_and_why(
+    database: Settings, milestones: Command, tmp_path: Path
+) -> None:
+    load(milestones, tmp_path, summary_body("r", hours=12, contacts=0, activities=0))
+
+    async def revoke() -> None:
+        repository = await open_repository(database)
+        try:
+            service = MilestoneService(repository, load_catalog(), lambda: datetime(2026, 3, 1, 12, tzinfo=UTC))
+            await service.update("r~10h", MilestoneUpdate(status=Status.REVOKED, reason="Counted twice"))
+        finally:
+            await repository.close()
+
+    anyio.run(revoke)
+    ran = milestones("export", "--mentor", "r")
+    assert ran.status == 0
+    by_id = {r["id"]: r for r in map(json.loads, ran.out.splitlines())}
+    assert by_id["r~10h"] | {"achieved_at": None} == {
+        "id": "r~10h",
+        "mentor_id": "r",
+        "key": "10h",
+        "name": "10 Hours Milestone",
+        "type": "hours_logged",
+        "status": "revoked",
+        "threshold": 10,
+        "current_value": 12,
+        "achieved_value": 12,
+        "achieved_at": None,
+        "set_by_person": True,
+        "revoked_at": "2026-03-01T12:00:00Z",
+        "revocation_reason": "Counted twice",
+        "supported": True,
+    }

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from milestones.domain import (
     Definition,
     Evidence,
+    LostThreshold,
     MetricType,
     Milestone,
     MilestoneUpdate,
@@ -62,26 +63,41 @@ def in_order(state: MentorState) -> MentorState:
 
 
 def reference_step(
-    state: MentorState, period: Period, catalog: Sequence[Definition], now: datetime
+    state: MentorState,
+    period: Period,
+    catalog: Sequence[Definition],
+    now: datetime,
+    on_lost: LostThreshold = LostThreshold.KEEP,
 ) -> MentorState | PeriodOverlap:
     try:
-        return reference.detect_milestones(reference.record_period(state, period), catalog, now)
+        return reference.detect_milestones(reference.record_period(state, period), catalog, now, state.periods, on_lost)
     except PeriodOverlap as refused:
         return refused
 
 
-def rules_lines(state: MentorState, periods: Sequence[Period], catalog: Sequence[Definition], now: datetime) -> Change:
+def rules_lines(
+    state: MentorState,
+    periods: Sequence[Period],
+    catalog: Sequence[Definition],
+    now: datetime,
+    on_lost: LostThreshold = LostThreshold.KEEP,
+) -> Change:
     """Summaries posted one after another, decided as one batch, as bulk detection decides a file's lines."""
     lines = [(number, period_to_row(MENTOR, p)) for number, p in enumerate(periods, start=1)]
-    return rules.record_summaries(
-        lines, stored_rows(state), rules.RuleCatalog(catalog), encode_time(now), actor=ANONYMOUS, cause=Cause.POST
-    )
+    rungs = rules.RuleCatalog(catalog, on_lost_threshold=on_lost)
+    return rules.record_summaries(lines, stored_rows(state), rungs, encode_time(now), actor=ANONYMOUS, cause=Cause.POST)
 
 
-def assert_same_step(state: MentorState, period: Period, catalog: Sequence[Definition], now: datetime) -> MentorState:
+def assert_same_step(
+    state: MentorState,
+    period: Period,
+    catalog: Sequence[Definition],
+    now: datetime,
+    on_lost: LostThreshold = LostThreshold.KEEP,
+) -> MentorState:
     """Run one summary through both; an overlap is refused by both, with the same message, and writes nothing."""
-    expected = reference_step(state, period, catalog, now)
-    change = rules_lines(state, [period], catalog, now)
+    expected = reference_step(state, period, catalog, now, on_lost)
+    change = rules_lines(state, [period], catalog, now, on_lost)
     if isinstance(expected, PeriodOverlap):
         assert change.refused == [(1, expected.detail)]
         assert not change.writes_anything
@@ -90,7 +106,7 @@ def assert_same_step(state: MentorState, period: Period, catalog: Sequence[Defin
     actual = after(state, change)
     assert actual == expected
     # What is written is exactly what differs, so posting the same summary again writes nothing.
-    assert not rules_lines(actual, [period], catalog, now).writes_anything
+    assert not rules_lines(actual, [period], catalog, now, on_lost).writes_anything
     return actual
 
 
@@ -223,7 +239,8 @@ def catalog_or(draw: st.DrawFn, catalog_value: T | None, other: st.SearchStrateg
 
 @st.composite
 def records(draw: st.DrawFn, key: str, current: Definition | None) -> Milestone:
-    """A stored milestone for `key`: achieved or in progress, maybe person-set, maybe out of date with the catalog."""
+    """A stored milestone for `key`: achieved (maybe unsupported), revoked or in progress, maybe person-set, maybe
+    out of date with the catalog."""
 
     def kept(field: str) -> Any:
         return None if current is None else getattr(current, field)
@@ -233,7 +250,8 @@ def records(draw: st.DrawFn, key: str, current: Definition | None) -> Milestone:
     threshold = catalog_or(draw, kept("threshold"), thresholds)
     position = catalog_or(draw, kept("position"), old_positions)
     status = draw(statuses)
-    achieved = status is Status.ACHIEVED
+    achieved = status is not Status.IN_PROGRESS
+    revoked = status is Status.REVOKED
     return Milestone(
         id=milestone_id(MENTOR, key),
         mentor_id=MENTOR,
@@ -247,6 +265,9 @@ def records(draw: st.DrawFn, key: str, current: Definition | None) -> Milestone:
         achieved_value=draw(values) if achieved else None,
         achieved_at=draw(moments) if achieved else None,
         set_by_person=draw(st.booleans()),
+        revoked_at=draw(moments) if revoked else None,
+        revocation_reason="Counted twice" if revoked else None,
+        supported=draw(st.booleans()) if status is Status.ACHIEVED else True,
     )
 
 
@@ -268,6 +289,17 @@ def test_one_summary_is_decided_as_the_reference_decides(data: st.DataObject, ca
     period = data.draw(new_periods(state.periods), label="period")
     now = data.draw(nows((*state.periods, period)), label="now")
     assert_same_step(state, period, catalog, now)
+
+
+@ONE_SUMMARY
+@given(data=st.data(), catalog=catalogs())
+def test_one_summary_under_the_revoke_policy_is_decided_as_the_reference_decides(
+    data: st.DataObject, catalog: tuple[Definition, ...]
+) -> None:
+    state = data.draw(stored_states(catalog), label="state")
+    period = data.draw(new_periods(state.periods), label="period")
+    now = data.draw(nows((*state.periods, period)), label="now")
+    assert_same_step(state, period, catalog, now, LostThreshold.REVOKE)
 
 
 @LINE_BY_LINE
@@ -298,6 +330,8 @@ updates = st.builds(
     # Now and then negative, which both refuse.
     achieved_value=st.none() | values | st.integers(-100, -1).map(from_centi),
     achieved_at=st.none() | moments,
+    # Now and then blank or too long, which both refuse.
+    reason=st.none() | st.sampled_from(["Counted twice", "Entered for the wrong mentor", " ", "x" * 501]),
 )
 
 
@@ -343,7 +377,7 @@ def test_removing_a_milestone_or_a_period_is_decided_as_the_reference_decides(
     if state.periods:
         removed = data.draw(st.sampled_from(state.periods), label="period")
         expected = reference.detect_milestones(
-            reference.remove_period(state, removed.start_date, removed.end_date), catalog, now
+            reference.remove_period(state, removed.start_date, removed.end_date), catalog, now, state.periods
         )
         change = rules.remove_period(
             MENTOR,

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from milestones.catalog import load_catalog
+from milestones.domain import MilestoneUpdate, Status, milestone_id
 from milestones.domain.changes import COMMAND_LINE, Cause
 from milestones.domain.erasure import HASH_PREFIX, mentor_hash
 from milestones.domain.events import ALL_TYPES, EventType
@@ -139,3 +140,17 @@ async def test_pruning_keeps_the_erasure_entry(service: MilestoneService, reposi
     removed = await repository.prune_history(NOW + timedelta(days=1))
     assert removed == 2  # KEPT's two entries
     assert len(await repository.history(erasure.mentor_hash, 0, 10)) == 1
+
+
+async def test_erasure_removes_a_mentors_revoked_milestones_too(
+    service: MilestoneService, repository: MilestoneRepository
+) -> None:
+    await record(service, ERASED)
+    await service.update(
+        milestone_id(ERASED, "100h"), MilestoneUpdate(status=Status.REVOKED, reason="Entered for the wrong mentor")
+    )
+    assert [m.id for m in await repository.mentor_milestones(ERASED, Status.REVOKED)] == [milestone_id(ERASED, "100h")]
+    erasure = await service.erase(ERASED)
+    assert erasure.removed["milestones"] > 0
+    assert await repository.mentor_milestones(ERASED) == []
+    assert await repository.history(ERASED, 0, 100) == []

@@ -159,3 +159,44 @@ async def test_the_evidence_migration_says_how_stored_dates_were_found_and_marks
         "m~50h": ("detected", False),
         "s~50contacts": (None, False),
     }
+
+
+@pytest.mark.anyio
+async def test_the_revocation_migration_allows_revoked_and_keeps_every_row_on_the_way_down_and_up(
+    settings: Settings,
+) -> None:
+    config = _alembic_config(settings.database_url)
+    await anyio.to_thread.run_sync(command.downgrade, config, "0012")
+    try:
+        insert = (
+            "INSERT INTO milestones (id, mentor_id, definition_key, name, type, threshold_centi, position, status,"
+            " current_centi, set_by_person, catalog_version) VALUES (?, 'm', ?, 'n', 'hours_logged', 1000, 0, ?, 1500,"
+            " ?, 'v1')"
+        )
+        await _run(settings, [(insert, ("m~10h", "10h", "achieved", False))])
+        with pytest.raises((sqlite3.IntegrityError, asyncpg.CheckViolationError)):
+            await _run(settings, [(insert, ("m~50h", "50h", "revoked", False))])
+    finally:
+        await anyio.to_thread.run_sync(command.upgrade, config, "head")
+    # Every stored row is supported and none revoked; revoked is a status the check allows now.
+    revoke = "UPDATE milestones SET status = 'revoked', revocation_reason = ? WHERE id = ?"
+    rows = await _run(
+        settings,
+        [
+            (revoke, ("counted twice", "m~10h")),
+            ("SELECT id, status, revoked_at, revocation_reason, supported FROM milestones", ()),
+        ],
+    )
+    assert [(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows] == [("m~10h", "revoked", None, "counted twice", True)]
+    if settings.is_sqlite:
+        conn = sqlite3.connect(settings.sqlite_path)
+        ddl = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'milestones'").fetchone()[0]
+        conn.close()
+        assert "WITHOUT ROWID" in ddl
+    # Down again: the revoked milestone is the achieved one it was.
+    await anyio.to_thread.run_sync(command.downgrade, config, "0012")
+    try:
+        rows = await _run(settings, [("SELECT id, status FROM milestones", ())])
+        assert rows == [("m~10h", "achieved")]
+    finally:
+        await anyio.to_thread.run_sync(command.upgrade, config, "head")

@@ -86,6 +86,7 @@ def test_the_write_path_declares_erasure_then_history() -> None:
         ("upsert", "periods"),
         ("upsert", "milestones"),
         ("upsert", "milestones"),
+        ("upsert", "milestones"),
         ("upsert", "mentors"),
         ("append", "history"),
         ("append", "events"),

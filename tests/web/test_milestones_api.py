@@ -82,8 +82,10 @@ async def test_correction_replaces_the_period_and_keeps_achievements(client: Cli
     response = await client.post(BASE, json=summary_body(hours=120))
     assert response.status_code == 201
     corrected = by_name(response.json())
-    # 300h stays achieved with its original value and time although the total fell below it.
-    assert corrected["300 Hours Milestone"] == first["300 Hours Milestone"]
+    # 300h stays achieved with its original value and time although the total fell below it, marked unsupported
+    # (MILESTONES_ON_LOST_THRESHOLD=keep, the default), and the answer says so.
+    assert corrected["300 Hours Milestone"] == first["300 Hours Milestone"] | {"supported": False}
+    assert response.json()["unsupported"] == ["mentor_001~300h"]
     assert corrected["500 Hours Milestone"]["current_value"] == 120
     periods = (await client.get("/api/v1/mentors/mentor_001/periods")).json()["data"]
     assert len(periods) == 1 and periods[0]["summary"]["total_hours"] == 120

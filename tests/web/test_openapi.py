@@ -53,6 +53,23 @@ def parameter(document: dict[str, Any], path: str, method: str, name: str) -> di
     raise AssertionError(f"{method} {path} has no parameter {name}")
 
 
+async def test_the_document_describes_a_milestones_states_and_their_transitions(document: dict[str, Any]) -> None:
+    description = document["info"]["description"]
+    assert "## A milestone's states" in description
+    for row in (
+        "| achieved | revoked |",
+        "| revoked | achieved | a person's PUT `achieved` | `reinstated` |",
+        "| any | deleted |",
+        "| achieved, `supported: false` | achieved |",
+    ):
+        assert row in description
+    milestone = document["components"]["schemas"]["MilestoneOut"]["properties"]
+    assert {"revoked_at", "revocation_reason", "supported"} <= set(milestone)
+    assert "revoked" in milestone["status"].get("enum", []) or "revoked" in str(document["components"]["schemas"])
+    listing = next(p for p in document["paths"]["/api/v1/milestones"]["get"]["parameters"] if p["name"] == "superseded")
+    assert listing["schema"]["type"] == "boolean"
+
+
 async def test_body_constraints_are_stated(document: dict[str, Any]) -> None:
     summary = schema_of(document, "SummaryIn")["properties"]
     assert {"minimum": 0, "maximum": 1_000_000, "multipleOf": 0.01}.items() <= summary["total_hours"].items()

@@ -56,6 +56,8 @@ async def test_deleting_a_period_re_evaluates_the_mentor(client: Client) -> None
         "mentor_id": "mentor_001",
         "start_date": "2025-01-01",
         "end_date": "2025-12-31",
+        # 80 hours were 40: the 50-hour milestone stays achieved, unsupported by the values.
+        "unsupported": ["mentor_001~50h"],
     }
     after = (await client.get("/api/v1/milestones/mentor_001/in-progress")).json()["data"]
     # 50h was achieved with the 2025 period and stays achieved; the hours rung now shows 40 of 100.

@@ -435,3 +435,42 @@ def test_a_catalogs_own_translation_comes_first() -> None:
     stored = achieved(HOURS, "100")
     assert milestone_name(stored, own, "es") == "Cien horas"
     assert milestone_name(stored, own, "en") == "k"  # English is the stored name, as before
+
+
+def revoked(name: str = "100 Hours Milestone", at: datetime = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)) -> Milestone:
+    return Milestone(
+        id=milestone_id("mentor_001", "100h"),
+        mentor_id="mentor_001",
+        definition_key="100h",
+        name=name,
+        type=HOURS,
+        threshold=Decimal(100),
+        position=0,
+        status=Status.REVOKED,
+        current_value=Decimal(120),
+        achieved_value=Decimal(120),
+        achieved_at=JULY_14,
+        revoked_at=at,
+        revocation_reason="Counted twice",
+    )
+
+
+@pytest.mark.parametrize(
+    ("language", "sentence"),
+    [
+        ("en", "Your 100 Hours Milestone was revoked on March 1, 2026"),
+        ("de", "Ihr 100-Stunden-Meilenstein wurde am 1. März 2026 aberkannt"),
+        ("es", "Se revocó tu Hito de 100 horas el 1 de marzo de 2026"),
+        ("fr", "Votre Palier de 100 heures a été révoqué le 1 mars 2026"),
+        ("pt_BR", "Seu Marco de 100 horas foi revogado em 1 de março de 2026"),
+    ],
+)
+def test_a_revoked_milestones_label_names_it_and_the_day_in_every_language(language: str, sentence: str) -> None:
+    assert accessibility_label(revoked(), language=language) == sentence
+
+
+def test_a_revoked_milestones_label_takes_the_name_it_is_given() -> None:
+    assert (
+        accessibility_label(revoked(), language="es", name="Cien horas")
+        == "Se revocó tu Cien horas el 1 de marzo de 2026"
+    )

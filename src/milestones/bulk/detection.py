@@ -31,7 +31,7 @@ from milestones.contract import (
     decode_summary,
     exact,
 )
-from milestones.domain import ID_SEPARATOR, Definition, Status, future_start
+from milestones.domain import ID_SEPARATOR, Definition, LostThreshold, Status, future_start
 from milestones.domain.changes import COMMAND_LINE, Change
 from milestones.domain.rows import MilestoneRow, PeriodRow, StoredRows, encode_time, period_to_row, to_centi
 from milestones.domain.rules import RuleCatalog, record_summaries
@@ -87,10 +87,19 @@ async def detect_lines(
     progress: Callable[[BulkReport], None] | None = None,
     *,
     notify: bool = True,
+    on_lost_threshold: LostThreshold = LostThreshold.KEEP,
 ) -> BulkReport:
     """detect_numbered on lines numbered from 1, as a JSON Lines file's are."""
     return await detect_numbered(
-        enumerate(lines, start=1), repository, catalog, now, reject, batch_size, progress, notify=notify
+        enumerate(lines, start=1),
+        repository,
+        catalog,
+        now,
+        reject,
+        batch_size,
+        progress,
+        notify=notify,
+        on_lost_threshold=on_lost_threshold,
     )
 
 
@@ -104,6 +113,7 @@ async def detect_numbered(
     progress: Callable[[BulkReport], None] | None = None,
     *,
     notify: bool = True,
+    on_lost_threshold: LostThreshold = LostThreshold.KEEP,
 ) -> BulkReport:
     """Store each numbered line's summary (the POST body shape) and re-evaluate its mentor, as POST would.
 
@@ -112,7 +122,8 @@ async def detect_numbered(
     large file never builds one huge transaction. Each batch is one change
     (`domain.rules.record_summaries`), applied by the repository's one write path. `progress` is called
     with the report so far after each batch. `notify=False` (`detect --no-notify`) records the run's events as
-    not to be pushed.
+    not to be pushed. `on_lost_threshold` (MILESTONES_ON_LOST_THRESHOLD) decides a correction's lost thresholds
+    as POST does.
 
     The stages overlap: while this process writes one batch, a second process (when there is a second
     core) detects the next, on its mentors' rows as read before that write, and decodes the one after
@@ -127,9 +138,9 @@ async def detect_numbered(
     report = BulkReport()
     started = time.perf_counter()
     if isinstance(catalog, CatalogVersion):
-        rungs = RuleCatalog(catalog.definitions, catalog.version)
+        rungs = RuleCatalog(catalog.definitions, catalog.version, on_lost_threshold)
     else:
-        rungs = RuleCatalog(catalog)
+        rungs = RuleCatalog(catalog, on_lost_threshold=on_lost_threshold)
     now_text = encode_time(now)
     decoding: deque[tuple[RawBatch, Future[DecodedBatch]]] = deque()
     detecting: _Detecting | None = None

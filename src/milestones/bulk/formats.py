@@ -52,6 +52,9 @@ MILESTONE_COLUMNS = (
     "achieved_value",
     "achieved_at",
     "set_by_person",
+    "revoked_at",
+    "revocation_reason",
+    "supported",
 )
 
 
@@ -212,6 +215,9 @@ def milestone_record(row: MilestoneRow) -> dict[str, Any]:
         "achieved_value": None if row.achieved_centi is None else number(row.achieved_centi),
         "achieved_at": None if row.achieved_at is None else _moment(row.achieved_at),
         "set_by_person": bool(row.set_by_person),
+        "revoked_at": None if row.revoked_at is None else _moment(row.revoked_at),
+        "revocation_reason": row.revocation_reason,
+        "supported": bool(row.supported),
     }
 
 

@@ -120,10 +120,26 @@ def run_detect(args: argparse.Namespace) -> int:
                 text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
                 bodies = csv_bodies(text)
                 return await detect_numbered(
-                    bodies, repository, stored, now, reject, args.batch_size, progress, notify=not args.no_notify
+                    bodies,
+                    repository,
+                    stored,
+                    now,
+                    reject,
+                    args.batch_size,
+                    progress,
+                    notify=not args.no_notify,
+                    on_lost_threshold=settings.on_lost_threshold,
                 )
             return await detect_lines(
-                stream, repository, stored, now, reject, args.batch_size, progress, notify=not args.no_notify
+                stream,
+                repository,
+                stored,
+                now,
+                reject,
+                args.batch_size,
+                progress,
+                notify=not args.no_notify,
+                on_lost_threshold=settings.on_lost_threshold,
             )
 
         try:

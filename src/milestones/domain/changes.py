@@ -65,8 +65,7 @@ class Cause(StrEnum):
 class TransitionKind(StrEnum):
     """What a change did to one milestone, as the rules decide it.
 
-    Later issues add `revoked`, `reinstated`, `unsupported` and `supported`; history stores the value as text
-    with no check constraint, so adding one needs no migration.
+    History stores the value as text with no check constraint, so adding one needs no migration.
     """
 
     CREATED = "created"  # a new in-progress record
@@ -75,11 +74,18 @@ class TransitionKind(StrEnum):
     UPDATED = "updated"  # a person's PUT
     DELETED = "deleted"  # a person's DELETE, or a record the rules no longer keep
     REVISED = "revised"  # only the catalog's version of it (its wording, threshold or order) changed
+    REVOKED = "revoked"  # taken back: by a person's PUT, or by the rules when a correction lost its threshold
+    REINSTATED = "reinstated"  # a person set a revoked milestone to achieved again
+    UNSUPPORTED = "unsupported"  # achieved, and a correction took the mentor's value below its threshold
+    SUPPORTED = "supported"  # achieved and unsupported, and the mentor's value reaches its threshold again
 
 
 # Plain strings for the rules' inner loops: an enum member's .value is a property call.
-CREATED, PROGRESSED, ACHIEVED, UPDATED, DELETED, REVISED = (kind.value for kind in TransitionKind)
+CREATED, PROGRESSED, ACHIEVED, UPDATED, DELETED, REVISED, REVOKED, REINSTATED, UNSUPPORTED, SUPPORTED = (
+    kind.value for kind in TransitionKind
+)
 _ACHIEVED_STATUS = Status.ACHIEVED.value
+_REVOKED_STATUS = Status.REVOKED.value
 
 
 class Transition(NamedTuple):
@@ -97,14 +103,18 @@ class Transition(NamedTuple):
 
     @property
     def newly_achieved(self) -> bool:
-        """Whether this transition achieved the milestone: achieved after, and not before. The one place
-        "newly achieved" is decided (the metrics, the bulk tally and later events read it here)."""
+        """Whether this transition achieved the milestone: achieved after, and neither achieved nor revoked
+        before (a reinstated milestone was achieved once already). The one place "newly achieved" is decided (the
+        metrics, the bulk tally and later events read it here)."""
         after = self.after
         return (
             after is not None
             and after.status == _ACHIEVED_STATUS
-            and (self.before is None or self.before.status != _ACHIEVED_STATUS)
+            and (self.before is None or self.before.status not in _HELD_BEFORE)
         )
+
+
+_HELD_BEFORE = frozenset({_ACHIEVED_STATUS, _REVOKED_STATUS})
 
 
 class Step(NamedTuple):
@@ -174,6 +184,10 @@ class Change:
         """Every transition of the change, in order."""
         return [transition for step in self.steps for transition in step.transitions]
 
+    def milestones_moved(self, kind: str) -> list[str]:
+        """The ids of the milestones this change gave a transition of `kind` (a TransitionKind value), in order."""
+        return [t.milestone_id for step in self.steps for t in step.transitions if t.kind == kind]
+
     def newly_achieved(self) -> list[MilestoneRow]:
         """The rows of the milestones this change achieved (see `Transition.newly_achieved`)."""
         return [t.after for step in self.steps for t in step.transitions if t.newly_achieved and t.after is not None]
@@ -185,6 +199,10 @@ def transition_kind(before: MilestoneRow | None, after: MilestoneRow) -> str:
         return ACHIEVED
     if before is None:
         return CREATED
+    if after.status == _REVOKED_STATUS and before.status != _REVOKED_STATUS:
+        return REVOKED
+    if after.supported != before.supported:
+        return SUPPORTED if after.supported else UNSUPPORTED
     if after.current_centi != before.current_centi:
         return PROGRESSED
     return REVISED

@@ -23,6 +23,10 @@ class MilestoneState:
     # Kept since migration 0011; None in entries written before.
     achieved_at_precision: Precision | None = None
     value_is_upper_bound: bool | None = None
+    # Kept since migration 0014; None in entries written before.
+    revoked_at: datetime | None = None
+    revocation_reason: str | None = None
+    supported: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

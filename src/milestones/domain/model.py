@@ -54,6 +54,22 @@ class Status(StrEnum):
 
     ACHIEVED = "achieved"
     IN_PROGRESS = "in_progress"
+    # Taken back by a person (PUT) or by the rules (a lost threshold under MILESTONES_ON_LOST_THRESHOLD=revoke):
+    # it keeps its dates, detection never awards it again, and only a person's PUT `achieved` reinstates it.
+    REVOKED = "revoked"
+
+
+class LostThreshold(StrEnum):
+    """What the rules do with an achieved milestone whose threshold a correction or a removed period takes the
+    mentor's value back below (MILESTONES_ON_LOST_THRESHOLD)."""
+
+    KEEP = "keep"  # it stays achieved, marked `supported: false` until the values reach it again
+    REVOKE = "revoke"  # it is revoked, with the reason REVOKED_BY_CORRECTION
+
+
+# The reason a milestone revoked by the rules carries.
+REVOKED_BY_CORRECTION = "data corrected"
+MAX_REASON = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +191,12 @@ class Milestone:
     # A contacts value that sums counts of periods, some without identifiers: the same person may count twice.
     # None where it is not known (a past state that history kept, as the events show it).
     value_is_upper_bound: bool | None = False
+    # Revoked only: when, and why.
+    revoked_at: datetime | None = None
+    revocation_reason: str | None = None
+    # Achieved only: False while the mentor's value is below the threshold it was achieved at, after a correction
+    # or a removed period took it there (MILESTONES_ON_LOST_THRESHOLD=keep).
+    supported: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +215,8 @@ class MilestoneUpdate:
     status: Status | None = None
     achieved_value: Decimal | None = None
     achieved_at: datetime | None = None
+    # Why a milestone is revoked: required with status `revoked`, taken with it only.
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +230,8 @@ class MilestoneQuery:
     achieved_before: datetime | None = None
     # Keyset pagination: only ids after this one, in id order, and no count.
     after_id: str | None = None
+    # False: leave out achieved milestones of a type whose higher rung the mentor also achieved.
+    superseded: bool = True
     offset: int = 0
     limit: int = 20
 

@@ -56,6 +56,11 @@ class MilestoneRow(NamedTuple):
     # A Precision value (achieved only), and whether a contacts value may count a person twice.
     achieved_at_precision: str | None = None
     value_is_upper_bound: bool = False
+    # Revoked only: when (encode_time's text) and why. Achieved only: whether the mentor's value still reaches the
+    # threshold (False after a correction took it below, under MILESTONES_ON_LOST_THRESHOLD=keep).
+    revoked_at: str | None = None
+    revocation_reason: str | None = None
+    supported: bool = True
 
 
 class MentorRow(NamedTuple):
@@ -136,6 +141,9 @@ def milestone_from_row(row: Sequence[Any], parse_time: Callable[[Any], datetime 
         row[12],
         _PRECISIONS[row[13]],
         bool(row[14]),
+        parse_time(row[15]),
+        row[16],
+        bool(row[17]),
     )
 
 
@@ -156,6 +164,9 @@ def milestone_to_row(m: Milestone) -> MilestoneRow:
         catalog_version=m.catalog_version,
         achieved_at_precision=None if m.achieved_at_precision is None else m.achieved_at_precision.value,
         value_is_upper_bound=bool(m.value_is_upper_bound),
+        revoked_at=None if m.revoked_at is None else encode_time(m.revoked_at),
+        revocation_reason=m.revocation_reason,
+        supported=m.supported,
     )
 
 
@@ -207,6 +218,9 @@ def milestone_version(m: Milestone) -> str:
         m.catalog_version,
         None if m.achieved_at_precision is None else m.achieved_at_precision.value,
         bool(m.value_is_upper_bound),
+        None if m.revoked_at is None else encode_time(m.revoked_at),
+        m.revocation_reason,
+        m.supported,
     )
 
 
@@ -231,6 +245,9 @@ def _version(
     catalog_version: str,
     achieved_at_precision: str | None,
     value_is_upper_bound: bool,
+    revoked_at: str | None,
+    revocation_reason: str | None,
+    supported: bool,
 ) -> str:
     # Written out rather than built from the row: the ETag of every GET pays for this. set_by_person as a
     # bool, since SQLite stores it as 0 or 1.
@@ -239,6 +256,9 @@ def _version(
         f"{achieved_centi}|{achieved_at}|{bool(set_by_person)}|{catalog_version}|{achieved_at_precision}|"
         f"{bool(value_is_upper_bound)}"
     )
+    # Only where revocation or a lost threshold touched the record: every other ETag stays what it was.
+    if revoked_at is not None or revocation_reason is not None or not supported:
+        text += f"|{revoked_at}|{revocation_reason}|{bool(supported)}"
     return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
 
 

@@ -9,7 +9,7 @@ module equal to it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,6 +17,8 @@ from milestones.domain.changes import (
     ACHIEVED,
     CREATED,
     DELETED,
+    REINSTATED,
+    REVOKED,
     UPDATED,
     Actor,
     Cause,
@@ -26,7 +28,17 @@ from milestones.domain.changes import (
     transition_kind,
 )
 from milestones.domain.evidence import PERIOD_END, contacts_total, crossing
-from milestones.domain.model import Definition, MetricType, MilestoneUpdate, Precision, Status, milestone_id
+from milestones.domain.model import (
+    MAX_REASON,
+    REVOKED_BY_CORRECTION,
+    Definition,
+    LostThreshold,
+    MetricType,
+    MilestoneUpdate,
+    Precision,
+    Status,
+    milestone_id,
+)
 from milestones.domain.rows import (
     MentorRow,
     MilestoneRow,
@@ -50,6 +62,7 @@ from milestones.errors import (
 _ACHIEVED = Status.ACHIEVED.value
 _STATUS = MilestoneRow._fields.index("status")
 _IN_PROGRESS = Status.IN_PROGRESS.value
+_REVOKED = Status.REVOKED.value
 _HOURS = MetricType.HOURS_LOGGED.value
 _CONTACTS = MetricType.CONTACTS_HELPED.value
 _ACTIVITIES = MetricType.ACTIVITY_COUNT.value
@@ -84,10 +97,18 @@ class Rung:
 class RuleCatalog:
     """The catalog arranged for the rules: rungs in catalog order, and each metric's ladder. `version` names the
     stored catalog version: every change decided with it carries it, and storage refuses the change if a newer
-    version was published meanwhile (so that two versions never interleave on one mentor)."""
+    version was published meanwhile (so that two versions never interleave on one mentor). `on_lost_threshold`
+    (MILESTONES_ON_LOST_THRESHOLD) travels with it, so that bulk detection's second process decides as a POST does."""
 
-    def __init__(self, catalog: Sequence[Definition], version: str = "") -> None:
+    def __init__(
+        self,
+        catalog: Sequence[Definition],
+        version: str = "",
+        on_lost_threshold: LostThreshold = LostThreshold.KEEP,
+    ) -> None:
         self.version = version
+        self.on_lost_threshold = on_lost_threshold
+        self.revokes_lost = on_lost_threshold is LostThreshold.REVOKE
         self.rungs = tuple(
             Rung(
                 d.key,
@@ -172,14 +193,26 @@ def record_period(periods: Periods, row: PeriodRow) -> None:
     periods[span] = row
 
 
-def detect(mentor_id: str, periods: Periods, records: Records, catalog: RuleCatalog, now: str) -> Records:
+def detect(
+    mentor_id: str,
+    periods: Periods,
+    records: Records,
+    catalog: RuleCatalog,
+    now: str,
+    *,
+    sums: dict[str, int] | None = None,
+    previous: Callable[[], dict[str, int]] | None = None,
+) -> Records:
     """The milestone rows to keep, by definition key, given the mentor's periods and stored rows.
 
     Reached milestones are kept forever; of the unreached ones only the lowest rung of each metric is kept,
     as in progress. Records a person has set keep their status and values; only their current value
-    follows the periods. `now` is the current time as rows encode it: nothing is achieved after it.
+    follows the periods. Revoked records stay as they are: detection never awards them again. `now` is the
+    current time as rows encode it: nothing is achieved after it. `sums`: `totals(periods)` when the caller has
+    it; `previous`: the totals before the change (asked only when an achieved threshold may have been lost).
     """
-    sums = totals(periods)
+    if sums is None:
+        sums = totals(periods)
     upper_bound = bool(sums[_UPPER_BOUND])
     if not records:
         return _detect_new(mentor_id, periods, sums, catalog, now)
@@ -192,6 +225,14 @@ def detect(mentor_id: str, periods: Periods, records: Records, catalog: RuleCata
         current = sums[rung.type]
         if record is not None and record.status == _ACHIEVED:
             # Reached records keep their history but follow the catalog's current order.
+            kept[rung.key] = lost_or_regained(
+                record if record.position == rung.position else record._replace(position=rung.position),
+                sums,
+                previous,
+                catalog,
+                now,
+            )
+        elif record is not None and record.status == _REVOKED:
             kept[rung.key] = record if record.position == rung.position else record._replace(position=rung.position)
         elif record is not None and record.set_by_person:
             bound = upper_bound and rung.type == _CONTACTS
@@ -248,6 +289,8 @@ def detect(mentor_id: str, periods: Periods, records: Records, catalog: RuleCata
     for key, record in records.items():
         if key not in kept and key not in catalog.keys:
             if record.status == _ACHIEVED:
+                kept[key] = lost_or_regained(record, sums, previous, catalog, now)
+            elif record.status == _REVOKED:
                 kept[key] = record
             elif record.set_by_person:
                 current = sums[record.type]
@@ -257,6 +300,38 @@ def detect(mentor_id: str, periods: Periods, records: Records, catalog: RuleCata
                 else:
                     kept[key] = record._replace(current_centi=current, value_is_upper_bound=bound)
     return kept
+
+
+def lost_or_regained(
+    record: MilestoneRow,
+    sums: dict[str, int],
+    previous: Callable[[], dict[str, int]] | None,
+    catalog: RuleCatalog,
+    now: str,
+) -> MilestoneRow:
+    """An achieved record after a change of the mentor's values: the one rule of lost thresholds.
+
+    Only a change that crosses the record's own threshold (the one of the version it was achieved under) moves
+    it. Down (the value before reached it, the value now does not): under `keep` it stays achieved with
+    `supported` False, under `revoke` it is revoked with the reason REVOKED_BY_CORRECTION. Up again: an
+    unsupported record is supported once more. A change that crosses nothing (a person's achieved milestone whose
+    value never reached its threshold, say) leaves the record as it is, so it writes nothing.
+    """
+    current = sums[record.type]
+    threshold = record.threshold_centi
+    if not record.supported:
+        return record._replace(supported=True) if current >= threshold else record
+    if current >= threshold or previous is None or previous()[record.type] < threshold:
+        return record
+    if catalog.revokes_lost:
+        return revoked_row(record, REVOKED_BY_CORRECTION, now)
+    return record._replace(supported=False)
+
+
+def revoked_row(record: MilestoneRow, reason: str, now: str) -> MilestoneRow:
+    """An achieved record revoked at `now` (as rows encode times) for `reason`: it keeps its id, values and
+    dates. The one place a revocation is made: a person's PUT, a lost threshold and a re-evaluation call it."""
+    return record._replace(status=_REVOKED, revoked_at=now, revocation_reason=reason, supported=True)
 
 
 def _detect_new(mentor_id: str, periods: Periods, sums: dict[str, int], catalog: RuleCatalog, now: str) -> Records:
@@ -309,6 +384,7 @@ def _new_row(
         (
             mentor_id + rung.id_suffix, mentor_id, rung.key, rung.name, rung.type, rung.threshold_centi,
             rung.position, status, current, achieved, achieved_at, False, rung.version, precision, upper_bound,
+            None, None, True,
         ),
     )  # fmt: skip
 
@@ -326,6 +402,15 @@ def update_record(record: MilestoneRow, update: MilestoneUpdate, now: datetime, 
     fields changes nothing. `current` is the mentor's value of the milestone's metric, in hundredths."""
     if update == MilestoneUpdate():
         return record
+    if update.status is Status.REVOKED or (update.status is None and record.status == _REVOKED):
+        return _revoked_by_person(record, update, now)
+    if update.reason is not None:
+        raise InvalidUpdate("reason is taken only with status 'revoked'; leave it out or send that status.", "reason")
+    if record.status == _REVOKED and update.status is Status.IN_PROGRESS:
+        raise InvalidUpdate(
+            "status cannot be in_progress: the milestone is revoked. A person can reinstate it with status 'achieved'.",
+            "status",
+        )
     value = update.achieved_value
     if value is not None and (not value.is_finite() or value < 0):
         raise InvalidUpdate("achieved_value must be a number of 0 or more.", "achieved_value")
@@ -351,7 +436,8 @@ def update_record(record: MilestoneRow, update: MilestoneUpdate, now: datetime, 
         return record._replace(
             status=status, achieved_centi=None, achieved_at=None, set_by_person=True, achieved_at_precision=None
         )
-    was_achieved = record.status == _ACHIEVED
+    # A revoked milestone was achieved: reinstating it keeps its value and date unless the person gives others.
+    was_achieved = record.status == _ACHIEVED or record.status == _REVOKED
     if achieved_centi is None:
         achieved_centi = record.achieved_centi if was_achieved else record.current_centi
     # A date the person gives, or the time they achieved it, was set by them; one kept keeps how it was found.
@@ -367,7 +453,38 @@ def update_record(record: MilestoneRow, update: MilestoneUpdate, now: datetime, 
         achieved_at=achieved_at,
         set_by_person=True,
         achieved_at_precision=precision,
+        revoked_at=None,
+        revocation_reason=None,
+        # A person's word: reinstated or set achieved, it stands whatever the values say.
+        supported=True,
     )
+
+
+def _revoked_by_person(record: MilestoneRow, update: MilestoneUpdate, now: datetime) -> MilestoneRow:
+    """A person's PUT with status `revoked`, or any other PUT of a revoked milestone that does not reinstate it."""
+    if record.status == _IN_PROGRESS:
+        raise InvalidUpdate(
+            "status cannot be revoked: only an achieved milestone can be revoked, and this one is in progress.",
+            "status",
+        )
+    problems = [
+        (name, f"{name} cannot be set when revoking a milestone; it keeps the value and date it was achieved with.")
+        for name, given in (("achieved_value", update.achieved_value), ("achieved_at", update.achieved_at))
+        if given is not None
+    ]
+    if problems:
+        raise InvalidUpdate(" ".join(text for _, text in problems), problems[0][0])
+    reason = update.reason
+    if reason is None:
+        if record.status == _REVOKED:
+            return record  # revoked already, and nothing new to say
+        raise InvalidUpdate("reason is required to revoke a milestone: say why, in 1 to 500 characters.", "reason")
+    if not reason.strip() or len(reason) > MAX_REASON:
+        raise InvalidUpdate(f"reason must be 1 to {MAX_REASON} characters, not only spaces.", "reason")
+    if record.status == _REVOKED:
+        # Revoked again: the first time stands, with the newer reason.
+        return record if record.revocation_reason == reason else record._replace(revocation_reason=reason)
+    return revoked_row(record, reason, encode_time(now))._replace(set_by_person=True)
 
 
 # If-Match: *, which any current version matches (and no absent milestone: RFC 9110, 13.1.1).
@@ -400,12 +517,24 @@ class MentorRows:
         self._stored_records = records
         self.periods = dict(periods)
         self.records = records
+        # The totals the records were last decided on (None: the stored periods', worked out when asked).
+        self._sums: dict[str, int] | None = None
 
     def detect(self, catalog: RuleCatalog, now: str) -> list[Transition]:
         """Detect on the current periods; the transitions from the records before to those after."""
         before = self.records
-        after = self.records = detect(self.mentor_id, self.periods, before, catalog, now)
+        sums = totals(self.periods)
+        after = self.records = detect(
+            self.mentor_id, self.periods, before, catalog, now, sums=sums, previous=self._sums_before
+        )
+        self._sums = sums
         return transitions_between(before, after)
+
+    def _sums_before(self) -> dict[str, int]:
+        """The totals before the change being decided: what a lost threshold is measured against."""
+        if self._sums is None:
+            self._sums = totals(self._stored_periods)
+        return self._sums
 
     def add_to(self, change: Change) -> None:
         """Put the rows that differ from the stored ones into `change`: equal rows are not written again,
@@ -572,7 +701,41 @@ def update_milestone(
     change = Change(Cause.PUT, actor, [record.mentor_id], at=encode_time(now), request_id=request_id)
     if changed != record:
         change.milestones_written.append(changed)
-        change.steps.append(Step(record.mentor_id, None, [Transition(UPDATED, record, changed)]))
+        change.steps.append(
+            Step(record.mentor_id, None, [Transition(_kind_of_update(record, changed), record, changed)])
+        )
+    return change
+
+
+def _kind_of_update(before: MilestoneRow, after: MilestoneRow) -> str:
+    if after.status == _REVOKED and before.status != _REVOKED:
+        return REVOKED
+    if before.status == _REVOKED and after.status != _REVOKED:
+        return REINSTATED
+    return UPDATED
+
+
+def revoke_milestone(
+    milestone_id: str,
+    reason: str,
+    stored: StoredRows,
+    now: str,
+    *,
+    actor: Actor,
+    cause: Cause = Cause.PUT,
+    request_id: str | None = None,
+    catalog_version: str | None = None,
+) -> Change:
+    """Revoke one achieved milestone for `reason` (a re-evaluation's recompute policy, say): its row through
+    `revoked_row`, recorded as a `revoked` transition. A milestone in progress, or revoked already, is left as
+    it is (the change writes nothing)."""
+    record = _stored_milestone(stored, milestone_id, None)
+    change = Change(cause, actor, [record.mentor_id], at=now, request_id=request_id, catalog_version=catalog_version)
+    if record.status != _ACHIEVED:
+        return change
+    revoked = revoked_row(record, reason, now)
+    change.milestones_written.append(revoked)
+    change.steps.append(Step(record.mentor_id, None, [Transition(REVOKED, record, revoked)]))
     return change
 
 

@@ -25,9 +25,10 @@ SUMMARIES: dict[EventType, str] = {
     EventType.MILESTONE_UPDATED: "A person changed a milestone (PUT): its status, achieved value or date.",
     EventType.MILESTONE_DELETED: "A milestone was removed: a person's DELETE, or a record the rules no longer "
     "keep; `data.milestone` shows it as it was.",
-    EventType.MILESTONE_REVOKED: "A milestone was revoked (with revocation, to come: nothing writes it yet).",
-    EventType.MILESTONE_REINSTATED: "A revoked milestone was reinstated (with revocation, to come: nothing writes "
-    "it yet).",
+    EventType.MILESTONE_REVOKED: "An achieved milestone was revoked: by a person (PUT with status revoked and a "
+    "reason), or by a correction that took the mentor's value below its threshold under "
+    "MILESTONES_ON_LOST_THRESHOLD=revoke; `data.milestone` carries revoked_at and revocation_reason.",
+    EventType.MILESTONE_REINSTATED: "A person set a revoked milestone achieved again (PUT).",
     EventType.MENTOR_ERASED: "A mentor was erased: their earlier events are gone, and this one names them only "
     "by the salted hash (`subject` and `data.mentor_hash`).",
 }

@@ -70,4 +70,7 @@ def _milestone(milestone_id: str, state: MilestoneState, definition: Definition,
         catalog_version=version or "",
         achieved_at_precision=state.achieved_at_precision,
         value_is_upper_bound=state.value_is_upper_bound,
+        revoked_at=state.revoked_at,
+        revocation_reason=state.revocation_reason,
+        supported=state.supported is not False,
     )

@@ -23,7 +23,8 @@ def milestone_out(m: Milestone, language: str = ENGLISH, catalogs: CatalogVersio
     """A milestone as served, in a language. `catalogs` (every stored version) give its translated name, from the
     version the record shows, and its badge, which names that version when it draws the rung otherwise than the
     latest does (a retired rung, an older threshold)."""
-    state = None if m.status is Status.ACHIEVED else progress(m)
+    # A revoked milestone shows what it was achieved with, as an achieved one does.
+    state = None if m.status is not Status.IN_PROGRESS else progress(m)
     key = m.definition_key
     if language == ENGLISH:
         name = m.name
@@ -41,7 +42,7 @@ def milestone_out(m: Milestone, language: str = ENGLISH, catalogs: CatalogVersio
         type=m.type,
         status=m.status,
         threshold=number(m.threshold),
-        accessibility_label=accessibility_label(m, state, language),
+        accessibility_label=accessibility_label(m, state, language, name),
         badge_image_url=badge_path(key, language) if version is None else badge_path(key, language, version),
     )
     if state is None:
@@ -51,6 +52,13 @@ def milestone_out(m: Milestone, language: str = ENGLISH, catalogs: CatalogVersio
             out.achieved_at = m.achieved_at
         if m.achieved_at_precision is not None:
             out.achieved_at_precision = m.achieved_at_precision
+        if m.status is Status.REVOKED:
+            if m.revoked_at is not None:
+                out.revoked_at = m.revoked_at
+            if m.revocation_reason is not None:
+                out.revocation_reason = m.revocation_reason
+        elif not m.supported:
+            out.supported = False
     else:
         out.achieved_value = out.current_value = number(state.current_value)
         out.progress_percentage = state.percentage

@@ -332,6 +332,7 @@ def _state(stored: StoredState | None) -> MilestoneState | None:
         return None
     status, current, achieved, achieved_at, set_by_person, threshold = stored[:6]
     precision, upper_bound = stored[6:8] if len(stored) >= 8 else (None, None)
+    revoked_at, reason, supported = stored[8:11] if len(stored) >= 11 else (None, None, None)
     return MilestoneState(
         status=Status(status),
         current_value=from_centi(current),
@@ -342,6 +343,9 @@ def _state(stored: StoredState | None) -> MilestoneState | None:
         threshold=from_centi(threshold),
         achieved_at_precision=None if precision is None else Precision(precision),
         value_is_upper_bound=None if upper_bound is None else bool(upper_bound),
+        revoked_at=parse_time_text(revoked_at),
+        revocation_reason=reason,
+        supported=None if supported is None else bool(supported),
     )
 
 

@@ -167,8 +167,11 @@ def _period_row(record: asyncpg.Record) -> PeriodRow:
 
 
 def _milestone_row(record: asyncpg.Record) -> MilestoneRow:
-    moment = record["achieved_at"]
-    return MilestoneRow(*record)._replace(achieved_at=None if moment is None else encode_time(moment))
+    moment, revoked = record["achieved_at"], record["revoked_at"]
+    return MilestoneRow(*record)._replace(
+        achieved_at=None if moment is None else encode_time(moment),
+        revoked_at=None if revoked is None else encode_time(revoked),
+    )
 
 
 async def _packed_rows(conn: asyncpg.Connection, ids: list[str], as_of: object = None) -> PackedRows:
@@ -448,7 +451,7 @@ class PostgresRepository:
         return None if row is None else milestone_from_row(row, _as_time)
 
     async def find(self, query: MilestoneQuery) -> tuple[list[Milestone], int | None]:
-        listing = queries.list_milestones(query, _same)
+        listing = queries.list_milestones(query, _same, ' COLLATE "C"')
 
         async def read(conn: asyncpg.Connection) -> tuple[Sequence[Any], int | None]:
             if listing.count is None:  # one mentor's listing, read whole

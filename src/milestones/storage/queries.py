@@ -9,7 +9,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, TypeVar
 
-from milestones.domain import MilestoneQuery
+from milestones.domain import MilestoneQuery, Status
 from milestones.domain.rows import MilestoneRow, PeriodRow
 
 # Column lists come from the row types: a milestone SELECT answers MilestoneRow's fields in order, a period
@@ -19,7 +19,7 @@ PERIOD_ROW_COLUMNS = ", ".join(PeriodRow._fields)
 PERIOD_COLUMNS = ", ".join(PeriodRow._fields[1:])
 # Columns PostgreSQL keeps as dates and times, where rows carry ISO text (see `rows`).
 DATE_COLUMNS = frozenset({"start_date", "end_date", "period_start", "period_end"})
-TIME_COLUMNS = frozenset({"achieved_at", "at"})
+TIME_COLUMNS = frozenset({"achieved_at", "revoked_at", "at"})
 
 
 def _placeholders(fields: tuple[str, ...]) -> str:
@@ -279,11 +279,15 @@ def window_of_whole(rows: list[Row], offset: int, limit: int) -> tuple[list[Row]
     return ordered[offset : offset + limit], len(rows)
 
 
-def list_milestones(query: MilestoneQuery, encode_time: Callable[[datetime], Any]) -> ListingStatements:
+def list_milestones(
+    query: MilestoneQuery, encode_time: Callable[[datetime], Any], id_collation: str = ""
+) -> ListingStatements:
     """The page and count statements of a filtered listing, and their parameters.
 
     One mentor's listing is in catalog order (see `ListingStatements`); any other, and every cursor walk, is
-    in id order so that `id > cursor` resumes it from the index however deep it goes.
+    in id order so that `id > cursor` resumes it from the index however deep it goes. Revoked milestones are
+    listed only when asked for by status. `id_collation`: PostgreSQL's ` COLLATE "C"`, which a bound on the id
+    column made from another column needs for the primary key to serve it (as in `_MENTORS_MILESTONES_POSTGRES`).
     """
     conditions: list[str] = []
     params: list[Any] = []
@@ -296,6 +300,20 @@ def list_milestones(query: MilestoneQuery, encode_time: Callable[[datetime], Any
     if query.status is not None:
         conditions.append("status = ?")
         params.append(query.status.value)
+    else:
+        conditions.append("status <> ?")
+        params.append(Status.REVOKED.value)
+    if not query.superseded:
+        # An achieved rung is superseded when the mentor achieved a higher one of its type: looked up in the
+        # mentor's own range of the primary key.
+        conditions.append(
+            "(status <> ? OR NOT EXISTS (SELECT 1 FROM milestones AS higher"
+            f" WHERE higher.id >= (milestones.mentor_id || '~'){id_collation}"
+            f" AND higher.id < (milestones.mentor_id || ?){id_collation}"
+            " AND higher.type = milestones.type AND higher.status = ?"
+            " AND higher.threshold_centi > milestones.threshold_centi))"
+        )
+        params.extend((Status.ACHIEVED.value, "\x7f", Status.ACHIEVED.value))
     if query.achieved_from is not None:
         conditions.append("achieved_at >= ?")
         params.append(encode_time(query.achieved_from))

@@ -91,8 +91,9 @@ HISTORY_COLUMNS = (
 )
 # What history keeps of a milestone row, before and after: the fields a transition moves. The rest (name,
 # type, position) is the catalog's, which the catalog version names.
-# How the date was found and whether the value is an upper bound come last: entries written before they were
-# kept have six fields.
+# How the date was found and whether the value is an upper bound come next: entries written before they were
+# kept have six fields. Revocation's time and reason, and whether the values support an achieved record, come
+# last: entries written before them have eight.
 STATE_FIELDS = (
     "status",
     "current_centi",
@@ -102,13 +103,17 @@ STATE_FIELDS = (
     "threshold_centi",
     "achieved_at_precision",
     "value_is_upper_bound",
+    "revoked_at",
+    "revocation_reason",
+    "supported",
 )
 _state = operator.itemgetter(*(MilestoneRow._fields.index(name) for name in STATE_FIELDS))
 _KEY = MilestoneRow._fields.index("definition_key")
 _encode = msgspec.msgpack.Encoder().encode
 # A stored transition: [definition key, kind, state before or nil, state after or nil]; a state is STATE_FIELDS.
-# [status, current, achieved, achieved_at, set_by_person, threshold, precision, upper bound]: the last two only
-# in entries written since migration 0011.
+# [status, current, achieved, achieved_at, set_by_person, threshold, precision, upper bound, revoked_at, revocation
+# reason, supported]: the precision and upper bound only in entries written since migration 0011, the last three
+# since migration 0014.
 StoredState = tuple[Any, ...]
 StoredTransition = tuple[str, str, StoredState | None, StoredState | None]
 # Not strict: rows read from SQLite carry set_by_person as 0 or 1.
@@ -213,21 +218,35 @@ _PLAIN_PERIOD_LENGTH = len(PeriodRow._fields) - len(_EVIDENCE)
 _PLAIN_PERIOD = PeriodRow._fields[:_PLAIN_PERIOD_LENGTH]
 assert PeriodRow._fields[_PLAIN_PERIOD_LENGTH:] == _EVIDENCE
 _CONTACTS_AT, _DAILY_AT = (PeriodRow._fields.index(name) for name in _EVIDENCE)
-# What an unachieved milestone leaves empty; the statement writes it NULL rather than binding three Nones.
-_UNACHIEVED = ("achieved_centi", "achieved_at", "achieved_at_precision")
-_UNACHIEVED_AT = tuple(MilestoneRow._fields.index(name) for name in _UNACHIEVED)
-_KEPT_AT = tuple(i for i in range(len(MilestoneRow._fields)) if i not in _UNACHIEVED_AT)
-_UNDATED_MILESTONE = tuple(MilestoneRow._fields[i] for i in _KEPT_AT)
-_kept = operator.itemgetter(*_KEPT_AT)
-_achieved_centi, _achieved_at, _precision = (operator.itemgetter(i) for i in _UNACHIEVED_AT)
+# What an unachieved milestone leaves empty, and what one not revoked does; the statements write them NULL rather
+# than binding Nones.
+_UNREVOKED = ("revoked_at", "revocation_reason")
+_UNACHIEVED = ("achieved_centi", "achieved_at", "achieved_at_precision", *_UNREVOKED)
+
+
+def _leaving_out(nulls: tuple[str, ...]) -> tuple[tuple[str, ...], Callable[[MilestoneRow], Row]]:
+    """The columns of a milestone row other than `nulls`, and what takes them from a row."""
+    kept_at = tuple(i for i, name in enumerate(MilestoneRow._fields) if name not in nulls)
+    return tuple(MilestoneRow._fields[i] for i in kept_at), operator.itemgetter(*kept_at)
+
+
+_UNDATED_MILESTONE, _kept = _leaving_out(_UNACHIEVED)
+_UNREVOKED_MILESTONE, _kept_unrevoked = _leaving_out(_UNREVOKED)
+_achieved_centi, _achieved_at, _precision, _revoked_at, _reason = (
+    operator.itemgetter(MilestoneRow._fields.index(name)) for name in _UNACHIEVED
+)
 
 
 def _no_evidence(row: PeriodRow) -> bool:
     return row[_CONTACTS_AT] is None and row[_DAILY_AT] is None
 
 
+def _unrevoked(row: MilestoneRow) -> bool:
+    return _revoked_at(row) is None and _reason(row) is None
+
+
 def _unachieved(row: MilestoneRow) -> bool:
-    return _achieved_centi(row) is None and _achieved_at(row) is None and _precision(row) is None
+    return _achieved_centi(row) is None and _achieved_at(row) is None and _precision(row) is None and _unrevoked(row)
 
 
 def _undated_milestones(change: Change) -> list[Row]:
@@ -235,7 +254,11 @@ def _undated_milestones(change: Change) -> list[Row]:
 
 
 def _dated_milestones(change: Change) -> list[Row]:
-    return [row for row in change.milestones_written if not _unachieved(row)]
+    return [_kept_unrevoked(row) for row in change.milestones_written if _unrevoked(row) and not _unachieved(row)]
+
+
+def _revoked_milestones(change: Change) -> list[Row]:
+    return [row for row in change.milestones_written if not _unrevoked(row)]
 
 
 # --- erasure: every table that holds anything about a mentor, and those that hold nothing -------------------
@@ -319,7 +342,7 @@ WRITE_PATH: tuple[TableWrite, ...] = (
         lambda change: [row for row in change.periods_written if not _no_evidence(row)],
         key=_PERIOD_KEY,
     ),
-    # Milestones not achieved (nothing to date), then the others.
+    # Milestones not achieved (nothing to date), achieved ones, then revoked ones.
     *(
         TableWrite(
             "upsert",
@@ -334,7 +357,8 @@ WRITE_PATH: tuple[TableWrite, ...] = (
         )
         for columns, rows, nulls in (
             (_UNDATED_MILESTONE, _undated_milestones, _UNACHIEVED),
-            (MilestoneRow._fields, _dated_milestones, ()),
+            (_UNREVOKED_MILESTONE, _dated_milestones, _UNREVOKED),
+            (MilestoneRow._fields, _revoked_milestones, ()),
         )
     ),
     TableWrite(

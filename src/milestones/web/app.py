@@ -35,7 +35,7 @@ from milestones import __version__
 from milestones.access.keys import Scope as KeyScope
 from milestones.badges import DEFAULT_SIZE, BadgeSize, BadgeState, badge_file, badge_image
 from milestones.catalog import VERSION_PATTERN, CatalogVersions, catalog_of, load_catalog, load_catalog_file
-from milestones.contract import HealthOut, ProblemDetails
+from milestones.contract import MILESTONE_STATES, HealthOut, ProblemDetails
 from milestones.events.asyncapi import ASYNCAPI_JSON, asyncapi_document
 from milestones.ops import traces
 from milestones.ops.freshness import Fresh
@@ -529,7 +529,8 @@ def create_litestar_app(
             title="Milestones",
             version=__version__,
             description="Detects, stores and serves mentoring milestones. Errors are RFC 9457 problem details; "
-            "each problem `type` is a page (GET it) saying what it means and how to fix the request.",
+            "each problem `type` is a page (GET it) saying what it means and how to fix the request.\n"
+            + MILESTONE_STATES,
             path="/schema",
             # The document only (/schema/openapi.json, .yaml): the pages are /docs and /redoc, from files
             # shipped in the package, where Litestar's own pages load their scripts from CDNs.

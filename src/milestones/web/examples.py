@@ -154,7 +154,22 @@ UPDATED: Any = {
 
 DELETED: Any = {"deleted": True, "id": "mentor_001~100h"}
 
-PERIOD_DELETED: Any = {"deleted": True, "mentor_id": "mentor_001", "start_date": "2025-01-01", "end_date": "2025-12-31"}
+# The mentor's only period: every achieved milestone is left above the values (MILESTONES_ON_LOST_THRESHOLD=keep).
+PERIOD_DELETED: Any = {
+    "deleted": True,
+    "mentor_id": "mentor_001",
+    "start_date": "2025-01-01",
+    "end_date": "2025-12-31",
+    "unsupported": [
+        "mentor_001~10h",
+        "mentor_001~50h",
+        "mentor_001~300h",
+        "mentor_001~10contacts",
+        "mentor_001~25contacts",
+        "mentor_001~50activities",
+        "mentor_001~100activities",
+    ],
+}
 MENTOR_ERASED: Any = {
     "erased": True,
     "mentor_hash": "hmac-sha256:5d1f0c9e6b2a47e3a8c1d4f7b09e2a6c3f58d1b7e4a90c2f6d3b8e1a7c5f09d2",

@@ -33,7 +33,7 @@ from milestones.errors import DatabaseUnavailable, MilestonesError
 from milestones.service import MilestoneService, Window
 from milestones.settings import Settings
 from milestones.web.body_timeout import BodyTimedOut
-from milestones.web.presenters import etag, milestone_out, page_out
+from milestones.web.presenters import etag, milestone_out, page_out, recorded_out
 from milestones.web.problems import (
     UNEXPECTED,
     accept_of,
@@ -125,7 +125,7 @@ class FastPath:
             return None  # only the strict decoding can tell, and refuse a repeated key
         service, language = self._service, language_of(scope)
         try:
-            milestones, changed = await service.record_summary(
+            recorded = await service.record_summary(
                 summary.mentor_id, summary.to_period(), actor_of(scope), summary.display_name
             )
         except MilestonesError as error:
@@ -135,9 +135,8 @@ class FastPath:
         except Exception:
             log.exception("unhandled error on %s %s", scope["method"], scope["path"])
             return _problem(problem_document(500, UNEXPECTED), scope)
-        window = Window(1, max(20, len(milestones)))
-        page = page_out(milestones, len(milestones), window, None, language, service.catalogs)
-        return FastAnswer(_encode(page), status=201 if changed else 200)
+        page = recorded_out(recorded, language, service.catalogs)
+        return FastAnswer(_encode(page), status=201 if recorded.changed else 200)
 
     async def _read(self, name: str, params: tuple[str, ...], scope: HTTPScope) -> FastAnswer | None:
         query = _simple_query(scope["query_string"])

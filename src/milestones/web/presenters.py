@@ -18,6 +18,7 @@ from milestones.contract import (
     MilestoneStateOut,
     Pagination,
     PeriodOut,
+    RecordedPage,
     SummaryOut,
 )
 from milestones.domain import Definition, Milestone, Period, mentor_of
@@ -28,7 +29,7 @@ from milestones.domain.rules import ANY_VERSION
 from milestones.events.cloudevents import cloud_event
 from milestones.events.milestones import milestone_out as milestone_out
 from milestones.events.milestones import number
-from milestones.service import Window
+from milestones.service import Recorded, Window
 from milestones.wording.labels import description_of, name_of
 from milestones.wording.languages import ENGLISH, tag
 
@@ -78,6 +79,18 @@ def page_out(
     if next_after is not None:
         pagination.next_cursor = encode_cursor(next_after)
     return MilestonePage(data=[milestone_out(m, language, catalogs) for m in items], pagination=pagination)
+
+
+def recorded_out(recorded: Recorded, language: str = ENGLISH, catalogs: CatalogVersions | None = None) -> RecordedPage:
+    """A POST's answer: the mentor's milestones, and the thresholds the summary lost (fields present when any)."""
+    milestones, total = recorded.milestones, len(recorded.milestones)
+    page = page_out(milestones, total, Window(1, max(20, total)), None, language, catalogs)
+    out = RecordedPage(data=page.data, pagination=page.pagination)
+    if recorded.unsupported:
+        out.unsupported = recorded.unsupported
+    if recorded.revoked:
+        out.revoked = recorded.revoked
+    return out
 
 
 def encode_cursor(after_id: str) -> str:
@@ -167,6 +180,12 @@ def _state_out(state: MilestoneState | None) -> MilestoneStateOut | None:
         out.achieved_value = number(state.achieved_value)
     if state.achieved_at is not None:
         out.achieved_at = state.achieved_at
+    if state.revoked_at is not None:
+        out.revoked_at = state.revoked_at
+    if state.revocation_reason is not None:
+        out.revocation_reason = state.revocation_reason
+    if state.supported is False:
+        out.supported = False
     return out
 
 

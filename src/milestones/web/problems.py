@@ -99,6 +99,7 @@ _PARAMETERS: dict[str, tuple[str, Callable[[str], bool]]] = {
     "start_date": (DATE_RULE, _is_date),
     "end_date": (DATE_RULE, _is_date),
     "cursor": ("must be a next_cursor from a previous page", lambda text: len(text) <= 400),
+    "superseded": ("must be true or false", lambda text: text.lower() in {"true", "false", "1", "0"}),
     "types": (EVENT_TYPES_RULE, _are_event_types),
     "size": (f"must be {', '.join(_SIZES[:-1])} or {_SIZES[-1]} (pixels)", lambda text: text in _SIZES),
     "state": (

@@ -34,6 +34,7 @@ from milestones.contract import (
     MilestoneUpdateIn,
     PeriodDeleted,
     PeriodList,
+    RecordedPage,
     RecordSummaryIn,
     RequestInvalid,
     decode_strict,
@@ -72,6 +73,7 @@ from milestones.web.presenters import (
     page_out,
     parse_if_match,
     period_out,
+    recorded_out,
 )
 from milestones.web.problems import EVENT_TYPES_RULE, problem_responses
 from milestones.web.request_state import actor_of, language_of
@@ -207,7 +209,16 @@ async def list_milestones(
         str | None, QueryParameter(pattern=MENTOR_ID_PATTERN, max_length=128, description="Only this mentor's")
     ] = None,
     type: Annotated[MetricType | None, QueryParameter(description="Only milestones of this type")] = None,
-    status: Annotated[Status | None, QueryParameter(description="Only achieved, or only in progress")] = None,
+    status: Annotated[
+        Status | None,
+        QueryParameter(description="Only achieved, only in progress, or only revoked (left out unless asked for)"),
+    ] = None,
+    superseded: Annotated[
+        bool,
+        QueryParameter(
+            description="false: leave out achieved milestones of a type whose higher rung the mentor also achieved"
+        ),
+    ] = True,
     achieved_from: Annotated[date | None, QueryParameter(description="Inclusive date (UTC)")] = None,
     achieved_to: Annotated[date | None, QueryParameter(description="Inclusive date (UTC)")] = None,
     page: PageParam = 1,
@@ -242,10 +253,11 @@ async def list_milestones(
         achieved_from=start_of_day(achieved_from) if achieved_from else None,
         achieved_before=after_day(achieved_to) if achieved_to else None,
         after_id=after_id,
+        superseded=superseded,
         offset=window.offset,
         limit=window.limit,
     )
-    if status is Status.IN_PROGRESS and query.status is Status.ACHIEVED:
+    if status is not None and status is not Status.ACHIEVED and query.status is Status.ACHIEVED:
         return page_out([], 0, window)
     service = service_of(state)
     listing = await service.find(query)
@@ -283,9 +295,9 @@ async def get_milestone(state: State, scope: Scope, milestone_id: MilestoneIdPar
     # keep MILESTONES_MAX_BODY_BYTES.
     request_max_body_size=SUMMARY_MAX_BODY_BYTES,
     responses={
-        201: example_response(MilestonePage, examples.RECORDED, description="Stored; the mentor's milestones"),
+        201: example_response(RecordedPage, examples.RECORDED, description="Stored; the mentor's milestones"),
         200: example_response(
-            MilestonePage, examples.RECORDED, description="Nothing changed: the same summary was already stored"
+            RecordedPage, examples.RECORDED, description="Nothing changed: the same summary was already stored"
         ),
         **problem_responses(
             408, "period-overlap", "idempotency-key-in-use", 413, 415, 422, "idempotency-key-reused", 503
@@ -297,14 +309,13 @@ async def record_summary(
     state: State,
     data: Annotated[RecordSummaryIn, closed_json(examples.RECORD_SUMMARY)],
     idempotency_key: IdempotencyKeyHeader = None,
-) -> Response[MilestonePage]:
+) -> Response[RecordedPage]:
     service = service_of(state)
-    milestones, changed = await service.record_summary(
+    recorded = await service.record_summary(
         data.mentor_id, data.to_period(), actor_of(request.scope), data.display_name
     )
-    total = len(milestones)
-    body = page_out(milestones, total, Window(1, max(20, total)), None, language_of(request.scope), service.catalogs)
-    return Response(body, status_code=201 if changed else 200)
+    body = recorded_out(recorded, language_of(request.scope), service.catalogs)
+    return Response(body, status_code=201 if recorded.changed else 200)
 
 
 @put(
@@ -335,6 +346,7 @@ async def update_milestone(
         status=None if data.status is UNSET else data.status,
         achieved_value=None if data.achieved_value is UNSET else exact(data.achieved_value),
         achieved_at=None if data.achieved_at is UNSET else data.achieved_at.astimezone(UTC).replace(microsecond=0),
+        reason=None if data.reason is UNSET else data.reason,
     )
     service, language = service_of(state), language_of(request.scope)
     milestone = await service.update(milestone_id, update, parse_if_match(if_match), actor=actor_of(request.scope))
@@ -472,8 +484,13 @@ async def delete_period(
     request: Request[Any, Any, Any], state: State, mentor_id: MentorIdParam, start_date: PathDate, end_date: PathDate
 ) -> PeriodDeleted:
     first, last = path_dates(start_date=start_date, end_date=end_date)
-    await service_of(state).remove_period(checked_mentor_id(mentor_id), first, last, actor_of(request.scope))
-    return PeriodDeleted(deleted=True, mentor_id=mentor_id, start_date=first, end_date=last)
+    recorded = await service_of(state).remove_period(checked_mentor_id(mentor_id), first, last, actor_of(request.scope))
+    out = PeriodDeleted(deleted=True, mentor_id=mentor_id, start_date=first, end_date=last)
+    if recorded.unsupported:
+        out.unsupported = recorded.unsupported
+    if recorded.revoked:
+        out.revoked = recorded.revoked
+    return out
 
 
 @get(

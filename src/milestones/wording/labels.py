@@ -8,7 +8,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 from milestones.domain import Definition, MetricType, Milestone, Progress, Status, progress
-from milestones.wording.languages import ENGLISH, Plural, Word, say, translate
+from milestones.wording.languages import ENGLISH, Plural, Word, say, translate, word
 from milestones.wording.languages import format_date as local_date
 from milestones.wording.languages import format_number as local_number
 
@@ -46,7 +46,9 @@ GOAL: dict[MetricType, Plural] = {
     CONTACTS: Plural("Help {threshold} unique contact.", "Help {threshold} unique contacts."),
     ACTIVITIES: Plural("Complete {threshold} mentoring activity.", "Complete {threshold} mentoring activities."),
 }
-MESSAGES: tuple[Plural | Word, ...] = (*REACHED.values(), *WORKING.values(), REMAINING, *GOAL.values())
+# {name} is the milestone's name in the same language.
+REVOKED = Word("Your {name} was revoked on {date}")
+MESSAGES: tuple[Plural | Word, ...] = (*REACHED.values(), *WORKING.values(), REMAINING, *GOAL.values(), REVOKED)
 
 
 def description_of(definition: Definition, language: str = ENGLISH) -> str:
@@ -92,9 +94,15 @@ def _goal(metric: MetricType, threshold: Decimal, language: str) -> str:
     return say(language, GOAL[metric], threshold).format(threshold=local_number(threshold, language))
 
 
-def accessibility_label(milestone: Milestone, state: Progress | None = None, language: str = ENGLISH) -> str:
+def accessibility_label(
+    milestone: Milestone, state: Progress | None = None, language: str = ENGLISH, name: str | None = None
+) -> str:
     """A full sentence, in the language, describing the milestone as it stands now (pass its progress if
-    known)."""
+    known, and its name in the language if known: a revoked milestone's sentence names it)."""
+    if milestone.status is Status.REVOKED and milestone.revoked_at is not None:
+        if name is None:
+            name = milestone.name if language == ENGLISH else translate(language, milestone.name) or milestone.name
+        return _revoked_label(name, milestone.revoked_at, language)
     if milestone.status is Status.ACHIEVED and milestone.achieved_at is not None:
         return _reached_label(milestone.type, milestone.threshold, milestone.achieved_at, language)
     state = state or progress(milestone)
@@ -111,6 +119,13 @@ def _reached_label(metric: MetricType, threshold: Decimal, achieved_at: datetime
     return say(language, REACHED[metric], threshold).format(
         threshold=local_number(threshold, language), date=local_date(achieved_at, language)
     )
+
+
+@lru_cache(maxsize=1024)
+def _revoked_label(name: str, revoked_at: datetime, language: str) -> str:
+    if language == ENGLISH:
+        return REVOKED.text.format(name=name, date=format_date(revoked_at))
+    return word(language, REVOKED).format(name=name, date=local_date(revoked_at, language))
 
 
 @lru_cache(maxsize=8192)

@@ -555,7 +555,10 @@ class HistoryEntryOut(Struct, kw_only=True, omit_defaults=True):
     ) = UNSET
     cause: Annotated[
         str,
-        described("Why: `post` (a summary), `put`, `delete`, `period_removed` or `bulk` (`milestones detect`)"),
+        described(
+            "Why: `post` (a summary), `put`, `delete`, `period_removed`, `bulk` (`milestones detect`) or "
+            "`reevaluation` (`milestones reevaluate`, after a catalog change)"
+        ),
     ]
     period: Annotated[HistoryPeriodOut, described("The period a summary recorded or a removal removed")] | UnsetType = (
         UNSET
@@ -601,7 +604,13 @@ class EventDataOut(Struct, kw_only=True, omit_defaults=True):
         ]
         | UnsetType
     ) = UNSET
-    cause: Annotated[str, described("Why: post, put, delete, period_removed, bulk (`milestones detect`) or erasure")]
+    cause: Annotated[
+        str,
+        described(
+            "Why: post, put, delete, period_removed, bulk (`milestones detect`), reevaluation (`milestones "
+            "reevaluate`) or erasure"
+        ),
+    ]
     actor: Annotated[str, described("Who: an access key's id, `anonymous` (no keys configured) or `cli`")]
     request_id: (
         Annotated[str, described("The X-Request-ID of the request that made it; left out for commands")] | UnsetType

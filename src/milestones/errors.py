@@ -70,6 +70,13 @@ class InvalidUpdate(MilestonesError):
         self.field = field
 
 
+class PolicyUnavailable(InvalidUpdate):
+    """A re-evaluation policy this version cannot carry out yet (`recompute` needs revocation)."""
+
+    def __init__(self, policy: str, reason: str) -> None:
+        super().__init__(f"The policy {policy!r} is not available yet: {reason}.", "policy")
+
+
 class PreconditionFailed(MilestonesError):
     status = 412
     slug = "precondition-failed"

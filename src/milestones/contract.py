@@ -578,6 +578,28 @@ class HistoryEntryOut(Struct, kw_only=True, omit_defaults=True):
     after: Annotated[MilestoneStateOut | None, described("Its state after; null when it was removed")]
 
 
+class TransitionOut(Struct, kw_only=True):
+    """What a write would do to one milestone, as history would record it."""
+
+    milestone_id: Annotated[str, described("The milestone")]
+    transition: Annotated[
+        str, described("What would happen: created, progressed, achieved, deleted or revised (as in history)")
+    ]
+    before: Annotated[MilestoneStateOut | None, described("Its state before; null when it does not exist")]
+    after: Annotated[MilestoneStateOut | None, described("Its state after; null when it would be removed")]
+
+
+class SummaryPreview(Struct, kw_only=True):
+    """What a POST would store and change (`?dry_run=true`): nothing was stored, and no history or event written."""
+
+    data: Annotated[list[MilestoneOut], described("The mentor's milestones as they would be after the POST")]
+    pagination: Pagination
+    dry_run: Annotated[bool, described("Always true: nothing was stored")]
+    transitions: Annotated[
+        list[TransitionOut], described("Each milestone the POST would move, and how; empty when nothing would change")
+    ]
+
+
 class HistoryPage(Struct):
     """A page of history, oldest first; `pagination.next_cursor` resumes it."""
 

@@ -48,9 +48,10 @@ class ReevaluationReport:
     seconds: float = 0.0
 
 
-# A batch decided: the change to write (MessagePack, empty in a dry run), its transitions by kind, the mentors
+# A batch decided: the change to write (MessagePack, empty in a dry run), the mentors with stored rows, its
+# transitions by kind, the mentors
 # it changes, the grandfathered milestones, and the batch's sample.
-Decided = tuple[bytes, dict[str, int], int, int, list[tuple[str, list[str]]]]
+Decided = tuple[bytes, int, dict[str, int], int, int, list[tuple[str, list[str]]]]
 _CHANGES = msgspec.msgpack.Decoder(Change)
 _encode = msgspec.msgpack.Encoder().encode
 
@@ -82,7 +83,7 @@ async def reevaluate_stored(
     pending: tuple[list[str], PackedRows, Future[Decided]] | None = None
 
     async def finish(mentor_ids: list[str], seen: PackedRows, decided: Future[Decided]) -> None:
-        encoded, kinds, changed, grandfathered, sample = await asyncio.wrap_future(decided)
+        encoded, found, kinds, changed, grandfathered, sample = await asyncio.wrap_future(decided)
         if not dry_run and encoded:
 
             def again(stored: StoredRows) -> Change:
@@ -92,7 +93,7 @@ async def reevaluate_stored(
                 return change
 
             await repository.change(mentor_ids, again, seen=seen, decided=_CHANGES.decode(encoded))
-        report.mentors += len(mentor_ids)
+        report.mentors += found
         report.mentors_changed += changed
         report.grandfathered += grandfathered
         for kind, count in kinds.items():
@@ -178,7 +179,8 @@ def decide_packed(
     change = reevaluate(mentor_ids, stored, catalog, now, policy=policy, notify=notify)
     tallied = _tally(change, stored, catalog)
     encoded = b"" if dry_run or not change.writes_anything else _encode(prepared(change))
-    return (encoded, *tallied)
+    found = len({row.mentor_id for row in stored.milestones} | {row.mentor_id for row in stored.periods})
+    return (encoded, found, *tallied)
 
 
 def _tally(

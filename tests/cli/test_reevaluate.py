@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 from milestones.catalog import catalog_of, load_catalog
@@ -25,8 +26,7 @@ def contents(settings: Settings) -> dict[str, list[str]]:
     return asyncio.run(rows_as_text(settings))
 
 
-FIRST_HALF = {"start_date": "2025-01-01", "end_date": "2025-06-30"}
-SECOND_HALF = {"start_date": "2025-07-01", "end_date": "2025-12-31"}
+HALVES = (("2025-01-01", "2025-06-30"), ("2025-07-01", "2025-12-31"))
 
 
 def summaries(tmp_path: Path, *lines: dict[str, object]) -> Path:
@@ -75,7 +75,7 @@ def test_an_added_rung_is_backfilled_with_the_day_it_was_reached(
     milestones: Command, database: Settings, tmp_path: Path
 ) -> None:
     # 20 hours in each half of 2025: 5 hours is reached in the first half, 30 in the second.
-    lines = [summary_body("m_1", hours=20, **half) for half in (FIRST_HALF, SECOND_HALF)]
+    lines = [summary_body("m_1", hours=20, start_date=start, end_date=end) for start, end in HALVES]
     assert milestones("detect", str(summaries(tmp_path, *lines))).status == 0
     assert milestones("catalog", "publish", str(with_rungs(tmp_path, ("5h", 5), ("30h", 30)))).status == 0
 
@@ -118,14 +118,14 @@ def test_a_raised_threshold_keeps_what_was_earned_under_keep(
     assert (earned["50h"].status, earned["50h"].catalog_version, earned["50h"].threshold) == (
         Status.ACHIEVED,
         first,
-        50,
+        Decimal(50),
     )
     assert earned["100h"].status is Status.IN_PROGRESS
     working = milestones_of(database, "m_working")
     # In progress moves to the new version's threshold.
     assert (working["50h"].status, working["50h"].threshold, working["50h"].catalog_version) == (
         Status.IN_PROGRESS,
-        60,
+        Decimal(60),
         "2027-01",
     )
 

@@ -16,7 +16,7 @@ from milestones.catalog import CatalogVersion
 from milestones.cli.arguments import at_least_one, command, mentor_id
 from milestones.cli.configuration import read_catalog, read_settings
 from milestones.cli.database import require_database, with_repository
-from milestones.cli.output import INTERRUPTED, OK, CommandError, counted
+from milestones.cli.output import INTERRUPTED, OK, REJECTED, CommandError, counted
 from milestones.domain.reevaluation import Policy, require_policy
 from milestones.errors import CatalogMoved, PolicyUnavailable
 from milestones.reevaluation.batches import ReevaluationReport, reevaluate_stored
@@ -40,8 +40,8 @@ def add_reevaluate(commands: Any) -> None:
         "met: they keep the version they were earned under. --policy recompute would revoke them; it is refused\n"
         "until revocation exists. --dry-run prints what would change and changes nothing.\n"
         "\n"
-        "exit status: 0 done (or nothing to do); 2 nothing could be done (a bad option, no database, the catalog\n"
-        "changed during the run); 130 interrupted.",
+        "exit status: 0 done (or nothing to do); 1 nothing is stored about the --mentor; 2 nothing could be done\n"
+        "(a bad option, no database, the catalog changed during the run); 130 interrupted.",
         "milestones reevaluate --dry-run",
         "milestones reevaluate",
         "milestones reevaluate --mentor m_1042",
@@ -140,7 +140,7 @@ def run_reevaluation(
                 INTERRUPTED,
             ) from None
     if mentor is not None and report.mentors == 0:
-        raise CommandError(f"nothing is stored about mentor {mentor!r}")
+        raise CommandError(f"nothing is stored about mentor {mentor!r}", REJECTED)
     print(json.dumps(dataclasses.asdict(report)) if getattr(args, "json", False) else describe(report))
     return OK
 

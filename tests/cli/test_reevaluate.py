@@ -15,7 +15,7 @@ from milestones.domain import Milestone, Status
 from milestones.domain.changes import Cause
 from milestones.settings import Settings
 from milestones.storage import open_repository
-from tests.cli.conftest import Command
+from tests.cli.conftest import Command, in_a_process
 from tests.cli.test_catalog import PACKAGED, raised
 from tests.database_contents import rows_as_text
 from tests.factories import summary_body
@@ -173,3 +173,20 @@ def test_one_mentor_and_an_unknown_one(milestones: Command, database: Settings, 
     assert "1 mentor re-evaluated" in milestones("reevaluate", "--mentor", "m_1").out
     unknown = milestones("reevaluate", "--mentor", "m_nobody")
     assert (unknown.status, unknown.err_lines) == (1, ["milestones: nothing is stored about mentor 'm_nobody'"])
+
+
+def test_a_terminal_gets_progress_and_a_pipe_does_not(tmp_path: Path) -> None:
+    env = {"MILESTONES_DATABASE_URL": f"sqlite:///{tmp_path / 'm.sqlite3'}"}
+    lines = [summary_body(f"p{i}", hours=20) for i in range(30)]
+    assert in_a_process("detect", str(summaries(tmp_path, *lines)), cwd=tmp_path, env=env).status == 0
+    assert in_a_process("catalog", "publish", str(with_rungs(tmp_path, ("5h", 5))), cwd=tmp_path, env=env).status == 0
+    quiet = in_a_process("reevaluate", "--dry-run", "--batch-size", "10", cwd=tmp_path, env=env)
+    assert (quiet.status, quiet.err) == (0, "")
+    # TTY_COMPATIBLE=1 is rich's own switch for "this output is a terminal".
+    shown = in_a_process("reevaluate", "--batch-size", "10", cwd=tmp_path, env={**env, "TTY_COMPATIBLE": "1"})
+    assert shown.status == 0
+    frames = shown.err.replace("\r", "\n")
+    assert "10 mentors," in frames  # redrawn per batch
+    assert "30 mentors," in frames
+    assert "mentors/s" in frames
+    assert shown.out.startswith("version 2027-02: 30 mentors re-evaluated")

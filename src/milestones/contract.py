@@ -682,7 +682,10 @@ class HistoryEntryOut(Struct, kw_only=True, omit_defaults=True):
     ) = UNSET
     cause: Annotated[
         str,
-        described("Why: `post` (a summary), `put`, `delete`, `period_removed` or `bulk` (`milestones detect`)"),
+        described(
+            "Why: `post` (a summary), `put`, `delete`, `period_removed`, `bulk` (`milestones detect`) or "
+            "`reevaluation` (`milestones reevaluate`, after a catalog change)"
+        ),
     ]
     period: Annotated[HistoryPeriodOut, described("The period a summary recorded or a removal removed")] | UnsetType = (
         UNSET
@@ -703,6 +706,37 @@ class HistoryEntryOut(Struct, kw_only=True, omit_defaults=True):
     # Always present: null before a milestone existed, and after it was removed.
     before: Annotated[MilestoneStateOut | None, described("Its state before; null when it did not exist")]
     after: Annotated[MilestoneStateOut | None, described("Its state after; null when it was removed")]
+
+
+class TransitionOut(Struct, kw_only=True):
+    """What a write would do to one milestone, as history would record it."""
+
+    milestone_id: Annotated[str, described("The milestone")]
+    transition: Annotated[
+        str, described("What would happen: created, progressed, achieved, deleted or revised (as in history)")
+    ]
+    before: Annotated[MilestoneStateOut | None, described("Its state before; null when it does not exist")]
+    after: Annotated[MilestoneStateOut | None, described("Its state after; null when it would be removed")]
+
+
+class SummaryPreview(Struct, kw_only=True, omit_defaults=True):
+    """What a POST would store and change (`?dry_run=true`): nothing was stored, and no history or event written."""
+
+    data: Annotated[list[MilestoneOut], described("The mentor's milestones as they would be after the POST")]
+    pagination: Pagination
+    dry_run: Annotated[bool, described("Always true: nothing was stored")]
+    transitions: Annotated[
+        list[TransitionOut], described("Each milestone the POST would move, and how; empty when nothing would change")
+    ]
+    unsupported: (
+        Annotated[
+            list[str], described("As the POST's `unsupported`: what it would leave unsupported. Present when any")
+        ]
+        | UnsetType
+    ) = UNSET
+    revoked: (
+        Annotated[list[str], described("As the POST's `revoked`: what it would revoke. Present when any")] | UnsetType
+    ) = UNSET
 
 
 class HistoryPage(Struct):
@@ -734,7 +768,13 @@ class EventDataOut(Struct, kw_only=True, omit_defaults=True):
         ]
         | UnsetType
     ) = UNSET
-    cause: Annotated[str, described("Why: post, put, delete, period_removed, bulk (`milestones detect`) or erasure")]
+    cause: Annotated[
+        str,
+        described(
+            "Why: post, put, delete, period_removed, bulk (`milestones detect`), reevaluation (`milestones "
+            "reevaluate`) or erasure"
+        ),
+    ]
     actor: Annotated[str, described("Who: an access key's id, `anonymous` (no keys configured) or `cli`")]
     request_id: (
         Annotated[str, described("The X-Request-ID of the request that made it; left out for commands")] | UnsetType

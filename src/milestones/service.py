@@ -28,8 +28,8 @@ from milestones.domain import (
 from milestones.domain.changes import ANONYMOUS, REVOKED, UNSUPPORTED, Actor, Cause, Change
 from milestones.domain.erasure import erase_mentor, mentor_hash
 from milestones.domain.events import ALL_TYPES, EventType, EventWindow, Position, types_mask
-from milestones.domain.history import HistoryItem
-from milestones.domain.rows import IdempotencyRecord, Replaceable, encode_time, period_to_row
+from milestones.domain.history import HistoryItem, RecordedTransition, recorded
+from milestones.domain.rows import IdempotencyRecord, Replaceable, encode_time, milestone_from_row, period_to_row
 from milestones.errors import (
     CatalogMoved,
     CursorExpired,
@@ -320,6 +320,31 @@ class MilestoneService:
         if result.achieved_types:
             metrics.achieved(result.achieved_types)
         return Recorded.of(result.milestones, result.change)
+
+    async def preview_summary(
+        self, mentor_id: str, period: Period, actor: Actor = ANONYMOUS, display_name: str | None = None
+    ) -> tuple[Recorded, list[RecordedTransition]]:
+        """What `record_summary` would do (`POST ?dry_run=true`): the mentor's milestones afterwards, whether
+        anything would change, and each milestone's transition, decided as it would be on the mentor's stored rows
+        under the latest catalog version, and nothing stored: no rows, history, events or metrics."""
+        future = future_start(period.start_date, self.now().date())
+        if future is not None:
+            raise InvalidUpdate(future, "period.start_date")
+        stored = (await self.repository.read_rows([mentor_id])).unpack()
+        change = rules.record_summaries(
+            [(0, period_to_row(mentor_id, period))],
+            stored,
+            self.rules,
+            encode_time(self.now()),
+            actor=actor,
+            cause=Cause.POST,
+            request_id=REQUEST_ID.get(),
+            names=None if display_name is None else {mentor_id: display_name},
+        )
+        if change.refused:
+            raise PeriodOverlap(change.refused[0][1])
+        milestones = [milestone_from_row(row) for row in rules.milestones_after(stored, change)]
+        return Recorded.of(milestones, change), [recorded(t) for t in change.transitions]
 
     async def name_mentor(self, mentor_id: str, display_name: str | None, actor: Actor = ANONYMOUS) -> None:
         """Store the name the mentor's page shows, or clear it with None; no summary needed."""

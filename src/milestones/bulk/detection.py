@@ -159,7 +159,7 @@ async def detect_numbered(
         if detecting is not None:
             waited = not detecting.detected.done()
             await _write_batch(detecting)
-            gc.collect()  # the written batch's rows are garbage now (see _collected_per_batch)
+            gc.collect()  # the written batch's rows are garbage now (see collected_per_batch)
         detecting = started_detecting
 
     async def _write_batch(batch: _Detecting) -> None:
@@ -169,7 +169,7 @@ async def detect_numbered(
         if progress is not None:
             progress(report)
 
-    with _Worker() as worker, _collected_per_batch():
+    with Worker() as worker, collected_per_batch():
         for raw in _raw_batches(lines, batch_size):
             decoding.append((raw, worker.run(decode_lines, raw, now.date(), here=waited)))
             if len(decoding) > 1:  # one batch decodes ahead
@@ -205,7 +205,7 @@ class _Detecting:
     detected: Future[Detected]
 
 
-class _Worker:
+class Worker:
     """Runs the CPU-bound stages (decoding, detection) in a second process from the second call on, if
     there is a core for it; before that, and on one core, in this process."""
 
@@ -213,7 +213,7 @@ class _Worker:
         self._calls = 0
         self._pool: Executor | None = None
 
-    def __enter__(self) -> _Worker:
+    def __enter__(self) -> Worker:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -259,7 +259,7 @@ def _collected(function: Callable[..., T], *args: Any) -> T:
 
 
 @contextlib.contextmanager
-def _collected_per_batch() -> Iterator[None]:
+def collected_per_batch() -> Iterator[None]:
     """Garbage collection in this process once per batch written, not during it.
 
     A batch's rows are named tuples, which the collector keeps tracking (it stops tracking only plain

@@ -1,6 +1,6 @@
 """The `milestones` command: serve the API, migrate, detect in bulk, export, check a catalog, load a demo, keys,
 signed page links,
-prune history, erase a mentor, manage webhooks."""
+prune history, erase a mentor, manage webhooks, re-evaluate after a catalog change."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from milestones.cli.migrate import add_migrate
 from milestones.cli.output import CANNOT_RUN, INTERRUPTED, REJECTED, CommandError, one_line
 from milestones.cli.page_link import add_page_link
 from milestones.cli.prune import add_prune
+from milestones.cli.reevaluate import add_reevaluate
 from milestones.cli.serve import add_serve
 from milestones.cli.webhooks import add_webhook_commands
 from milestones.errors import MilestonesError
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_detect(commands)
     add_export(commands)
     add_catalog(commands)
+    add_reevaluate(commands)
     add_demo(commands)
     add_key_commands(commands)
     add_page_link(commands)

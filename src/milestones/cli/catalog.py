@@ -13,14 +13,24 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
 
-from milestones.catalog import CatalogError, CatalogFile, DefinitionChange, catalog_of, diff, load_catalog_file
+from milestones.catalog import (
+    CatalogError,
+    CatalogFile,
+    CatalogVersion,
+    DefinitionChange,
+    catalog_of,
+    diff,
+    load_catalog_file,
+)
 from milestones.cli.arguments import command
 from milestones.cli.configuration import read_catalog, read_settings
 from milestones.cli.database import require_database
 from milestones.cli.output import OK, REJECTED, CommandError, counted, one_line
+from milestones.cli.reevaluate import run_reevaluation
 from milestones.domain import Definition, MetricType
 from milestones.service import MilestoneService
 from milestones.settings import Settings
+from milestones.storage import MilestoneRepository
 
 T = TypeVar("T")
 
@@ -55,10 +65,17 @@ def add_catalog(commands: Any) -> None:
         "top-level `version` (or its content hash). Every worker and host serves it within a second; records\n"
         "keep the version they were decided under. Nothing is stored when the latest version holds the same\n"
         "definitions. Exit status 0 when published or already the latest, 1 when it is invalid or its version\n"
-        "name is taken by other definitions, 2 when the file or the database cannot be read.",
-        "milestones catalog publish my-catalog.toml",
+        "name is taken by other definitions, 2 when the file or the database cannot be read. --dry-run stores\n"
+        "nothing: it prints what `milestones reevaluate` would change under the file's catalog.",
+        "milestones catalog publish --dry-run my-catalog.toml",
+        "milestones catalog publish my-catalog.toml && milestones reevaluate",
     )
     publish.add_argument("file", type=Path, help="the catalog file (TOML) to publish")
+    publish.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="store nothing; print what re-evaluating every mentor under this catalog would change",
+    )
     publish.set_defaults(run=run_catalog_publish)
     versions = command(
         actions,
@@ -118,6 +135,14 @@ def run_catalog_publish(args: argparse.Namespace) -> int:
         return REJECTED
     settings = read_settings()
     require_database(settings)
+    if args.dry_run:
+        unpublished = catalog_of(read.definitions, read.version)
+
+        async def file_catalog(_: MilestoneRepository) -> CatalogVersion:
+            return unpublished
+
+        print(f"{path}: not published (dry run); re-evaluating every mentor under it:")
+        return run_reevaluation(args, file_catalog)
     published = asyncio.run(
         _with_service(settings, lambda s: s.publish_catalog(catalog_of(read.definitions, read.version)))
     )

@@ -59,7 +59,9 @@ class Cause(StrEnum):
     BULK = "bulk"  # a batch of summaries from `milestones detect` (each step names its line's period)
     ERASURE = "erasure"  # everything about a mentor was removed (the step names them by their salted hash)
     MENTOR_UPDATED = "mentor_updated"  # what is stored about the mentor themselves (their name) changed
-    # Later issues add: re-evaluation, revocation.
+    # `milestones reevaluate` applied the latest catalog version to stored rows (no period: nothing was sent)
+    REEVALUATION = "reevaluation"
+    # Later issues add: revocation.
 
 
 class TransitionKind(StrEnum):

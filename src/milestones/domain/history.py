@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from milestones.domain.changes import Actor, Cause, TransitionKind
+from milestones.domain.changes import Actor, Cause, Transition, TransitionKind
 from milestones.domain.model import Precision, Status
+from milestones.domain.rows import MilestoneRow, from_centi, parse_time
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,3 +62,29 @@ class HistoryItem:
     position: tuple[int, int]
     entry: HistoryEntry
     transition: RecordedTransition
+
+
+def state_of(row: MilestoneRow | None) -> MilestoneState | None:
+    """What history keeps of a milestone row (None: it does not exist)."""
+    if row is None:
+        return None
+    return MilestoneState(
+        status=Status(row.status),
+        current_value=from_centi(row.current_centi),
+        achieved_value=None if row.achieved_centi is None else from_centi(row.achieved_centi),
+        achieved_at=parse_time(row.achieved_at),
+        set_by_person=bool(row.set_by_person),
+        threshold=from_centi(row.threshold_centi),
+        achieved_at_precision=None if row.achieved_at_precision is None else Precision(row.achieved_at_precision),
+        value_is_upper_bound=bool(row.value_is_upper_bound),
+    )
+
+
+def recorded(transition: Transition) -> RecordedTransition:
+    """A transition as history would record it: what a dry run answers, without storing it."""
+    return RecordedTransition(
+        transition.milestone_id,
+        TransitionKind(transition.kind),
+        state_of(transition.before),
+        state_of(transition.after),
+    )

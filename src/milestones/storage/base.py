@@ -132,6 +132,11 @@ class MilestoneRepository(Protocol):
         """Every stored period row (or one mentor's), by mentor and dates, a page at a time, as milestone_rows."""
         ...
 
+    async def milestone_versions(self, after: str, limit: int) -> list[tuple[str, str, str | None]]:
+        """Up to `limit` milestone records after the id `after`, in id order, as (id, mentor, catalog version):
+        re-evaluation's walk over the mentors, each page its own short read."""
+        ...
+
     async def change(
         self,
         mentors: Sequence[str],

@@ -93,6 +93,7 @@ _MENTOR_DISPLAY_NAME = queries.numbered(queries.MENTOR_DISPLAY_NAME)
 _MENTOR_PERIOD_ROWS = queries.numbered(queries.MENTOR_PERIOD_ROWS)
 _MENTOR_PERIOD_ROWS_IN_ORDER = queries.numbered(queries.MENTOR_PERIOD_ROWS_IN_ORDER)
 _MILESTONES_AFTER = queries.numbered(queries.MILESTONES_AFTER)
+_MILESTONE_VERSIONS_AFTER = queries.numbered(queries.MILESTONE_VERSIONS_AFTER)
 _PERIODS_AFTER = queries.numbered(queries.PERIODS_AFTER)
 _LOCK_MENTOR = queries.numbered(queries.LOCK_MENTOR)
 _CATALOG_VERSIONS_AFTER = queries.numbered(queries.CATALOG_VERSIONS_AFTER)
@@ -499,6 +500,11 @@ class PostgresRepository:
                 return
             yield [_milestone_row(r) for r in records]
             after = records[-1]["id"]
+
+    async def milestone_versions(self, after: str, limit: int) -> list[tuple[str, str, str | None]]:
+        async with self._connection() as conn:
+            records = await conn.fetch(_MILESTONE_VERSIONS_AFTER, after, limit)
+        return [(r[0], r[1], r[2]) for r in records]
 
     async def period_rows(self, mentor_id: str | None = None, page_size: int = 5000) -> AsyncIterator[list[PeriodRow]]:
         if mentor_id is not None:

@@ -52,6 +52,9 @@ PERIODS_AFTER = (
     " ORDER BY mentor_id, start_date, end_date LIMIT ?"
 )
 MENTOR_PERIOD_ROWS_IN_ORDER = f"{MENTOR_PERIOD_ROWS} ORDER BY start_date, end_date"
+# Re-evaluation's walk over the mentors: each record's mentor and catalog version, in primary-key order (a mentor's
+# records are one range of it), resuming after the last id of the page before.
+MILESTONE_VERSIONS_AFTER = "SELECT id, mentor_id, catalog_version FROM milestones WHERE id > ? ORDER BY id LIMIT ?"
 
 # Several mentors at once, for bulk detection: SQLite takes the ids as a JSON array, PostgreSQL as text[].
 # Each answers one JSON array of rows (row_detection.PackedRows), dates and times as the ISO text SQLite keeps.

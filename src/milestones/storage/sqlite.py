@@ -172,6 +172,9 @@ class SqliteRepository:
             yield [PeriodRow(*row) for row in rows]
             after = rows[-1][:3]
 
+    async def milestone_versions(self, after: str, limit: int) -> list[tuple[str, str, str | None]]:
+        return [(row[0], row[1], row[2]) for row in self._read_all(queries.MILESTONE_VERSIONS_AFTER, (after, limit))]
+
     async def change(
         self,
         mentors: Sequence[str],

@@ -20,10 +20,12 @@ from milestones.contract import (
     PeriodOut,
     RecordedPage,
     SummaryOut,
+    SummaryPreview,
+    TransitionOut,
 )
 from milestones.domain import Definition, Milestone, Period, mentor_of
 from milestones.domain.events import EventWindow, Position
-from milestones.domain.history import HistoryItem, MilestoneState
+from milestones.domain.history import HistoryItem, MilestoneState, RecordedTransition
 from milestones.domain.rows import milestone_version
 from milestones.domain.rules import ANY_VERSION
 from milestones.events.cloudevents import cloud_event
@@ -165,6 +167,26 @@ def history_entry_out(item: HistoryItem) -> HistoryEntryOut:
     if entry.catalog_version is not None:
         out.catalog_version = entry.catalog_version
     return out
+
+
+def preview_out(page: RecordedPage, transitions: list[RecordedTransition]) -> SummaryPreview:
+    """What a POST with `?dry_run=true` answers: the page a POST would answer, and the transitions."""
+    return SummaryPreview(
+        data=page.data,
+        pagination=page.pagination,
+        unsupported=page.unsupported,
+        revoked=page.revoked,
+        dry_run=True,
+        transitions=[
+            TransitionOut(
+                milestone_id=t.milestone_id,
+                transition=t.kind.value,
+                before=_state_out(t.before),
+                after=_state_out(t.after),
+            )
+            for t in transitions
+        ],
+    )
 
 
 def _state_out(state: MilestoneState | None) -> MilestoneStateOut | None:

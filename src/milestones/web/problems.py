@@ -106,6 +106,7 @@ _PARAMETERS: dict[str, tuple[str, Callable[[str], bool]]] = {
         f"must be {BadgeState.LOCKED} or {BadgeState.UNLOCKED}",
         lambda text: text in {s.value for s in BadgeState},
     ),
+    "dry_run": ("must be true or false", lambda text: text in ("true", "false")),
     "version": ("must be a catalog version: 1 to 64 letters, digits, '.', '_' or '-'", is_version),
 }
 

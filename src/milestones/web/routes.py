@@ -37,6 +37,7 @@ from milestones.contract import (
     RecordedPage,
     RecordSummaryIn,
     RequestInvalid,
+    SummaryPreview,
     decode_strict,
     exact,
     iso_date,
@@ -73,6 +74,7 @@ from milestones.web.presenters import (
     page_out,
     parse_if_match,
     period_out,
+    preview_out,
     recorded_out,
 )
 from milestones.web.problems import EVENT_TYPES_RULE, problem_responses
@@ -105,7 +107,7 @@ def closed_json(example: dict[str, Any]) -> Any:
     )
 
 
-def example_response(model: type[Any], example: Any, *, description: str = "OK") -> ResponseSpec:
+def example_response(model: Any, example: Any, *, description: str = "OK") -> ResponseSpec:
     """A success response with this service's answer to the contract's example request."""
     return ResponseSpec(
         model,
@@ -150,6 +152,13 @@ MentorIdParam = Annotated[
     str,
     PathParameter(
         pattern=MENTOR_ID_PATTERN, min_length=1, max_length=128, description="The platform's id for the mentor"
+    ),
+]
+DryRunParam = Annotated[
+    bool,
+    QueryParameter(
+        description="true: answer what the POST would store and change, and store nothing (no history, no events, "
+        "no Idempotency-Key record)"
     ),
 ]
 PageParam = Annotated[int, QueryParameter(ge=1, le=1_000_000, description="1-based page number")]
@@ -287,7 +296,9 @@ async def get_milestone(state: State, scope: Scope, milestone_id: MilestoneIdPar
     summary="Detect and persist milestones for a mentor from a period's summary",
     description="Stores the period's summary (replacing the summary of the same period), evaluates the mentor "
     "against every definition and answers all the mentor's milestones: 201 when anything new or different was "
-    "stored, 200 when the call changed nothing.",
+    "stored, 200 when the call changed nothing. With `?dry_run=true` it answers what the POST would store and "
+    "change (the same status, the mentor's milestones as they would be, and each milestone's transition) and stores "
+    "nothing: no summary, history, event or Idempotency-Key record.",
     status_code=201,
     before_request=strict_body(RecordSummaryIn),
     middleware=[require_json_body, idempotency_middleware],
@@ -295,9 +306,16 @@ async def get_milestone(state: State, scope: Scope, milestone_id: MilestoneIdPar
     # keep MILESTONES_MAX_BODY_BYTES.
     request_max_body_size=SUMMARY_MAX_BODY_BYTES,
     responses={
-        201: example_response(RecordedPage, examples.RECORDED, description="Stored; the mentor's milestones"),
+        201: example_response(
+            RecordedPage | SummaryPreview,
+            examples.RECORDED,
+            description="Stored (with dry_run: would be stored); the mentor's milestones, and with dry_run the "
+            "transitions",
+        ),
         200: example_response(
-            RecordedPage, examples.RECORDED, description="Nothing changed: the same summary was already stored"
+            RecordedPage | SummaryPreview,
+            examples.RECORDED,
+            description="Nothing changed (with dry_run: nothing would change): the same summary was already stored",
         ),
         **problem_responses(
             408, "period-overlap", "idempotency-key-in-use", 413, 415, 422, "idempotency-key-reused", 503
@@ -309,13 +327,23 @@ async def record_summary(
     state: State,
     data: Annotated[RecordSummaryIn, closed_json(examples.RECORD_SUMMARY)],
     idempotency_key: IdempotencyKeyHeader = None,
-) -> Response[RecordedPage]:
+    dry_run: DryRunParam = False,
+) -> Response[RecordedPage | SummaryPreview]:
     service = service_of(state)
-    recorded = await service.record_summary(
-        data.mentor_id, data.to_period(), actor_of(request.scope), data.display_name
-    )
+    transitions = None
+    if dry_run:
+        recorded, transitions = await service.preview_summary(
+            data.mentor_id, data.to_period(), actor_of(request.scope), data.display_name
+        )
+    else:
+        recorded = await service.record_summary(
+            data.mentor_id, data.to_period(), actor_of(request.scope), data.display_name
+        )
     body = recorded_out(recorded, language_of(request.scope), service.catalogs)
-    return Response(body, status_code=201 if recorded.changed else 200)
+    status = 201 if recorded.changed else 200
+    if transitions is not None:
+        return Response(preview_out(body, transitions), status_code=status)
+    return Response(body, status_code=status)
 
 
 @put(

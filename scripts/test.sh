@@ -16,4 +16,5 @@ echo "== import-linter (layers)"
 echo "== mypy (strict)"
 .venv/bin/mypy
 echo "== pytest"
-.venv/bin/python -m pytest "$@"
+# Two processes: most tests wait on servers, databases and browsers, so two share the cores well.
+.venv/bin/python -m pytest -n 2 "$@"

@@ -155,10 +155,18 @@ def test_a_body_that_trickles_in_is_cut_off_at_the_whole_body_deadline(server: S
     with server.connect(timeout=bound + 5) as sock:
         started = time.monotonic()
         sock.sendall(request_head("POST", BASE, Content_Length="1000") + b"{")
-        while time.monotonic() - started < bound + 5 and not select.select([sock], [], [], 1.0)[0]:
+        # The last byte goes a little before the deadline: a byte still unread when the server answers and
+        # closes makes its kernel reset the connection, which can drop the answer before it is read.
+        while time.monotonic() - started < BODY_DEADLINE_SECONDS - 0.75:
+            if select.select([sock], [], [], 1.0)[0]:
+                break
             sock.sendall(b" ")
         response = read_response(sock, started)
-        assert sock.recv(1) == b"", "the connection stays open"
+        try:
+            closed = sock.recv(1) == b""
+        except ConnectionResetError:  # closed with a byte of ours unread (the kernel resets then): closed too
+            closed = True
+        assert closed, "the connection stays open"
 
     assert response.status == 408, response
     assert_problem(response.status, response.header("content-type") or "", response.body, 408)

@@ -132,19 +132,19 @@ def _why_not_bound(host: str, exc: OSError) -> str:
 
 def _database_ready(settings: Settings, wait_seconds: float) -> str:
     """Migrate (or, with MILESTONES_MIGRATE_ON_START=false, check) the database, trying again for up to
-    `wait_seconds` while it cannot be reached; returns the schema revision it is at."""
-    deadline = time.monotonic() + wait_seconds
-    waiting = False
+    `wait_seconds` while it cannot be reached (counted from the first failed attempt, so that a slow first one
+    does not use up the wait); returns the schema revision it is at."""
+    deadline: float | None = None
     while True:
         try:
             migration = migrate_if_asked(settings)
             revision = asyncio.run(_schema_revision(settings))
         except (CommandError, MilestonesError, OSError) as exc:
-            if time.monotonic() >= deadline:
-                raise CommandError(str(exc) if isinstance(exc, CommandError) else one_line(str(exc))) from None
-            if not waiting:
+            if deadline is None and wait_seconds > 0:
+                deadline = time.monotonic() + wait_seconds
                 event(f"waiting up to {wait_seconds:g} s for the database", database=redacted(settings.database_url))
-                waiting = True
+            if deadline is None or time.monotonic() >= deadline:
+                raise CommandError(str(exc) if isinstance(exc, CommandError) else one_line(str(exc))) from None
             time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
             continue
         expected = head_revision()

@@ -204,31 +204,76 @@ async def home() -> Response[bytes]:
     return Response(b"", status_code=307, headers={"Location": "docs"})
 
 
-class LiveDocument:
-    """The OpenAPI document as the running service applies it. Who may call what depends on whether any key
+class ServiceDocuments:
+    """The OpenAPI and AsyncAPI documents, built when first asked for: building them takes longer than the
+    rest of the app (a third of a second), and most workers, and most tests, never serve them.
+
+    The OpenAPI document is the one the running service applies. Who may call what depends on whether any key
     exists yet (with none, writes are open), and keys can be created while the service runs: the document is
-    rendered both ways once, and each request for it gets the one that is true now."""
+    rendered both ways, and each request for it gets the one that is true now."""
 
     def __init__(
-        self, document: OpenAPI, routes: RouteTable, access: AccessPolicy, *, failed_attempts_limited: bool
+        self,
+        app: Litestar,
+        routes: RouteTable,
+        access: AccessPolicy,
+        settings: Settings,
+        rate_limits: RateLimits | None,
     ) -> None:
         self.access = access
+        self._app = app
+        self._routes = routes
+        self._settings = settings
+        self._rate_limits = rate_limits
         self._renderings: dict[bool, tuple[dict[str, Any], bytes]] = {}
-        for keys_exist in (False, True):
-            copy = deepcopy(document)
+        self._events: bytes | None = None
+        self._declared = False
+
+    def _described(self) -> OpenAPI:
+        """The framework's document with what it cannot know: headers, languages and rate limits (once)."""
+        document = self._app.openapi_schema
+        if not self._declared:
+            declare_response_headers(document, self._app)
+            declare_languages(document, self._routes)
+            if self._settings.database_replica_urls:
+                declare_read_after(document, self._routes)
+            if self._rate_limits is not None:
+                declare_rate_limits(document, self._rate_limits, self._routes)
+            self._declared = True
+        return document
+
+    def openapi(self, *, keys_exist: bool) -> tuple[dict[str, Any], bytes]:
+        """The OpenAPI document as a dictionary and as JSON, with or without keys in existence."""
+        if keys_exist not in self._renderings:
+            copy = deepcopy(self._described())
             declare_access(
                 copy,
-                routes,
-                read_requires_key=access.read_requires_key,
+                self._routes,
+                read_requires_key=self.access.read_requires_key,
                 keys_exist=keys_exist,
-                failed_attempts_limited=failed_attempts_limited,
+                failed_attempts_limited=self._rate_limits is not None and self._rate_limits.failed_auth is not None,
             )
             as_dict = copy.to_schema()
             self._renderings[keys_exist] = (as_dict, msgspec.json.encode(as_dict))
+        return self._renderings[keys_exist]
 
     async def current(self) -> tuple[dict[str, Any], bytes]:
-        """The document as a dictionary and as JSON, for the keys there are now."""
-        return self._renderings[await self.access.keys_exist()]
+        """The OpenAPI document as a dictionary and as JSON, for the keys there are now."""
+        return self.openapi(keys_exist=await self.access.keys_exist())
+
+    def events(self) -> bytes:
+        """The AsyncAPI document, built from the OpenAPI document's schemas and feed operation, so the two
+        describe the same events."""
+        if self._events is None:
+            self._events = msgspec.json.encode(
+                asyncapi_document(
+                    self._described().to_schema(),
+                    version=__version__,
+                    public_url=self._settings.public_url,
+                    read_requires_key=self._settings.read_requires_key,
+                )
+            )
+        return self._events
 
 
 class LiveJson(JsonRenderPlugin):
@@ -250,20 +295,20 @@ LIVE_DOCUMENT = "milestones.live_document"
 
 async def read_live_document(request: Request[Any, Any, Any]) -> None:
     """Before /schema's routes: the document that is true now, for its plugins (which cannot wait)."""
-    request.scope["state"][LIVE_DOCUMENT] = await request.app.state.live_document.current()
+    request.scope["state"][LIVE_DOCUMENT] = await request.app.state.documents.current()
 
 
 @get("/openapi.json", include_in_schema=False, media_type=OPENAPI_JSON, opt=declare(DESCRIBES_SERVICE))
 async def openapi_document(state: State) -> Response[bytes]:
     """The OpenAPI document where most tools look first; the same as /schema/openapi.json."""
-    _, body = await state.live_document.current()
+    _, body = await state.documents.current()
     return Response(body, media_type=OPENAPI_JSON)
 
 
 @get("/asyncapi.json", include_in_schema=False, media_type=ASYNCAPI_JSON, opt=declare(DESCRIBES_SERVICE))
 async def event_document(state: State) -> Response[bytes]:
     """The AsyncAPI document: the events the feed serves, by type, with their payloads' schemas."""
-    return Response(cast(bytes, state.event_document), media_type=ASYNCAPI_JSON)
+    return Response(cast(ServiceDocuments, state.documents).events(), media_type=ASYNCAPI_JSON)
 
 
 def declare_access(
@@ -557,24 +602,7 @@ def create_litestar_app(
         debug=False,
     )
     routes = app.state.route_table = RouteTable(app)
-    document = app.openapi_schema
-    declare_response_headers(document, app)
-    declare_languages(document, routes)
-    if settings.database_replica_urls:
-        declare_read_after(document, routes)
-    if rate_limits is not None:
-        declare_rate_limits(document, rate_limits, routes)
-    failed_attempts_limited = rate_limits is not None and rate_limits.failed_auth is not None
-    app.state.live_document = LiveDocument(document, routes, access, failed_attempts_limited=failed_attempts_limited)
-    # Built from the OpenAPI document's schemas and feed operation, so the two describe the same events.
-    app.state.event_document = msgspec.json.encode(
-        asyncapi_document(
-            document.to_schema(),
-            version=__version__,
-            public_url=settings.public_url,
-            read_requires_key=settings.read_requires_key,
-        )
-    )
+    app.state.documents = ServiceDocuments(app, routes, access, settings, rate_limits)
     return app
 
 

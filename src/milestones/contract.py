@@ -825,6 +825,16 @@ class DefinitionOut(Struct, kw_only=True, omit_defaults=True):
     ) = UNSET
     badge_image_url: Annotated[str, described("The badge (PNG; .svg for the SVG)")]
     badge_locked_image_url: Annotated[str, described("The greyed, not yet achieved badge")]
+    # Rarity: aggregates that name no mentor, so public with the catalog.
+    achieved_by: Annotated[
+        int, Meta(ge=0, description="How many mentors hold it achieved (revoked records are not counted)")
+    ]
+    achieved_by_share: Annotated[
+        float,
+        Meta(
+            ge=0, le=1, description="achieved_by over the mentors with a stored period, 0 to 1 (0 while there are none)"
+        ),
+    ]
 
 
 class DefinitionCatalog(Struct):
@@ -834,6 +844,35 @@ class DefinitionCatalog(Struct):
         str, Meta(description="A content hash of the catalog: it changes when any definition does")
     ]
     data: Annotated[list[DefinitionOut], described("The definitions, in catalog order")]
+
+
+class DefinitionReportOut(Struct):
+    """One definition's line of the milestone report."""
+
+    key: Annotated[str, described("The definition's key")]
+    achieved: Annotated[int, Meta(ge=0, description="Mentors who hold it achieved (revoked records not counted)")]
+    in_progress: Annotated[int, Meta(ge=0, description="Mentors on their way to it")]
+
+
+class StalledMentorOut(Struct):
+    """A mentor whose latest period ended more than `stalled_days` ago while a rung is in progress."""
+
+    mentor_id: Annotated[str, described("The platform's id for the mentor")]
+    last_period_end: Annotated[date, described("The end of the mentor's latest stored period")]
+    in_progress: Annotated[list[str], described("The keys of the definitions in progress, in catalog order")]
+
+
+class MilestoneReportOut(Struct):
+    """The program's milestone report: per definition, mentors achieved and in progress; a page of stalled mentors."""
+
+    catalog_version: Annotated[str, described("The catalog version whose definitions are reported")]
+    stalled_days: Annotated[
+        int, described("A mentor is stalled when their latest period ended more days ago than this")
+    ]
+    mentors_with_period: Annotated[int, Meta(ge=0, description="Mentors with a stored period")]
+    definitions: Annotated[list[DefinitionReportOut], described("Every definition, in catalog order")]
+    stalled: Annotated[list[StalledMentorOut], described("A page of stalled mentors, in mentor id order")]
+    pagination: Annotated[Pagination, described("The stalled mentors' page: `next_cursor` when more follow")]
 
 
 class HealthOut(Struct):

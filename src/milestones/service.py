@@ -29,7 +29,14 @@ from milestones.domain.changes import ANONYMOUS, REVOKED, UNSUPPORTED, Actor, Ca
 from milestones.domain.erasure import erase_mentor, mentor_hash
 from milestones.domain.events import ALL_TYPES, EventType, EventWindow, Position, types_mask
 from milestones.domain.history import HistoryItem, RecordedTransition, recorded
-from milestones.domain.rows import IdempotencyRecord, Replaceable, encode_time, milestone_from_row, period_to_row
+from milestones.domain.rows import (
+    IdempotencyRecord,
+    Replaceable,
+    StalledMentor,
+    encode_time,
+    milestone_from_row,
+    period_to_row,
+)
 from milestones.errors import (
     CatalogMoved,
     CursorExpired,
@@ -474,6 +481,16 @@ class MilestoneService:
         # A mentor has at most one in-progress record per catalog entry, so sorting here stays cheap.
         ordered = in_progress_order(await self.repository.mentor_milestones(mentor_id, Status.IN_PROGRESS))
         return ordered[window.offset : window.offset + window.limit], len(ordered)
+
+    async def mentor_counts(self) -> dict[str, int]:
+        """The mentor counts the write path keeps: by status and definition, and mentors with a period."""
+        return await self.repository.mentor_counts()
+
+    async def stalled_mentors(self, stalled_days: int, after: str, limit: int) -> list[StalledMentor]:
+        """Mentors whose latest period ended more than `stalled_days` days before today while a record of theirs is
+        in progress, in id order after `after`."""
+        ended_before = self.now().date() - timedelta(days=stalled_days)
+        return await self.repository.stalled_mentors(ended_before, after, limit)
 
     async def history(
         self, mentor_id: str, milestone_id: str | None = None, after: tuple[int, int] | None = None, limit: int = 20

@@ -90,6 +90,7 @@ def test_the_write_path_declares_erasure_then_history() -> None:
         ("upsert", "mentors"),
         ("append", "history"),
         ("append", "events"),
+        ("add", "mentor_counts"),
     ]
 
 

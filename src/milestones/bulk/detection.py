@@ -348,7 +348,7 @@ def detect_packed(
     rows = stored.unpack()
     change = record_summaries(_LINES.decode(lines), rows, catalog, now, actor=COMMAND_LINE, names=names)
     change.notify = notify
-    return (_encode(prepared(change)), *tally(change))
+    return (_encode(prepared(change, rows)), *tally(change))
 
 
 def tally(change: Change) -> tuple[int, int]:

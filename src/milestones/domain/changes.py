@@ -170,6 +170,9 @@ class Change:
     # Rows of write-path tables worked out ahead from the steps, by table: bulk detection works them out in
     # its second process and sends them instead of the steps (storage.write_path.prepared).
     prepared: dict[str, list[tuple[Any, ...]]] | None = None
+    # What the change adds to the mentor counts (rarity), as (counted, slot, delta) rows: worked out by the write
+    # path from the rows written and removed against the stored rows the change was decided on (None until then).
+    counted: list[tuple[str, int, int]] | None = None
 
     @property
     def writes_anything(self) -> bool:

@@ -70,6 +70,24 @@ class MentorRow(NamedTuple):
     display_name: str | None
 
 
+# What the mentor counts count (kept by storage.write_path.count_deltas): mentors whose record of a definition is in a
+# status (`counted_status`), and mentors with a stored period.
+WITH_PERIOD = "with_period"
+
+
+def counted_status(status: str, definition_key: str) -> str:
+    """The count of mentors whose record of a definition is in a status."""
+    return f"{status}:{definition_key}"
+
+
+class StalledMentor(NamedTuple):
+    """A mentor whose latest period ended a while ago while a record of theirs is in progress."""
+
+    mentor_id: str
+    last_period_end: str  # ISO date
+    in_progress: list[str]  # the definitions' keys, in no order
+
+
 @dataclass(frozen=True, slots=True)
 class StoredRows:
     """The stored rows of some mentors (in no particular order); `as_of` is the storage's note of when."""

@@ -177,7 +177,7 @@ def decide_packed(
     stored = seen.unpack()
     change = reevaluate(mentor_ids, stored, catalog, now, policy=policy, notify=notify)
     tallied = _tally(change, stored, catalog)
-    encoded = b"" if dry_run or not change.writes_anything else _encode(prepared(change))
+    encoded = b"" if dry_run or not change.writes_anything else _encode(prepared(change, stored))
     found = len({row.mentor_id for row in stored.milestones} | {row.mentor_id for row in stored.periods})
     return (encoded, found, *tallied)
 

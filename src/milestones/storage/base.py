@@ -20,6 +20,7 @@ from milestones.domain.rows import (
     MilestoneRow,
     PeriodRow,
     Replaceable,
+    StalledMentor,
     StoredRows,
     from_centi,
     milestone_from_row,
@@ -67,6 +68,12 @@ def erased_counts(change: Change, removed: Sequence[tuple[TableWrite, int]]) -> 
     if not any(counts.values()):
         raise MentorNotFound()
     return counts
+
+
+def seen_rows(seen: PackedRows | None) -> PackedRows:
+    """The rows a change decided elsewhere was decided on: a change without stored rows read is one with them seen."""
+    assert seen is not None
+    return seen
 
 
 def applied(stored: StoredRows | None, change: Change, erased: dict[str, int] | None = None) -> Applied:
@@ -135,6 +142,16 @@ class MilestoneRepository(Protocol):
     async def milestone_versions(self, after: str, limit: int) -> list[tuple[str, str, str | None]]:
         """Up to `limit` milestone records after the id `after`, in id order, as (id, mentor, catalog version):
         re-evaluation's walk over the mentors, each page its own short read."""
+        ...
+
+    async def mentor_counts(self) -> dict[str, int]:
+        """The mentor counts the write path keeps (write_path.count_deltas), by what each counts: read from the
+        counts alone, never the milestones."""
+        ...
+
+    async def stalled_mentors(self, ended_before: date, after: str, limit: int) -> list[StalledMentor]:
+        """Up to `limit` mentors after the id `after`, in id order, whose latest period ended before `ended_before`
+        and who have a record in progress."""
         ...
 
     async def change(

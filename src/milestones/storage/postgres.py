@@ -30,6 +30,7 @@ from milestones.domain.rows import (
     MilestoneRow,
     PeriodRow,
     Replaceable,
+    StalledMentor,
     StoredRows,
     encode_time,
     milestone_from_row,
@@ -53,9 +54,10 @@ from milestones.storage.base import (
     events_from_rows,
     history_entry_from_row,
     idempotency_from_row,
+    seen_rows,
 )
 from milestones.storage.webhooks import PostgresWebhookStore, WebhookStore
-from milestones.storage.write_path import WRITE_PATH, TableWrite
+from milestones.storage.write_path import WRITE_PATH, TableWrite, count_deltas
 
 # Errors that mean "the database is not there right now", as opposed to a bug in a statement:
 # refused or reset sockets (OSError), timeouts, a connection that died (ConnectionDoesNotExistError is a
@@ -90,6 +92,8 @@ _MENTOR_MILESTONES = queries.numbered(queries.MENTOR_MILESTONES)
 _MENTOR_MILESTONES_WITH_STATUS = queries.numbered(queries.MENTOR_MILESTONES_WITH_STATUS)
 _MENTOR_PERIODS = queries.numbered(queries.MENTOR_PERIODS)
 _MENTOR_DISPLAY_NAME = queries.numbered(queries.MENTOR_DISPLAY_NAME)
+_MENTOR_COUNTS = queries.MENTOR_COUNTS
+_STALLED_MENTORS = queries.numbered(queries.STALLED_MENTORS_POSTGRES)
 _MENTOR_PERIOD_ROWS = queries.numbered(queries.MENTOR_PERIOD_ROWS)
 _MENTOR_PERIOD_ROWS_IN_ORDER = queries.numbered(queries.MENTOR_PERIOD_ROWS_IN_ORDER)
 _MILESTONES_AFTER = queries.numbered(queries.MILESTONES_AFTER)
@@ -522,6 +526,14 @@ class PostgresRepository:
             last = records[-1]
             after = (last["mentor_id"], last["start_date"], last["end_date"])
 
+    async def mentor_counts(self) -> dict[str, int]:
+        rows = await self._read(lambda conn: conn.fetch(_MENTOR_COUNTS))
+        return {counted: int(mentors) for counted, mentors in rows}
+
+    async def stalled_mentors(self, ended_before: date, after: str, limit: int) -> list[StalledMentor]:
+        rows = await self._read(lambda conn: conn.fetch(_STALLED_MENTORS, after, ended_before, limit))
+        return [StalledMentor(mentor_id, last_end.isoformat(), keys.split(",")) for mentor_id, last_end, keys in rows]
+
     async def change(
         self,
         mentors: Sequence[str],
@@ -584,6 +596,9 @@ class PostgresRepository:
                 # Written since they were read (by a POST, or another bulk run): decide again.
                 stored = (await _packed_rows(conn, ids)).unpack()
                 change = decide(stored)
+        if change.counted is None:
+            # Decided elsewhere, it was counted there (write_path.prepared), on the rows seen.
+            change.counted = count_deltas(stored if stored is not None else seen_rows(seen).unpack(), change)
         if change.catalog_version:
             # After the mentors' locks, in a statement of its own (its snapshot is taken now): a change of
             # these mentors decided under a newer version has committed, so that version is seen here.
@@ -766,7 +781,7 @@ async def _apply(conn: asyncpg.Connection, change: Change, timeout: float | None
                 # The command tag says how many rows went: "DELETE 3".
                 tag = await conn.execute(statement.one, *row, timeout=timeout)
                 removed.append((write, int(tag.rsplit(" ", 1)[1])))
-        elif write.how == "delete" or not copy:
+        elif write.how in ("delete", "add") or not copy:
             await conn.executemany(statement.one, values, timeout=timeout)
         elif write.how == "append":
             await conn.copy_records_to_table(write.table, records=values, columns=write.columns, timeout=timeout)

@@ -56,6 +56,35 @@ MENTOR_PERIOD_ROWS_IN_ORDER = f"{MENTOR_PERIOD_ROWS} ORDER BY start_date, end_da
 # records are one range of it), resuming after the last id of the page before.
 MILESTONE_VERSIONS_AFTER = "SELECT id, mentor_id, catalog_version FROM milestones WHERE id > ? ORDER BY id LIMIT ?"
 
+# The mentor counts the write path keeps (write_path.count_deltas): each count's slots summed, never the milestones.
+MENTOR_COUNTS = "SELECT counted, sum(mentors) FROM mentor_counts GROUP BY counted"
+# The program report's stalled mentors: those whose latest period ended before a day and who have a record in
+# progress, in mentor order after a mentor (keyset paging), with their in-progress definitions' keys (in no order).
+# Walks the periods' primary key in mentor order, so a page stops once it has its mentors.
+_STALLED = """
+SELECT mentor_id, last_end, in_progress FROM (
+    SELECT latest.mentor_id, latest.last_end, (
+        SELECT {aggregate} FROM milestones
+        WHERE milestones.id >= {low} AND milestones.id < {high} AND milestones.status = 'in_progress'
+    ) AS in_progress
+    FROM (
+        SELECT mentor_id, max(end_date) AS last_end FROM periods WHERE mentor_id > ? GROUP BY mentor_id
+    ) AS latest
+    WHERE latest.last_end < ?
+) AS stalled
+WHERE in_progress IS NOT NULL ORDER BY mentor_id LIMIT ?
+"""
+STALLED_MENTORS_SQLITE = _STALLED.format(
+    aggregate="group_concat(definition_key, ',')",
+    low="latest.mentor_id || '~'",
+    high="latest.mentor_id || char(127)",
+)
+STALLED_MENTORS_POSTGRES = _STALLED.format(
+    aggregate="string_agg(definition_key, ',')",
+    low="(latest.mentor_id || '~') COLLATE \"C\"",
+    high='(latest.mentor_id || chr(127)) COLLATE "C"',
+)
+
 # Several mentors at once, for bulk detection: SQLite takes the ids as a JSON array, PostgreSQL as text[].
 # Each answers one JSON array of rows (row_detection.PackedRows), dates and times as the ISO text SQLite keeps.
 MENTORS_PERIODS_SQLITE = (
@@ -141,6 +170,14 @@ def upsert(
     values = ", ".join(["?"] * len(columns) + ["NULL"] * len(nulls))
     listed = ", ".join(columns + nulls)
     return f"INSERT INTO {table} ({listed}) VALUES ({values}) {_on_conflict(columns + nulls, key, fixed)}"
+
+
+def add_to(table: str, key: tuple[str, ...], column: str) -> str:
+    """Adds a row's number to `column` of the row with its key, or inserts the row: a counter's increment."""
+    return (
+        f"{insert(table, (*key, column))} ON CONFLICT ({', '.join(key)})"
+        f" DO UPDATE SET {column} = {table}.{column} + excluded.{column}"
+    )
 
 
 def insert(table: str, columns: tuple[str, ...]) -> str:

@@ -28,6 +28,7 @@ from milestones.domain.rows import (
     MilestoneRow,
     PeriodRow,
     Replaceable,
+    StalledMentor,
     StoredRows,
     encode_time,
     milestone_from_row,
@@ -50,9 +51,10 @@ from milestones.storage.base import (
     events_from_rows,
     history_entry_from_row,
     idempotency_from_row,
+    seen_rows,
 )
 from milestones.storage.webhooks import SqliteWebhookStore, WebhookStore
-from milestones.storage.write_path import WRITE_PATH, TableWrite
+from milestones.storage.write_path import WRITE_PATH, TableWrite, count_deltas
 
 _BUSY_TIMEOUT_MS = 30_000
 # Writes remembered for `_unchanged_since`; a bulk pipeline keeps one or two in flight.
@@ -174,6 +176,13 @@ class SqliteRepository:
 
     async def milestone_versions(self, after: str, limit: int) -> list[tuple[str, str, str | None]]:
         return [(row[0], row[1], row[2]) for row in self._read_all(queries.MILESTONE_VERSIONS_AFTER, (after, limit))]
+
+    async def mentor_counts(self) -> dict[str, int]:
+        return {counted: int(mentors) for counted, mentors in self._read_all(queries.MENTOR_COUNTS, ())}
+
+    async def stalled_mentors(self, ended_before: date, after: str, limit: int) -> list[StalledMentor]:
+        rows = self._read_all(queries.STALLED_MENTORS_SQLITE, (after, ended_before.isoformat(), limit))
+        return [StalledMentor(mentor_id, last_end, keys.split(",")) for mentor_id, last_end, keys in rows]
 
     async def change(
         self,
@@ -461,6 +470,9 @@ class SqliteRepository:
                 packed = _packed_rows(conn, json.dumps(mentors))
                 # Written since they were read (often by the batch before, sharing a mentor): decide again.
                 change = decided if packed == seen else decide(stored := packed.unpack())
+            if change.counted is None:
+                # Decided elsewhere, it was counted there (write_path.prepared), on the rows seen.
+                change.counted = count_deltas(stored if stored is not None else seen_rows(seen).unpack(), change)
             if change.catalog_version:
                 check_catalog(change, (conn.execute(queries.LATEST_CATALOG).fetchone() or (None,))[0])
             erased = _apply(conn, change)

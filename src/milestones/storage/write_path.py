@@ -9,6 +9,7 @@ way (SQLite `executemany`; PostgreSQL `executemany` for a request's few rows, CO
 from __future__ import annotations
 
 import operator
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -18,7 +19,7 @@ import msgspec
 
 from milestones.domain.changes import Cause, Change, Transition
 from milestones.domain.events import KIND_BITS, TYPE_BITS, EventType
-from milestones.domain.rows import MentorRow, MilestoneRow, PeriodRow
+from milestones.domain.rows import WITH_PERIOD, MentorRow, MilestoneRow, PeriodRow, StoredRows, counted_status
 from milestones.storage import queries
 
 Row = Sequence[Any]
@@ -28,9 +29,10 @@ Row = Sequence[Any]
 class TableWrite:
     """One kind of write a change makes to one table."""
 
-    how: Literal["erase", "delete", "upsert", "append"]
+    how: Literal["erase", "delete", "upsert", "append", "add"]
     table: str
-    # erase: the column naming the mentor; delete: the key columns; upsert and append: every column written.
+    # erase: the column naming the mentor; delete: the key columns; upsert, append and add: every column written
+    # (add: the key, then the one column the rows' numbers are added to).
     columns: tuple[str, ...]
     rows: Callable[[Change], Sequence[Row]]
     # upsert: the conflict key, and the columns an update never changes.
@@ -62,6 +64,8 @@ class TableWrite:
             return queries.delete_by_key(self.table, self.columns)
         if self.how == "upsert":
             return queries.upsert(self.table, self.columns, self.key, self.fixed, self.nulls)
+        if self.how == "add":
+            return queries.add_to(self.table, self.columns[:-1], self.columns[-1])
         return queries.insert(self.table, self.columns)
 
     @cached_property
@@ -261,6 +265,74 @@ def _revoked_milestones(change: Change) -> list[Row]:
     return [row for row in change.milestones_written if not _unrevoked(row)]
 
 
+# --- mentor counts: the rarity of each milestone, kept by every write -----------------------------------------
+
+COUNT_COLUMNS = ("counted", "slot", "mentors")
+# What a count row counts (rows.counted_status, rows.WITH_PERIOD): achieved ones are a definition's rarity, in-progress
+# ones the program report's.
+#
+# Slots per count. Writers add to the slot of the mentor they change, so on PostgreSQL two concurrent writes wait on
+# one row only when their mentors share a slot (1 in 64) and both move that count; a read sums 64 rows per count at
+# most. Insert-only delta rows would never wait at all, but they grow until compacted, and compaction is one more
+# writer to schedule; slots stay bounded and exact with nothing else running.
+SLOTS = 64
+CountRow = tuple[str, int, int]
+
+
+def count_slot(mentor_id: str) -> int:
+    """The slot a mentor's counts go to: the same in every process (crc32, not Python's salted hash)."""
+    return zlib.crc32(mentor_id.encode()) % SLOTS
+
+
+def count_deltas(stored: StoredRows, change: Change) -> list[CountRow]:
+    """What the change adds to each count, by slot, worked out from the rows it writes and removes against the
+    stored rows it was decided on: nonzero only, in key order (so concurrent writers lock rows in one order)."""
+    deltas: dict[tuple[str, int], int] = {}
+
+    def add(counted: str, mentor_id: str, delta: int) -> None:
+        at = (counted, count_slot(mentor_id))
+        deltas[at] = deltas.get(at, 0) + delta
+
+    erased = set(change.mentors_erased)
+    if change.milestones_written or change.milestones_removed or erased:
+        before = {row.id: row for row in stored.milestones}
+        after: dict[str, MilestoneRow | None] = {}
+        for row in stored.milestones:
+            if row.mentor_id in erased:
+                after[row.id] = None
+        for milestone_id in change.milestones_removed:
+            after[milestone_id] = None
+        for row in change.milestones_written:
+            after[row.id] = row
+        for milestone_id, now in after.items():
+            old = before.get(milestone_id)
+            if old is not None and now is not None and old.status == now.status:
+                continue
+            if old is not None:
+                add(counted_status(old.status, old.definition_key), old.mentor_id, -1)
+            if now is not None:
+                add(counted_status(now.status, now.definition_key), now.mentor_id, 1)
+    if change.periods_written or change.periods_removed or erased:
+        touched = {row.mentor_id for row in change.periods_written}
+        touched |= {row.mentor_id for row in change.periods_removed}
+        touched |= erased
+        periods: dict[str, set[tuple[str, str]]] = {mentor_id: set() for mentor_id in touched}
+        for period in stored.periods:
+            if period.mentor_id in periods:
+                periods[period.mentor_id].add((period.start_date, period.end_date))
+        had = {mentor_id for mentor_id, held_periods in periods.items() if held_periods}
+        for period in change.periods_removed:
+            periods[period.mentor_id].discard((period.start_date, period.end_date))
+        for mentor_id in erased:
+            periods[mentor_id].clear()
+        for period in change.periods_written:
+            periods[period.mentor_id].add((period.start_date, period.end_date))
+        for mentor_id, held_periods in periods.items():
+            if held := bool(held_periods) - (mentor_id in had):
+                add(WITH_PERIOD, mentor_id, held)
+    return sorted((counted, slot, delta) for (counted, slot), delta in deltas.items() if delta)
+
+
 # --- erasure: every table that holds anything about a mentor, and those that hold nothing -------------------
 
 
@@ -310,6 +382,8 @@ HOLDS_NO_MENTOR_DATA: tuple[str, ...] = (
     "access_keys",
     "service_secrets",
     "catalog_versions",
+    # Counts of mentors per slot: no mentor is named, and no count is of fewer than the slot's mentors.
+    "mentor_counts",
     "webhook_endpoints",
     "webhook_attempts",
 )
@@ -366,12 +440,15 @@ WRITE_PATH: tuple[TableWrite, ...] = (
     ),
     TableWrite("append", "history", HISTORY_COLUMNS, history_rows, from_steps=True),
     TableWrite("append", "events", EVENT_COLUMNS, event_rows, from_steps=True),
+    # Last: on PostgreSQL a slot's row stays locked from here to the commit, so it is held as briefly as can be.
+    TableWrite("add", "mentor_counts", COUNT_COLUMNS, lambda change: change.counted or (), ordered=True),
 )
 
 
-def prepared(change: Change) -> Change:
-    """The change with the rows its steps give worked out, and without the steps: what bulk detection's
-    second process sends to the writing one. Rows of codes and hundredths cross for a fraction of what the
-    steps' before and after rows would cost to encode and decode, and the writer builds none of them."""
+def prepared(change: Change, stored: StoredRows) -> Change:
+    """The change with the rows its steps give worked out, and without the steps, counted against the rows it was
+    decided on (`counted`): what bulk detection's second process sends to the writing one. Rows of codes and
+    hundredths cross for a fraction of what the steps' before and after rows would cost to encode and decode, and
+    the writer builds none of them."""
     rows = {write.table: list(map(tuple, write.rows(change))) for write in WRITE_PATH if write.from_steps}
-    return replace(change, steps=[], prepared=rows)
+    return replace(change, steps=[], prepared=rows, counted=count_deltas(stored, change))

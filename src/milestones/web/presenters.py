@@ -3,27 +3,31 @@
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
+import hashlib
+from datetime import UTC, date, datetime
 
 from milestones.badges import badge_path, locked_badge_path
 from milestones.catalog import CatalogVersions
 from milestones.contract import (
     DefinitionCatalog,
     DefinitionOut,
+    DefinitionReportOut,
     EventPage,
     HistoryEntryOut,
     HistoryPage,
     HistoryPeriodOut,
     MilestonePage,
+    MilestoneReportOut,
     MilestoneStateOut,
     Pagination,
     PeriodOut,
     RecordedPage,
+    StalledMentorOut,
     SummaryOut,
     SummaryPreview,
     TransitionOut,
 )
-from milestones.domain import Definition, Milestone, Period, mentor_of
+from milestones.domain import Definition, Milestone, Period, is_mentor_id, mentor_of
 from milestones.domain.events import EventWindow, Position
 from milestones.domain.history import HistoryItem, MilestoneState, RecordedTransition
 from milestones.domain.rows import milestone_version
@@ -31,6 +35,7 @@ from milestones.domain.rules import ANY_VERSION
 from milestones.events.cloudevents import cloud_event
 from milestones.events.milestones import milestone_out as milestone_out
 from milestones.events.milestones import number
+from milestones.reports import MilestoneReport, Rarity
 from milestones.service import Recorded, Window
 from milestones.wording.labels import description_of, name_of
 from milestones.wording.languages import ENGLISH, tag
@@ -110,6 +115,15 @@ def decode_cursor(cursor: str) -> str | None:
     return after_id if mentor_of(after_id) is not None else None
 
 
+def decode_mentor_cursor(cursor: str) -> str | None:
+    """The mentor id a report's cursor resumes after, or None when it is not one of ours."""
+    try:
+        after_id = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return after_id if is_mentor_id(after_id) else None
+
+
 def period_out(p: Period) -> PeriodOut:
     return PeriodOut(
         year=p.year,
@@ -123,11 +137,19 @@ def period_out(p: Period) -> PeriodOut:
     )
 
 
-def catalog_out(definitions: tuple[Definition, ...], version: str, language: str = ENGLISH) -> DefinitionCatalog:
-    return DefinitionCatalog(catalog_version=version, data=[definition_out(d, language) for d in definitions])
+def catalog_out(
+    definitions: tuple[Definition, ...], version: str, rarities: dict[str, Rarity], language: str = ENGLISH
+) -> DefinitionCatalog:
+    return DefinitionCatalog(
+        catalog_version=version,
+        data=[definition_out(d, rarities.get(d.key, _NOT_HELD), language) for d in definitions],
+    )
 
 
-def definition_out(d: Definition, language: str = ENGLISH) -> DefinitionOut:
+_NOT_HELD = Rarity(0, 0.0)
+
+
+def definition_out(d: Definition, rarity: Rarity, language: str = ENGLISH) -> DefinitionOut:
     out = DefinitionOut(
         key=d.key,
         name=name_of(d, language),
@@ -136,10 +158,34 @@ def definition_out(d: Definition, language: str = ENGLISH) -> DefinitionOut:
         threshold=number(d.threshold),
         badge_image_url=badge_path(d.key, language),
         badge_locked_image_url=locked_badge_path(d.key, language),
+        achieved_by=rarity.achieved_by,
+        achieved_by_share=rarity.achieved_by_share,
     )
     if d.tier is not None:
         out.tier = d.tier
     return out
+
+
+def rarity_tag(rarities: dict[str, Rarity]) -> str:
+    """A short hash of the rarities a definitions answer shows, for its ETag: a write that moves a count changes it."""
+    counted = ",".join(f"{key}={r.achieved_by}/{r.achieved_by_share}" for key, r in sorted(rarities.items()))
+    return hashlib.blake2b(counted.encode(), digest_size=6).hexdigest()
+
+
+def milestone_report_out(report: MilestoneReport, limit: int) -> MilestoneReportOut:
+    pagination = Pagination(page=1, limit=limit)
+    if report.next_after is not None:
+        pagination.next_cursor = encode_cursor(report.next_after)
+    return MilestoneReportOut(
+        catalog_version=report.catalog_version,
+        stalled_days=report.stalled_days,
+        mentors_with_period=report.mentors_with_period,
+        definitions=[DefinitionReportOut(d.key, d.achieved, d.in_progress) for d in report.definitions],
+        stalled=[
+            StalledMentorOut(m.mentor_id, date.fromisoformat(m.last_period_end), m.in_progress) for m in report.stalled
+        ],
+        pagination=pagination,
+    )
 
 
 def history_page(items: list[HistoryItem], limit: int, next_after: tuple[int, int] | None) -> HistoryPage:

@@ -114,6 +114,8 @@ MENTOR_CARD = RoutePolicy(
     cache_control=b"private, max-age=60",
 )
 ADMIN = RoutePolicy(Access.ADMIN, rate_limit="writes")
+# The program report names stalled mentors: read as a mentor's data is. Its words are keys and numbers.
+REPORT = RoutePolicy(Access.READ, rate_limit="reads")
 # A request no route answers (404, or 405 for a method a path does not have): as strict as a mentor's data,
 # so that probing unknown paths tells nothing a key would not.
 UNMATCHED_READ = RoutePolicy(Access.READ, rate_limit="reads")

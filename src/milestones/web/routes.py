@@ -31,6 +31,7 @@ from milestones.contract import (
     MilestoneDeleted,
     MilestoneOut,
     MilestonePage,
+    MilestoneReportOut,
     MilestoneUpdateIn,
     PeriodDeleted,
     PeriodList,
@@ -55,6 +56,7 @@ from milestones.domain.events import EventType, EventWindow
 from milestones.errors import MilestoneNotFound
 from milestones.events.asyncapi import FEED_OPERATION
 from milestones.events.cloudevents import event_source
+from milestones.reports import DEFAULT_STALLED_DAYS, milestone_report, rarity
 from milestones.service import MilestoneService, Window, after_day, start_of_day
 from milestones.settings import Settings
 from milestones.web import examples
@@ -65,16 +67,19 @@ from milestones.web.presenters import (
     decode_cursor,
     decode_event_cursor,
     decode_history_cursor,
+    decode_mentor_cursor,
     etag,
     event_page,
     history_page,
     language_tag,
     milestone_out,
+    milestone_report_out,
     none_match,
     page_out,
     parse_if_match,
     period_out,
     preview_out,
+    rarity_tag,
     recorded_out,
 )
 from milestones.web.problems import EVENT_TYPES_RULE, problem_responses
@@ -89,12 +94,13 @@ from milestones.web.route_table import (
     MENTOR_UPDATE,
     MENTOR_WRITE,
     MENTOR_WRITE_FAST,
+    REPORT,
     declare,
 )
 
 # Tags group operations by resource, in the docs and in generated clients (milestones.record_summary(...)).
 MILESTONES, MENTORS, DEFINITIONS, BADGES, HEALTH = "milestones", "mentors", "definitions", "badges", "health"
-EVENTS = "events"
+EVENTS, REPORTS = "events", "reports"
 
 
 def closed_json(example: dict[str, Any]) -> Any:
@@ -696,10 +702,60 @@ async def list_definitions(
     catalog = service.catalogs.latest if version is None else service.catalogs.get(version)
     if catalog is None:
         raise NotFoundException(f"There is no catalog version {version!r}.")
-    headers = {"ETag": language_tag(catalog.version, language)}
+    rarities = rarity(await service.mentor_counts(), (d.key for d in catalog.definitions))
+    # The rarities are part of the answer: the tag changes with them, and with the version and language.
+    headers = {"ETag": language_tag(f"{catalog.version}.{rarity_tag(rarities)}", language)}
     if none_match(if_none_match, headers["ETag"]):
         return Response(None, status_code=304, headers=headers)  # type: ignore[arg-type]
-    return Response(catalog_out(catalog.definitions, catalog.version, language), headers=headers)
+    return Response(catalog_out(catalog.definitions, catalog.version, rarities, language), headers=headers)
+
+
+# --- /api/v1/reports -----------------------------------------------------------------------------------
+
+ReportCursorParam = Annotated[
+    str | None, QueryParameter(description="`pagination.next_cursor` of the previous page of stalled mentors")
+]
+
+
+@get(
+    "/api/v1/reports/milestones",
+    operation_id="getMilestoneReport",
+    opt=declare(REPORT),
+    tags=[REPORTS],
+    summary="The program's milestones: achieved, in progress, and stalled mentors",
+    description=(
+        "Per definition of the latest catalog version, how many mentors hold it achieved (revoked records not "
+        "counted) and how many are on their way to it; and, a page at a time in mentor id order, the mentors whose "
+        f"latest period ended more than `stalled_days` days ago (default {DEFAULT_STALLED_DAYS}) while a rung is in "
+        "progress. Paged with `cursor`."
+    ),
+    responses={**problem_responses(422, 503)},
+)
+async def milestone_report_route(
+    state: State,
+    stalled_days: Annotated[
+        int,
+        QueryParameter(
+            ge=0,
+            le=3650,
+            description=f"Days since a mentor's latest period ended that make them stalled ({DEFAULT_STALLED_DAYS})",
+        ),
+    ] = DEFAULT_STALLED_DAYS,
+    limit: LimitParam = 20,
+    cursor: ReportCursorParam = None,
+) -> MilestoneReportOut:
+    after = ""
+    if cursor is not None:
+        decoded = decode_mentor_cursor(cursor)
+        if decoded is None:
+            rule = "must be a next_cursor from a previous page of this report"
+            raise RequestInvalid(f"cursor {rule}.", [FieldError("cursor", rule)])
+        after = decoded
+    report = await milestone_report(service_of(state), stalled_days, after, limit)
+    return milestone_report_out(report, limit)
+
+
+REPORT_ROUTES = [milestone_report_route]
 
 
 # --- shaping ---------------------------------------------------------------------------------------

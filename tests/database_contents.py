@@ -79,3 +79,31 @@ async def events_settled(settings: Settings, timeout: float = 30.0) -> None:
             await asyncio.sleep(0.02)
     finally:
         await conn.close()
+
+
+_FULL_COUNTS = (
+    "SELECT status || ':' || definition_key, count(*) FROM milestones GROUP BY status, definition_key",
+    "SELECT 'with_period', count(DISTINCT mentor_id) FROM periods",
+)
+
+
+async def full_counts(settings: Settings) -> dict[str, int]:
+    """The mentor counts as a full scan of the milestones and periods finds them (what the write path's kept counts
+    must equal): mentors by status and definition, and mentors with a period; nonzero ones only."""
+    rows: list[tuple[str, int]] = []
+    if settings.is_sqlite:
+        with sqlite3.connect(settings.sqlite_path) as conn:
+            for statement in _FULL_COUNTS:
+                rows.extend(conn.execute(statement).fetchall())
+    else:
+        conn = await asyncpg.connect(settings.database_url)
+        try:
+            for statement in _FULL_COUNTS:
+                rows.extend(tuple(record) for record in await conn.fetch(statement))
+        finally:
+            await conn.close()
+    return {counted: int(count) for counted, count in rows if count}
+
+
+def nonzero(counts: dict[str, int]) -> dict[str, int]:
+    return {counted: count for counted, count in counts.items() if count}

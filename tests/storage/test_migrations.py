@@ -13,8 +13,9 @@ from alembic import command
 
 from milestones.catalog import catalog_of, load_catalog
 from milestones.settings import Settings
-from milestones.storage import _alembic_config, head_revision, migrate
+from milestones.storage import _alembic_config, head_revision, migrate, open_repository
 from milestones.storage.queries import numbered
+from tests.database_contents import full_counts
 
 
 def test_migrate_creates_a_fresh_sqlite_file_with_the_schema(tmp_path: Path) -> None:
@@ -200,3 +201,46 @@ async def test_the_revocation_migration_allows_revoked_and_keeps_every_row_on_th
         assert rows == [("m~10h", "achieved")]
     finally:
         await anyio.to_thread.run_sync(command.upgrade, config, "head")
+
+
+@pytest.mark.anyio
+async def test_the_mentor_counts_migration_counts_the_rows_already_stored(settings: Settings) -> None:
+    config = _alembic_config(settings.database_url)
+    await anyio.to_thread.run_sync(command.downgrade, config, "0014")
+    try:
+        day = (lambda text: text) if settings.is_sqlite else date.fromisoformat
+        period = (
+            "INSERT INTO periods (mentor_id, start_date, end_date, year, total_hours_centi, unique_contacts_helped,"
+            " activity_count) VALUES (?, ?, ?, 2025, 0, 0, 0)"
+        )
+        milestone = (
+            "INSERT INTO milestones (id, mentor_id, definition_key, name, type, threshold_centi, position, status,"
+            " current_centi, set_by_person, catalog_version) VALUES (?, ?, ?, 'n', 'hours_logged', 1000, 0, ?, 1500,"
+            " ?, 'v1')"
+        )
+        statements: list[tuple[str, tuple[object, ...]]] = [
+            (period, ("a", day("2024-01-01"), day("2024-12-31"))),
+            (period, ("a", day("2025-01-01"), day("2025-12-31"))),
+            (period, ("b", day("2025-01-01"), day("2025-12-31"))),
+            (period, ("c", day("2025-01-01"), day("2025-12-31"))),
+        ]
+        statements += [
+            (milestone, (f"{mentor}~{key}", mentor, key, status, False))
+            for mentor, key, status in (
+                ("a", "10h", "achieved"),
+                ("b", "10h", "achieved"),
+                ("c", "10h", "revoked"),
+                ("a", "50h", "in_progress"),
+                ("b", "50h", "in_progress"),
+            )
+        ]
+        await _run(settings, statements)
+    finally:
+        await anyio.to_thread.run_sync(command.upgrade, config, "head")
+    repository = await open_repository(settings)
+    try:
+        counts = await repository.mentor_counts()
+    finally:
+        await repository.close()
+    assert counts == {"achieved:10h": 2, "revoked:10h": 1, "in_progress:50h": 2, "with_period": 3}
+    assert counts == await full_counts(settings)

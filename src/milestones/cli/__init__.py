@@ -22,6 +22,7 @@ from milestones.cli.output import CANNOT_RUN, INTERRUPTED, REJECTED, CommandErro
 from milestones.cli.page_link import add_page_link
 from milestones.cli.prune import add_prune
 from milestones.cli.reevaluate import add_reevaluate
+from milestones.cli.report import add_report
 from milestones.cli.serve import add_serve
 from milestones.cli.webhooks import add_webhook_commands
 from milestones.errors import MilestonesError
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_migrate(commands)
     add_detect(commands)
     add_export(commands)
+    add_report(commands)
     add_catalog(commands)
     add_reevaluate(commands)
     add_demo(commands)

@@ -672,14 +672,15 @@ EVENT_ROUTES = [list_events]
     summary="Every milestone that can be reached, with its badges",
     description=(
         "The latest catalog version's definitions, in catalog order, and the version's name (`catalog_version`). "
-        "`version` reads an earlier stored version: a milestone keeps the version it was achieved under."
+        "`version` reads an earlier stored version: a milestone keeps the version it was achieved under. Each "
+        "definition's rarity (`achieved_by`, `achieved_by_share`) counts the mentors who hold it achieved now."
     ),
     responses={**problem_responses(404, 422), 304: NOT_MODIFIED},
     response_headers=[
         ResponseHeader(
             name="ETag",
-            value='"9b1f0c3a5d7e2b48"',
-            description="Strong entity tag: the catalog version",
+            value='"9b1f0c3a5d7e2b48.4c1d2e3f4a5b"',
+            description="Strong entity tag: the catalog version, and a hash of the rarities (achieved_by)",
             documentation_only=True,
         )
     ],

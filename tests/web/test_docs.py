@@ -135,6 +135,7 @@ OPERATIONS = {
     ("delete", "/api/v1/mentors/{mentor_id}/periods/{start_date}/{end_date}"): ("deletePeriod", "mentors"),
     ("delete", "/api/v1/mentors/{mentor_id}"): ("eraseMentor", "mentors"),
     ("get", "/api/v1/events"): ("listEvents", "events"),
+    ("get", "/api/v1/reports/milestones"): ("getMilestoneReport", "reports"),
     ("post", "/api/v1/webhooks"): ("addWebhook", "webhooks"),
     ("get", "/api/v1/webhooks"): ("listWebhooks", "webhooks"),
     ("get", "/api/v1/webhooks/{webhook_id}"): ("getWebhook", "webhooks"),
@@ -167,6 +168,7 @@ async def test_operations_have_short_ids_and_a_tag_per_resource(client: Any) -> 
         "definitions",
         "badges",
         "events",
+        "reports",
         "webhooks",
         "health",
     ]

@@ -27,7 +27,7 @@ from milestones.domain import (
 from milestones.domain.changes import ANONYMOUS, Actor, Cause
 from milestones.domain.erasure import erase_mentor, mentor_hash
 from milestones.domain.events import ALL_TYPES, EventType, EventWindow, Position, types_mask
-from milestones.domain.explanation import Explanation, estimated_completion, explain
+from milestones.domain.explanation import Explanation, estimated_completion, explain, pace
 from milestones.domain.history import HistoryItem
 from milestones.domain.rows import IdempotencyRecord, Replaceable, encode_time, period_to_row, to_centi
 from milestones.errors import (
@@ -443,10 +443,10 @@ class MilestoneService:
         ordered = in_progress_order(found)
         items = ordered[window.offset : window.offset + window.limit]
         estimates: dict[str, date] = {}
-        if span is not None:
-            today = self._clock().astimezone(UTC).date()
+        mentor_pace = None if span is None or not items else pace(*span, self._clock().date())
+        if mentor_pace is not None:
             for m in items:
-                day = estimated_completion(to_centi(m.current_value), to_centi(m.threshold), *span, today)
+                day = estimated_completion(mentor_pace, m.current_value, m.threshold)
                 if day is not None:
                     estimates[m.id] = day
         return InProgress(items, len(ordered), estimates)
@@ -461,9 +461,9 @@ class MilestoneService:
         if milestone.status is Status.IN_PROGRESS and periods:
             first_start = date.fromisoformat(min(p.start_date for p in periods))
             last_end = date.fromisoformat(max(p.end_date for p in periods))
-            today = self._clock().astimezone(UTC).date()
-            current, threshold = to_centi(milestone.current_value), to_centi(milestone.threshold)
-            estimate = estimated_completion(current, threshold, first_start, last_end, today)
+            mentor_pace = pace(first_start, last_end, self._clock().date())
+            if mentor_pace is not None:
+                estimate = estimated_completion(mentor_pace, milestone.current_value, milestone.threshold)
         set_by = await self._set_by(mentor_id, milestone_id) if milestone.set_by_person else None
         return MilestoneEvidence(milestone, explanation, estimate, set_by)
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
 from milestones.domain.evidence import contacts_total
-from milestones.domain.explanation import estimated_completion, explain, years_after
+from milestones.domain.explanation import estimated_completion, explain, pace, years_after
 from milestones.domain.rows import period_to_row
 from tests.factories import period
 
@@ -73,47 +74,50 @@ def test_no_periods_explain_nothing() -> None:
 # --- the estimate --------------------------------------------------------------------------------------------
 
 
+def estimate(current: int, threshold: int, first_start: date, last_end: date, today: date) -> date | None:
+    """The estimate for a value and threshold (in hundredths) over periods from first_start to last_end."""
+    at = pace(first_start, last_end, today)
+    return None if at is None else estimated_completion(at, Decimal(current).scaleb(-2), Decimal(threshold).scaleb(-2))
+
+
 def test_a_steady_mentors_estimate_lands_on_the_day_the_pace_makes_up_the_rest() -> None:
     # One hour a day for the 59 days of January and February; 41 hours left; counted from today, the later.
     today = date(2026, 3, 1)
-    assert estimated_completion(5900, 10000, date(2026, 1, 1), date(2026, 2, 28), today) == date(2026, 4, 11)
+    assert estimate(5900, 10000, date(2026, 1, 1), date(2026, 2, 28), today) == date(2026, 4, 11)
 
 
 def test_the_estimate_counts_from_the_last_periods_end_when_that_is_later_than_today() -> None:
-    assert estimated_completion(5900, 10000, date(2026, 1, 1), date(2026, 2, 28), date(2026, 2, 10)) == date(
-        2026, 4, 10
-    )
+    assert estimate(5900, 10000, date(2026, 1, 1), date(2026, 2, 28), date(2026, 2, 10)) == date(2026, 4, 10)
 
 
 def test_a_part_of_a_day_rounds_up_to_the_whole_day() -> None:
     # Two hours in ten days: one more hour takes five days; 1.01 more takes a sixth.
-    assert estimated_completion(200, 300, date(2026, 1, 1), date(2026, 1, 10), date(2026, 1, 10)) == date(2026, 1, 15)
-    assert estimated_completion(200, 301, date(2026, 1, 1), date(2026, 1, 10), date(2026, 1, 10)) == date(2026, 1, 16)
+    assert estimate(200, 300, date(2026, 1, 1), date(2026, 1, 10), date(2026, 1, 10)) == date(2026, 1, 15)
+    assert estimate(200, 301, date(2026, 1, 1), date(2026, 1, 10), date(2026, 1, 10)) == date(2026, 1, 16)
 
 
 def test_no_pace_no_estimate() -> None:
-    assert estimated_completion(0, 1000, date(2026, 1, 1), date(2026, 1, 31), date(2026, 2, 1)) is None
+    assert estimate(0, 1000, date(2026, 1, 1), date(2026, 1, 31), date(2026, 2, 1)) is None
 
 
 @pytest.mark.parametrize(("today", "estimated"), [(date(2027, 2, 28), True), (date(2027, 3, 1), False)])
 def test_no_estimate_once_the_latest_period_ended_more_than_a_year_ago(today: date, estimated: bool) -> None:
-    found = estimated_completion(5900, 10000, date(2026, 1, 1), date(2026, 2, 28), today)
+    found = estimate(5900, 10000, date(2026, 1, 1), date(2026, 2, 28), today)
     assert (found is not None) is estimated
 
 
 def test_no_estimate_more_than_ten_years_away() -> None:
     today = date(2026, 1, 1)
-    # A hundredth of an hour a year: 999 years for the rest.
-    assert estimated_completion(1, 1000, date(2025, 1, 1), date(2025, 12, 31), today) is None
+    # A hundredth of an hour a year: 999 years for the rest; a millionth as fast would pass the calendar's end.
+    assert estimate(1, 100_000_000_000, date(2025, 12, 31), date(2025, 12, 31), today) is None
+    assert estimate(1, 1000, date(2025, 1, 1), date(2025, 12, 31), today) is None
     # Exactly ten years from today (3,652 days) is still an estimate; a day more is not.
-    assert estimated_completion(100, 100 + 100 * 3652, date(2025, 12, 31), date(2025, 12, 31), today) == date(
-        2036, 1, 1
-    )
-    assert estimated_completion(100, 100 + 100 * 3653, date(2025, 12, 31), date(2025, 12, 31), today) is None
+    assert estimate(100, 100 + 100 * 3652, date(2025, 12, 31), date(2025, 12, 31), today) == date(2036, 1, 1)
+    assert estimate(100, 100 + 100 * 3653, date(2025, 12, 31), date(2025, 12, 31), today) is None
 
 
 def test_a_reached_threshold_estimates_the_start_day() -> None:
-    assert estimated_completion(1000, 1000, date(2026, 1, 1), date(2026, 1, 31), date(2026, 2, 5)) == date(2026, 2, 5)
+    assert estimate(1000, 1000, date(2026, 1, 1), date(2026, 1, 31), date(2026, 2, 5)) == date(2026, 2, 5)
 
 
 def test_years_after_keeps_february_29_within_february() -> None:

@@ -39,7 +39,7 @@ async def value_of(client: Client, milestone_id: str) -> float:
 
 
 def adds_up(found: dict[str, Any]) -> bool:
-    return round(sum(p["value"] for p in found["periods"]), 2) == found["value"]
+    return bool(round(sum(p["value"] for p in found["periods"]), 2) == found["value"])
 
 
 # --- the evidence --------------------------------------------------------------------------------------------

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
+from decimal import Decimal
+from functools import lru_cache
+from typing import NamedTuple
 
 from milestones.domain.evidence import contacts_total, contributions, crossing_step
 from milestones.domain.model import MetricType
@@ -76,25 +79,38 @@ def years_after(day: date, years: int) -> date:
         return day.replace(year=day.year + years, day=28)
 
 
-def estimated_completion(
-    current_centi: int, threshold_centi: int, first_start: date, last_end: date, today: date
-) -> date | None:
-    """The day the remaining amount is reached at the mentor's pace: the value over the days from their first
-    period's start to their last period's end (both counted), from the later of that end and today.
+class Pace(NamedTuple):
+    """A mentor's pace as estimates use it: the days their periods span (first start to last end, both counted),
+    the day estimates count from (the later of that end and today, as an ordinal) and today, for the horizon."""
 
-    An estimate, not a promise: None when there is no pace (nothing done yet), when the last period ended more
-    than a year before today, or when the day would be more than ten years away.
+    span_days: int
+    start: int
+    today: date
+
+
+# Cached: most mentors' periods are calendar years, so a day's reads share a handful of paces.
+@lru_cache(maxsize=1024)
+def pace(first_start: date, last_end: date, today: date) -> Pace | None:
+    """The mentor's pace, or None when it no longer holds: their last period ended more than a year before today."""
+    if last_end < first_start or years_after(last_end, _STALE_AFTER_YEARS) < today:
+        return None
+    return Pace((last_end - first_start).days + 1, max(last_end, today).toordinal(), today)
+
+
+# Cached: the in-progress list asks on every read, and a mentor's values and the thresholds repeat between them.
+@lru_cache(maxsize=8192)
+def estimated_completion(at: Pace, current: Decimal, threshold: Decimal) -> date | None:
+    """The day the remaining amount is reached at the mentor's pace (the value over the days their periods span),
+    counted from the later of their last period's end and today.
+
+    An estimate, not a promise: None when there is no pace (nothing done yet), or when the day would be more than
+    ten years after today (`pace` says when there is none at all).
     """
-    if current_centi <= 0 or last_end < first_start:
+    if current <= 0:
         return None
-    if years_after(last_end, _STALE_AFTER_YEARS) < today:
-        return None
-    remaining = max(threshold_centi - current_centi, 0)
-    span_days = (last_end - first_start).days + 1
+    remaining = threshold - current if threshold > current else 0
     # Whole days, rounded up: the amount is reached on the day the pace has made it up, not the day before.
-    days = -(-remaining * span_days // current_centi)
-    start = max(last_end, today)
-    horizon = years_after(today, _HORIZON_YEARS)
-    if (horizon - start).days < days:
-        return None
-    return start + timedelta(days=days)
+    days, part = divmod(remaining * at.span_days, current)
+    day = at.start + int(days) + (1 if part else 0)
+    # Compared as ordinals: a pace slow enough would name a day past the calendar's end.
+    return None if day > years_after(at.today, _HORIZON_YEARS).toordinal() else date.fromordinal(day)

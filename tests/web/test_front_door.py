@@ -119,6 +119,10 @@ OPERATIONS: dict[tuple[str, str], list[Call]] = {
         Call("GET", "/api/v1/events?limit=5", 200),
         Call("GET", "/api/v1/events?limit=0", 422),
     ],
+    ("GET", "/api/v1/reports/milestones"): [
+        Call("GET", "/api/v1/reports/milestones?stalled_days=30", 200),
+        Call("GET", "/api/v1/reports/milestones?cursor=%00", 422),
+    ],
     # Webhooks, like erasure, are for admin keys only: refused here (tests/web/test_webhooks.py uses a key).
     **{
         (method, WEBHOOKS + path): [

@@ -54,6 +54,7 @@ from milestones.storage.base import (
     history_entry_from_row,
     idempotency_from_row,
 )
+from milestones.storage.credentials import CredentialStore, PostgresCredentialStore
 from milestones.storage.webhooks import PostgresWebhookStore, WebhookStore
 from milestones.storage.write_path import WRITE_PATH, TableWrite
 
@@ -349,6 +350,7 @@ class PostgresRepository:
         self._retrying = retrying
         self.replicas = replicas
         self.webhooks: WebhookStore = PostgresWebhookStore(self)
+        self.credentials: CredentialStore = PostgresCredentialStore(self)
 
     @classmethod
     async def open(

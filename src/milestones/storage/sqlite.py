@@ -51,6 +51,7 @@ from milestones.storage.base import (
     history_entry_from_row,
     idempotency_from_row,
 )
+from milestones.storage.credentials import CredentialStore, SqliteCredentialStore
 from milestones.storage.webhooks import SqliteWebhookStore, WebhookStore
 from milestones.storage.write_path import WRITE_PATH, TableWrite
 
@@ -117,6 +118,7 @@ class SqliteRepository:
         self._foreign_epoch = 0
         self._data_version: int | None = None
         self.webhooks: WebhookStore = SqliteWebhookStore(self, path)
+        self.credentials: CredentialStore = SqliteCredentialStore(self)
 
     async def get(self, milestone_id: str) -> Milestone | None:
         row = self._read_one(queries.GET_MILESTONE, (milestone_id,))

@@ -51,6 +51,7 @@ from milestones.web.docs import DOCS_ROUTES
 from milestones.web.fast_path import CONTRACT_ALIAS_PATH, MILESTONES_PATH, FastPath
 from milestones.web.front_door import FrontDoor, TracedFrontDoor
 from milestones.web.observability import DatabaseWatch, RequestObserver, untyped
+from milestones.web.credentials import CREDENTIAL_ROUTES
 from milestones.web.pages import PAGE_ROUTES
 from milestones.web.presenters import none_match
 from milestones.web.problem_types import PROBLEM_TYPES
@@ -564,6 +565,7 @@ def create_litestar_app(
             metrics,
             *DOCS_ROUTES,
             *PAGE_ROUTES,
+            *CREDENTIAL_ROUTES,
         ],
         on_startup=[open_service],
         on_shutdown=[close_service],

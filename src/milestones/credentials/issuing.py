@@ -31,11 +31,11 @@ _ISSUER_SETTINGS = (
 
 def issuer_of(settings: Settings) -> Issuer:
     """The issuer, or CredentialsNotConfigured naming every setting missing."""
-    missing = [name for name, field in _ISSUER_SETTINGS if not getattr(settings, field)]
+    values = {name: getattr(settings, field) for name, field in _ISSUER_SETTINGS}
+    missing = [name for name, value in values.items() if not value]
     if missing:
         raise CredentialsNotConfigured(f"Credentials need these settings, which are not set: {', '.join(missing)}.")
-    assert settings.issuer_id and settings.issuer_name and settings.issuer_url and settings.public_url
-    return Issuer(settings.issuer_id, settings.issuer_name, settings.issuer_url, settings.public_url)
+    return Issuer(*(str(value) for value in values.values()))
 
 
 class Credentials:

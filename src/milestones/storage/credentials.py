@@ -60,7 +60,9 @@ INSERT_FIRST_KEY = (
     "SELECT ?, ?, ?, ?, NULL WHERE NOT EXISTS (SELECT 1 FROM credential_keys)"
 )
 RETIRE_KEYS = "UPDATE credential_keys SET retired_at = ? WHERE retired_at IS NULL AND kid <> ?"
-SIGNING_KEYS = "SELECT kid, algorithm, private_key, created_at, retired_at FROM credential_keys ORDER BY created_at, kid"
+SIGNING_KEYS = (
+    "SELECT kid, algorithm, private_key, created_at, retired_at FROM credential_keys ORDER BY created_at, kid"
+)
 INSERT_STATUS = (
     "INSERT INTO credential_status (milestone_id, mentor_id) VALUES (?, ?) ON CONFLICT (milestone_id) DO NOTHING"
 )

@@ -47,11 +47,11 @@ from milestones.service import Clock, MilestoneService, utc_now
 from milestones.settings import Settings
 from milestones.web.access import AccessPolicy, needed_scope
 from milestones.web.cors import CorsPolicy
+from milestones.web.credentials import CREDENTIAL_ROUTES
 from milestones.web.docs import DOCS_ROUTES
 from milestones.web.fast_path import CONTRACT_ALIAS_PATH, MILESTONES_PATH, FastPath
 from milestones.web.front_door import FrontDoor, TracedFrontDoor
 from milestones.web.observability import DatabaseWatch, RequestObserver, untyped
-from milestones.web.credentials import CREDENTIAL_ROUTES
 from milestones.web.pages import PAGE_ROUTES
 from milestones.web.presenters import none_match
 from milestones.web.problem_types import PROBLEM_TYPES

@@ -10,8 +10,8 @@ from typing import Any
 
 from litestar import Request, Response, get
 from litestar.datastructures import State
-from litestar.openapi.spec import Example
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
 
 from milestones.credentials.documents import STATUS_LIST_PATH
 from milestones.credentials.signing import VC_JWT
@@ -57,7 +57,9 @@ def _document_response(description: str) -> dict[int, ResponseSpec]:
         **problem_responses("milestone-not-found", 401, "milestone-revoked", "credentials-not-configured", 503),
     },
 )
-async def get_credential(request: Request[Any, Any, Any], state: State, milestone_id: MilestoneIdParam) -> Response[Any]:
+async def get_credential(
+    request: Request[Any, Any, Any], state: State, milestone_id: MilestoneIdParam
+) -> Response[Any]:
     service = service_of(state)
     mentor_id = mentor_of(milestone_id)
     if mentor_id is None:

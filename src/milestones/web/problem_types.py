@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from milestones.errors import (
+    CredentialKeyProblem,
+    CredentialsNotConfigured,
     CursorExpired,
     DatabaseUnavailable,
     DeliveryNotFound,
@@ -15,6 +17,7 @@ from milestones.errors import (
     KeyRequired,
     MentorNotFound,
     MilestoneNotFound,
+    MilestoneRevoked,
     MilestonesError,
     OriginRefused,
     PeriodNotFound,
@@ -23,9 +26,6 @@ from milestones.errors import (
     RateLimited,
     ScopeRequired,
     SecretKeyProblem,
-    CredentialsNotConfigured,
-    CredentialKeyProblem,
-    MilestoneRevoked,
     WebhookAddressRefused,
     WebhookNotFound,
 )

@@ -150,6 +150,9 @@ OPERATIONS = {
     ("patch", "/api/v1/mentors/{mentor_id}"): ("updateMentor", "mentors"),
     ("get", "/healthz"): ("getLiveness", "health"),
     ("get", "/readyz"): ("getReadiness", "health"),
+    ("get", "/api/v1/milestones/{milestone_id}/credential"): ("getCredential", "credentials"),
+    ("get", "/.well-known/jwks.json"): ("getCredentialKeys", "credentials"),
+    ("get", "/credentials/status/revocation"): ("getRevocationList", "credentials"),
 }
 
 
@@ -168,6 +171,7 @@ async def test_operations_have_short_ids_and_a_tag_per_resource(client: Any) -> 
         "badges",
         "events",
         "webhooks",
+        "credentials",
         "health",
     ]
 

@@ -22,7 +22,7 @@ from milestones.web.problems import problem_responses
 from milestones.web.route_table import CREDENTIAL, CREDENTIAL_CHECKS, declare
 from milestones.web.routes import MilestoneIdParam, service_of
 
-CREDENTIALS = "Credentials"
+CREDENTIALS = "credentials"
 JWKS_PATH = "/.well-known/jwks.json"
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,10 @@ from joserfc.errors import BadSignatureError, DecodeError
 from joserfc.jwk import KeySet
 from litestar.testing import AsyncTestClient
 
+from milestones.access.keys import parse_key_list
+from milestones.access.page_links import signed_query
 from milestones.credentials.status_list import bit_set
+from milestones.service import MilestoneService
 from milestones.settings import Settings
 from milestones.web.app import create_app
 from milestones.web.front_door import FrontDoor
@@ -139,8 +143,6 @@ async def test_the_jwks_serves_the_key_by_kid_and_a_rotation_keeps_old_credentia
     assert [k["kid"] for k in keys] == [old_kid]
     assert "d" not in keys[0]  # public only
 
-    from milestones.service import MilestoneService
-
     service = await MilestoneService.open(issuing_settings, (), clock)
     try:
         new_key, retired = await service.credentials.rotate_key()
@@ -212,3 +214,27 @@ async def test_without_issuer_settings_the_problem_names_them(client: Client) ->
     assert problem["type"].endswith("/problems/credentials-not-configured")
     for name in ("MILESTONES_ISSUER_ID", "MILESTONES_ISSUER_NAME", "MILESTONES_ISSUER_URL", "MILESTONES_PUBLIC_URL"):
         assert name in problem["detail"]
+
+
+async def test_when_reads_need_a_key_the_credential_opens_with_the_mentors_signed_link(
+    issuing_settings: Settings, clock: FakeClock
+) -> None:
+    secret = "a-page-link-secret-long-enough"
+    guarded = issuing_settings.model_copy(
+        update={"api_keys": parse_key_list("k-write:write"), "read_requires_key": True, "page_link_secret": secret}
+    )
+    async with AsyncTestClient(app=create_app(guarded, clock=clock)) as client:
+        response = await client.post(
+            BASE, json=summary_body(hours=12, contacts=0, activities=0), headers={"Authorization": "Bearer k-write"}
+        )
+        assert response.status_code == 201
+        assert (await client.get(f"{TEN}/credential")).status_code == 401
+        query = signed_query(secret, "mentor_001", clock.now + timedelta(days=1))
+        opened = await client.get(f"{TEN}/credential?{query}")
+        assert opened.status_code == 200, opened.text
+        jsonschema.validate(opened.json(), SCHEMA)
+        other = signed_query(secret, "mentor_002", clock.now + timedelta(days=1))
+        assert (await client.get(f"{TEN}/credential?{other}")).status_code == 401
+        # The keys and the status list stay public.
+        assert (await client.get("/.well-known/jwks.json")).status_code == 200
+        assert (await client.get(STATUS_LIST)).status_code == 200

@@ -56,6 +56,12 @@ CONTACTS_RULE = f"must be a list of at most {MAX_EVIDENCE:,} contact identifiers
 ACTIVITIES_RULE = f"must be a list of at most {MAX_EVIDENCE:,} activities, each with date and hours, and maybe contact"
 DISPLAY_NAME_RULE = f"must be 1 to {MAX_DISPLAY_NAME} characters, not only spaces, without control characters"
 # Visible ASCII; an identifier that starts "sha256:" must be a whole hash, so that plain and hashed never mix unseen.
+ESTIMATE_DESCRIPTION = (
+    "An estimate, not a promise: the day the remaining amount is reached at the mentor's pace so far (the value over "
+    "the days from their first period's start to their last period's end), counted from the later of that end and "
+    "today. Left out without a pace, when the last period ended more than a year ago, or when it would be more "
+    "than ten years away"
+)
 CONTACT_PATTERN = r"^(sha256:[0-9a-f]{64}|(?!sha256:)[\x21-\x7e]{1,128})$"
 
 
@@ -517,6 +523,9 @@ class MilestoneOut(Struct, kw_only=True, omit_defaults=True):
         | UnsetType
     ) = UNSET
     remaining: Annotated[float, described("What is left to reach the threshold; in progress only")] | UnsetType = UNSET
+    estimated_completion: (
+        Annotated[date, described(ESTIMATE_DESCRIPTION + "; in the in-progress list and the evidence only")] | UnsetType
+    ) = UNSET
     accessibility_label: Annotated[str, described("A sentence a screen reader can speak about this milestone")]
     badge_image_url: Annotated[str, described("The badge image (PNG; the same path ending .svg gives the SVG)")]
 
@@ -737,6 +746,91 @@ class SummaryPreview(Struct, kw_only=True, omit_defaults=True):
     revoked: (
         Annotated[list[str], described("As the POST's `revoked`: what it would revoke. Present when any")] | UnsetType
     ) = UNSET
+
+
+class EvidencePeriodOut(Struct, kw_only=True, omit_defaults=True):
+    """One period's part in a milestone's value."""
+
+    start_date: Annotated[date, described("First day (inclusive)")]
+    end_date: Annotated[date, described("Last day (inclusive)")]
+    value: Annotated[float, described("What this period added to the value")]
+    contacts: (
+        Annotated[
+            list[str],
+            described(
+                "Exact contacts only: the identifiers first seen in this period (not in an earlier one), in the order "
+                "of the day an activity first named them, those without a day last"
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
+
+
+class EvidenceRuleOut(Struct, kw_only=True, omit_defaults=True):
+    """The rule that applied: the catalog's definition the record shows."""
+
+    type: Annotated[MetricType, described("What it counts: hours, unique contacts or activities")]
+    threshold: Annotated[float, described("The value that achieves it")]
+    catalog_version: Annotated[str, described("The catalog version whose definition the record shows")] | UnsetType = (
+        UNSET
+    )
+
+
+class CrossingOut(Struct, kw_only=True, omit_defaults=True):
+    """Where the value reached the threshold."""
+
+    start_date: Annotated[date, described("First day of the period whose summary crossed the threshold")]
+    end_date: Annotated[date, described("Last day of that period")]
+    day: (
+        Annotated[date, described("The day it was crossed, where the period's dated activity shows it")] | UnsetType
+    ) = UNSET
+
+
+class MilestoneEvidenceOut(Struct, kw_only=True, omit_defaults=True):
+    """What a milestone is made of: why it stands where it does."""
+
+    milestone_id: Annotated[str, described("The milestone")]
+    status: Annotated[Status, described("achieved, in_progress or revoked")]
+    rule: EvidenceRuleOut
+    value: Annotated[
+        float,
+        described(
+            "The mentor's value of the milestone's metric now: the sum of the periods' values (an achieved "
+            "milestone keeps the value it was achieved with, `achieved_value`)"
+        ),
+    ]
+    value_is_upper_bound: Annotated[
+        bool,
+        described(
+            "true when counts of two or more periods were summed and any came without contact identifiers, so one "
+            "person may be counted more than once; false when the value is exact"
+        ),
+    ]
+    periods: Annotated[list[EvidencePeriodOut], described("The periods the value is made of, in date order")]
+    achieved_value: Annotated[float, described("The value it was achieved with; achieved only")] | UnsetType = UNSET
+    achieved_at: Annotated[datetime, described("When it was achieved (UTC); achieved only")] | UnsetType = UNSET
+    achieved_at_precision: (
+        Annotated[Precision, described("How achieved_at was found, as on the milestone; achieved only")] | UnsetType
+    ) = UNSET
+    crossed: (
+        Annotated[
+            CrossingOut,
+            described(
+                "Achieved only: the period (and, where known, the day) in which the periods' running total reached "
+                "the threshold; left out when they do not reach it (a person set it, or periods were corrected)"
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
+    set_by_person: Annotated[bool, described("A person set it with PUT; detection no longer moves it")]
+    set_by: (
+        Annotated[
+            HistoryEntryOut,
+            described("The history entry of the PUT that set it, while history keeps it; set by a person only"),
+        ]
+        | UnsetType
+    ) = UNSET
+    estimated_completion: Annotated[date, described(ESTIMATE_DESCRIPTION + "; in progress only")] | UnsetType = UNSET
 
 
 class HistoryPage(Struct):

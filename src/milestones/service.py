@@ -30,8 +30,16 @@ from milestones.domain import (
 from milestones.domain.changes import ANONYMOUS, REVOKED, UNSUPPORTED, Actor, Cause, Change
 from milestones.domain.erasure import erase_mentor, mentor_hash
 from milestones.domain.events import ALL_TYPES, EventType, EventWindow, Position, types_mask
+from milestones.domain.explanation import Explanation, estimated_completion, explain, pace
 from milestones.domain.history import HistoryItem, RecordedTransition, recorded
-from milestones.domain.rows import IdempotencyRecord, Replaceable, encode_time, milestone_from_row, period_to_row
+from milestones.domain.rows import (
+    IdempotencyRecord,
+    Replaceable,
+    encode_time,
+    milestone_from_row,
+    period_to_row,
+    to_centi,
+)
 from milestones.errors import (
     CatalogMoved,
     CursorExpired,
@@ -133,6 +141,26 @@ class Published:
     new: bool
     # Why nothing was published (then `catalog` is the stored version that holds these definitions or this name).
     reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InProgress:
+    """A window of a mentor's in-progress milestones, their number, and each one's estimated completion by id
+    (only where there is one: `domain.explanation.estimated_completion`)."""
+
+    items: list[Milestone]
+    total: int
+    estimates: dict[str, date]
+
+
+@dataclass(frozen=True, slots=True)
+class MilestoneEvidence:
+    """What a milestone is made of: its value taken apart, its estimate, and the PUT that set it (if kept)."""
+
+    milestone: Milestone
+    explanation: Explanation
+    estimate: date | None
+    set_by: HistoryItem | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -480,11 +508,51 @@ class MilestoneService:
         items, total = await self.repository.find(query)
         return items, total or 0
 
-    async def in_progress(self, mentor_id: str, window: Window) -> tuple[list[Milestone], int]:
-        """In-progress milestones, closest to completion first."""
+    async def in_progress(self, mentor_id: str, window: Window) -> InProgress:
+        """In-progress milestones, closest to completion first, with their estimated completion."""
+        found, span = await self.repository.in_progress(mentor_id)
         # A mentor has at most one in-progress record per catalog entry, so sorting here stays cheap.
-        ordered = in_progress_order(await self.repository.mentor_milestones(mentor_id, Status.IN_PROGRESS))
-        return ordered[window.offset : window.offset + window.limit], len(ordered)
+        ordered = in_progress_order(found)
+        items = ordered[window.offset : window.offset + window.limit]
+        estimates: dict[str, date] = {}
+        mentor_pace = None if span is None or not items else pace(*span, self._clock().date())
+        if mentor_pace is not None:
+            for m in items:
+                day = estimated_completion(mentor_pace, m.current_value, m.threshold)
+                if day is not None:
+                    estimates[m.id] = day
+        return InProgress(items, len(ordered), estimates)
+
+    async def evidence(self, milestone_id: str) -> MilestoneEvidence:
+        """What a milestone's value is made of, period by period, and why it stands where it does."""
+        milestone = await self.get(milestone_id)
+        mentor_id = milestone.mentor_id
+        periods = [row async for page in self.repository.period_rows(mentor_id) for row in page]
+        explanation = explain(periods, milestone.type.value, to_centi(milestone.threshold))
+        estimate = None
+        if milestone.status is Status.IN_PROGRESS and periods:
+            first_start = date.fromisoformat(min(p.start_date for p in periods))
+            last_end = date.fromisoformat(max(p.end_date for p in periods))
+            mentor_pace = pace(first_start, last_end, self._clock().date())
+            if mentor_pace is not None:
+                estimate = estimated_completion(mentor_pace, milestone.current_value, milestone.threshold)
+        set_by = await self._set_by(mentor_id, milestone_id) if milestone.set_by_person else None
+        return MilestoneEvidence(milestone, explanation, estimate, set_by)
+
+    async def _set_by(self, mentor_id: str, milestone_id: str) -> HistoryItem | None:
+        """The latest PUT in the milestone's history (the one that set it), or None when history no longer has it."""
+        found: HistoryItem | None = None
+        chunk, from_id = 500, 0
+        while True:
+            entries = await self.repository.history(mentor_id, from_id, chunk)
+            for entry in entries:
+                if entry.cause is Cause.PUT:
+                    for index, transition in enumerate(entry.transitions):
+                        if transition.milestone_id == milestone_id:
+                            found = HistoryItem((entry.id, index), entry, transition)
+            if len(entries) < chunk:
+                return found
+            from_id = entries[-1].id + 1
 
     async def history(
         self, mentor_id: str, milestone_id: str | None = None, after: tuple[int, int] | None = None, limit: int = 20

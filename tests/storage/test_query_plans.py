@@ -24,6 +24,11 @@ HOT_QUERIES: list[tuple[str, str, tuple[Any, ...]]] = [
     ("get one", queries.GET_MILESTONE, ("mentor_001~100h",)),
     ("mentor's milestones", queries.MENTOR_MILESTONES, MENTOR_RANGE),
     ("mentor's in progress", queries.MENTOR_MILESTONES_WITH_STATUS, (*MENTOR_RANGE, "in_progress")),
+    (
+        "mentor's in progress with their periods' span",
+        queries.MENTOR_IN_PROGRESS_WITH_SPAN,
+        ("mentor_001", "mentor_001", *MENTOR_RANGE),
+    ),
     ("mentor's periods", queries.MENTOR_PERIODS, ("mentor_001",)),
     ("mentor's period rows", queries.MENTOR_PERIOD_ROWS, ("mentor_001",)),
     ("mentor's name", queries.MENTOR_DISPLAY_NAME, ("mentor_001",)),

@@ -130,6 +130,7 @@ OPERATIONS = {
     ("get", "/api/v1/milestones/{mentor_id}/new"): ("listNewlyAchieved", "milestones"),
     ("get", "/api/v1/milestones/{mentor_id}/in-progress"): ("listInProgress", "milestones"),
     ("get", "/api/v1/milestones/{milestone_id}/history"): ("getMilestoneHistory", "milestones"),
+    ("get", "/api/v1/milestones/{milestone_id}/evidence"): ("getMilestoneEvidence", "milestones"),
     ("get", "/api/v1/mentors/{mentor_id}/periods"): ("listPeriods", "mentors"),
     ("get", "/api/v1/mentors/{mentor_id}/history"): ("getMentorHistory", "mentors"),
     ("delete", "/api/v1/mentors/{mentor_id}/periods/{start_date}/{end_date}"): ("deletePeriod", "mentors"),

@@ -40,6 +40,7 @@ async def test_every_example_is_a_real_answer(client: Any, clock: FakeClock) -> 
             )
         ).json(),
         "HISTORY": (await client.get(f"/api/v1/milestones/{mentor}~300h/history")).json(),
+        "EVIDENCE": (await client.get(f"/api/v1/milestones/{mentor}~300h/evidence")).json(),
         "DELETED": (await client.delete(f"/api/v1/milestones/{mentor}~100h")).json(),
         "PERIOD_DELETED": (await client.delete(f"/api/v1/mentors/{mentor}/periods/2025-01-01/2025-12-31")).json(),
         "MENTOR_HISTORY": (await client.get(f"/api/v1/mentors/{mentor}/history", params={"limit": 3})).json(),

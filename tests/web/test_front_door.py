@@ -76,6 +76,10 @@ OPERATIONS: dict[tuple[str, str], list[Call]] = {
         Call("GET", f"{BASE}/alice/in-progress", 200),
         Call("GET", f"{BASE}/alice/in-progress?limit=0", 422),
     ],
+    ("GET", BASE + "/{milestone_id}/evidence"): [
+        Call("GET", f"{BASE}/{ALICE_100H}/evidence", 200),
+        Call("GET", f"{BASE}/x~y/evidence", 404),
+    ],
     ("GET", BASE + "/{milestone_id}/history"): [
         Call("GET", f"{BASE}/{ALICE_100H}/history", 200),
         Call("GET", f"{BASE}/x~y/history", 404),

@@ -184,7 +184,7 @@ async def test_every_bad_query_parameter_is_named_in_plain_words(client: Any) ->
         "page": "must be a whole number from 1 to 1,000,000",
         "limit": "must be a whole number from 1 to 100",
         "type": "must be hours_logged, contacts_helped or activity_count",
-        "status": "must be achieved or in_progress",
+        "status": "must be achieved, in_progress or revoked",
     }
 
 

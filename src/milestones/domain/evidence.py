@@ -12,10 +12,10 @@ union follows exactly, with no derived count anywhere to go stale. Pure: no fram
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from milestones.domain.model import DayTotal, Precision
 
@@ -104,44 +104,77 @@ def contacts_total(periods: Iterable[PeriodRow]) -> tuple[int, bool]:
     return len(union) + counted, unidentified and summed >= 2
 
 
-def crossing(ordered: Sequence[PeriodRow], metric: str, threshold_centi: int) -> tuple[str, str]:
-    """The day a metric's running total first reached the threshold, and how precisely it is known (`day` when
-    dated activity shows it, else `period_end`): periods in date order, days in order within them."""
-    running = 0
+class Contribution(NamedTuple):
+    """What one period added to a metric's running total: its steps in order, each (day, hundredths, dated), where
+    what is not dated counts on the period's last day; and, for exact contacts, the identifiers first seen in it."""
+
+    period: PeriodRow
+    steps: tuple[tuple[str, int, bool], ...]
+    new_contacts: tuple[str, ...] | None
+
+    @property
+    def value_centi(self) -> int:
+        return sum(amount for _, amount, _ in self.steps)
+
+
+def contributions(ordered: Sequence[PeriodRow], metric: str) -> Iterator[Contribution]:
+    """Each period's part in a metric's running total, periods in date order, days in order within them. Their
+    values add up to the mentor's value of the metric (`rules.totals`): a contact counts in the first period that
+    names them, and a period with a count only adds its count."""
     seen: set[str] = set()
     for period in ordered:
         if metric == _CONTACTS:
-            if period.contacts is None:
-                running += 100 * period.unique_contacts_helped
-            else:
-                new = {c: d for c, d in contact_days(period.contacts).items() if c not in seen}
-                seen.update(new)
-                by_day: dict[str, int] = {}
-                undated = 0
-                for day in new.values():
-                    if day is None:
-                        undated += 1
-                    else:
-                        by_day[day] = by_day.get(day, 0) + 1
-                for day in sorted(by_day):
-                    running += 100 * by_day[day]
-                    if running >= threshold_centi:
-                        return day, DAY
-                running += 100 * undated
-        else:
-            amount = period.total_hours_centi if metric == _HOURS else 100 * period.activity_count
-            if period.daily and amount:
-                # Validation holds the days' sum to the summary's, so the walk through them adds the whole amount.
-                for line in period.daily.split(_SEPARATOR):
-                    day, hours, count = line.split(" ")
-                    running += int(hours) if metric == _HOURS else 100 * int(count)
-                    if running >= threshold_centi:
-                        return day, DAY
+            if period.contacts is None or period.unique_contacts_helped == 0:
+                yield Contribution(period, ((period.end_date, 100 * period.unique_contacts_helped, False),), None)
                 continue
+            new = {c: d for c, d in contact_days(period.contacts).items() if c not in seen}
+            seen.update(new)
+            by_day: dict[str, int] = {}
+            undated = 0
+            for day in new.values():
+                if day is None:
+                    undated += 1
+                else:
+                    by_day[day] = by_day.get(day, 0) + 1
+            steps = [(day, 100 * by_day[day], True) for day in sorted(by_day)]
+            steps.append((period.end_date, 100 * undated, False))
+            first_seen = tuple(sorted(new, key=lambda c: (new[c] is None, new[c] or "", c)))
+            yield Contribution(period, tuple(steps), first_seen)
+            continue
+        amount = period.total_hours_centi if metric == _HOURS else 100 * period.activity_count
+        if period.daily and amount:
+            # Validation holds the days' sum to the summary's, so the walk through them adds the whole amount.
+            days = []
+            for line in period.daily.split(_SEPARATOR):
+                day, hours, count = line.split(" ")
+                days.append((day, int(hours) if metric == _HOURS else 100 * int(count), True))
+            yield Contribution(period, tuple(days), None)
+            continue
+        yield Contribution(period, ((period.end_date, amount, False),), None)
+
+
+def crossing_step(
+    ordered: Sequence[PeriodRow], metric: str, threshold_centi: int
+) -> tuple[PeriodRow, str, bool] | None:
+    """The period and day whose step first brought a metric's running total to the threshold, and whether that day
+    is dated (else it is the period's last day); None when the total never reaches it."""
+    running = 0
+    for contribution in contributions(ordered, metric):
+        for day, amount, dated in contribution.steps:
             running += amount
-        if running >= threshold_centi:
-            return period.end_date, PERIOD_END
-    return ordered[-1].end_date, PERIOD_END
+            if running >= threshold_centi:
+                return contribution.period, day, dated
+    return None
+
+
+def crossing(ordered: Sequence[PeriodRow], metric: str, threshold_centi: int) -> tuple[str, str]:
+    """The day a metric's running total first reached the threshold, and how precisely it is known (`day` when
+    dated activity shows it, else `period_end`): periods in date order, days in order within them."""
+    found = crossing_step(ordered, metric, threshold_centi)
+    if found is None:
+        return ordered[-1].end_date, PERIOD_END
+    _, day, dated = found
+    return day, DAY if dated else PERIOD_END
 
 
 def evidence_problems(

@@ -120,6 +120,10 @@ class MilestoneRepository(Protocol):
 
     async def mentor_milestones(self, mentor_id: str, status: Status | None = None) -> list[Milestone]: ...
 
+    async def in_progress(self, mentor_id: str) -> tuple[list[Milestone], tuple[date, date] | None]:
+        """The mentor's in-progress milestones in catalog order, and the span of their periods (None without any)."""
+        ...
+
     async def periods(self, mentor_id: str) -> list[Period]: ...
 
     async def display_name(self, mentor_id: str) -> str | None:

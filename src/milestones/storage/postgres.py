@@ -89,6 +89,7 @@ BULK_COMMAND_TIMEOUT = 600.0
 _GET_MILESTONE = queries.numbered(queries.GET_MILESTONE)
 _MENTOR_MILESTONES = queries.numbered(queries.MENTOR_MILESTONES)
 _MENTOR_MILESTONES_WITH_STATUS = queries.numbered(queries.MENTOR_MILESTONES_WITH_STATUS)
+_MENTOR_IN_PROGRESS_WITH_SPAN = queries.numbered(queries.MENTOR_IN_PROGRESS_WITH_SPAN)
 _MENTOR_PERIODS = queries.numbered(queries.MENTOR_PERIODS)
 _MENTOR_DISPLAY_NAME = queries.numbered(queries.MENTOR_DISPLAY_NAME)
 _MENTOR_PERIOD_ROWS = queries.numbered(queries.MENTOR_PERIOD_ROWS)
@@ -476,6 +477,16 @@ class PostgresRepository:
                 lambda conn: conn.fetch(_MENTOR_MILESTONES_WITH_STATUS, *queries.mentor_range(mentor_id), status.value)
             )
         return [milestone_from_row(r, _as_time) for r in rows]
+
+    async def in_progress(self, mentor_id: str) -> tuple[list[Milestone], tuple[date, date] | None]:
+        async with self._connection() as conn:
+            rows = await conn.fetch(
+                _MENTOR_IN_PROGRESS_WITH_SPAN, mentor_id, mentor_id, *queries.mentor_range(mentor_id)
+            )
+        milestones = [milestone_from_row(r, _as_time) for r in rows]
+        if not rows or rows[0][-2] is None:
+            return milestones, None
+        return milestones, (_as_date(rows[0][-2]), _as_date(rows[0][-1]))
 
     async def periods(self, mentor_id: str) -> list[Period]:
         rows = await self._read(lambda conn: conn.fetch(_MENTOR_PERIODS, mentor_id))

@@ -38,6 +38,14 @@ MENTOR_MILESTONES = f"SELECT {MILESTONE_COLUMNS} FROM milestones WHERE id >= ? A
 MENTOR_MILESTONES_WITH_STATUS = (
     f"SELECT {MILESTONE_COLUMNS} FROM milestones WHERE id >= ? AND id < ? AND status = ? ORDER BY position, id"
 )
+# The in-progress list with the span of the mentor's periods on every row (its pace, for the estimates), in one
+# statement: one round trip, as before the estimates. The periods' primary key leads with mentor_id.
+MENTOR_IN_PROGRESS_WITH_SPAN = (
+    f"SELECT {MILESTONE_COLUMNS}, "
+    "(SELECT min(start_date) FROM periods WHERE mentor_id = ?), "
+    "(SELECT max(end_date) FROM periods WHERE mentor_id = ?) "
+    "FROM milestones WHERE id >= ? AND id < ? AND status = 'in_progress' ORDER BY position, id"
+)
 MENTOR_PERIODS = f"SELECT {PERIOD_COLUMNS} FROM periods WHERE mentor_id = ? ORDER BY start_date, end_date"
 # One mentor's period rows as bulk detection and POST read them: led by mentor_id.
 MENTOR_PERIOD_ROWS = f"SELECT {PERIOD_ROW_COLUMNS} FROM periods WHERE mentor_id = ?"

@@ -145,6 +145,15 @@ class SqliteRepository:
             )
         return [milestone_from_row(r, parse_time) for r in rows]
 
+    async def in_progress(self, mentor_id: str) -> tuple[list[Milestone], tuple[date, date] | None]:
+        rows = self._read_all(
+            queries.MENTOR_IN_PROGRESS_WITH_SPAN, (mentor_id, mentor_id, *queries.mentor_range(mentor_id))
+        )
+        if not rows or rows[0][-2] is None:
+            return [milestone_from_row(r, parse_time) for r in rows], None
+        span = (_parse_date(rows[0][-2]), _parse_date(rows[0][-1]))
+        return [milestone_from_row(r, parse_time) for r in rows], span
+
     async def periods(self, mentor_id: str) -> list[Period]:
         rows = self._read_all(queries.MENTOR_PERIODS, (mentor_id,))
         return [period_from_row(r, _parse_date) for r in rows]

@@ -120,6 +120,7 @@ IN_PROGRESS: Any = {
             "progress_percentage": 94,
             "remaining": 3,
             "value_is_upper_bound": False,
+            "estimated_completion": "2026-01-27",
             "accessibility_label": "You have helped 47 out of 50 unique contacts, 3 remaining",
             "badge_image_url": "/assets/badges/50contacts.png",
         }
@@ -230,6 +231,38 @@ HISTORY: Any = {
     ],
     "pagination": {"page": 1, "limit": 20},
 }
+# The evidence of a milestone a person set (after the UPDATE above): one period, the PUT that set it.
+EVIDENCE: Any = {
+    "milestone_id": "mentor_001~300h",
+    "status": "achieved",
+    "rule": {"type": "hours_logged", "threshold": 300, "catalog_version": PACKAGED_CATALOG_VERSION},
+    "value": 312.5,
+    "value_is_upper_bound": False,
+    "periods": [{"start_date": "2025-01-01", "end_date": "2025-12-31", "value": 312.5}],
+    "achieved_value": 315,
+    "achieved_at": "2026-01-03T09:00:00Z",
+    "achieved_at_precision": "set_by_person",
+    "crossed": {"start_date": "2025-01-01", "end_date": "2025-12-31"},
+    "set_by_person": True,
+    "set_by": {
+        "milestone_id": "mentor_001~300h",
+        "at": "2026-01-03T09:00:00Z",
+        "actor": "anonymous",
+        "request_id": "req-1b8d04f6",
+        "cause": "put",
+        "transition": "updated",
+        "before": _ACHIEVED_300H,
+        "after": {
+            "status": "achieved",
+            "current_value": 312.5,
+            "achieved_value": 315,
+            "achieved_at": "2026-01-03T09:00:00Z",
+            "set_by_person": True,
+            "threshold": 300,
+        },
+    },
+}
+
 MENTOR_HISTORY: Any = {
     "data": [
         {

@@ -33,7 +33,7 @@ from milestones.errors import DatabaseUnavailable, MilestonesError
 from milestones.service import MilestoneService, Window
 from milestones.settings import Settings
 from milestones.web.body_timeout import BodyTimedOut
-from milestones.web.presenters import etag, milestone_out, page_out, recorded_out
+from milestones.web.presenters import etag, in_progress_page, milestone_out, page_out, recorded_out
 from milestones.web.problems import (
     UNEXPECTED,
     accept_of,
@@ -206,8 +206,8 @@ async def _in_progress(
     window = _window(query) if query.keys() <= _WINDOW_PARAMS else None
     if window is None or not is_mentor_id(mentor_id):
         return None
-    items, total = await service.in_progress(mentor_id, window)
-    return FastAnswer(_encode(page_out(items, total, window, None, language, service.catalogs)))
+    found = await service.in_progress(mentor_id, window)
+    return FastAnswer(_encode(in_progress_page(found, window, language, service.catalogs)))
 
 
 async def _list(

@@ -12,7 +12,7 @@ browser following a link cannot send a key.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -36,7 +36,7 @@ from milestones.web.request_state import language_of
 from milestones.web.route_table import MENTOR_CARD, MENTOR_PAGE, PAGE_ASSET, declare
 from milestones.web.routes import MentorIdParam, checked_mentor_id, service_of
 from milestones.wording.labels import description_of, format_date, name_of
-from milestones.wording.languages import ENGLISH, Word, tag, word
+from milestones.wording.languages import ENGLISH, Word, format_month, tag, word
 from milestones.wording.languages import format_date as local_date
 
 PAGES_PATH = "/mentors"
@@ -47,6 +47,8 @@ SVG = "image/svg+xml"
 _ALL = 1000
 CARD_BADGES = 4
 _LONG_AGO = datetime.min.replace(tzinfo=UTC)
+# A calendar day; Language's own `date` method hides the type's name inside the class.
+Day = date
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,10 @@ class Language:
 
     def date(self, moment: datetime) -> str:
         return format_date(moment) if self.id == ENGLISH else local_date(moment, self.id)
+
+    def month(self, day: Day) -> str:
+        """A month and its year: how an estimate is shown, never a day, since it is a pace's guess."""
+        return format_month(day, self.id)
 
     def carried(self, query: str) -> str:
         """A link's query to another of the mentor's pages: the signed link's, and the language when chosen."""
@@ -89,6 +95,8 @@ class Shown:
     new: bool = False
     # The catalog version the record shows, whose definition its badge draws (a retired rung's included).
     version: str | None = None
+    # In progress: the month it may be reached at the mentor's pace (`Language.month`), if there is a pace.
+    estimate: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,11 +145,12 @@ async def mentor_view(service: MilestoneService, mentor_id: str, language: Langu
 
     catalogs = service.catalogs
 
-    def shown(m: Milestone, new: bool = False) -> Shown:
+    def shown(m: Milestone, new: bool = False, estimate: date | None = None) -> Shown:
         state = BadgeState.UNLOCKED if m.status is Status.ACHIEVED else BadgeState.LOCKED
         key = m.definition_key
         badge = language.badge(badge_svg_path(key, state, catalogs.shown_version(m.catalog_version, key)))
-        return Shown(milestone_out(m, language.id, catalogs), key, badge, new, m.catalog_version)
+        words = None if estimate is None else language.month(estimate)
+        return Shown(milestone_out(m, language.id, catalogs), key, badge, new, m.catalog_version, words)
 
     found = await service.find(MilestoneQuery(mentor_id=mentor_id, status=Status.ACHIEVED, limit=_ALL))
     this_year, _ = await service.newly_achieved(mentor_id, None, None, Window(1, _ALL))
@@ -149,13 +158,13 @@ async def mentor_view(service: MilestoneService, mentor_id: str, language: Langu
     # Most recent first: what a mentor has just reached is what they come to see.
     achieved = sorted(found.items, key=lambda m: (m.achieved_at or _LONG_AGO, m.position), reverse=True)
     view.achieved = [shown(m, m.id in new_ids) for m in achieved]
-    in_progress, _ = await service.in_progress(mentor_id, Window(1, _ALL))
+    in_progress = await service.in_progress(mentor_id, Window(1, _ALL))
     # The next rung of each type is the closest of that type; the listing's order (closest first) is kept.
     seen: set[MetricType] = set()
-    for m in in_progress:
+    for m in in_progress.items:
         if m.type not in seen:
             seen.add(m.type)
-            view.next_up.append(shown(m))
+            view.next_up.append(shown(m, estimate=in_progress.estimates.get(m.id)))
     if view.empty:
         view.first_rungs = first_rungs(service.catalog, language)
     view.every_rung_reached = {d.key for d in service.catalog} <= {m.definition_key for m in found.items}

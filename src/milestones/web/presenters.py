@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from milestones.badges import badge_path, locked_badge_path
 from milestones.catalog import CatalogVersions
 from milestones.contract import (
+    CrossingOut,
     DefinitionCatalog,
     DefinitionOut,
     EventPage,
+    EvidencePeriodOut,
+    EvidenceRuleOut,
     HistoryEntryOut,
     HistoryPage,
     HistoryPeriodOut,
+    MilestoneEvidenceOut,
     MilestonePage,
     MilestoneStateOut,
     Pagination,
@@ -23,15 +27,16 @@ from milestones.contract import (
     SummaryPreview,
     TransitionOut,
 )
-from milestones.domain import Definition, Milestone, Period, mentor_of
+from milestones.domain import Definition, Milestone, Period, Status, mentor_of
 from milestones.domain.events import EventWindow, Position
+from milestones.domain.explanation import PeriodPart
 from milestones.domain.history import HistoryItem, MilestoneState, RecordedTransition
-from milestones.domain.rows import milestone_version
+from milestones.domain.rows import from_centi, milestone_version
 from milestones.domain.rules import ANY_VERSION
 from milestones.events.cloudevents import cloud_event
 from milestones.events.milestones import milestone_out as milestone_out
 from milestones.events.milestones import number
-from milestones.service import Recorded, Window
+from milestones.service import InProgress, MilestoneEvidence, Recorded, Window
 from milestones.wording.labels import description_of, name_of
 from milestones.wording.languages import ENGLISH, tag
 
@@ -92,6 +97,65 @@ def recorded_out(recorded: Recorded, language: str = ENGLISH, catalogs: CatalogV
         out.unsupported = recorded.unsupported
     if recorded.revoked:
         out.revoked = recorded.revoked
+    return out
+
+
+def in_progress_page(
+    found: InProgress, window: Window, language: str = ENGLISH, catalogs: CatalogVersions | None = None
+) -> MilestonePage:
+    """The in-progress list: a page whose milestones carry their estimated completion, where there is one."""
+    page = page_out(found.items, found.total, window, None, language, catalogs)
+    if found.estimates:
+        for out in page.data:
+            day = found.estimates.get(out.id)
+            if day is not None:
+                out.estimated_completion = day
+    return page
+
+
+def evidence_out(found: MilestoneEvidence) -> MilestoneEvidenceOut:
+    m, explanation = found.milestone, found.explanation
+    rule = EvidenceRuleOut(type=m.type, threshold=number(m.threshold))
+    if m.catalog_version:
+        rule.catalog_version = m.catalog_version
+    out = MilestoneEvidenceOut(
+        milestone_id=m.id,
+        status=m.status,
+        rule=rule,
+        value=number(from_centi(explanation.value_centi)),
+        value_is_upper_bound=explanation.value_is_upper_bound,
+        periods=[_part_out(part) for part in explanation.parts],
+        set_by_person=m.set_by_person,
+    )
+    if m.status in (Status.ACHIEVED, Status.REVOKED):  # a revoked milestone keeps what it was achieved with
+        if m.achieved_value is not None:
+            out.achieved_value = number(m.achieved_value)
+        if m.achieved_at is not None:
+            out.achieved_at = m.achieved_at
+        if m.achieved_at_precision is not None:
+            out.achieved_at_precision = m.achieved_at_precision
+        crossed = explanation.crossed
+        if crossed is not None:
+            out.crossed = CrossingOut(
+                start_date=date.fromisoformat(crossed.start_date), end_date=date.fromisoformat(crossed.end_date)
+            )
+            if crossed.day is not None:
+                out.crossed.day = date.fromisoformat(crossed.day)
+    if found.set_by is not None:
+        out.set_by = history_entry_out(found.set_by)
+    if found.estimate is not None:
+        out.estimated_completion = found.estimate
+    return out
+
+
+def _part_out(part: PeriodPart) -> EvidencePeriodOut:
+    out = EvidencePeriodOut(
+        start_date=date.fromisoformat(part.start_date),
+        end_date=date.fromisoformat(part.end_date),
+        value=number(from_centi(part.value_centi)),
+    )
+    if part.contacts is not None:
+        out.contacts = list(part.contacts)
     return out
 
 

@@ -29,6 +29,7 @@ from milestones.contract import (
     MentorOut,
     MentorUpdateIn,
     MilestoneDeleted,
+    MilestoneEvidenceOut,
     MilestoneOut,
     MilestonePage,
     MilestoneUpdateIn,
@@ -67,7 +68,9 @@ from milestones.web.presenters import (
     decode_history_cursor,
     etag,
     event_page,
+    evidence_out,
     history_page,
+    in_progress_page,
     language_tag,
     milestone_out,
     none_match,
@@ -440,8 +443,27 @@ async def in_progress(
 ) -> MilestonePage:
     window = Window(page, limit)
     service = service_of(state)
-    items, total = await service.in_progress(checked_mentor_id(mentor_id), window)
-    return page_out(items, total, window, None, language_of(scope), service.catalogs)
+    found = await service.in_progress(checked_mentor_id(mentor_id), window)
+    return in_progress_page(found, window, language_of(scope), service.catalogs)
+
+
+@get(
+    "/{milestone_id:str}/evidence",
+    operation_id="getMilestoneEvidence",
+    opt=declare(MENTOR_READ_PLAIN),
+    tags=[MILESTONES],
+    summary="What a milestone is made of",
+    description="The periods its value is made of (each one's part; for exact contacts, who was first seen in it), "
+    "the rule that applied, where an achieved milestone crossed its threshold, whether the value is exact or an "
+    "upper bound, whether a person set it (with the history entry that did), and for one in progress an "
+    "estimate of when it may be reached.",
+    responses={
+        200: example_response(MilestoneEvidenceOut, examples.EVIDENCE),
+        **problem_responses("milestone-not-found", 503),
+    },
+)
+async def milestone_evidence(state: State, milestone_id: MilestoneIdParam) -> MilestoneEvidenceOut:
+    return evidence_out(await service_of(state).evidence(milestone_id))
 
 
 @get(
@@ -477,6 +499,7 @@ MILESTONE_ROUTES = [
     newly_achieved,
     in_progress,
     milestone_history,
+    milestone_evidence,
 ]
 
 # --- /api/v1/mentors -------------------------------------------------------------------------------

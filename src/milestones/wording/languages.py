@@ -9,7 +9,7 @@ built); adding that file adds the language.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import cache, lru_cache
 from importlib import resources
@@ -17,6 +17,7 @@ from importlib.resources.abc import Traversable
 
 from babel import Locale
 from babel.dates import format_date as babel_date
+from babel.dates import format_skeleton
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
@@ -151,6 +152,11 @@ def format_number(value: Decimal, language: str) -> str:
 def format_date(moment: datetime, language: str) -> str:
     """The date part of a UTC timestamp in the language's long form (14 de julio de 2025)."""
     return babel_date(moment.astimezone(UTC).date(), "long", locale=locale_of(language))
+
+
+def format_month(day: date, language: str) -> str:
+    """A month and its year as the language writes them (March 2026, marzo de 2026, März 2026)."""
+    return format_skeleton("yMMMM", day, locale=locale_of(language))
 
 
 def plural_category(value: Decimal, language: str) -> str:

@@ -17,6 +17,8 @@ MESSAGES: tuple[Word, ...] = tuple(
         "Nothing is recorded yet. Every hour you mentor, every person you help and every session you run "
         "counts towards these first badges:",
         "Next up",
+        # An in-progress milestone's estimated completion; {month} is a month and its year (March 2026).
+        "At your pace, around {month}",
         "You have reached every milestone there is: thank you for your mentoring.",
         "Achieved",
         "Reached on",

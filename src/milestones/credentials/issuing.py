@@ -47,6 +47,7 @@ class Credentials:
         self._clock = clock
         self._configured: SigningKey | None = None
         self._salt: str | None = None
+        self._keys: dict[str, SigningKey] = {}
 
     def configured_key(self) -> SigningKey | None:
         """The key from MILESTONES_CREDENTIAL_KEY or MILESTONES_CREDENTIAL_KEY_FILE, None when neither is set."""
@@ -64,10 +65,16 @@ class Credentials:
         return self._configured
 
     async def _stored(self) -> list[tuple[StoredKey, SigningKey]]:
-        return [
-            (stored, load_pem(stored.private_key, stored.algorithm, f"the stored key {stored.kid}"))
-            for stored in await self._repository.credentials.signing_keys()
-        ]
+        return [(stored, self._loaded(stored)) for stored in await self._repository.credentials.signing_keys()]
+
+    def _loaded(self, stored: StoredKey) -> SigningKey:
+        # Loading a PEM checks the key, which takes tens of milliseconds for RSA; a kid always names the same key.
+        key = self._keys.get(stored.kid)
+        if key is None:
+            key = self._keys[stored.kid] = load_pem(
+                stored.private_key, stored.algorithm, f"the stored key {stored.kid}"
+            )
+        return key
 
     async def signing_key(self) -> SigningKey:
         """The key that signs now: the configured one, else the newest stored key in use of the configured

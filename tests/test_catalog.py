@@ -256,7 +256,7 @@ def test_every_problem_is_listed_in_plain_words() -> None:
         )
     assert refused.value.problems == [
         "catalog, milestone #1: 'colour' is not a field a catalog knows here (it knows key, name, type, threshold, "
-        "description, tier or translations)",
+        "description, tier, translations or criteria)",
         "catalog, milestone #1: type must be hours_logged, contacts_helped or activity_count, got 'minutes'",
         "catalog, milestone #3: tier must be bronze, silver, gold, platinum or diamond, got 'copper'",
         "catalog, milestone #3: hours_logged threshold 100 is already milestone #2 (b); two milestones of one "

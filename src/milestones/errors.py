@@ -189,3 +189,30 @@ class SecretKeyProblem(MilestonesError):
     status = 503
     slug = "secret-key-problem"
     title = "Webhook secrets cannot be opened"
+
+
+class CredentialsNotConfigured(MilestonesError):
+    """Credentials name their issuer, and the operator has not said who that is. An operator's problem."""
+
+    status = 503
+    slug = "credentials-not-configured"
+    title = "Credentials are not configured"
+
+
+class CredentialKeyProblem(MilestonesError):
+    """The configured signing key cannot be read, or is not of the configured algorithm. An operator's problem."""
+
+    status = 503
+    slug = "credential-key-problem"
+    title = "The credentials' signing key cannot be used"
+
+
+class MilestoneRevoked(MilestonesError):
+    """A revoked milestone's credential: gone, and its status list entry says so."""
+
+    status = 410
+    slug = "milestone-revoked"
+    title = "Milestone revoked"
+
+    def __init__(self, milestone_id: str) -> None:
+        super().__init__(f"The milestone {milestone_id!r} was revoked: no credential is issued for it.")

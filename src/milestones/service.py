@@ -9,9 +9,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
+from typing import Any
 
 from milestones.access.keys import AccessKey, KeyRing, Scope, digest_of, key_id, new_secret
 from milestones.catalog import CatalogVersion, CatalogVersions, catalog_of
+from milestones.credentials.issuing import Credentials
 from milestones.domain import (
     Definition,
     LostThreshold,
@@ -187,6 +189,7 @@ class MilestoneService:
         public_url: str | None = None,
         webhook_allow_private: bool = False,
         on_lost_threshold: LostThreshold = LostThreshold.KEEP,
+        settings: Settings | None = None,
     ):
         self.repository = repository
         self.on_lost_threshold = on_lost_threshold
@@ -202,6 +205,8 @@ class MilestoneService:
         self.event_source = event_source(public_url)
         self._secret_box = SecretBox(secret_key)
         self.webhooks = Webhooks(repository, self._secret_box, self.event_source, allow_private=webhook_allow_private)
+        # Without settings (a service made in code) credentials answer that their issuer is not configured.
+        self.credentials = Credentials(repository, settings or Settings.model_construct(), self.now)
 
     @classmethod
     async def open(
@@ -220,6 +225,7 @@ class MilestoneService:
             public_url=settings.public_url,
             webhook_allow_private=settings.webhook_allow_private,
             on_lost_threshold=settings.on_lost_threshold,
+            settings=settings,
         )
         try:
             # A schema not yet migrated has no stored versions: the configured catalog stands in, and readiness
@@ -429,6 +435,11 @@ class MilestoneService:
         if milestone is None:
             raise MilestoneNotFound(milestone_id)
         return milestone
+
+    async def credential(self, milestone_id: str) -> dict[str, Any]:
+        """The milestone's Open Badges credential, unsigned: 404 when there is no such milestone, 410 when it
+        was revoked."""
+        return await self.credentials.credential(await self.get(milestone_id), self.catalogs)
 
     async def get_if_any(self, milestone_id: str) -> Milestone | None:
         """The milestone, or None; an id that cannot be one of ours is not looked up."""

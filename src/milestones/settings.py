@@ -198,6 +198,28 @@ class Settings(BaseSettings):
         "unset, events say /milestones",
     )
 
+    issuer_id: str | None = Field(
+        default=None,
+        description="The URL or DID that names the issuer of Open Badges credentials (with the issuer's name and URL; "
+        "credentials are answered only when all three are set)",
+    )
+    issuer_name: str | None = Field(default=None, description="The issuer's name in Open Badges credentials")
+    issuer_url: str | None = Field(default=None, description="The issuer's web site in Open Badges credentials")
+    credential_algorithm: Literal["RS256", "EdDSA"] = Field(
+        default="RS256",
+        description="How credentials are signed as VC-JWTs: RS256 (RSA, which every Open Badges verifier supports) "
+        "or EdDSA (Ed25519)",
+    )
+    credential_key: str | None = Field(
+        default=None,
+        description="The PEM private key that signs credentials (RSA for RS256, Ed25519 for EdDSA); unset, with no "
+        "key file, one is made on first use and kept in the database (a quick start only)",
+        repr=False,
+    )
+    credential_key_file: Path | None = Field(
+        default=None, description="A file holding the PEM private key that signs credentials (instead of the variable)"
+    )
+
     secret_key: str | None = Field(
         default=None,
         description="A Fernet key (32 url-safe base64 bytes) that encrypts webhook signing secrets at rest; unset, "

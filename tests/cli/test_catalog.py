@@ -101,7 +101,7 @@ def test_every_problem_of_a_catalog_is_a_line_of_its_own(tmp_path: Path) -> None
         f"milestones: invalid catalog: {catalog}, milestone #1: type must be hours_logged, contacts_helped or "
         "activity_count, got 'hours'",
         f"milestones: invalid catalog: {catalog}, milestone #2: 'icon' is not a field a catalog knows here (it "
-        "knows key, name, type, threshold, description, tier or translations)",
+        "knows key, name, type, threshold, description, tier, translations or criteria)",
         f"milestones: invalid catalog: {catalog}, milestone #3: hours_logged threshold 5 is already milestone #2 "
         "(b); two milestones of one type cannot share a threshold",
     ]

@@ -76,6 +76,7 @@ async def test_erasure_removes_every_row_naming_the_mentor_and_keeps_the_others(
         "idempotency_records": 1,
         "mentor_records": 1,
         "webhook_deliveries": 0,
+        "credential_status_entries": 0,
     }
     after = await rows_as_text(settings)
     assert [row for rows in after.values() for row in rows if ERASED in row] == []

@@ -80,6 +80,7 @@ def test_the_write_path_declares_erasure_then_history() -> None:
         ("erase", "idempotency_keys"),
         ("erase", "mentors"),
         ("erase", "webhook_deliveries"),
+        ("erase", "credential_status"),
         ("delete", "periods"),
         ("delete", "milestones"),
         ("upsert", "periods"),

@@ -152,6 +152,9 @@ OPERATIONS = {
     ("patch", "/api/v1/mentors/{mentor_id}"): ("updateMentor", "mentors"),
     ("get", "/healthz"): ("getLiveness", "health"),
     ("get", "/readyz"): ("getReadiness", "health"),
+    ("get", "/api/v1/milestones/{milestone_id}/credential"): ("getCredential", "credentials"),
+    ("get", "/.well-known/jwks.json"): ("getCredentialKeys", "credentials"),
+    ("get", "/credentials/status/revocation"): ("getRevocationList", "credentials"),
 }
 
 
@@ -171,6 +174,7 @@ async def test_operations_have_short_ids_and_a_tag_per_resource(client: Any) -> 
         "events",
         "reports",
         "webhooks",
+        "credentials",
         "health",
     ]
 

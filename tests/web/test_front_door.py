@@ -80,6 +80,19 @@ OPERATIONS: dict[tuple[str, str], list[Call]] = {
         Call("GET", f"{BASE}/{ALICE_100H}/evidence", 200),
         Call("GET", f"{BASE}/x~y/evidence", 404),
     ],
+    # No issuer is configured here: the credential and the status list answer that (503) as their success would.
+    ("GET", BASE + "/{milestone_id}/credential"): [
+        Call("GET", f"{BASE}/{ALICE_100H}/credential", 503),
+        Call("GET", f"{BASE}/x~y/credential", 404),
+    ],
+    ("GET", "/.well-known/jwks.json"): [
+        Call("GET", "/.well-known/jwks.json", 200),
+        Call("POST", "/.well-known/jwks.json", 405),
+    ],
+    ("GET", "/credentials/status/revocation"): [
+        Call("GET", "/credentials/status/revocation", 503),
+        Call("POST", "/credentials/status/revocation", 405),
+    ],
     ("GET", BASE + "/{milestone_id}/history"): [
         Call("GET", f"{BASE}/{ALICE_100H}/history", 200),
         Call("GET", f"{BASE}/x~y/history", 404),

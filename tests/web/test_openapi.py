@@ -171,7 +171,17 @@ def test_a_generated_python_client_reads_well_and_works_end_to_end(settings: Any
         assert result.returncode == 0, output
         assert "warning" not in output.lower(), output
         modules = {p.name for p in (tmp_path / "milestones_client" / "api").iterdir() if p.is_dir()}
-        assert modules == {"milestones", "mentors", "events", "reports", "webhooks", "definitions", "badges", "health"}
+        assert modules == {
+            "milestones",
+            "mentors",
+            "events",
+            "reports",
+            "webhooks",
+            "definitions",
+            "badges",
+            "credentials",
+            "health",
+        }
         driven = subprocess.run(
             [sys.executable, "-c", CLIENT_DRIVER, server.url, WRITE_KEY],
             cwd=tmp_path,

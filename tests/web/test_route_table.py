@@ -120,6 +120,11 @@ async def guarded(settings: Settings, clock: FakeClock) -> AsyncIterator[Any]:
             "page_link_secret": "a-page-link-secret-long-enough",
             # The walk meets a 401 on every guarded route, from one address: more than failed attempts may be.
             "failed_auth_limit": None,
+            # Credentials' public routes answer 503 until their issuer is configured.
+            "issuer_id": "https://platform.example.org/issuer",
+            "issuer_name": "Example Mentoring",
+            "issuer_url": "https://platform.example.org",
+            "public_url": "https://milestones.example.org",
         }
     )
     async with AsyncTestClient(app=create_app(settings, clock=clock)) as client:

@@ -56,7 +56,7 @@ def is_version(value: str) -> bool:
     return _VERSION.fullmatch(value) is not None
 
 
-_FIELDS = ("key", "name", "type", "threshold", "description", "tier", "translations")
+_FIELDS = ("key", "name", "type", "threshold", "description", "tier", "translations", "criteria")
 _TRANSLATION_FIELDS = ("name", "description")
 
 
@@ -128,6 +128,11 @@ def parse_catalog(entries: list[dict[str, object]], source: str = "catalog") -> 
             found.append(f"description must be a non-empty string of at most {MAX_DESCRIPTION} characters")
         if tier is not None and tier not in _TIERS:
             found.append(f"tier must be {_either(_TIERS)}, got {tier!r}")
+        criteria = entry.get("criteria")
+        if criteria is not None and (
+            not isinstance(criteria, str) or not criteria.strip() or len(criteria) > MAX_DESCRIPTION
+        ):
+            found.append(f"criteria must be a non-empty string of at most {MAX_DESCRIPTION} characters")
         if value is not None and isinstance(metric, str) and metric in _METRICS:
             rung = (metric, value)
             if rung in rungs:
@@ -154,6 +159,7 @@ def parse_catalog(entries: list[dict[str, object]], source: str = "catalog") -> 
                 description=None if description is None else str(description).strip(),
                 tier=None if tier is None else Tier(str(tier)),
                 translations=translations,
+                criteria=None if criteria is None else str(criteria).strip(),
             )
         )
     if not entries:
@@ -243,4 +249,6 @@ def catalog_version(definitions: Sequence[Definition]) -> str:
     for entry, d in zip(content, definitions, strict=True):
         if d.translations:  # only then, so that the versions of catalogs without translations stay as they were
             entry.append([[t.language, t.name, t.description] for t in d.translations])
+        if d.criteria is not None:  # likewise: catalogs without criteria keep their versions
+            entry.append(["criteria", d.criteria])
     return hashlib.sha256(json.dumps(content, separators=(",", ":")).encode()).hexdigest()[:16]

@@ -53,6 +53,7 @@ def definitions_of(content: str) -> tuple[Definition, ...]:
             translations=tuple(
                 Translation(t["language"], t["name"], t.get("description")) for t in entry.get("translations", ())
             ),
+            criteria=entry.get("criteria"),
         )
         for position, entry in enumerate(json.loads(content))
     )
@@ -64,6 +65,8 @@ def _definition_json(d: Definition) -> dict[str, Any]:
         entry["description"] = d.description
     if d.tier is not None:
         entry["tier"] = d.tier.value
+    if d.criteria is not None:
+        entry["criteria"] = d.criteria
     if d.translations:
         entry["translations"] = [
             {

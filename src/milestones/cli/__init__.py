@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from milestones import __version__
 from milestones.cli.arguments import Parser, examples_epilog
 from milestones.cli.catalog import add_catalog
+from milestones.cli.credentials import add_credential_commands
 from milestones.cli.demo import add_demo
 from milestones.cli.detect import add_detect
 from milestones.cli.erase import add_erase
@@ -84,4 +85,5 @@ def build_parser() -> argparse.ArgumentParser:
     add_prune(commands)
     add_erase(commands)
     add_webhook_commands(commands)
+    add_credential_commands(commands)
     return parser

@@ -87,6 +87,8 @@ class Definition:
     tier: Tier | None = None
     # The catalog's own words in other languages (a custom catalog's [milestone.translations.<locale>]).
     translations: tuple[Translation, ...] = ()
+    # What earns it, in the catalog's words: a credential's criteria (its description when absent).
+    criteria: str | None = None
 
     def translation(self, language: str) -> Translation | None:
         return next((t for t in self.translations if t.language == language), None)

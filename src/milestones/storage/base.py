@@ -28,6 +28,7 @@ from milestones.domain.rows import (
 from milestones.domain.rows import parse_time as parse_time_text
 from milestones.domain.rules import milestones_after
 from milestones.errors import CatalogMoved, MentorNotFound
+from milestones.storage.credentials import CredentialStore
 from milestones.storage.webhooks import WebhookStore
 from milestones.storage.write_path import MENTOR_TABLES, StoredState, TableWrite, unpack_transitions
 
@@ -112,9 +113,11 @@ class PackedRows:
 
 class MilestoneRepository(Protocol):
     """All the service asks of a database. Every write of mentors' rows goes through `change`; webhooks keep
-    their endpoints and deliveries through `webhooks`."""
+    their endpoints and deliveries through `webhooks`, credentials their keys and status list through
+    `credentials`."""
 
     webhooks: WebhookStore
+    credentials: CredentialStore
 
     async def get(self, milestone_id: str) -> Milestone | None: ...
 

@@ -56,6 +56,7 @@ from milestones.storage.base import (
     idempotency_from_row,
     seen_rows,
 )
+from milestones.storage.credentials import CredentialStore, PostgresCredentialStore
 from milestones.storage.webhooks import PostgresWebhookStore, WebhookStore
 from milestones.storage.write_path import WRITE_PATH, TableWrite, count_deltas
 
@@ -354,6 +355,7 @@ class PostgresRepository:
         self._retrying = retrying
         self.replicas = replicas
         self.webhooks: WebhookStore = PostgresWebhookStore(self)
+        self.credentials: CredentialStore = PostgresCredentialStore(self)
 
     @classmethod
     async def open(

@@ -53,6 +53,7 @@ from milestones.storage.base import (
     idempotency_from_row,
     seen_rows,
 )
+from milestones.storage.credentials import CredentialStore, SqliteCredentialStore
 from milestones.storage.webhooks import SqliteWebhookStore, WebhookStore
 from milestones.storage.write_path import WRITE_PATH, TableWrite, count_deltas
 
@@ -119,6 +120,7 @@ class SqliteRepository:
         self._foreign_epoch = 0
         self._data_version: int | None = None
         self.webhooks: WebhookStore = SqliteWebhookStore(self, path)
+        self.credentials: CredentialStore = SqliteCredentialStore(self)
 
     async def get(self, milestone_id: str) -> Milestone | None:
         row = self._read_one(queries.GET_MILESTONE, (milestone_id,))

@@ -375,6 +375,8 @@ MENTOR_TABLES: tuple[MentorTable, ...] = (
     MentorTable("mentors", "mentor_id", "mentor_records"),
     # Webhook deliveries carry the rendered event: erasure cancels a mentor's pending ones and forgets the rest.
     MentorTable("webhook_deliveries", "mentor_id", "webhook_deliveries"),
+    # Each issued credential's index in the revocation status list names its milestone.
+    MentorTable("credential_status", "mentor_id", "credential_status_entries"),
 )
 # Endpoints hold URLs and secrets; the attempts' log holds event ids, outcomes and timings, never a payload.
 HOLDS_NO_MENTOR_DATA: tuple[str, ...] = (
@@ -386,6 +388,8 @@ HOLDS_NO_MENTOR_DATA: tuple[str, ...] = (
     "mentor_counts",
     "webhook_endpoints",
     "webhook_attempts",
+    # The service's own signing keys (quick start only).
+    "credential_keys",
 )
 
 # In this order: erasures first (the erasure's own history entry, appended last, names the mentor by a hash

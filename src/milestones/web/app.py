@@ -47,6 +47,7 @@ from milestones.service import Clock, MilestoneService, utc_now
 from milestones.settings import Settings
 from milestones.web.access import AccessPolicy, needed_scope
 from milestones.web.cors import CorsPolicy
+from milestones.web.credentials import CREDENTIAL_ROUTES, CREDENTIALS
 from milestones.web.docs import DOCS_ROUTES
 from milestones.web.fast_path import CONTRACT_ALIAS_PATH, MILESTONES_PATH, FastPath
 from milestones.web.front_door import FrontDoor, TracedFrontDoor
@@ -567,6 +568,7 @@ def create_litestar_app(
             metrics,
             *DOCS_ROUTES,
             *PAGE_ROUTES,
+            *CREDENTIAL_ROUTES,
         ],
         on_startup=[open_service],
         on_shutdown=[close_service],
@@ -599,6 +601,7 @@ def create_litestar_app(
                 Tag(name=EVENTS, description="The event feed (CloudEvents; described in /asyncapi.json)"),
                 Tag(name=REPORTS, description="The program as a whole: milestones achieved, in progress, stalled"),
                 Tag(name=WEBHOOKS, description="Endpoints events are pushed to, signed (Standard Webhooks); admin"),
+                Tag(name=CREDENTIALS, description="Open Badges 3.0 credentials, their keys (JWKS) and revocation list"),
                 Tag(name=HEALTH, description="Liveness and readiness"),
             ],
             components=Components(),

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from milestones.errors import (
+    CredentialKeyProblem,
+    CredentialsNotConfigured,
     CursorExpired,
     DatabaseUnavailable,
     DeliveryNotFound,
@@ -15,6 +17,7 @@ from milestones.errors import (
     KeyRequired,
     MentorNotFound,
     MilestoneNotFound,
+    MilestoneRevoked,
     MilestonesError,
     OriginRefused,
     PeriodNotFound,
@@ -168,6 +171,25 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
             "Webhook signing secrets are stored encrypted, and MILESTONES_SECRET_KEY is missing or is not the key "
             "they were encrypted with.",
             "Operators: set MILESTONES_SECRET_KEY to the key the secrets were stored with.",
+        ),
+        _of(
+            CredentialsNotConfigured,
+            "Open Badges credentials name who issues them, and the service has not been told: "
+            "MILESTONES_ISSUER_ID, MILESTONES_ISSUER_NAME and MILESTONES_ISSUER_URL are not all set.",
+            "Operators: set the three variables (and MILESTONES_PUBLIC_URL, the service's public address); "
+            "`detail` names those missing.",
+        ),
+        _of(
+            CredentialKeyProblem,
+            "The private key that signs credentials (MILESTONES_CREDENTIAL_KEY or MILESTONES_CREDENTIAL_KEY_FILE) "
+            "cannot be read, or is not a key of MILESTONES_CREDENTIAL_ALGORITHM (RSA for RS256, Ed25519 for EdDSA).",
+            "Operators: give a PEM private key of the configured algorithm; `detail` says what is wrong.",
+        ),
+        _of(
+            MilestoneRevoked,
+            "The milestone was revoked: its credential is no longer issued, and the credentials issued before say "
+            "so through their status list entry.",
+            "Nothing to retry. The milestone itself (GET /api/v1/milestones/{id}) says when and why.",
         ),
         ProblemType(
             "not-ready",

@@ -116,6 +116,12 @@ MENTOR_CARD = RoutePolicy(
 ADMIN = RoutePolicy(Access.ADMIN, rate_limit="writes")
 # The program report names stalled mentors: read as a mentor's data is. Its words are keys and numbers.
 REPORT = RoutePolicy(Access.READ, rate_limit="reads")
+# A milestone's credential: a mentor's data, opened as the mentor's page is (a signed link when reads need a key),
+# so that a mentor can carry the link to a wallet. Never kept by a shared cache.
+CREDENTIAL = RoutePolicy(Access.SIGNED_LINK, rate_limit="reads", cache_control=b"private, no-cache")
+# The keys that verify credentials and the revocation status list: for any verifier, never a key. The list
+# changes with every revocation, so it is checked again each time.
+CREDENTIAL_CHECKS = RoutePolicy(Access.PUBLIC, rate_limit="reads", cache_control=b"no-cache", catalog=False)
 # A request no route answers (404, or 405 for a method a path does not have): as strict as a mentor's data,
 # so that probing unknown paths tells nothing a key would not.
 UNMATCHED_READ = RoutePolicy(Access.READ, rate_limit="reads")

@@ -537,9 +537,21 @@ class MilestonePage(Struct):
     pagination: Pagination
 
 
+class TransitionOut(Struct, kw_only=True):
+    """What a write would do to one milestone, as history would record it."""
+
+    milestone_id: Annotated[str, described("The milestone")]
+    transition: Annotated[
+        str, described("What would happen: created, progressed, achieved, deleted or revised (as in history)")
+    ]
+    before: Annotated[MilestoneStateOut | None, described("Its state before; null when it does not exist")]
+    after: Annotated[MilestoneStateOut | None, described("Its state after; null when it would be removed")]
+
+
 class RecordedPage(Struct, kw_only=True, omit_defaults=True):
     """The mentor's milestones after a summary was recorded, and the achieved milestones whose threshold a
-    correction took the mentor's value below."""
+    correction took the mentor's value below; with `?dry_run=true`, what the POST would store and change (nothing
+    was stored, and no history or event written)."""
 
     data: Annotated[list[MilestoneOut], described("The mentor's milestones (revoked ones left out)")]
     pagination: Pagination
@@ -559,6 +571,19 @@ class RecordedPage(Struct, kw_only=True, omit_defaults=True):
             described(
                 "Ids of achieved milestones this summary revoked for that reason (MILESTONES_ON_LOST_THRESHOLD="
                 "revoke, the reason `data corrected`). Present when any"
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
+    dry_run: (
+        Annotated[bool, described("Present, and true, only on `?dry_run=true`: nothing was stored")] | UnsetType
+    ) = UNSET
+    transitions: (
+        Annotated[
+            list[TransitionOut],
+            described(
+                "With `?dry_run=true` only: each milestone the POST would move, and how; empty when nothing would "
+                "change"
             ),
         ]
         | UnsetType
@@ -715,37 +740,6 @@ class HistoryEntryOut(Struct, kw_only=True, omit_defaults=True):
     # Always present: null before a milestone existed, and after it was removed.
     before: Annotated[MilestoneStateOut | None, described("Its state before; null when it did not exist")]
     after: Annotated[MilestoneStateOut | None, described("Its state after; null when it was removed")]
-
-
-class TransitionOut(Struct, kw_only=True):
-    """What a write would do to one milestone, as history would record it."""
-
-    milestone_id: Annotated[str, described("The milestone")]
-    transition: Annotated[
-        str, described("What would happen: created, progressed, achieved, deleted or revised (as in history)")
-    ]
-    before: Annotated[MilestoneStateOut | None, described("Its state before; null when it does not exist")]
-    after: Annotated[MilestoneStateOut | None, described("Its state after; null when it would be removed")]
-
-
-class SummaryPreview(Struct, kw_only=True, omit_defaults=True):
-    """What a POST would store and change (`?dry_run=true`): nothing was stored, and no history or event written."""
-
-    data: Annotated[list[MilestoneOut], described("The mentor's milestones as they would be after the POST")]
-    pagination: Pagination
-    dry_run: Annotated[bool, described("Always true: nothing was stored")]
-    transitions: Annotated[
-        list[TransitionOut], described("Each milestone the POST would move, and how; empty when nothing would change")
-    ]
-    unsupported: (
-        Annotated[
-            list[str], described("As the POST's `unsupported`: what it would leave unsupported. Present when any")
-        ]
-        | UnsetType
-    ) = UNSET
-    revoked: (
-        Annotated[list[str], described("As the POST's `revoked`: what it would revoke. Present when any")] | UnsetType
-    ) = UNSET
 
 
 class EvidencePeriodOut(Struct, kw_only=True, omit_defaults=True):

@@ -23,6 +23,7 @@ from milestones.settings import Settings
 from milestones.web.app import create_app
 from milestones.web.front_door import FrontDoor
 from tests.conftest import FakeClock
+from tests.credentials.conftest import ISSUER
 from tests.factories import summary_body
 
 # Per operation and generation mode (positive and negative) in the fuzzing phase; the examples, coverage
@@ -63,8 +64,9 @@ KEYED = {"Authorization": f"Bearer {FUZZ_KEY}"}
 def app(settings: Settings, clock: FakeClock) -> FrontDoor:
     """The app with an access key configured (this module's tests send it). The fuzzer's negative cases probe
     every operation without a valid key, far past the failed-key limit (tests/web/test_rate_limits.py holds
-    that limit), so it is off here: otherwise every later answer is 429."""
-    update = {"api_keys": parse_key_list(FUZZ_KEY), "failed_auth_limit": None}
+    that limit), so it is off here: otherwise every later answer is 429. Credentials are configured, so that
+    their operations are fuzzed as a platform that issues them runs them."""
+    update = {"api_keys": parse_key_list(FUZZ_KEY), "failed_auth_limit": None, **ISSUER}
     return create_app(settings.model_copy(update=update), clock=clock)
 
 

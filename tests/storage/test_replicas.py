@@ -221,7 +221,7 @@ async def test_reads_leave_a_replica_that_lags_past_the_bound(postgres_pair: Clu
     assert line["level"] == "warning"
     assert line["replica"] == label
     assert line["reason"] == "lagging"
-    assert line["lag_seconds"] > 2
+    assert line["lag_seconds"] >= 2  # past the bound, as logged (rounded)
     assert fallbacks._value.get() == before + 1
     assert len(logged.events("read replica in use")) == 1  # back once it caught up
 

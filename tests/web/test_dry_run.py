@@ -67,4 +67,5 @@ async def test_the_openapi_document_declares_dry_run(client: Client) -> None:
     document = (await client.get("/openapi.json")).json()
     operation = document["paths"]["/api/v1/milestones"]["post"]
     assert "dry_run" in {p["name"] for p in operation["parameters"]}
-    assert "SummaryPreview" in document["components"]["schemas"]
+    answer = document["components"]["schemas"]["RecordedPage"]["properties"]
+    assert {"dry_run", "transitions"} <= answer.keys()

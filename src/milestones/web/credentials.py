@@ -24,6 +24,7 @@ from milestones.web.routes import MilestoneIdParam, service_of
 
 CREDENTIALS = "credentials"
 JWKS_PATH = "/.well-known/jwks.json"
+JWK_SET = "application/jwk-set+json"
 
 
 def wants_jwt(request: Request[Any, Any, Any]) -> bool:
@@ -79,10 +80,14 @@ async def get_credential(
     summary="The public keys that verify credentials (JWKS)",
     description="Every key that signs or signed credentials, each with its `kid`: retired keys stay, so that "
     "credentials signed before a rotation still verify.",
-    responses={200: ResponseSpec(data_container=dict[str, Any], description="A JWK Set."), **problem_responses(503)},
+    media_type=JWK_SET,
+    responses={
+        200: ResponseSpec(data_container=dict[str, Any], description="A JWK Set.", media_type=JWK_SET),
+        **problem_responses(503),
+    },
 )
 async def credential_keys(state: State) -> Response[Any]:
-    return Response(await service_of(state).credentials.jwks(), media_type="application/jwk-set+json")
+    return Response(await service_of(state).credentials.jwks(), media_type=JWK_SET)
 
 
 @get(

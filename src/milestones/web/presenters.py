@@ -28,7 +28,6 @@ from milestones.contract import (
     RecordedPage,
     StalledMentorOut,
     SummaryOut,
-    SummaryPreview,
     TransitionOut,
 )
 from milestones.domain import Definition, Milestone, Period, Status, is_mentor_id, mentor_of
@@ -279,9 +278,9 @@ def history_entry_out(item: HistoryItem) -> HistoryEntryOut:
     return out
 
 
-def preview_out(page: RecordedPage, transitions: list[RecordedTransition]) -> SummaryPreview:
+def preview_out(page: RecordedPage, transitions: list[RecordedTransition]) -> RecordedPage:
     """What a POST with `?dry_run=true` answers: the page a POST would answer, and the transitions."""
-    return SummaryPreview(
+    return RecordedPage(
         data=page.data,
         pagination=page.pagination,
         unsupported=page.unsupported,

@@ -39,7 +39,6 @@ from milestones.contract import (
     RecordedPage,
     RecordSummaryIn,
     RequestInvalid,
-    SummaryPreview,
     decode_strict,
     exact,
     iso_date,
@@ -316,13 +315,13 @@ async def get_milestone(state: State, scope: Scope, milestone_id: MilestoneIdPar
     request_max_body_size=SUMMARY_MAX_BODY_BYTES,
     responses={
         201: example_response(
-            RecordedPage | SummaryPreview,
+            RecordedPage,
             examples.RECORDED,
             description="Stored (with dry_run: would be stored); the mentor's milestones, and with dry_run the "
             "transitions",
         ),
         200: example_response(
-            RecordedPage | SummaryPreview,
+            RecordedPage,
             examples.RECORDED,
             description="Nothing changed (with dry_run: nothing would change): the same summary was already stored",
         ),
@@ -337,7 +336,7 @@ async def record_summary(
     data: Annotated[RecordSummaryIn, closed_json(examples.RECORD_SUMMARY)],
     idempotency_key: IdempotencyKeyHeader = None,
     dry_run: DryRunParam = False,
-) -> Response[RecordedPage | SummaryPreview]:
+) -> Response[RecordedPage]:
     service = service_of(state)
     transitions = None
     if dry_run:

@@ -35,8 +35,8 @@ def test_erase_with_yes_removes_the_mentor_and_says_what_went(stored: Settings, 
     assert ran.status == 0, ran.err
     assert ran.out.startswith("erased 'erase.me-42': 1 period, ")
     assert (
-        "1 history entry, 1 event, 0 stored idempotent answers, 0 records of the mentor's name, 0 webhook deliveries "
-        "removed; history names the mentor hmac-sha256:" in ran.out
+        "1 history entry, 1 event, 0 stored idempotent answers, 0 records of the mentor's name, 0 webhook deliveries, "
+        "0 credentials' places in the status list removed; history names the mentor hmac-sha256:" in ran.out
     )
     contents = contents_of(stored)
     assert [row for rows in contents.values() for row in rows if "erase.me-42" in row] == []

@@ -70,4 +70,5 @@ _WORDS = {
     "idempotency_records": ("stored idempotent answer", "stored idempotent answers"),
     "mentor_records": ("record of the mentor's name", "records of the mentor's name"),
     "webhook_deliveries": ("webhook delivery", "webhook deliveries"),
+    "credential_status_entries": ("credential's place in the status list", "credentials' places in the status list"),
 }
